@@ -234,8 +234,8 @@ func TestVectorRangeSpec(t *testing.T) {
 func TestVectorRangeSpecSeq(t *testing.T) {
 	v := loadVectors(t)
 	want := map[string]ChunkRangesSeq{
-		"empty":                                   {},
-		"all forever [(0, 0..)]":                  SeqAll(),
+		"empty":                  {},
+		"all forever [(0, 0..)]": SeqAll(),
 		"blob 1..3 then child 7..13 then nothing": SeqFromRanges([]ChunkRanges{Range(1, 3), Range(7, 13)}),
 		"three empty, then 7.., then all forever": SeqFromRangesInfinite([]ChunkRanges{{}, {}, {}, From(7), All()}),
 	}
