@@ -1,0 +1,130 @@
+package iroh
+
+import (
+	"context"
+	"time"
+
+	"github.com/quic-go/quic-go"
+
+	"github.com/iroh-go/iroh/internal/magicsock"
+)
+
+// Connection is an authenticated QUIC connection to a remote endpoint.
+type Connection struct {
+	qc     *quic.Conn
+	remote EndpointID
+	alpn   string
+	ep     *Endpoint
+}
+
+// RemoteID returns the id of the remote endpoint, proven in the handshake.
+func (c *Connection) RemoteID() EndpointID { return c.remote }
+
+// ALPN returns the negotiated application protocol.
+func (c *Connection) ALPN() string { return c.alpn }
+
+// OpenStream opens a bidirectional stream, blocking while the peer's
+// stream limit is reached. The peer learns of the stream when data is
+// written to it.
+func (c *Connection) OpenStream(ctx context.Context) (*Stream, error) {
+	return c.qc.OpenStreamSync(ctx)
+}
+
+// AcceptStream waits for the next bidirectional stream opened by the peer.
+func (c *Connection) AcceptStream(ctx context.Context) (*Stream, error) {
+	return c.qc.AcceptStream(ctx)
+}
+
+// OpenUniStream opens a unidirectional (send-only) stream, blocking while
+// the peer's stream limit is reached.
+func (c *Connection) OpenUniStream(ctx context.Context) (*SendStream, error) {
+	return c.qc.OpenUniStreamSync(ctx)
+}
+
+// AcceptUniStream waits for the next unidirectional stream opened by the
+// peer.
+func (c *Connection) AcceptUniStream(ctx context.Context) (*ReceiveStream, error) {
+	return c.qc.AcceptUniStream(ctx)
+}
+
+// SendDatagram sends an unreliable datagram (RFC 9221). It fails if the
+// datagram is larger than fits in one packet.
+func (c *Connection) SendDatagram(b []byte) error { return c.qc.SendDatagram(b) }
+
+// ReceiveDatagram waits for the next datagram.
+func (c *Connection) ReceiveDatagram(ctx context.Context) ([]byte, error) {
+	return c.qc.ReceiveDatagram(ctx)
+}
+
+// Close closes the connection with an application error code and reason,
+// which the peer sees as an *ApplicationError. Streams are reset.
+func (c *Connection) Close(code uint64, reason string) error {
+	return c.qc.CloseWithError(quic.ApplicationErrorCode(code), reason)
+}
+
+// Context is done when the connection is closed; context.Cause tells why.
+func (c *Connection) Context() context.Context { return c.qc.Context() }
+
+// HandshakeComplete is closed when the handshake is complete (at once for
+// connections from Connect and Accept; later for ConnectEarly).
+func (c *Connection) HandshakeComplete() <-chan struct{} { return c.qc.HandshakeComplete() }
+
+// Used0RTT reports whether 0-RTT data was accepted on this connection.
+func (c *Connection) Used0RTT() bool { return c.qc.ConnectionState().Used0RTT }
+
+// ConnectionStats are a connection's round-trip and traffic figures.
+type ConnectionStats struct {
+	// RTT is the smoothed round-trip time; MinRTT the smallest seen.
+	RTT, MinRTT     time.Duration
+	BytesSent       uint64
+	PacketsSent     uint64
+	BytesReceived   uint64
+	PacketsReceived uint64
+	PacketsLost     uint64
+}
+
+// Stats returns the connection's current figures.
+func (c *Connection) Stats() ConnectionStats {
+	s := c.qc.ConnectionStats()
+	return ConnectionStats{
+		RTT: s.SmoothedRTT, MinRTT: s.MinRTT,
+		BytesSent: s.BytesSent, PacketsSent: s.PacketsSent,
+		BytesReceived: s.BytesReceived, PacketsReceived: s.PacketsReceived,
+		PacketsLost: s.PacketsLost,
+	}
+}
+
+// PathKind says how packets of a connection travel.
+type PathKind = magicsock.PathKind
+
+// Path kinds.
+const (
+	PathNone   = magicsock.PathNone
+	PathDirect = magicsock.PathDirect
+	PathRelay  = magicsock.PathRelay
+	PathMixed  = magicsock.PathMixed
+)
+
+// PathInfo describes the path in use: its kind, the direct address or the
+// relay URL, and the latest probe round trip.
+type PathInfo = magicsock.PathInfo
+
+// PathChanged is sent when the path to a remote changes.
+type PathChanged = magicsock.PathChanged
+
+// CandidateInfo is one known direct address of the remote.
+type CandidateInfo = magicsock.CandidateInfo
+
+// Paths returns the path packets to the remote take now and the direct
+// candidate addresses known for it. The path is shared by all connections
+// to the same remote endpoint.
+func (c *Connection) Paths() (PathInfo, []CandidateInfo) {
+	return c.ep.sock.Paths(c.remote)
+}
+
+// SubscribePaths returns a channel of path changes for this connection's
+// remote, buffering up to 16 events (a slow reader loses events), and a
+// function that ends the subscription. The channel is never closed.
+func (c *Connection) SubscribePaths() (<-chan PathChanged, func()) {
+	return c.ep.sock.SubscribePaths(c.remote, 16)
+}

@@ -1,0 +1,311 @@
+package iroh_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"go.uber.org/goleak"
+
+	"github.com/iroh-go/iroh"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+var loopback4 = netip.MustParseAddrPort("127.0.0.1:0")
+
+func bind(t testing.TB, alpns ...string) *iroh.Endpoint {
+	t.Helper()
+	ep, err := iroh.Bind(context.Background(), &iroh.Options{ALPNs: alpns, BindAddrV4: loopback4, DisableIPv6: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ep.Close(context.Background()) })
+	return ep
+}
+
+// echoOnce accepts one connection and echoes its first bidirectional stream.
+func echoOnce(t testing.TB, ep *iroh.Endpoint) chan error {
+	done := make(chan error, 1)
+	go func() {
+		c, err := ep.Accept(context.Background())
+		if err != nil {
+			done <- err
+			return
+		}
+		s, err := c.AcceptStream(context.Background())
+		if err != nil {
+			done <- err
+			return
+		}
+		_, err = io.Copy(s, s)
+		s.Close()
+		<-c.Context().Done()
+		done <- err
+	}()
+	return done
+}
+
+func TestEchoDirect(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a := bind(t, "echo/1")
+	b := bind(t)
+	done := echoOnce(t, a)
+	c, err := b.Connect(ctx, a.Addr(), "echo/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RemoteID() != a.ID() || c.ALPN() != "echo/1" {
+		t.Fatalf("remote %s alpn %q", c.RemoteID(), c.ALPN())
+	}
+	s, err := c.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := make([]byte, 1<<20)
+	rand.Read(msg)
+	go func() { s.Write(msg); s.Close() }()
+	got, err := io.ReadAll(s)
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("echo: %d bytes, %v", len(got), err)
+	}
+	if p, _ := c.Paths(); p.Kind != iroh.PathDirect {
+		t.Errorf("path %v, want direct", p.Kind)
+	}
+	st := c.Stats()
+	if st.RTT <= 0 || st.BytesSent < 1<<20 {
+		t.Errorf("stats %+v", st)
+	}
+	c.Close(0, "bye")
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestAcceptSeesClientID(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := bind(t, "x")
+	b := bind(t)
+	go func() {
+		c, err := b.Connect(ctx, a.Addr(), "x")
+		if err == nil {
+			s, _ := c.OpenStream(ctx)
+			s.Write([]byte("hi"))
+			<-ctx.Done()
+		}
+	}()
+	c, err := a.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RemoteID() != b.ID() {
+		t.Fatalf("accepted remote %s, want %s", c.RemoteID(), b.ID())
+	}
+	cancel()
+}
+
+func TestWrongIDRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := bind(t, "x")
+	b := bind(t)
+	wrong := iroh.NewSecretKey().Public()
+	addr := a.Addr()
+	addr.ID = wrong
+	_, err := b.Connect(ctx, addr, "x")
+	if err == nil {
+		t.Fatal("connected to the wrong id")
+	}
+	// The dialer's error names both ids.
+	if !strings.Contains(err.Error(), wrong.String()) || !strings.Contains(err.Error(), a.ID().String()) {
+		t.Fatalf("error does not name both ids: %v", err)
+	}
+}
+
+func TestUnknownALPNRefused(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := bind(t, "known/1")
+	b := bind(t)
+	_, err := b.Connect(ctx, a.Addr(), "unknown/1")
+	if err == nil || !strings.Contains(err.Error(), "ALPN") {
+		t.Fatalf("want ALPN refusal, got %v", err)
+	}
+}
+
+func TestALPNNegotiation(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := bind(t, "/p/1", "/p/2")
+	b := bind(t)
+	for _, c := range []struct {
+		offer []string
+		want  string
+	}{
+		{[]string{"/p/2", "/p/1"}, "/p/2"},
+		{[]string{"/p/1", "/p/2"}, "/p/1"},
+		{[]string{"/p/3", "/p/1"}, "/p/1"},
+	} {
+		conn, err := b.Connect(ctx, a.Addr(), c.offer[0], c.offer[1:]...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if conn.ALPN() != c.want {
+			t.Errorf("offer %v: got %q want %q", c.offer, conn.ALPN(), c.want)
+		}
+		in, err := a.Accept(ctx)
+		if err != nil || in.ALPN() != c.want {
+			t.Errorf("acceptor alpn %v %v", in, err)
+		}
+		conn.Close(0, "")
+	}
+}
+
+func TestConnectSelfAndEmpty(t *testing.T) {
+	a := bind(t, "x")
+	ctx := context.Background()
+	if _, err := a.Connect(ctx, a.Addr(), "x"); err == nil || !strings.Contains(err.Error(), "own") {
+		t.Errorf("self connect: %v", err)
+	}
+	if _, err := a.Connect(ctx, bind(t, "x").Addr(), ""); err == nil || !strings.Contains(err.Error(), "empty ALPN") {
+		t.Errorf("empty alpn: %v", err)
+	}
+	if _, err := a.Connect(ctx, iroh.EndpointAddr{ID: iroh.NewSecretKey().Public()}, "x"); !errors.Is(err, iroh.ErrNoAddress) {
+		t.Errorf("id only without lookup: %v", err)
+	}
+}
+
+func TestCloseClosesConnectionsWithCode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := bind(t, "x")
+	b := bind(t)
+	c, err := b.Connect(ctx, a.Addr(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Accept(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Context().Done():
+	case <-ctx.Done():
+		t.Fatal("peer did not see the close")
+	}
+	var ae *iroh.ApplicationError
+	if !errors.As(context.Cause(c.Context()), &ae) || ae.ErrorCode != 0 || !ae.Remote {
+		t.Fatalf("close cause %v", context.Cause(c.Context()))
+	}
+	if _, err := a.Accept(ctx); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("accept after close: %v", err)
+	}
+	if _, err := a.Connect(ctx, b.Addr(), "x"); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("connect after close: %v", err)
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal("second close", err)
+	}
+}
+
+func TestDatagramsAndUniStreams(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := bind(t, "x")
+	b := bind(t)
+	c, err := b.Connect(ctx, a.Addr(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, err := a.Accept(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.SendDatagram([]byte("dgram")); err != nil {
+		t.Fatal(err)
+	}
+	d, err := in.ReceiveDatagram(ctx)
+	if err != nil || string(d) != "dgram" {
+		t.Fatalf("datagram %q %v", d, err)
+	}
+	us, err := c.OpenUniStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	us.Write([]byte("uni"))
+	us.Close()
+	rs, err := in.AcceptUniStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := io.ReadAll(rs)
+	if string(got) != "uni" {
+		t.Fatalf("uni %q", got)
+	}
+	// reset with a code
+	s, _ := c.OpenStream(ctx)
+	s.Write([]byte("x"))
+	s.CancelWrite(42)
+	rs2, err := in.AcceptStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = io.ReadAll(rs2)
+	var se *iroh.StreamError
+	if !errors.As(err, &se) || se.ErrorCode != 42 {
+		t.Fatalf("reset: %v", err)
+	}
+}
+
+func TestZeroRTT(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := bind(t, "x")
+	b := bind(t)
+	go func() {
+		for {
+			c, err := a.Accept(ctx)
+			if err != nil {
+				return
+			}
+			go func() {
+				s, err := c.AcceptStream(ctx)
+				if err == nil {
+					io.Copy(s, s)
+					s.Close()
+				}
+			}()
+		}
+	}()
+	for i := 0; i < 2; i++ {
+		c, err := b.ConnectEarly(ctx, a.Addr(), "x")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, _ := c.OpenStream(ctx)
+		s.Write([]byte("ping"))
+		s.Close()
+		got, _ := io.ReadAll(s)
+		if string(got) != "ping" {
+			t.Fatalf("round %d: %q", i, got)
+		}
+		<-c.HandshakeComplete()
+		if i == 1 && !c.Used0RTT() {
+			t.Error("second connection did not use 0-RTT")
+		}
+		c.Close(0, "")
+	}
+}

@@ -1,0 +1,180 @@
+package magicsock
+
+import (
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/iroh-go/iroh/key"
+)
+
+// sendDisco seals m for r and sends it over p.
+func (c *Conn) sendDisco(r *remote, p pathAddr, m *discoMsg) {
+	bk, err := c.boxKey(r.id)
+	if err != nil {
+		return
+	}
+	var pt [256]byte
+	plain := appendDisco(pt[:0], m)
+	pkt := seal(make([]byte, 0, len(plain)+discoMinLen), bk, c.id, plain, nil)
+	if p.udp.IsValid() {
+		_ = c.sendUDP(pkt, p.udp)
+	} else if p.relay != "" {
+		_ = c.sendRelay(pkt, p.relay, r.id)
+	}
+}
+
+// handleDisco authenticates and acts on one disco packet received over p.
+func (c *Conn) handleDisco(pkt []byte, p pathAddr) {
+	sender, _ := discoSender(pkt)
+	if sender == c.id {
+		return
+	}
+	if p.relay != "" && sender != p.relayFrom {
+		c.metrics.DiscoDropped.WithLabelValues("sender_mismatch").Inc()
+		return
+	}
+	_, known := c.byID.Load(sender)
+	if !known && !c.discoLimiter.allow(time.Now()) {
+		c.metrics.DiscoDropped.WithLabelValues("rate_limited").Inc()
+		return
+	}
+	if !sender.Valid() {
+		c.metrics.DiscoDropped.WithLabelValues("bad_key").Inc()
+		return
+	}
+	bk, err := c.boxKey(sender)
+	if err != nil {
+		c.metrics.DiscoDropped.WithLabelValues("bad_key").Inc()
+		return
+	}
+	buf := slices.Clone(pkt)
+	pt, err := open(buf, bk)
+	if err != nil {
+		c.metrics.DiscoDropped.WithLabelValues("forged").Inc()
+		return
+	}
+	m, err := parseDisco(pt)
+	if err != nil {
+		c.metrics.DiscoDropped.WithLabelValues("malformed").Inc()
+		return
+	}
+	now := time.Now()
+	switch m.typ {
+	case discoPing:
+		r := c.remoteFor(sender)
+		if r.seenNonce(buf[len(buf)-discoNonceLen:]) {
+			c.metrics.DiscoDropped.WithLabelValues("replayed").Inc()
+			return
+		}
+		c.metrics.Probes.WithLabelValues("ping_received").Inc()
+		pong := discoMsg{typ: discoPong, txID: m.txID}
+		if p.udp.IsValid() {
+			r.mu.Lock()
+			r.addPathLocked(p.udp)
+			r.mu.Unlock()
+			c.byUDP.Store(p.udp, r)
+			c.flushPending(p.udp, r)
+			pong.src = p.udp
+		} else {
+			r.mu.Lock()
+			if r.relayURL == "" {
+				r.relayURL = p.relay
+			}
+			r.mu.Unlock()
+			pong.srcRelay = string(p.relay)
+		}
+		c.sendDisco(r, p, &pong)
+		if bp := r.best.Load(); p.udp.IsValid() && (bp == nil || now.UnixNano() >= bp.trustedUntil.Load()) {
+			r.ping(p, now)
+		}
+	case discoPong:
+		v, ok := c.byID.Load(sender)
+		if !ok {
+			c.metrics.Probes.WithLabelValues("pong_unknown").Inc()
+			return
+		}
+		if m.src.IsValid() {
+			c.mu.Lock()
+			if _, seen := c.observed[m.src]; seen || len(c.observed) < 16 {
+				c.observed[m.src] = now
+			}
+			c.mu.Unlock()
+		}
+		v.(*remote).handlePong(&m, now)
+	case discoCallMeMaybe:
+		if p.udp.IsValid() {
+			c.metrics.DiscoDropped.WithLabelValues("call_me_maybe_not_via_relay").Inc()
+			return
+		}
+		r := c.remoteFor(sender)
+		if r.seenNonce(buf[len(buf)-discoNonceLen:]) {
+			c.metrics.DiscoDropped.WithLabelValues("replayed").Inc()
+			return
+		}
+		c.metrics.Probes.WithLabelValues("call_me_maybe_received").Inc()
+		r.mu.Lock()
+		if r.relayURL == "" {
+			r.relayURL = p.relay
+		}
+		for _, a := range m.addrs {
+			r.addPathLocked(a)
+		}
+		r.mu.Unlock()
+		r.pingAll(now)
+	}
+}
+
+// tokenBucket is a small rate limiter for work on behalf of strangers.
+type tokenBucket struct {
+	mu     sync.Mutex
+	rate   float64 // tokens per second
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func (b *tokenBucket) allow(now time.Time) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.last.IsZero() {
+		b.tokens = b.burst
+	} else {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// Paths returns the current path to id and its direct candidates.
+func (c *Conn) Paths(id key.PublicKey) (PathInfo, []CandidateInfo) {
+	v, ok := c.byID.Load(id)
+	if !ok {
+		return PathInfo{}, nil
+	}
+	r := v.(*remote)
+	return r.info(time.Now()), r.candidates()
+}
+
+// SubscribePaths returns a channel of path changes for id, holding up to
+// buf events (a slow reader loses events, counted), and a function that
+// ends the subscription. The channel is never closed.
+func (c *Conn) SubscribePaths(id key.PublicKey, buf int) (<-chan PathChanged, func()) {
+	return c.remoteFor(id).subscribe(buf)
+}
+
+// ObservedAddrs returns our addresses as peers reported them in pongs.
+func (c *Conn) ObservedAddrs() []netip.AddrPort {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make([]netip.AddrPort, 0, len(c.observed))
+	for a := range c.observed {
+		out = append(out, a)
+	}
+	return out
+}

@@ -1,0 +1,62 @@
+package magicsock
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Metrics are the socket's Prometheus metrics. Labels come from small fixed
+// sets: path kind (direct, relay), drop reason, probe outcome.
+type Metrics struct {
+	Remotes       prometheus.Counter
+	SentBytes     *prometheus.CounterVec // by path
+	RecvBytes     *prometheus.CounterVec // by path
+	RecvPackets   prometheus.Counter
+	Dropped       *prometheus.CounterVec // by reason
+	DiscoDropped  *prometheus.CounterVec // by reason
+	Probes        *prometheus.CounterVec // by outcome
+	PathChanges   *prometheus.CounterVec // by new path kind
+	Upgrades      prometheus.Counter
+	Downgrades    prometheus.Counter
+	EventsDropped prometheus.Counter
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: none).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		Remotes: prometheus.NewCounter(prometheus.CounterOpts{Name: "iroh_magicsock_remotes_total",
+			Help: "Remote endpoints the socket has tracked."}),
+		SentBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "iroh_magicsock_sent_bytes_total",
+			Help: "Bytes sent, by path kind."}, []string{"path"}),
+		RecvBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "iroh_magicsock_recv_bytes_total",
+			Help: "Payload bytes received, by path kind."}, []string{"path"}),
+		RecvPackets: prometheus.NewCounter(prometheus.CounterOpts{Name: "iroh_magicsock_recv_packets_total",
+			Help: "QUIC packets handed to QUIC."}),
+		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "iroh_magicsock_dropped_packets_total",
+			Help: "Packets dropped, by reason."}, []string{"reason"}),
+		DiscoDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "iroh_magicsock_disco_dropped_total",
+			Help: "Disco probe packets dropped, by reason (forged, replayed, malformed, rate_limited...)."}, []string{"reason"}),
+		Probes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "iroh_magicsock_probes_total",
+			Help: "Disco probe events, by outcome."}, []string{"outcome"}),
+		PathChanges: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "iroh_magicsock_path_changes_total",
+			Help: "Changes of a remote's path, by new path kind."}, []string{"path"}),
+		Upgrades: prometheus.NewCounter(prometheus.CounterOpts{Name: "iroh_magicsock_path_upgrades_total",
+			Help: "Changes to a direct path."}),
+		Downgrades: prometheus.NewCounter(prometheus.CounterOpts{Name: "iroh_magicsock_path_downgrades_total",
+			Help: "Changes away from a direct path."}),
+		EventsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "iroh_magicsock_events_dropped_total",
+			Help: "Path events lost by slow subscribers."}),
+	}
+	for _, p := range []string{"direct", "relay"} {
+		m.SentBytes.WithLabelValues(p)
+		m.RecvBytes.WithLabelValues(p)
+	}
+	for _, r := range []string{"unknown_source", "recv_queue_full", "unknown_destination", "no_path"} {
+		m.Dropped.WithLabelValues(r)
+	}
+	for _, r := range []string{"forged", "replayed", "malformed", "rate_limited", "bad_key", "sender_mismatch", "call_me_maybe_not_via_relay"} {
+		m.DiscoDropped.WithLabelValues(r)
+	}
+	if reg != nil {
+		reg.MustRegister(m.Remotes, m.SentBytes, m.RecvBytes, m.RecvPackets, m.Dropped, m.DiscoDropped,
+			m.Probes, m.PathChanges, m.Upgrades, m.Downgrades, m.EventsDropped)
+	}
+	return m
+}
