@@ -141,15 +141,15 @@ func (d *Decoder) start() error {
 		// A provider sends nothing at all for an empty selection.
 		return nil
 	}
-	var hdr [HeaderSize]byte
-	if _, err := io.ReadFull(d.r, hdr[:]); err != nil {
+	hdr := d.buf[:HeaderSize]
+	if _, err := io.ReadFull(d.r, hdr); err != nil {
 		if errors.Is(err, io.EOF) {
 			err = io.ErrUnexpectedEOF
 		}
 		d.err = fmt.Errorf("bao: decode: read size header: %w", err)
 		return d.err
 	}
-	d.size = binary.LittleEndian.Uint64(hdr[:])
+	d.size = binary.LittleEndian.Uint64(hdr)
 	n := numChunks(d.size)
 	d.last = n - 1
 	d.sel = d.ranges.Truncate(d.size)
@@ -196,10 +196,12 @@ func (d *Decoder) Next() (Item, error) {
 		}
 		return Item{Kind: ItemLeaf, Offset: off, Len: uint64(len(p)), Data: p}, nil
 	}
-	it := Item{Kind: ItemParent, Offset: off, Len: end - off, OutboardIndex: -1}
-	if err := d.read(it.Pair[:], "parent", off); err != nil {
+	// Read into the Decoder's own buffer: reading into it.Pair would move it
+	// to the heap (the reader is an interface).
+	if err := d.read(d.buf[:PairSize], "parent", off); err != nil {
 		return Item{}, err
 	}
+	it := Item{Kind: ItemParent, Offset: off, Len: end - off, OutboardIndex: -1, Pair: [PairSize]byte(d.buf[:PairSize])}
 	if pairCV(it.Pair[:], f.root) != f.cv {
 		d.err = &VerifyError{Offset: off, Len: end - off, Parent: true}
 		d.sp = 0

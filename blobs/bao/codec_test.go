@@ -1,0 +1,245 @@
+package bao
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"math/rand/v2"
+	"testing"
+)
+
+var codecSizes = []int{0, 1, 1023, 1024, 1025, 2048, 16383, 16384, 16385, 32768, 40960, 49153, 100000, 1 << 20, 1<<20 + 1, 2<<20 + 12345}
+
+// randSel returns a random selection relevant for a blob of size bytes.
+func randSel(rng *rand.Rand, size int) ChunkRanges {
+	n := uint64(numChunks(uint64(size)))
+	switch rng.IntN(6) {
+	case 0:
+		return All()
+	case 1:
+		return LastChunk()
+	case 2:
+		return From(rng.Uint64N(n + 3))
+	}
+	var r ChunkRanges
+	for range 1 + rng.IntN(4) {
+		s := rng.Uint64N(n + 2)
+		r = r.Union(Range(s, s+1+rng.Uint64N(40)))
+	}
+	return r
+}
+
+func TestRoundTripRandom(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	for _, size := range codecSizes {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		root := Sum(data)
+		for range 12 {
+			sel := randSel(rng, size)
+			resp := encodeBlob(t, data, sel)
+			checkDecode(t, resp, data, root, sel)
+		}
+	}
+}
+
+func TestDecodeTampered(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, size := range []int{1, 1025, 16384, 16385, 40960, 100000, 300000} {
+		data := make([]byte, size)
+		for i := range data {
+			data[i] = byte(rng.Uint32())
+		}
+		root := Sum(data)
+		for range 40 {
+			sel := randSel(rng, size)
+			resp := encodeBlob(t, data, sel)
+			if len(resp) == HeaderSize {
+				continue
+			}
+			bad := bytes.Clone(resp)
+			pos := HeaderSize + rng.IntN(len(resp)-HeaderSize)
+			bad[pos] ^= 1 << rng.IntN(8)
+			d := NewDecoder(bytes.NewReader(bad), root, sel)
+			var err error
+			for {
+				var it Item
+				it, err = d.Next()
+				if err != nil {
+					break
+				}
+				if it.Kind == ItemLeaf && !bytes.Equal(it.Data, data[it.Offset:it.Offset+it.Len]) {
+					t.Fatalf("size %d: unverified leaf at %d yielded", size, it.Offset)
+				}
+			}
+			var ve *VerifyError
+			if !errors.Is(err, ErrHashMismatch) || !errors.As(err, &ve) {
+				t.Fatalf("size %d sel %v flip at %d: err %v", size, sel, pos, err)
+			}
+			if _, err2 := d.Next(); err2 != err {
+				t.Fatalf("error not sticky: %v", err2)
+			}
+		}
+	}
+}
+
+func TestDecodeWrongSizeHeader(t *testing.T) {
+	data := pattern(100000)
+	root := Sum(data)
+	for _, sel := range []ChunkRanges{All(), LastChunk(), From(50)} {
+		resp := encodeBlob(t, data, sel)
+		for _, size := range []uint64{99999, 100001, 90000, 1 << 40, 0} {
+			bad := bytes.Clone(resp)
+			binary.LittleEndian.PutUint64(bad, size)
+			_, err := Decode(bytes.NewReader(bad), root, sel, make(sliceWriterAt, 100000), nil)
+			if err == nil {
+				t.Fatalf("sel %v: size %d accepted", sel, size)
+			}
+		}
+	}
+	// A selection not reaching the end does not prove the size.
+	resp := encodeBlob(t, data, Range(0, 1))
+	d := NewDecoder(bytes.NewReader(resp), root, Range(0, 1))
+	for {
+		if _, err := d.Next(); err == io.EOF {
+			break
+		} else if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if d.SizeVerified() {
+		t.Fatal("size verified without the last chunk")
+	}
+}
+
+func TestDecodeTruncated(t *testing.T) {
+	data := pattern(70000)
+	root := Sum(data)
+	resp := encodeBlob(t, data, All())
+	for _, n := range []int{0, 3, 8, 40, 72, 200, len(resp) - 1} {
+		_, err := Decode(bytes.NewReader(resp[:n]), root, All(), make(sliceWriterAt, len(data)), nil)
+		if !errors.Is(err, io.ErrUnexpectedEOF) {
+			t.Fatalf("truncated at %d: %v", n, err)
+		}
+	}
+	// Empty selection: nothing is read.
+	if size, err := Decode(bytes.NewReader(nil), root, Empty(), nil, nil); err != nil || size != 0 {
+		t.Fatalf("empty selection: %d %v", size, err)
+	}
+}
+
+func TestDecodeBuildsOutboard(t *testing.T) {
+	data := pattern(3<<20 + 777)
+	root, ob := OutboardBytes(data)
+	resp := encodeBlob(t, data, All())
+	gotData := make(sliceWriterAt, len(data))
+	gotOb := make(sliceWriterAt, len(ob))
+	size, err := Decode(bytes.NewReader(resp), root, All(), gotData, gotOb)
+	if err != nil || size != uint64(len(data)) || !bytes.Equal(gotData, data) || !bytes.Equal(gotOb, ob) {
+		t.Fatalf("decode: %v", err)
+	}
+}
+
+func TestComputeOutboardSources(t *testing.T) {
+	for _, size := range []int{0, 5000, 1 << 20, 1<<20 + 1, 5<<20 + 3, 8 << 20} {
+		data := pattern(size)
+		root, ob := OutboardBytes(data)
+		if root != Sum(data) {
+			t.Fatalf("size %d: root", size)
+		}
+		for _, workers := range []int{0, 1, 3} {
+			out := make(sliceWriterAt, len(ob))
+			r, err := ComputeOutboard(t.Context(), bytes.NewReader(data), uint64(size), out, workers)
+			if err != nil || r != root || !bytes.Equal(out, ob) {
+				t.Fatalf("ComputeOutboard size %d workers %d: %v", size, workers, err)
+			}
+			out = make(sliceWriterAt, len(ob))
+			rd := bytes.NewReader(append(bytes.Clone(data), "trailing"...))
+			r, err = OutboardFromReader(t.Context(), rd, uint64(size), out, workers)
+			if err != nil || r != root || !bytes.Equal(out, ob) || rd.Len() != len("trailing") {
+				t.Fatalf("OutboardFromReader size %d workers %d: %v", size, workers, err)
+			}
+		}
+	}
+}
+
+type failWriterAt struct{}
+
+func (failWriterAt) WriteAt(p []byte, off int64) (int, error) { return 0, errors.New("disk full") }
+
+func TestComputeOutboardErrors(t *testing.T) {
+	data := pattern(6 << 20)
+	if _, err := ComputeOutboard(t.Context(), bytes.NewReader(data[:3<<20]), uint64(len(data)), make(sliceWriterAt, OutboardSize(uint64(len(data)))), 2); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("short data: %v", err)
+	}
+	if _, err := OutboardFromReader(t.Context(), bytes.NewReader(data[:100]), uint64(len(data)), make(sliceWriterAt, OutboardSize(uint64(len(data)))), 2); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("short reader: %v", err)
+	}
+	if _, err := ComputeOutboard(t.Context(), bytes.NewReader(data), uint64(len(data)), failWriterAt{}, 2); err == nil {
+		t.Fatal("write error ignored")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	if _, err := ComputeOutboard(ctx, bytes.NewReader(data), uint64(len(data)), make(sliceWriterAt, OutboardSize(uint64(len(data)))), 2); !errors.Is(err, context.Canceled) {
+		t.Fatalf("cancelled: %v", err)
+	}
+}
+
+func TestEncodeErrors(t *testing.T) {
+	data := pattern(100000)
+	_, ob := OutboardBytes(data)
+	var buf bytes.Buffer
+	if err := Encode(&buf, bytes.NewReader(data[:50000]), uint64(len(data)), bytes.NewReader(ob), All()); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("short data: %v", err)
+	}
+	if err := Encode(&buf, bytes.NewReader(data), uint64(len(data)), bytes.NewReader(ob[:64]), All()); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("short outboard: %v", err)
+	}
+	if err := Encode(&buf, bytes.NewReader(data), uint64(len(data)), nil, All()); err == nil {
+		t.Fatal("nil outboard accepted")
+	}
+	if err := Encode(errWriter{}, bytes.NewReader(data), uint64(len(data)), bytes.NewReader(ob), All()); err == nil {
+		t.Fatal("write error ignored")
+	}
+}
+
+type errWriter struct{}
+
+func (errWriter) Write(p []byte) (int, error) { return 0, errors.New("stream reset") }
+
+func TestAllocs(t *testing.T) {
+	data := pattern(4 << 20)
+	root, ob := OutboardBytes(data)
+	resp := encodeBlob(t, data, All())
+	e := NewEncoder()
+	dr, obr := bytes.NewReader(data), bytes.NewReader(ob)
+	// Per call: the truncated selection; nothing per chunk group.
+	if a := testing.AllocsPerRun(5, func() {
+		if err := e.Encode(io.Discard, dr, uint64(len(data)), obr, All()); err != nil {
+			t.Fatal(err)
+		}
+	}); a > 8 {
+		t.Fatalf("Encode: %v allocs per 4 MiB blob", a)
+	}
+	d := NewDecoder(nil, root, All())
+	rr := bytes.NewReader(resp)
+	if a := testing.AllocsPerRun(5, func() {
+		rr.Reset(resp)
+		d.Reset(rr, root, All())
+		for {
+			_, err := d.Next()
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+	}); a > 8 {
+		t.Fatalf("Decoder: %v allocs per 4 MiB blob", a)
+	}
+}
