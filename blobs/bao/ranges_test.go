@@ -123,7 +123,7 @@ func TestChunkRangesBasics(t *testing.T) {
 	if !LastChunk().Truncate(1<<20).Equal(Range(1023, 1024)) || !All().Truncate(0).Equal(Range(0, 1)) {
 		t.Fatal("truncate")
 	}
-	if !Range(7, 10).Truncate(7*1024).Equal(Range(6, 7)) {
+	if !Range(7, 10).Truncate(7 * 1024).Equal(Range(6, 7)) {
 		t.Fatalf("spec §6.2 example: %v", Range(7, 10).Truncate(7*1024))
 	}
 }
