@@ -1,0 +1,31 @@
+package relayserver_test
+
+import (
+	"bytes"
+	"testing"
+	"time"
+
+	"github.com/iroh-go/iroh/relay/relaytest"
+)
+
+func TestClientToClient(t *testing.T) {
+	r := relaytest.Start(t, nil)
+	a := newTestClient(t, r.URL, nil)
+	b := newTestClient(t, r.URL, nil)
+	waitConnected(t, a, b)
+	if err := a.Send(b.id(), 2, 0, []byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	got := b.expect(t, 5*time.Second)
+	if got.src != a.id() || got.ecn != 2 || got.seg != 0 || !bytes.Equal(got.contents, []byte("hello")) {
+		t.Fatalf("got %+v", got)
+	}
+	batch := bytes.Repeat([]byte("abcdef"), 3)[:16]
+	if err := b.Send(a.id(), 3, 6, batch); err != nil {
+		t.Fatal(err)
+	}
+	got = a.expect(t, 5*time.Second)
+	if got.src != b.id() || got.ecn != 3 || got.seg != 6 || !bytes.Equal(got.contents, batch) {
+		t.Fatalf("got %+v", got)
+	}
+}
