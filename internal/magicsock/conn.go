@@ -652,3 +652,28 @@ func (c *Conn) maintenanceLoop() {
 		}
 	}
 }
+
+// SetReadBuffer sets the receive buffer of the UDP sockets (quic-go asks
+// for a large one).
+func (c *Conn) SetReadBuffer(n int) error {
+	for _, pc := range []*net.UDPConn{c.pc4, c.pc6} {
+		if pc != nil {
+			if err := pc.SetReadBuffer(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// SetWriteBuffer sets the send buffer of the UDP sockets.
+func (c *Conn) SetWriteBuffer(n int) error {
+	for _, pc := range []*net.UDPConn{c.pc4, c.pc6} {
+		if pc != nil {
+			if err := pc.SetWriteBuffer(n); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

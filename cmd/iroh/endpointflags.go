@@ -1,0 +1,170 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"strings"
+
+	"github.com/iroh-go/iroh"
+	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/key"
+)
+
+// endpointFlags are the flags shared by commands that run an endpoint.
+type endpointFlags struct {
+	keyFile string
+	verbose bool
+	bind4   string
+	bind6   string
+	relays  stringList
+	alpn    string
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func (f *endpointFlags) register(fs *flag.FlagSet, defaultALPN string) {
+	fs.StringVar(&f.keyFile, "key", "", "secret key file (hex); created if missing. Default: $IROH_SECRET, else a new key")
+	fs.BoolVar(&f.verbose, "v", false, "debug logs and path changes on stderr")
+	fs.StringVar(&f.bind4, "bind4", "0.0.0.0:0", "IPv4 UDP address to bind (\"\" disables IPv4)")
+	fs.StringVar(&f.bind6, "bind6", "[::]:0", "IPv6 UDP address to bind (\"\" disables IPv6)")
+	fs.Var(&f.relays, "relay", "relay URL to use as home relay (repeatable)")
+	if defaultALPN != "" {
+		fs.StringVar(&f.alpn, "alpn", defaultALPN, "application protocol (ALPN) to speak")
+	}
+}
+
+// logger returns the logger for the command: warnings only, or debug
+// with -v.
+func (f *endpointFlags) logger(w io.Writer) *slog.Logger {
+	lvl := slog.LevelWarn
+	if f.verbose {
+		lvl = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: lvl}))
+}
+
+// secretKey loads the key from --key, $IROH_SECRET, or makes a new one.
+func (f *endpointFlags) secretKey(env *cmdEnv, log *slog.Logger) (key.SecretKey, error) {
+	if f.keyFile != "" {
+		return loadOrCreateKey(f.keyFile, log)
+	}
+	if s := env.getenv("IROH_SECRET"); s != "" {
+		sk, err := key.ParseSecretKey(strings.TrimSpace(s))
+		if err != nil {
+			return sk, fmt.Errorf("IROH_SECRET: %w", err)
+		}
+		return sk, nil
+	}
+	return key.NewSecretKey(), nil
+}
+
+// loadOrCreateKey reads a hex secret key file, creating it (mode 0600)
+// with a new key if it does not exist.
+func loadOrCreateKey(path string, log *slog.Logger) (key.SecretKey, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		sk := key.NewSecretKey()
+		if err := writeKeyFile(path, sk); err != nil {
+			return sk, err
+		}
+		log.Info("created key file", "path", path, "endpoint_id", sk.Public().ShortString())
+		return sk, nil
+	}
+	if err != nil {
+		return key.SecretKey{}, fmt.Errorf("read key file: %w", err)
+	}
+	sk, err := key.ParseSecretKey(strings.TrimSpace(string(b)))
+	if err != nil {
+		return sk, fmt.Errorf("key file %s: %w", path, err)
+	}
+	return sk, nil
+}
+
+func writeKeyFile(path string, sk key.SecretKey) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("create key file: %w", err)
+	}
+	if _, err := f.WriteString(sk.HexString() + "\n"); err != nil {
+		f.Close()
+		return fmt.Errorf("write key file: %w", err)
+	}
+	return f.Close()
+}
+
+// options builds endpoint options from the flags.
+func (f *endpointFlags) options(env *cmdEnv, alpns []string) (*iroh.Options, error) {
+	log := f.logger(env.stderr)
+	sk, err := f.secretKey(env, log)
+	if err != nil {
+		return nil, err
+	}
+	o := &iroh.Options{SecretKey: sk, ALPNs: alpns, Logger: log}
+	if f.bind4 == "" {
+		o.DisableIPv4 = true
+	} else if o.BindAddrV4, err = netip.ParseAddrPort(f.bind4); err != nil || !o.BindAddrV4.Addr().Is4() {
+		return nil, usageError("--bind4 %q: want an IPv4 HOST:PORT", f.bind4)
+	}
+	if f.bind6 == "" {
+		o.DisableIPv6 = true
+	} else if o.BindAddrV6, err = netip.ParseAddrPort(f.bind6); err != nil || o.BindAddrV6.Addr().Is4() {
+		return nil, usageError("--bind6 %q: want an IPv6 [HOST]:PORT", f.bind6)
+	}
+	for _, r := range f.relays {
+		u, err := endpointaddr.ParseRelayURL(r)
+		if err != nil {
+			return nil, usageError("--relay: %v", err)
+		}
+		o.Relays = append(o.Relays, u)
+	}
+	return o, nil
+}
+
+// bind binds an endpoint from the flags.
+func (f *endpointFlags) bind(ctx context.Context, env *cmdEnv, alpns []string) (*iroh.Endpoint, error) {
+	o, err := f.options(env, alpns)
+	if err != nil {
+		return nil, err
+	}
+	return iroh.Bind(ctx, o)
+}
+
+// watchPaths prints the path changes of conn to w until it closes (-v).
+func watchPaths(conn *iroh.Connection, w io.Writer) {
+	ch, stop := conn.SubscribePaths()
+	defer stop()
+	p, _ := conn.Paths()
+	fmt.Fprintf(w, "path: %s\n", describePath(p))
+	for {
+		select {
+		case ev := <-ch:
+			fmt.Fprintf(w, "path: %s\n", describePath(ev.New))
+		case <-conn.Context().Done():
+			return
+		}
+	}
+}
+
+func describePath(p iroh.PathInfo) string {
+	switch p.Kind {
+	case iroh.PathDirect:
+		return fmt.Sprintf("direct %s rtt %s", p.Addr, p.RTT)
+	case iroh.PathRelay:
+		return fmt.Sprintf("relay %s rtt %s", p.RelayURL, p.RTT)
+	case iroh.PathMixed:
+		if p.RelayURL != "" {
+			return fmt.Sprintf("relay %s while probing direct addresses", p.RelayURL)
+		}
+		return "probing direct addresses"
+	}
+	return "none"
+}

@@ -1,0 +1,373 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
+	"github.com/iroh-go/iroh"
+	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/key"
+	"github.com/iroh-go/iroh/ticket"
+)
+
+// pipeALPN is dumbpipe's protocol, which `iroh pipe` speaks by default.
+const pipeALPN = "DUMBPIPEV0"
+
+// pipeHello is written by the connecting side first: a QUIC stream is only
+// announced to the peer once data is sent on it.
+var pipeHello = []byte("hello")
+
+func init() {
+	register(&command{
+		name:    "pipe",
+		summary: "pipe stdin/stdout or TCP connections over an endpoint (listen, connect, listen-tcp, connect-tcp)",
+		run:     runPipe,
+	})
+}
+
+const pipeUsage = `listen | connect TICKET|ENDPOINT_ID | listen-tcp --host HOST:PORT | connect-tcp --addr HOST:PORT TICKET
+
+  listen       print a ticket on stderr, then join stdin/stdout to the first incoming stream
+  connect      connect to a listener and join stdin/stdout to a stream
+  listen-tcp   forward every incoming stream to a TCP server at --host
+  connect-tcp  accept TCP connections on --addr and forward each over its own stream`
+
+func runPipe(ctx context.Context, env *cmdEnv, args []string) error {
+	if len(args) == 0 {
+		return usageError("pipe: missing subcommand (%s)", "listen, connect, listen-tcp, connect-tcp")
+	}
+	sub, args := args[0], args[1:]
+	var ef endpointFlags
+	fs := newFlagSet(env, "pipe "+sub, pipeUsage)
+	ef.register(fs, pipeALPN)
+	var host, addr string
+	switch sub {
+	case "listen-tcp":
+		fs.StringVar(&host, "host", "", "TCP server to forward incoming streams to (HOST:PORT)")
+	case "connect-tcp":
+		fs.StringVar(&addr, "addr", "", "local TCP address to accept connections on (HOST:PORT)")
+	case "listen", "connect":
+	default:
+		return usageError("pipe: unknown subcommand %q", sub)
+	}
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
+	}
+	switch sub {
+	case "listen", "listen-tcp":
+		if len(pos) != 0 {
+			return usageError("pipe %s takes no arguments, got %q", sub, pos)
+		}
+		if sub == "listen-tcp" && host == "" {
+			return usageError("pipe listen-tcp: --host HOST:PORT is required")
+		}
+	default:
+		if len(pos) != 1 {
+			return usageError("pipe %s: want one TICKET (or ENDPOINT_ID), got %d arguments", sub, len(pos))
+		}
+		if sub == "connect-tcp" && addr == "" {
+			return usageError("pipe connect-tcp: --addr HOST:PORT is required")
+		}
+	}
+	var target endpointaddr.Addr
+	if len(pos) == 1 {
+		if target, err = parseTarget(pos[0]); err != nil {
+			return err
+		}
+	}
+	var alpns []string
+	if sub == "listen" || sub == "listen-tcp" {
+		alpns = []string{ef.alpn}
+	}
+	ep, err := ef.bind(ctx, env, alpns)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		ep.Close(cctx)
+	}()
+	switch sub {
+	case "listen":
+		return pipeListen(ctx, env, ep, ef.verbose)
+	case "connect":
+		return pipeConnect(ctx, env, ep, target, ef.alpn, ef.verbose)
+	case "listen-tcp":
+		return pipeListenTCP(ctx, env, ep, host, ef.verbose)
+	default:
+		return pipeConnectTCP(ctx, env, ep, target, ef.alpn, addr, ef.verbose)
+	}
+}
+
+// parseTarget accepts an endpoint ticket or a bare EndpointID.
+func parseTarget(s string) (endpointaddr.Addr, error) {
+	if ticket.Kind(s) == ticket.EndpointKind {
+		a, err := ticket.ParseEndpoint(s)
+		if err != nil {
+			return a, fmt.Errorf("%w: %v", errUsage, err)
+		}
+		return a, nil
+	}
+	id, err := key.ParsePublicKey(s)
+	if err != nil {
+		return endpointaddr.Addr{}, usageError("%q is neither an endpoint ticket nor an endpoint id", short(s))
+	}
+	return endpointaddr.FromID(id), nil
+}
+
+func short(s string) string {
+	if len(s) > 40 {
+		return s[:37] + "..."
+	}
+	return s
+}
+
+// printTicket writes the endpoint's ticket alone on a line of stderr.
+func printTicket(env *cmdEnv, ep *iroh.Endpoint) {
+	fmt.Fprintln(env.stderr, ticket.EncodeEndpoint(ep.Addr()))
+}
+
+func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose bool) error {
+	printTicket(env, ep)
+	conn, err := ep.Accept(ctx)
+	if err != nil {
+		return ctxOr(ctx, err)
+	}
+	if verbose {
+		fmt.Fprintf(env.stderr, "connection from %s\n", conn.RemoteID())
+		go watchPaths(conn, env.stderr)
+	}
+	s, err := conn.AcceptStream(ctx)
+	if err != nil {
+		return ctxOr(ctx, fmt.Errorf("accept stream: %w", err))
+	}
+	if err := readHello(s); err != nil {
+		conn.Close(1, "bad handshake")
+		return err
+	}
+	err = joinStream(ctx, s, env.stdin, env.stdout)
+	conn.Close(0, "done")
+	return err
+}
+
+func pipeConnect(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, target endpointaddr.Addr, alpn string, verbose bool) error {
+	conn, err := ep.Connect(ctx, target, alpn)
+	if err != nil {
+		return ctxOr(ctx, err)
+	}
+	if verbose {
+		go watchPaths(conn, env.stderr)
+	}
+	s, err := conn.OpenStream(ctx)
+	if err != nil {
+		return ctxOr(ctx, err)
+	}
+	if _, err := s.Write(pipeHello); err != nil {
+		return err
+	}
+	if err := joinStream(ctx, s, env.stdin, env.stdout); err != nil {
+		return err
+	}
+	// Everything was sent and received; wait for the listener to close, so
+	// that our last bytes are acknowledged before we go.
+	select {
+	case <-conn.Context().Done():
+	case <-ctx.Done():
+	case <-time.After(10 * time.Second):
+	}
+	conn.Close(0, "done")
+	return nil
+}
+
+func readHello(s io.Reader) error {
+	buf := make([]byte, len(pipeHello))
+	if _, err := io.ReadFull(s, buf); err != nil {
+		return fmt.Errorf("read handshake: %w", err)
+	}
+	if string(buf) != string(pipeHello) {
+		return fmt.Errorf("bad handshake %q from peer", buf)
+	}
+	return nil
+}
+
+// joinStream copies in to the stream (finishing it at EOF) and the stream
+// to out, until both directions are done.
+func joinStream(ctx context.Context, s *iroh.Stream, in io.Reader, out io.Writer) error {
+	var g errgroup.Group
+	done := make(chan struct{})
+	g.Go(func() error {
+		_, err := io.CopyBuffer(s, in, make([]byte, 256<<10))
+		if cerr := s.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fmt.Errorf("send: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		defer close(done)
+		_, err := io.CopyBuffer(out, s, make([]byte, 256<<10))
+		if err != nil {
+			return fmt.Errorf("receive: %w", err)
+		}
+		return nil
+	})
+	go func() {
+		select {
+		case <-ctx.Done():
+			s.CancelRead(0)
+			s.CancelWrite(0)
+		case <-done:
+		}
+	}()
+	err := g.Wait()
+	return ctxOr(ctx, err)
+}
+
+// ctxOr returns nil when ctx was canceled (an interrupt is a normal end),
+// else err.
+func ctxOr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return nil
+	}
+	return err
+}
+
+func pipeListenTCP(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, host string, verbose bool) error {
+	printTicket(env, ep)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		conn, err := ep.Accept(ctx)
+		if err != nil {
+			return ctxOr(ctx, err)
+		}
+		if verbose {
+			fmt.Fprintf(env.stderr, "connection from %s\n", conn.RemoteID())
+			go watchPaths(conn, env.stderr)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				s, err := conn.AcceptStream(ctx)
+				if err != nil {
+					return
+				}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if err := readHello(s); err != nil {
+						s.CancelRead(1)
+						s.CancelWrite(1)
+						return
+					}
+					var d net.Dialer
+					tc, err := d.DialContext(ctx, "tcp", host)
+					if err != nil {
+						fmt.Fprintf(env.stderr, "iroh: forward to %s: %v\n", host, err)
+						s.CancelRead(2)
+						s.CancelWrite(2)
+						return
+					}
+					spliceTCP(ctx, s, tc.(*net.TCPConn))
+				}()
+			}
+		}()
+	}
+}
+
+func pipeConnectTCP(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, target endpointaddr.Addr, alpn, addr string, verbose bool) error {
+	var lc net.ListenConfig
+	ln, err := lc.Listen(ctx, "tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", addr, err)
+	}
+	defer ln.Close()
+	go func() { <-ctx.Done(); ln.Close() }()
+	var mu sync.Mutex
+	var conn *iroh.Connection
+	getConn := func() (*iroh.Connection, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if conn != nil && conn.Context().Err() == nil {
+			return conn, nil
+		}
+		c, err := ep.Connect(ctx, target, alpn)
+		if err != nil {
+			return nil, err
+		}
+		if verbose {
+			go watchPaths(c, env.stderr)
+		}
+		conn = c
+		return c, nil
+	}
+	fmt.Fprintf(env.stderr, "forwarding TCP connections on %s to %s\n", ln.Addr(), target.ID.ShortString())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	for {
+		tc, err := ln.Accept()
+		if err != nil {
+			return ctxOr(ctx, err)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := getConn()
+			if err != nil {
+				fmt.Fprintf(env.stderr, "iroh: %v\n", err)
+				tc.Close()
+				return
+			}
+			s, err := c.OpenStream(ctx)
+			if err != nil {
+				tc.Close()
+				return
+			}
+			if _, err := s.Write(pipeHello); err != nil {
+				tc.Close()
+				return
+			}
+			spliceTCP(ctx, s, tc.(*net.TCPConn))
+		}()
+	}
+}
+
+// spliceTCP copies between a stream and a TCP connection in both
+// directions, passing half-closes through, and closes both at the end.
+func spliceTCP(ctx context.Context, s *iroh.Stream, tc *net.TCPConn) {
+	defer tc.Close()
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		io.Copy(s, tc)
+		s.Close()
+	}()
+	go func() {
+		defer wg.Done()
+		_, err := io.Copy(tc, s)
+		if err != nil {
+			var se *iroh.StreamError
+			if errors.As(err, &se) {
+				tc.SetLinger(0)
+			}
+		}
+		tc.CloseWrite()
+	}()
+	stop := context.AfterFunc(ctx, func() { s.CancelRead(0); s.CancelWrite(0); tc.Close() })
+	defer stop()
+	wg.Wait()
+	s.CancelRead(0)
+}
