@@ -224,4 +224,3 @@ func (rc *rawConn) expectClosed() {
 		}
 	}
 }
-
