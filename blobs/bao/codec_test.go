@@ -243,3 +243,60 @@ func TestAllocs(t *testing.T) {
 		t.Fatalf("Decoder: %v allocs per 4 MiB blob", a)
 	}
 }
+
+// partialReaderAt serves only the first n bytes, like a partial blob's file.
+type partialReaderAt struct {
+	b []byte
+	n int
+}
+
+func (p partialReaderAt) ReadAt(b []byte, off int64) (int, error) {
+	if off >= int64(p.n) {
+		return 0, io.EOF
+	}
+	k := copy(b, p.b[off:p.n])
+	if k < len(b) {
+		return k, io.EOF
+	}
+	return k, nil
+}
+
+func TestEncodePartialBlob(t *testing.T) {
+	// A provider holding only the first 6 chunk groups (and the outboard pairs
+	// up to there) can serve ranges inside them. A partially selected group
+	// needs the whole group's data for its inner parents.
+	data := pattern(3 << 20)
+	root, ob := OutboardBytes(data)
+	have := 96 << 10
+	for _, sel := range []ChunkRanges{Range(0, 96), Range(10, 20), Range(95, 96), Range(33, 34)} {
+		var buf bytes.Buffer
+		err := Encode(&buf, partialReaderAt{data, have}, uint64(len(data)), partialReaderAt{ob, 64 * 20}, sel)
+		if err != nil {
+			t.Fatalf("%v: %v", sel, err)
+		}
+		if !bytes.Equal(buf.Bytes(), encodeBlob(t, data, sel)) {
+			t.Fatalf("%v: differs from the full encoding", sel)
+		}
+		checkDecode(t, buf.Bytes(), data, root, sel)
+	}
+	var buf bytes.Buffer
+	if err := Encode(&buf, partialReaderAt{data, have}, uint64(len(data)), bytes.NewReader(ob), Range(95, 97)); !errors.Is(err, io.ErrUnexpectedEOF) {
+		t.Fatalf("range past the partial data: %v", err)
+	}
+}
+
+func TestItemChunks(t *testing.T) {
+	for _, c := range []struct {
+		it   Item
+		want ChunkRanges
+	}{
+		{Item{Kind: ItemLeaf, Offset: 0, Len: 0}, Range(0, 1)},
+		{Item{Kind: ItemLeaf, Offset: 16384, Len: 16384}, Range(16, 32)},
+		{Item{Kind: ItemLeaf, Offset: 1024 * 39, Len: 5}, Range(39, 40)},
+		{Item{Kind: ItemParent, Offset: 0, Len: 40960}, Range(0, 40)},
+	} {
+		if got := c.it.Chunks(); !got.Equal(c.want) {
+			t.Errorf("%+v: %v, want %v", c.it, got, c.want)
+		}
+	}
+}

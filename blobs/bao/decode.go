@@ -65,6 +65,14 @@ type Item struct {
 	OutboardIndex int64
 }
 
+// Chunks returns the chunks an item covers: for a leaf the chunks of its
+// data (chunk 0 for the empty blob's empty leaf), for a parent those of its
+// subtree. A store adds a leaf's Chunks to its verified set.
+func (it Item) Chunks() ChunkRanges {
+	s := it.Offset / ChunkSize
+	return Range(s, max(chunksFor(it.Offset+it.Len), s+1))
+}
+
 // decodeFrame is a node still to be read: chunks [start, start+chunks) with
 // the CV it must hash to.
 type decodeFrame struct {

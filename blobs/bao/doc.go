@@ -42,7 +42,8 @@
 // parents (with their outboard index, so a store can build the outboard as
 // data arrives) and leaves (offset, data). It never returns unverified bytes
 // and stops at the first piece that fails with a *VerifyError naming the
-// byte range (errors.Is(err, ErrHashMismatch)). The size header is only
+// byte range (errors.Is(err, ErrHashMismatch)); Item.Chunks gives the chunks
+// an item covers for a store's bitfield. The size header is only
 // proven once the last chunk verified (SizeVerified). Decode is the
 // convenience loop writing to io.WriterAt.
 //

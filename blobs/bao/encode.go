@@ -70,7 +70,9 @@ func Encode(w io.Writer, data io.ReaderAt, size uint64, outboard io.ReaderAt, ra
 // selection ranges.Truncate(size) (spec §6.2, §6.3). data holds the blob's
 // size bytes; outboard its pre-order outboard (OutboardSize(size) bytes; may
 // be nil if that is 0). Parent pairs inside a partially selected chunk group
-// are recomputed from the data.
+// are recomputed from the data, so every touched group's data must be
+// readable. For a partial blob, data and outboard may be shorter than size
+// (ReadAt returning io.EOF) as long as they hold what the selection touches.
 //
 // Encode reads data and outboard with ReadAt in increasing order, about 1 MiB
 // at a time, and writes w in about 1 MiB pieces; it does not allocate per
@@ -177,17 +179,20 @@ func (e *Encoder) bytes(s, end uint64) []byte {
 	if !e.hasWin || from < e.winOff || to > e.winOff+uint64(e.winLen) {
 		// Start the window at the group boundary so a partial group's later
 		// (backward) accesses stay inside it.
+		// Only the bytes up to the end of this group are required: a
+		// partial blob's data may end right after the selected part.
 		start := from &^ (GroupSize - 1)
 		ln := int(min(uint64(len(e.win)), e.size-start))
+		need := int(min(start+GroupSize, e.size) - start)
 		k, err := e.data.ReadAt(e.win[:ln], int64(start))
-		if k < ln {
+		if k < need {
 			if err == nil || errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			e.err = fmt.Errorf("bao: encode: read data at offset %d: %w", start+uint64(k), err)
 			return nil
 		}
-		e.winOff, e.winLen, e.hasWin = start, ln, true
+		e.winOff, e.winLen, e.hasWin = start, k, true
 	}
 	return e.win[from-e.winOff : to-e.winOff]
 }
@@ -206,14 +211,15 @@ func (e *Encoder) pair(idx uint64) []byte {
 		cnt := min(uint64(encPairWindow), e.pairs-idx)
 		ln := int(cnt * PairSize)
 		k, err := e.ob.ReadAt(e.obBuf[:ln], int64(idx*PairSize))
-		if k < ln {
+		if k < PairSize {
 			if err == nil || errors.Is(err, io.EOF) {
 				err = io.ErrUnexpectedEOF
 			}
 			e.err = fmt.Errorf("bao: encode: read outboard at offset %d: %w", idx*PairSize+uint64(k), err)
 			return nil
 		}
-		e.obFirst, e.obCount = idx, cnt
+		// A partial blob's outboard may be shorter: keep the pairs read.
+		e.obFirst, e.obCount = idx, uint64(k/PairSize)
 	}
 	o := (idx - e.obFirst) * PairSize
 	return e.obBuf[o : o+PairSize]

@@ -381,7 +381,7 @@ func checkDecode(t testing.TB, resp, data []byte, root [32]byte, ranges ChunkRan
 			if !bytes.Equal(it.Data, data[it.Offset:it.Offset+it.Len]) {
 				t.Fatalf("leaf at %d differs", it.Offset)
 			}
-			got = got.Union(FromByteRange(it.Offset, it.Offset+max(it.Len, 1)))
+			got = got.Union(it.Chunks())
 		case ItemParent:
 			if it.OutboardIndex >= 0 && !bytes.Equal(it.Pair[:], ob[it.OutboardIndex*PairSize:][:PairSize]) {
 				t.Fatalf("parent %d differs from outboard", it.OutboardIndex)
