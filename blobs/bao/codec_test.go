@@ -300,3 +300,63 @@ func TestItemChunks(t *testing.T) {
 		}
 	}
 }
+
+// TestDecodeHugeSize checks a forged tree for a 2^64-1 byte blob: anyone can
+// build such a root from made-up CVs, so the decoder must walk it without
+// overflow and verify the last chunk (a size proof for that size).
+func TestDecodeHugeSize(t *testing.T) {
+	const size = ^uint64(0)
+	n := numChunks(size)
+	last := make([]byte, size-(n-1)*ChunkSize)
+	for i := range last {
+		last[i] = byte(i)
+	}
+	// The path from the root to the last chunk always goes right.
+	type node struct{ s, m uint64 }
+	var path []node
+	for s, m := uint64(0), n; m > 1; {
+		path = append(path, node{s, m})
+		l := leftChunks(m)
+		s, m = s+l, m-l
+	}
+	var scratch [GroupSize]byte
+	cv := dataCV(&scratch, last, n-1, false)
+	pairs := make([][PairSize]byte, len(path))
+	for i := len(path) - 1; i >= 0; i-- {
+		var left [8]uint32
+		left[0] = uint32(i) // made up
+		wordsToBytes(pairs[i][:32], &left)
+		wordsToBytes(pairs[i][32:], &cv)
+		cv = parentCV(&left, &cv, i == 0)
+	}
+	var root [32]byte
+	wordsToBytes(root[:], &cv)
+	stream := binary.LittleEndian.AppendUint64(nil, size)
+	for _, p := range pairs {
+		stream = append(stream, p[:]...)
+	}
+	stream = append(stream, last...)
+	d := NewDecoder(bytes.NewReader(stream), root, LastChunk())
+	var leaves int
+	for {
+		it, err := d.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if it.Kind == ItemLeaf {
+			leaves++
+			if it.Offset != (n-1)*ChunkSize || !bytes.Equal(it.Data, last) {
+				t.Fatalf("leaf at %d, %d bytes", it.Offset, it.Len)
+			}
+		}
+	}
+	if leaves != 1 || !d.SizeVerified() || len(path) != 54 {
+		t.Fatalf("leaves %d, size verified %v, depth %d", leaves, d.SizeVerified(), len(path))
+	}
+	if got := EncodedLen(size, LastChunk()); got != uint64(len(stream)) {
+		t.Fatalf("EncodedLen = %d, want %d", got, len(stream))
+	}
+}

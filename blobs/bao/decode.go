@@ -180,7 +180,7 @@ func (d *Decoder) Next() (Item, error) {
 	d.sp--
 	f := d.stack[d.sp]
 	off := f.start * ChunkSize
-	end := min((f.start+f.chunks)*ChunkSize, d.size)
+	end := byteEnd(f.start+f.chunks, d.size)
 	if f.chunks == 1 || (f.chunks <= GroupChunks && d.sel.ContainsRange(f.start, f.start+f.chunks)) {
 		p := d.buf[:end-off]
 		if err := d.read(p, "data", off); err != nil {

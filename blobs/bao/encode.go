@@ -172,7 +172,7 @@ func (e *Encoder) bytes(s, end uint64) []byte {
 		return nil
 	}
 	from := s * ChunkSize
-	to := min(end*ChunkSize, e.size)
+	to := byteEnd(end, e.size)
 	if from >= to {
 		return e.win[:0]
 	}
@@ -238,9 +238,9 @@ func encodedLen(sel ChunkRanges, size, s, m uint64) uint64 {
 	}
 	if sel.ContainsRange(s, s+m) {
 		if m <= GroupChunks {
-			return min((s+m)*ChunkSize, size) - s*ChunkSize
+			return byteEnd(s+m, size) - s*ChunkSize
 		}
-		return pairsIn(m)*PairSize + min((s+m)*ChunkSize, size) - s*ChunkSize
+		return pairsIn(m)*PairSize + byteEnd(s+m, size) - s*ChunkSize
 	}
 	l := leftChunks(m)
 	return PairSize + encodedLen(sel, size, s, l) + encodedLen(sel, size, s+l, m-l)

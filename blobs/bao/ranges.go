@@ -322,3 +322,12 @@ func chunksFor(bytes uint64) uint64 {
 
 // numChunks returns the chunk count of a blob: max(1, ceil(size/1024)).
 func numChunks(size uint64) uint64 { return max(1, chunksFor(size)) }
+
+// byteEnd returns the byte offset where chunk c begins, clipped to size,
+// without overflowing for blobs near 2^64 bytes.
+func byteEnd(c, size uint64) uint64 {
+	if c >= chunksFor(size) {
+		return size
+	}
+	return c * ChunkSize
+}
