@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -15,6 +16,8 @@ import (
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay"
 	"github.com/iroh-go/iroh/relay/internal/ws"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 )
 
@@ -44,6 +47,7 @@ func newTestClient(t *testing.T, url string, mod func(*relay.ClientOptions)) *te
 	opts := relay.ClientOptions{
 		URL:       url,
 		SecretKey: tc.key,
+		Logger:    slog.New(slog.DiscardHandler),
 		OnDatagrams: func(src key.PublicKey, ecn uint8, seg uint16, contents []byte) {
 			select {
 			case tc.recv <- received{src, ecn, seg, append([]byte(nil), contents...)}:
@@ -106,22 +110,60 @@ type rawConn struct {
 // dialRaw upgrades /relay offering protocols (comma list) with extra headers.
 func dialRaw(t *testing.T, addr string, protocols string, hdr map[string]string, tlsConf *tls.Config) (*rawConn, *http.Response) {
 	t.Helper()
+	return dialRawPath(t, addr, "/relay", protocols, hdr, tlsConf)
+}
+
+func dialRawPath(t *testing.T, addr, path string, protocols string, hdr map[string]string, tlsConf *tls.Config) (*rawConn, *http.Response) {
+	t.Helper()
+	return dialRawWith(t, addr, path, protocols, hdr, tlsConf, nil)
+}
+
+// dialRawTLSExporter upgrades over TLS sending a valid TLS-exporter header
+// for sk made on this connection.
+func dialRawTLSExporter(t *testing.T, addr string, sk key.SecretKey, tlsConf *tls.Config) *rawConn {
+	t.Helper()
+	rc, _ := dialRawWith(t, addr, "/relay", relay.ProtocolV2, nil, tlsConf, func(cs tls.ConnectionState) (string, string) {
+		a, err := relay.NewKeyMaterialAuth(sk, cs.ExportKeyingMaterial)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return relay.ClientAuthHeader, a.HeaderValue()
+	})
+	if rc == nil {
+		t.Fatal("upgrade failed")
+	}
+	return rc
+}
+
+func dialRawWith(t *testing.T, addr, path string, protocols string, hdr map[string]string, tlsConf *tls.Config,
+	extra func(tls.ConnectionState) (string, string)) (*rawConn, *http.Response) {
+	t.Helper()
 	nc, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if tlsConf != nil {
+		if tlsConf.ServerName == "" {
+			tlsConf.ServerName = "127.0.0.1"
+		}
 		tc := tls.Client(nc, tlsConf)
 		if err := tc.Handshake(); err != nil {
 			t.Fatal(err)
 		}
 		nc = tc
+		if extra != nil {
+			k, v := extra(tc.ConnectionState())
+			if hdr == nil {
+				hdr = map[string]string{}
+			}
+			hdr[k] = v
+		}
 	}
 	t.Cleanup(func() { nc.Close() })
 	nc.SetDeadline(time.Now().Add(10 * time.Second))
 	k := ws.NewKey()
 	var b strings.Builder
-	fmt.Fprintf(&b, "GET /relay HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n", addr, k)
+	fmt.Fprintf(&b, "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n", path, addr, k)
 	if protocols != "" {
 		fmt.Fprintf(&b, "Sec-WebSocket-Protocol: %s\r\n", protocols)
 	}
@@ -223,4 +265,38 @@ func (rc *rawConn) expectClosed() {
 			return
 		}
 	}
+}
+
+// val returns the value of a counter or gauge.
+func val(m prometheus.Metric) float64 {
+	var d dto.Metric
+	if err := m.Write(&d); err != nil {
+		panic(err)
+	}
+	if d.Counter != nil {
+		return d.Counter.GetValue()
+	}
+	return d.Gauge.GetValue()
+}
+
+// eventually polls cond for up to 10 s.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func listen(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }

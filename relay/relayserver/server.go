@@ -562,13 +562,6 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 		deny(reason)
 		return
 	}
-	confirm := []byte{byte(relay.FrameServerConfirmsAuth)}
-	if err := wc.WriteMessage(ws.OpBinary, confirm, time.Now().Add(s.writeTimeout)); err != nil {
-		s.m.Handshakes.WithLabelValues(HandshakeError).Inc()
-		return
-	}
-	s.m.Handshakes.WithLabelValues(outcome).Inc()
-	nc.SetDeadline(time.Time{})
 
 	c := &conn{
 		s:        s,
@@ -593,16 +586,29 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
 	s.m.Clients.Inc()
+	// Register before confirming, so that datagrams sent to this client
+	// right after its handshake completes are not dropped.
 	s.reg.register(c)
-	log.Debug("client connected", "protocol", proto, "conn_id", c.id)
+	confirm := []byte{byte(relay.FrameServerConfirmsAuth)}
+	if err := wc.WriteMessage(ws.OpBinary, confirm, time.Now().Add(s.writeTimeout)); err != nil {
+		s.m.Handshakes.WithLabelValues(HandshakeError).Inc()
+		c.setReason(DisconnectWriteTimeout)
+	} else {
+		s.m.Handshakes.WithLabelValues(outcome).Inc()
+		nc.SetDeadline(time.Time{})
+		log.Debug("client connected", "protocol", proto, "conn_id", c.id)
+	}
 
+	why := DisconnectWriteTimeout
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.writeLoop()
-	}()
-	why := c.readLoop()
+	if c.reason() == "" {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c.writeLoop()
+		}()
+		why = c.readLoop()
+	}
 	s.reg.unregister(c)
 	close(c.done)
 	nc.Close()

@@ -10,6 +10,7 @@ package relaytest
 
 import (
 	"context"
+	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -27,12 +28,20 @@ type Relay struct {
 	Server *relayserver.Server
 }
 
-// Start starts a relay with opts (nil: defaults) listening on
+// Start starts a relay with opts (nil: defaults; a nil Logger discards
+// logs) listening on
 // 127.0.0.1:0 and registers its shutdown with t.Cleanup. It fails the test
 // if the relay cannot start.
 func Start(t testing.TB, opts *relayserver.Options) *Relay {
 	t.Helper()
-	srv, err := relayserver.New(opts)
+	var o relayserver.Options
+	if opts != nil {
+		o = *opts
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	srv, err := relayserver.New(&o)
 	if err != nil {
 		t.Fatalf("relaytest: %v", err)
 	}
