@@ -1,0 +1,68 @@
+package magicsock
+
+import (
+	"errors"
+	"net"
+
+	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/key"
+)
+
+// deliverRelay handles datagrams that arrived from src through relay url.
+func (c *Conn) deliverRelay(url endpointaddr.RelayURL, src key.PublicKey, segSize uint16, contents []byte) {
+	if src == c.id {
+		return
+	}
+	for len(contents) > 0 {
+		seg := contents
+		if segSize > 0 && int(segSize) < len(seg) {
+			seg = contents[:segSize]
+		}
+		contents = contents[len(seg):]
+		if looksLikeDisco(seg) {
+			c.handleDisco(seg, pathAddr{relay: url, relayFrom: src})
+			continue
+		}
+		r := c.remoteFor(src)
+		r.noteRecv(pathAddr{relay: url}, len(seg))
+		bp := bufPool.Get().(*[]byte)
+		n := copy(*bp, seg)
+		c.deliver(bp, n, r)
+	}
+}
+
+// relayFor returns the client for url, dialing it on first use.
+func (c *Conn) relayFor(url endpointaddr.RelayURL) (RelayClient, error) {
+	if c.dial == nil {
+		return nil, errors.New("magicsock: relays disabled")
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rc, ok := c.relays[url]; ok {
+		return rc, nil
+	}
+	if c.closed.Load() {
+		return nil, net.ErrClosed
+	}
+	rc, err := c.dial(url, func(src key.PublicKey, _ uint8, seg uint16, contents []byte) {
+		c.deliverRelay(url, src, seg, contents)
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.relays[url] = rc
+	return rc, nil
+}
+
+// sendRelay sends b to dst through relay url.
+func (c *Conn) sendRelay(b []byte, url endpointaddr.RelayURL, dst key.PublicKey) error {
+	rc, err := c.relayFor(url)
+	if err != nil {
+		return err
+	}
+	err = rc.Send(dst, 0, 0, b)
+	if err == nil {
+		c.metrics.SentBytes.WithLabelValues("relay").Add(float64(len(b)))
+	}
+	return err
+}
