@@ -506,3 +506,9 @@ func TestVectorRustGetter(t *testing.T) {
 	}
 	checkDecode(t, encodeBlob(t, data, seq.At(0)), data, root, seq.At(0))
 }
+
+func TestEmptyHash(t *testing.T) {
+	if Sum(nil) != EmptyHash {
+		t.Fatalf("EmptyHash %x != %x", EmptyHash, Sum(nil))
+	}
+}
