@@ -282,12 +282,11 @@ type entry struct {
 // active returns the active connection for id, or nil.
 func (r *registry) active(id key.PublicKey) *conn {
 	r.mu.RLock()
-	e := r.byID[id]
-	r.mu.RUnlock()
-	if e == nil {
-		return nil
+	defer r.mu.RUnlock()
+	if e := r.byID[id]; e != nil {
+		return e.active
 	}
-	return e.active
+	return nil
 }
 
 // Texts of the v1 Health frames that stand for the v2 Status codes.

@@ -300,3 +300,5 @@ func listen(t *testing.T) net.Listener {
 	t.Cleanup(func() { ln.Close() })
 	return ln
 }
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
