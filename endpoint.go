@@ -55,6 +55,9 @@ type Options struct {
 	// RelayTLSConfig is the TLS configuration for https relays; nil means
 	// the system roots.
 	RelayTLSConfig *tls.Config
+	// RelayOnly disables direct paths: every packet goes through a relay.
+	// For tests and networks that filter UDP.
+	RelayOnly bool
 }
 
 // ErrClosed is returned by operations on a closed endpoint; it matches
@@ -162,6 +165,7 @@ func Bind(ctx context.Context, opts *Options) (*Endpoint, error) {
 		BindV6:    o.BindAddrV6,
 		DisableV4: o.DisableIPv4,
 		DisableV6: o.DisableIPv6,
+		RelayOnly: o.RelayOnly,
 		Logger:    log,
 		Metrics:   magicsock.NewMetrics(o.Registerer),
 	}

@@ -1,27 +1,111 @@
 package iroh
 
 import (
+	"context"
+	"errors"
 	"log/slog"
+	"sync"
 
+	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/internal/magicsock"
+	"github.com/iroh-go/iroh/key"
+	"github.com/iroh-go/iroh/relay"
 )
 
-// relayState holds the endpoint's relay configuration.
+// relayState holds the endpoint's relay configuration and clients.
 type relayState struct {
-	log    *slog.Logger
-	home   RelayURL
-	relays []RelayURL
+	log     *slog.Logger
+	relays  []RelayURL
+	token   string
+	opts    *Options
+	metrics *relay.Metrics
+
+	mu      sync.Mutex
+	clients map[RelayURL]*relay.Client
 }
 
 func newRelayState(o *Options, log *slog.Logger) (*relayState, error) {
-	rs := &relayState{log: log, relays: o.Relays}
-	if len(o.Relays) > 0 {
-		rs.home = o.Relays[0]
+	rs := &relayState{log: log, opts: o, token: o.RelayToken, clients: map[RelayURL]*relay.Client{}}
+	for _, r := range o.Relays {
+		u, err := endpointaddr.ParseRelayURL(string(r))
+		if err != nil {
+			return nil, err
+		}
+		rs.relays = append(rs.relays, u)
 	}
+	rs.metrics = relay.NewMetrics(o.Registerer)
 	return rs, nil
 }
 
-// configure fills the socket options with the relay dialer.
-func (rs *relayState) configure(o *magicsock.Options, sk SecretKey) {}
+// configure fills the socket options: the home relay and the dialer that
+// opens relay clients on demand (for the home relay and for the relays
+// that peers advertise).
+func (rs *relayState) configure(o *magicsock.Options, sk SecretKey) {
+	if len(rs.relays) > 0 {
+		o.HomeRelay = rs.relays[0]
+	}
+	o.DialRelay = func(url endpointaddr.RelayURL, deliver func(src key.PublicKey, ecn uint8, seg uint16, contents []byte)) (magicsock.RelayClient, error) {
+		c, err := relay.NewClient(relay.ClientOptions{
+			URL:         string(url),
+			SecretKey:   sk,
+			Token:       rs.token,
+			TLSConfig:   rs.opts.RelayTLSConfig,
+			Logger:      rs.opts.Logger,
+			Metrics:     rs.metrics,
+			OnDatagrams: deliver,
+		})
+		if err != nil {
+			return nil, err
+		}
+		rs.mu.Lock()
+		rs.clients[url] = c
+		rs.mu.Unlock()
+		return &relayClient{c: c, rs: rs, url: url}, nil
+	}
+}
+
+// relayClient forgets the client in relayState when the socket closes it.
+type relayClient struct {
+	c   *relay.Client
+	rs  *relayState
+	url RelayURL
+}
+
+func (r *relayClient) Send(dst key.PublicKey, ecn uint8, seg uint16, contents []byte) error {
+	return r.c.Send(dst, ecn, seg, contents)
+}
+
+func (r *relayClient) Close() error {
+	r.rs.mu.Lock()
+	delete(r.rs.clients, r.url)
+	r.rs.mu.Unlock()
+	return r.c.Close()
+}
+
+func (rs *relayState) client(url RelayURL) *relay.Client {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return rs.clients[url]
+}
 
 func (rs *relayState) close() {}
+
+// ErrNoRelay is returned by Online for an endpoint without relays.
+var ErrNoRelay = errors.New("iroh: no relay configured")
+
+// Online waits until the endpoint is connected to its home relay, so that
+// peers can reach it through the relay in its Addr.
+func (ep *Endpoint) Online(ctx context.Context) error {
+	home := ep.sock.HomeRelay()
+	if home == "" {
+		return ErrNoRelay
+	}
+	c := ep.relay.client(home)
+	if c == nil {
+		return ErrNoRelay
+	}
+	return c.WaitConnected(ctx)
+}
+
+// HomeRelay returns the URL of the home relay, or "" if there is none.
+func (ep *Endpoint) HomeRelay() RelayURL { return ep.sock.HomeRelay() }

@@ -55,6 +55,9 @@ type Options struct {
 	HomeRelay endpointaddr.RelayURL
 	// DialRelay opens relay connections; nil means relays are not used.
 	DialRelay RelayDialer
+	// RelayOnly disables direct paths: no candidates, no UDP probes, no
+	// direct addresses advertised. For tests and UDP-hostile networks.
+	RelayOnly bool
 	// Logger; nil means slog.Default().
 	Logger *slog.Logger
 	// Metrics; nil means unregistered metrics.
@@ -64,14 +67,15 @@ type Options struct {
 // Conn is the packet socket handed to quic-go. See the package doc.
 type Conn struct {
 	// Set in New, then read-only.
-	sk      key.SecretKey
-	id      key.PublicKey
-	pc4     *net.UDPConn
-	pc6     *net.UDPConn
-	log     *slog.Logger
-	metrics *Metrics
-	dial    RelayDialer
-	home    endpointaddr.RelayURL
+	sk        key.SecretKey
+	id        key.PublicKey
+	pc4       *net.UDPConn
+	pc6       *net.UDPConn
+	log       *slog.Logger
+	metrics   *Metrics
+	dial      RelayDialer
+	home      endpointaddr.RelayURL
+	relayOnly bool
 
 	recv    chan inPacket
 	closing chan struct{}
@@ -142,6 +146,7 @@ func New(opts *Options) (*Conn, error) {
 		metrics:    o.Metrics,
 		dial:       o.DialRelay,
 		home:       o.HomeRelay,
+		relayOnly:  o.RelayOnly,
 		recv:       make(chan inPacket, 1024),
 		closing:    make(chan struct{}),
 		deadlineCh: make(chan struct{}, 1),
@@ -232,6 +237,9 @@ func (c *Conn) LocalAddrs() []netip.AddrPort {
 // bound addresses, with wildcard binds expanded to the addresses of the
 // machine's interfaces (loopback last), then addresses peers observed.
 func (c *Conn) DirectAddrs() []netip.AddrPort {
+	if c.relayOnly {
+		return nil
+	}
 	var out, loop []netip.AddrPort
 	var ifAddrs []netip.Addr
 	ifs, _ := net.InterfaceAddrs()

@@ -28,7 +28,7 @@ func (c *Conn) sendDisco(r *remote, p pathAddr, m *discoMsg) {
 // handleDisco authenticates and acts on one disco packet received over p.
 func (c *Conn) handleDisco(pkt []byte, p pathAddr) {
 	sender, _ := discoSender(pkt)
-	if sender == c.id {
+	if sender == c.id || (c.relayOnly && p.udp.IsValid()) {
 		return
 	}
 	if p.relay != "" && sender != p.relayFrom {

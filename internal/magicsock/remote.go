@@ -182,7 +182,7 @@ func (r *remote) addAddrs(a endpointaddr.Addr) {
 
 // addPathLocked adds a direct candidate; it reports whether it was new.
 func (r *remote) addPathLocked(a netip.AddrPort) bool {
-	if !a.IsValid() || a.Addr().IsUnspecified() || a.Port() == 0 {
+	if r.c.relayOnly || !a.IsValid() || a.Addr().IsUnspecified() || a.Port() == 0 {
 		return false
 	}
 	if _, ok := r.paths[a]; ok {
