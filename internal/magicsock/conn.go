@@ -74,7 +74,7 @@ type Conn struct {
 	log       *slog.Logger
 	metrics   *Metrics
 	dial      RelayDialer
-	home      endpointaddr.RelayURL
+	home      atomic.Pointer[endpointaddr.RelayURL] // see relay.go
 	relayOnly bool
 
 	recv    chan inPacket
@@ -145,7 +145,6 @@ func New(opts *Options) (*Conn, error) {
 		log:        log.With("component", "magicsock"),
 		metrics:    o.Metrics,
 		dial:       o.DialRelay,
-		home:       o.HomeRelay,
 		relayOnly:  o.RelayOnly,
 		recv:       make(chan inPacket, 1024),
 		closing:    make(chan struct{}),
@@ -197,11 +196,7 @@ func New(opts *Options) (*Conn, error) {
 			go c.readLoop(pc)
 		}
 	}
-	if c.home != "" && c.dial != nil {
-		if _, err := c.relayFor(c.home); err != nil {
-			c.log.Warn("home relay", "relay_url", c.home, "err", err)
-		}
-	}
+	c.SetHomeRelay(o.HomeRelay)
 	c.wg.Add(1)
 	go c.maintenanceLoop()
 	return c, nil
@@ -220,7 +215,12 @@ func (c *Conn) closeSockets() {
 func (c *Conn) ID() key.PublicKey { return c.id }
 
 // HomeRelay returns the relay this endpoint advertises, or "".
-func (c *Conn) HomeRelay() endpointaddr.RelayURL { return c.home }
+func (c *Conn) HomeRelay() endpointaddr.RelayURL {
+	if h := c.home.Load(); h != nil {
+		return *h
+	}
+	return ""
+}
 
 // LocalAddrs returns the bound socket addresses.
 func (c *Conn) LocalAddrs() []netip.AddrPort {

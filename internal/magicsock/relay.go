@@ -66,3 +66,21 @@ func (c *Conn) sendRelay(b []byte, url endpointaddr.RelayURL, dst key.PublicKey)
 	}
 	return err
 }
+
+// SetHomeRelay makes url the relay this endpoint stays connected to and
+// advertises ("" for none), connecting to it at once.
+func (c *Conn) SetHomeRelay(url endpointaddr.RelayURL) {
+	old := c.HomeRelay()
+	if old == url {
+		return
+	}
+	c.home.Store(&url)
+	if url != "" && c.dial != nil {
+		if _, err := c.relayFor(url); err != nil {
+			c.log.Warn("home relay", "relay_url", url, "err", err)
+		}
+	}
+	if old != "" {
+		c.log.Info("home relay changed", "relay_url", url, "old", old)
+	}
+}
