@@ -135,3 +135,24 @@ func FuzzDecoder(f *testing.F) {
 		}
 	})
 }
+
+// TestDecodeGarbageAllocs: what the decoder allocates does not depend on the
+// size header or the stream, only on the requested ranges.
+func TestDecodeGarbageAllocs(t *testing.T) {
+	stream := append([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f}, make([]byte, 4096)...)
+	root := Sum(fuzzBlob)
+	d := NewDecoder(nil, root, All())
+	r := bytes.NewReader(stream)
+	a := testing.AllocsPerRun(20, func() {
+		r.Reset(stream)
+		d.Reset(r, root, All())
+		for {
+			if _, err := d.Next(); err != nil {
+				break
+			}
+		}
+	})
+	if a > 6 {
+		t.Fatalf("%v allocations decoding garbage with a 2^63 size header", a)
+	}
+}
