@@ -14,6 +14,7 @@ import (
 
 	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/key"
+	"github.com/iroh-go/iroh/netreport"
 )
 
 // MappedPrefix is the ULA prefix of the mapped addresses quic-go sees.
@@ -100,6 +101,7 @@ type Conn struct {
 	observed map[netip.AddrPort]time.Time // our addresses as peers saw them (pongs)
 
 	discoLimiter tokenBucket // bounds disco work for unknown senders
+	stun         stunState   // see stun.go
 }
 
 type inPacket struct {
@@ -366,6 +368,11 @@ func (c *Conn) readLoop(pc *net.UDPConn) {
 // handleUDP routes one received UDP datagram; it owns bp.
 func (c *Conn) handleUDP(bp *[]byte, n int, src netip.AddrPort) {
 	b := (*bp)[:n]
+	if netreport.IsSTUN(b) {
+		c.handleSTUN(b)
+		bufPool.Put(bp)
+		return
+	}
 	if looksLikeDisco(b) {
 		c.handleDisco(b, pathAddr{udp: src})
 		bufPool.Put(bp)
