@@ -140,7 +140,7 @@ func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // message is what one received packet says.
 type message struct {
-	query bool                     // it asks for our service
+	query bool                      // it asks for our service
 	peers []addrlookup.EndpointInfo // announced endpoints with at least one address
 }
 

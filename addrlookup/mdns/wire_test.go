@@ -180,4 +180,3 @@ func FuzzParseMessage(f *testing.F) {
 		}
 	})
 }
-
