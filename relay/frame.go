@@ -175,8 +175,8 @@ func ParseFrame(b []byte) (Frame, int, error) {
 		}
 	case FrameServerDeniesAuth:
 		n, w := binary.Uvarint(p)
-		if w <= 0 {
-			return Frame{}, 0, frameErr(f.Type, "bad reason length varint")
+		if w <= 0 || w != uvarintLen(n) {
+			return Frame{}, 0, frameErr(f.Type, "bad reason length varint (truncated, overflowing or not minimal)")
 		}
 		if uint64(len(p)-w) != n {
 			return Frame{}, 0, frameErr(f.Type, "reason length %d, but %d bytes follow", n, len(p)-w)

@@ -589,12 +589,11 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 	// Register before confirming, so that datagrams sent to this client
 	// right after its handshake completes are not dropped.
 	s.reg.register(c)
+	s.m.Handshakes.WithLabelValues(outcome).Inc()
 	confirm := []byte{byte(relay.FrameServerConfirmsAuth)}
 	if err := wc.WriteMessage(ws.OpBinary, confirm, time.Now().Add(s.writeTimeout)); err != nil {
-		s.m.Handshakes.WithLabelValues(HandshakeError).Inc()
 		c.setReason(DisconnectWriteTimeout)
 	} else {
-		s.m.Handshakes.WithLabelValues(outcome).Inc()
 		nc.SetDeadline(time.Time{})
 		log.Debug("client connected", "protocol", proto, "conn_id", c.id)
 	}
