@@ -161,6 +161,9 @@ func (c *Combined) Resolve(ctx context.Context, id key.PublicKey) (EndpointInfo,
 	return EndpointInfo{}, fmt.Errorf("addrlookup: resolve %s: %w", id.ShortString(), errors.Join(errs...))
 }
 
+// Len returns the number of lookups.
+func (c *Combined) Len() int { return len(c.lookups) }
+
 // Forget drops any cached answer for id (for example after connecting
 // with it failed).
 func (c *Combined) Forget(id key.PublicKey) {
