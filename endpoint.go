@@ -55,6 +55,11 @@ type Options struct {
 	// RelayTLSConfig is the TLS configuration for https relays; nil means
 	// the system roots.
 	RelayTLSConfig *tls.Config
+	// STUNPort is the UDP port of the relays' STUN service, used to learn
+	// the endpoint's public address; zero means 3478, negative disables.
+	STUNPort int
+	// STUNServers are further STUN servers ("host:port") for net reports.
+	STUNServers []string
 	// RelayOnly disables direct paths: every packet goes through a relay.
 	// For tests and networks that filter UDP.
 	RelayOnly bool
@@ -96,6 +101,7 @@ type Endpoint struct {
 	sessions tls.ClientSessionCache
 	hsTO     time.Duration
 	relay    *relayState
+	netrep   *netReporter
 
 	alpns atomic.Pointer[[]string]
 
@@ -195,6 +201,13 @@ func Bind(ctx context.Context, opts *Options) (*Endpoint, error) {
 	ep.ctx, ep.cancel = context.WithCancel(context.Background())
 	ep.wg.Add(1)
 	go ep.acceptLoop()
+	ep.netrep = newNetReporter(ep, &o)
+	if len(ep.relay.relays) > 0 || len(o.STUNServers) > 0 {
+		ep.wg.Add(1)
+		go ep.netrep.loop()
+	} else {
+		close(ep.netrep.first)
+	}
 	ep.log.Info("endpoint bound", "addr", sock.LocalAddrs(), "relay_url", sock.HomeRelay())
 	return ep, nil
 }
@@ -264,6 +277,11 @@ func (ep *Endpoint) connect(ctx context.Context, addr EndpointAddr, early bool, 
 		}
 		addr = resolved
 	}
+	// Our first net report tells peers our public address in call-me-maybe
+	// messages: give it a moment when it is still running.
+	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
+	ep.netrep.waitFirst(wctx)
+	wcancel()
 	mapped, err := ep.sock.AddRemote(addr)
 	if err != nil {
 		return nil, cerr(err)

@@ -135,8 +135,16 @@ func (f *endpointFlags) bind(ctx context.Context, env *cmdEnv, alpns []string) (
 	if err != nil {
 		return nil, err
 	}
+	return bindWith(ctx, o)
+}
+
+// bindWith binds an endpoint with options built from flags.
+func bindWith(ctx context.Context, o *iroh.Options) (*iroh.Endpoint, error) {
 	return iroh.Bind(ctx, o)
 }
+
+// RelayURL is the relay URL type, for the commands' maps.
+type RelayURL = iroh.RelayURL
 
 // watchPaths prints the path changes of conn to w until it closes (-v).
 func watchPaths(conn *iroh.Connection, w io.Writer) {

@@ -131,13 +131,25 @@ func short(s string) string {
 	return s
 }
 
-// printTicket writes the endpoint's ticket alone on a line of stderr.
-func printTicket(env *cmdEnv, ep *iroh.Endpoint) {
+// printTicket writes the endpoint's ticket alone on a line of stderr,
+// once the home relay is connected and the first net report (public
+// addresses) is in, so that the ticket holds every way to reach us.
+func printTicket(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint) {
+	if ep.HomeRelay() != "" {
+		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		if err := ep.Online(wctx); err != nil && ctx.Err() == nil {
+			fmt.Fprintf(env.stderr, "warning: home relay %s not connected: %v\n", ep.HomeRelay(), err)
+		}
+		if ep.LastNetReport() == nil {
+			ep.NetReport(wctx)
+		}
+		cancel()
+	}
 	fmt.Fprintln(env.stderr, ticket.EncodeEndpoint(ep.Addr()))
 }
 
 func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose bool) error {
-	printTicket(env, ep)
+	printTicket(ctx, env, ep)
 	conn, err := ep.Accept(ctx)
 	if err != nil {
 		return ctxOr(ctx, err)
@@ -244,7 +256,7 @@ func ctxOr(ctx context.Context, err error) error {
 }
 
 func pipeListenTCP(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, host string, verbose bool) error {
-	printTicket(env, ep)
+	printTicket(ctx, env, ep)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {

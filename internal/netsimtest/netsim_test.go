@@ -1,0 +1,386 @@
+//go:build linux
+
+package netsimtest
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/iroh-go/iroh/internal/testutil"
+)
+
+const (
+	relayHost = "198.18.0.10"
+	relayURL  = "http://" + relayHost + ":3340/"
+)
+
+// sim is one running netsim network, torn down when the test ends.
+type sim struct {
+	t      *testing.T
+	prefix string
+	script string
+	bin    string
+	env    map[string]string
+}
+
+var build struct {
+	sync.Once
+	bin string
+	err error
+}
+
+func irohBinary(t *testing.T) string {
+	t.Helper()
+	build.Do(func() {
+		dir, err := os.MkdirTemp("", "iroh-netsim")
+		if err != nil {
+			build.err = err
+			return
+		}
+		build.bin = filepath.Join(dir, "iroh")
+		cmd := exec.Command("go", "build", "-o", build.bin, "./cmd/iroh")
+		cmd.Dir = testutil.RepoRoot(t)
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			build.err = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if build.err != nil {
+		t.Fatal(build.err)
+	}
+	return build.bin
+}
+
+func startSim(t *testing.T, topology string, env ...string) *sim {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("netsim: skipped in -short mode")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("netsim: needs root")
+	}
+	for _, tool := range []string{"ip", "nft"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("netsim: %s is not installed (netsim.sh deps)", tool)
+		}
+	}
+	s := &sim{t: t, prefix: fmt.Sprintf("ir%d", os.Getpid()%1000000), bin: irohBinary(t)}
+	s.script = filepath.Join(testutil.SharedDir(t), "netsim", "netsim.sh")
+	probe := "ns-" + s.prefix + "-probe"
+	if out, err := exec.Command("ip", "netns", "add", probe).CombinedOutput(); err != nil {
+		t.Skipf("netsim: network namespaces do not work here: %v: %s", err, out)
+	}
+	exec.Command("ip", "netns", "del", probe).Run()
+	if out, err := s.netsim(env, "up", topology); err != nil {
+		t.Fatalf("netsim up %s: %v\n%s", topology, err, out)
+	}
+	t.Cleanup(func() {
+		if out, err := s.netsim(nil, "down"); err != nil {
+			t.Errorf("netsim down: %v\n%s", err, out)
+		}
+	})
+	out, err := s.netsim(nil, "env")
+	if err != nil {
+		t.Fatalf("netsim env: %v\n%s", err, out)
+	}
+	s.env = map[string]string{}
+	for _, line := range strings.Split(out, "\n") {
+		if k, v, ok := strings.Cut(line, "="); ok {
+			s.env[k] = v
+		}
+	}
+	return s
+}
+
+func (s *sim) netsim(env []string, args ...string) (string, error) {
+	cmd := exec.Command("bash", append([]string{s.script}, args...)...)
+	cmd.Env = append(append(os.Environ(), "NETSIM_PREFIX="+s.prefix, "NETSIM_QUIET=1"), env...)
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+func (s *sim) ns(host string) string { return s.env["NETSIM_NS_"+strings.ToUpper(host)] }
+
+// cmd returns `iroh ARGS...` run inside HOST's namespace.
+func (s *sim) cmd(host string, args ...string) *exec.Cmd {
+	cmd := exec.Command("ip", append([]string{"netns", "exec", s.ns(host), s.bin}, args...)...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	return cmd
+}
+
+// proc is a running iroh process whose stderr is collected.
+type proc struct {
+	cmd    *exec.Cmd
+	mu     sync.Mutex
+	lines  []string
+	notify chan string
+	done   chan struct{}
+}
+
+func (s *sim) start(host string, stdin io.Reader, stdout io.Writer, args ...string) *proc {
+	s.t.Helper()
+	p := &proc{cmd: s.cmd(host, args...), notify: make(chan string, 1024), done: make(chan struct{})}
+	p.cmd.Stdin = stdin
+	p.cmd.Stdout = stdout
+	errp, err := p.cmd.StderrPipe()
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	if err := p.cmd.Start(); err != nil {
+		s.t.Fatal(err)
+	}
+	go func() {
+		defer close(p.done)
+		sc := bufio.NewScanner(errp)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			p.mu.Lock()
+			p.lines = append(p.lines, sc.Text())
+			p.mu.Unlock()
+			select {
+			case p.notify <- sc.Text():
+			default:
+			}
+		}
+	}()
+	s.t.Cleanup(func() { p.kill() })
+	return p
+}
+
+func (p *proc) kill() {
+	if p.cmd.Process != nil {
+		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		p.cmd.Wait()
+	}
+}
+
+// waitLine waits for a stderr line with the prefix and returns it.
+func (p *proc) waitLine(t *testing.T, prefix string, d time.Duration) string {
+	t.Helper()
+	deadline := time.After(d)
+	for {
+		p.mu.Lock()
+		for _, l := range p.lines {
+			if strings.HasPrefix(l, prefix) {
+				p.mu.Unlock()
+				return l
+			}
+		}
+		p.mu.Unlock()
+		select {
+		case <-p.notify:
+		case <-time.After(50 * time.Millisecond):
+		case <-deadline:
+			t.Fatalf("no stderr line %q within %s; stderr:\n%s", prefix, d, p.stderr())
+		}
+	}
+}
+
+// paths returns the "path: ..." lines printed so far.
+func (p *proc) paths() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, l := range p.lines {
+		if strings.HasPrefix(l, "path: ") {
+			out = append(out, strings.TrimPrefix(l, "path: "))
+		}
+	}
+	return out
+}
+
+func (p *proc) stderr() string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	tail := p.lines
+	if len(tail) > 60 {
+		tail = tail[len(tail)-60:]
+	}
+	return strings.Join(tail, "\n")
+}
+
+// startRelay runs the relay (with STUN) on the relay host and waits until
+// it answers from peer1's side.
+func (s *sim) startRelay() *proc {
+	s.t.Helper()
+	p := s.start("relay", nil, io.Discard, "relay", "--dev", "--http-addr", relayHost+":3340", "--stun-addr", relayHost+":3478")
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		probe := exec.Command("ip", "netns", "exec", s.ns("peer1"), "bash", "-c", "exec 3<>/dev/tcp/"+relayHost+"/3340")
+		if probe.Run() == nil {
+			return p
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	s.t.Fatalf("relay did not come up:\n%s", p.stderr())
+	return nil
+}
+
+// transfer runs a listener on peer2 and a connector on peer1; the
+// connector's stdin is fed by the returned writer.
+type transfer struct {
+	listen, connect *proc
+	in              *io.PipeWriter
+	out             *os.File
+	hash            hashWriter
+}
+
+type hashWriter struct {
+	mu sync.Mutex
+	h  interface {
+		io.Writer
+		Sum([]byte) []byte
+	}
+	n int64
+}
+
+func (s *sim) startTransfer(extra ...string) *transfer {
+	s.t.Helper()
+	tr := &transfer{}
+	tr.hash.h = sha256.New()
+	f, err := os.CreateTemp(s.t.TempDir(), "recv")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	tr.out = f
+	common := append([]string{"--relay", relayURL, "--bind6", "", "-v"}, extra...)
+	devnull, _ := os.Open(os.DevNull)
+	s.t.Cleanup(func() { devnull.Close() })
+	tr.listen = s.start("peer2", devnull, f, append([]string{"pipe", "listen"}, common...)...)
+	tk := tr.listen.waitLine(s.t, "endpoint", 20*time.Second)
+	pr, pw := io.Pipe()
+	tr.in = pw
+	tr.connect = s.start("peer1", pr, io.Discard, append([]string{"pipe", "connect", tk}, common...)...)
+	return tr
+}
+
+// send writes n random bytes in chunks, pausing between them.
+func (tr *transfer) send(t *testing.T, n int, chunk int, pause time.Duration) {
+	t.Helper()
+	buf := make([]byte, chunk)
+	for sent := 0; sent < n; sent += chunk {
+		rand.Read(buf)
+		if _, err := tr.in.Write(buf); err != nil {
+			t.Fatalf("write to connector: %v", err)
+		}
+		tr.hash.h.Write(buf)
+		tr.hash.n += int64(chunk)
+		if pause > 0 {
+			time.Sleep(pause)
+		}
+	}
+}
+
+// finish closes the connector's stdin, waits for both sides and checks
+// that what arrived is byte-identical to what was sent.
+func (tr *transfer) finish(t *testing.T, d time.Duration) {
+	t.Helper()
+	tr.in.Close()
+	waitExit(t, "connect", tr.connect, d)
+	waitExit(t, "listen", tr.listen, d)
+	tr.out.Seek(0, 0)
+	h := sha256.New()
+	n, _ := io.Copy(h, tr.out)
+	if n != tr.hash.n || string(h.Sum(nil)) != string(tr.hash.h.Sum(nil)) {
+		t.Fatalf("received %d bytes, sent %d: not identical", n, tr.hash.n)
+	}
+}
+
+func waitExit(t *testing.T, name string, p *proc, d time.Duration) {
+	t.Helper()
+	ch := make(chan error, 1)
+	go func() { <-p.done; ch <- p.cmd.Wait() }()
+	select {
+	case err := <-ch:
+		if err != nil {
+			t.Fatalf("%s exited: %v\n%s", name, err, p.stderr())
+		}
+	case <-time.After(d):
+		t.Fatalf("%s did not finish within %s\n%s", name, d, p.stderr())
+	}
+}
+
+// waitPath waits until the connector reports a path starting with kind.
+func waitPath(t *testing.T, p *proc, kind string, d time.Duration) time.Duration {
+	t.Helper()
+	start := time.Now()
+	for time.Since(start) < d {
+		if ps := p.paths(); len(ps) > 0 && strings.HasPrefix(ps[len(ps)-1], kind) {
+			return time.Since(start)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no %q path within %s; paths %q\n%s", kind, d, p.paths(), p.stderr())
+	return 0
+}
+
+func TestTwoNATsRelayThenDirect(t *testing.T) {
+	s := startSim(t, "two-nats")
+	relay := s.startRelay()
+	tr := s.startTransfer()
+	tr.connect.waitLine(t, "path: ", 20*time.Second)
+	first := tr.connect.paths()[0]
+	if !strings.HasPrefix(first, "relay") {
+		t.Fatalf("connection did not start on the relay: %q", first)
+	}
+	// Keep data flowing across the switch to direct.
+	done := make(chan struct{})
+	go func() { defer close(done); tr.send(t, 24<<20, 256<<10, 20*time.Millisecond) }()
+	took := waitPath(t, tr.connect, "direct", 10*time.Second)
+	t.Logf("direct after %s; paths %q", took, tr.connect.paths())
+	<-done
+	// The relay dies: the direct path carries on.
+	relay.kill()
+	tr.send(t, 8<<20, 256<<10, 10*time.Millisecond)
+	tr.finish(t, 60*time.Second)
+	ps := tr.connect.paths()
+	if last := ps[len(ps)-1]; !strings.HasPrefix(last, "direct") {
+		t.Fatalf("path after the relay died: %q", last)
+	}
+}
+
+func TestSymmetricStaysOnRelayAndSurvivesRestart(t *testing.T) {
+	s := startSim(t, "symmetric")
+	relay := s.startRelay()
+	tr := s.startTransfer()
+	tr.connect.waitLine(t, "path: ", 20*time.Second)
+	tr.send(t, 8<<20, 256<<10, 10*time.Millisecond)
+	// The relay restarts: the relayed connection recovers.
+	relay.kill()
+	time.Sleep(500 * time.Millisecond)
+	s.startRelay()
+	tr.send(t, 4<<20, 256<<10, 10*time.Millisecond)
+	tr.finish(t, 90*time.Second)
+	for _, p := range tr.connect.paths() {
+		if strings.HasPrefix(p, "direct") {
+			t.Fatalf("went direct through symmetric NATs: %q", tr.connect.paths())
+		}
+	}
+}
+
+func TestLossy100MiB(t *testing.T) {
+	s := startSim(t, "lossy")
+	s.startRelay()
+	tr := s.startTransfer()
+	tr.connect.waitLine(t, "path: ", 20*time.Second)
+	tr.send(t, 100<<20, 1<<20, 0)
+	tr.finish(t, 240*time.Second)
+	ps := tr.connect.paths()
+	if last := ps[len(ps)-1]; !strings.HasPrefix(last, "direct") {
+		t.Errorf("lossy two-nats ended on %q, want direct", last)
+	}
+}
+
+var _ = context.Background
