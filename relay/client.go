@@ -850,19 +850,18 @@ func readFrame(wc *ws.Conn) (Frame, error) {
 // Frame buffers up to 2 KiB (a QUIC datagram and its header) are pooled.
 const pooledBufSize = 2048
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, pooledBufSize); return &b }}
+var bufPool = sync.Pool{New: func() any { return new([pooledBufSize]byte) }}
 
 func getBuf(n int) []byte {
 	if n > pooledBufSize {
 		return make([]byte, 0, n)
 	}
-	return (*bufPool.Get().(*[]byte))[:0]
+	return bufPool.Get().(*[pooledBufSize]byte)[:0]
 }
 
 func putBuf(b []byte) {
 	if cap(b) != pooledBufSize {
 		return
 	}
-	b = b[:0]
-	bufPool.Put(&b)
+	bufPool.Put((*[pooledBufSize]byte)(b[:pooledBufSize]))
 }

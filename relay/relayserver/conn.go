@@ -221,16 +221,18 @@ func (c *conn) writeLoop() {
 			}
 			continue
 		}
+		size := len(batch[0])
 	drain:
-		for len(batch) < maxWriteBatch {
+		for len(batch) < maxWriteBatch && size < maxWriteBytes {
+			var b []byte
 			select {
-			case b := <-c.ctl:
-				batch = append(batch, b)
-			case b := <-c.q:
-				batch = append(batch, b)
+			case b = <-c.ctl:
+			case b = <-c.q:
 			default:
 				break drain
 			}
+			batch = append(batch, b)
+			size += len(b)
 		}
 		err := c.wc.WriteMessages(ws.OpBinary, batch, time.Now().Add(s.writeTimeout))
 		for i, b := range batch {
@@ -389,19 +391,18 @@ func (r *registry) unregister(c *conn) {
 // Frame buffers up to 2 KiB (a QUIC datagram and its header) are pooled.
 const pooledBufSize = 2048
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, pooledBufSize); return &b }}
+var bufPool = sync.Pool{New: func() any { return new([pooledBufSize]byte) }}
 
 func getBuf(n int) []byte {
 	if n > pooledBufSize {
 		return make([]byte, 0, n)
 	}
-	return (*bufPool.Get().(*[]byte))[:0]
+	return bufPool.Get().(*[pooledBufSize]byte)[:0]
 }
 
 func putBuf(b []byte) {
 	if cap(b) != pooledBufSize {
 		return
 	}
-	b = b[:0]
-	bufPool.Put(&b)
+	bufPool.Put((*[pooledBufSize]byte)(b[:pooledBufSize]))
 }

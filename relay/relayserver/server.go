@@ -34,8 +34,10 @@ const (
 	DefaultEstablishTimeout = 30 * time.Second
 	// keepaliveInterval is the server's ping interval before jitter (1–5 s).
 	keepaliveInterval = 15 * time.Second
-	// maxWriteBatch is the most frames one write to a client carries.
+	// maxWriteBatch and maxWriteBytes bound one write to a client: at most
+	// 64 frames, and no more frames once 48 KiB are gathered.
 	maxWriteBatch = 64
+	maxWriteBytes = 48 << 10
 	// restartReconnectIn and restartTryFor are the hints sent in
 	// Restarting on shutdown (iroh 1.0 clients ignore them and redial with
 	// their own backoff).

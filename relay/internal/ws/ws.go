@@ -311,8 +311,8 @@ func (c *Conn) WriteMessage(op int, p []byte, deadline time.Time) error {
 func (c *Conn) flushLocked(deadline time.Time) error {
 	c.nc.SetWriteDeadline(deadline)
 	_, err := c.nc.Write(c.wbuf)
-	// Do not keep a large buffer around after a burst.
-	if cap(c.wbuf) > 64<<10 {
+	// Do not keep a large buffer around after an unusually large write.
+	if cap(c.wbuf) > 128<<10 {
 		c.wbuf = nil
 	}
 	return err
