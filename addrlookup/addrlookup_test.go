@@ -12,10 +12,18 @@ import (
 	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/pkarr"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	c.Write(&m)
+	return m.Counter.GetValue()
+}
 
 func newInfo(t *testing.T) EndpointInfo {
 	t.Helper()
@@ -175,7 +183,8 @@ func TestCombinedCache(t *testing.T) {
 		info.TTL = 10 * time.Second
 		mem := NewMemory(info)
 		cl := &countingLookup{inner: mem}
-		c, _ := NewCombined([]Lookup{cl}, &CombinedOptions{MaxCacheTTL: time.Minute})
+		metrics := NewMetrics(nil)
+		c, _ := NewCombined([]Lookup{cl}, &CombinedOptions{MaxCacheTTL: time.Minute, Metrics: metrics})
 		resolve := func() EndpointInfo {
 			got, err := c.Resolve(t.Context(), info.ID)
 			if err != nil {
@@ -190,6 +199,9 @@ func TestCombinedCache(t *testing.T) {
 		}
 		if calls, _ := cl.counts(); calls != 1 {
 			t.Fatalf("cached answer not used: %d calls", calls)
+		}
+		if v := counterValue(metrics.Resolves.WithLabelValues("cached")); v != 1 {
+			t.Fatalf("cached metric %v", v)
 		}
 		time.Sleep(time.Second)
 		resolve()

@@ -40,6 +40,8 @@ type CombinedOptions struct {
 	// Logger receives debug logs of failed lookups; nil means
 	// slog.Default().
 	Logger *slog.Logger
+	// Metrics counts resolves; nil means new unregistered metrics.
+	Metrics *Metrics
 }
 
 // Combined runs several Lookups concurrently: the first valid answer (for
@@ -83,6 +85,9 @@ func NewCombined(lookups []Lookup, opts *CombinedOptions) (*Combined, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
+	}
 	for i, l := range lookups {
 		if l == nil {
 			return nil, fmt.Errorf("addrlookup: lookup %d is nil", i)
@@ -99,8 +104,23 @@ func NewCombined(lookups []Lookup, opts *CombinedOptions) (*Combined, error) {
 // started before returning.
 func (c *Combined) Resolve(ctx context.Context, id key.PublicKey) (EndpointInfo, error) {
 	if info, ok := c.cached(id); ok {
+		c.opts.Metrics.Resolves.WithLabelValues("cached").Inc()
 		return info, nil
 	}
+	info, err := c.resolve(ctx, id)
+	switch {
+	case err == nil:
+		c.opts.Metrics.Resolves.WithLabelValues("found").Inc()
+	case errors.Is(err, ErrNotFound):
+		c.opts.Metrics.Resolves.WithLabelValues("not_found").Inc()
+	default:
+		c.opts.Metrics.Resolves.WithLabelValues("error").Inc()
+	}
+	return info, err
+}
+
+// resolve asks every lookup; see Resolve.
+func (c *Combined) resolve(ctx context.Context, id key.PublicKey) (EndpointInfo, error) {
 	if len(c.lookups) == 0 {
 		return EndpointInfo{}, fmt.Errorf("addrlookup: %s: no lookups configured: %w", id.ShortString(), ErrNotFound)
 	}

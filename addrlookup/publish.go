@@ -33,6 +33,8 @@ type PublishLoopOptions struct {
 	Timeout time.Duration
 	// Logger receives the loop's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Metrics counts publish attempts; nil means new unregistered metrics.
+	Metrics *Metrics
 }
 
 // PublishStatus is the state of a PublishLoop.
@@ -87,6 +89,9 @@ func NewPublishLoop(p Publisher, opts *PublishLoopOptions) (*PublishLoop, error)
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	l := &PublishLoop{pub: p, opts: o, log: o.Logger.With("component", "addrlookup", "publisher", fmt.Sprintf("%T", p)),
@@ -153,6 +158,7 @@ func (l *PublishLoop) run(ctx context.Context) {
 		}
 		next := l.opts.Republish
 		if err != nil {
+			l.opts.Metrics.Publishes.WithLabelValues("error").Inc()
 			failures++
 			next = min(time.Duration(failures)*l.opts.RetryBase, l.opts.Republish)
 			l.log.Debug("publish failed", "endpoint_id", cur.ID.ShortString(), "failures", failures, "retry_in", next, "err", err)
@@ -160,6 +166,7 @@ func (l *PublishLoop) run(ctx context.Context) {
 				l.log.Warn("publishing keeps failing", "endpoint_id", cur.ID.ShortString(), "err", err)
 			}
 		} else {
+			l.opts.Metrics.Publishes.WithLabelValues("ok").Inc()
 			if failures >= 3 {
 				l.log.Info("publishing recovered", "endpoint_id", cur.ID.ShortString())
 			}

@@ -69,6 +69,8 @@ type Options struct {
 	PeerTTL time.Duration
 	// Logger receives the lookup's logs; nil means slog.Default().
 	Logger *slog.Logger
+	// Metrics counts packets; nil means new unregistered metrics.
+	Metrics *Metrics
 
 	// port overrides Port in tests.
 	port int
@@ -160,6 +162,9 @@ func New(id key.PublicKey, opts *Options) (*Lookup, error) {
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Metrics == nil {
+		o.Metrics = NewMetrics(nil)
 	}
 	if o.port == 0 {
 		o.port = Port
@@ -292,18 +297,26 @@ func (m *Lookup) readLoop(s *sock) {
 		}
 		var msg dns.Msg
 		if err := msg.Unpack(buf[:n]); err != nil {
+			m.opts.Metrics.Received.WithLabelValues("invalid").Inc()
 			if m.log.Enabled(m.ctx, slog.LevelDebug) {
 				m.log.Debug("bad mdns packet", "remote", from.String(), "err", err)
 			}
 			continue
 		}
 		pm := parseMessage(&msg, m.service)
-		if !pm.query && len(pm.peers) == 0 {
+		switch {
+		case pm.query:
+			m.opts.Metrics.Received.WithLabelValues("query").Inc()
+		case len(pm.peers) > 0:
+			m.opts.Metrics.Received.WithLabelValues("response").Inc()
+		default:
+			m.opts.Metrics.Received.WithLabelValues("other").Inc()
 			continue
 		}
 		select {
 		case m.events <- pm:
 		default: // run is behind: drop, the next round repeats it
+			m.opts.Metrics.Dropped.Inc()
 		}
 	}
 }
@@ -335,6 +348,7 @@ func (m *Lookup) run(ctx context.Context) {
 			m.log.Warn("mdns pack failed", "err", err)
 			return
 		}
+		m.opts.Metrics.Sent.WithLabelValues(what).Inc()
 		for _, s := range m.socks {
 			if err := s.send(b); err != nil && ctx.Err() == nil {
 				m.log.Debug("mdns send failed", "what", what, "err", err)

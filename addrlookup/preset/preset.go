@@ -47,6 +47,9 @@ type Options struct {
 	PublishLoop *addrlookup.PublishLoopOptions
 	// Logger is passed to every service; nil means slog.Default().
 	Logger *slog.Logger
+	// Metrics counts resolves and publishes (unless Combined or
+	// PublishLoop set their own); nil means unregistered metrics.
+	Metrics *addrlookup.Metrics
 }
 
 // N0Options returns n0's public services: publish to and resolve from
@@ -128,6 +131,9 @@ func New(sk key.SecretKey, opts *Options) (*Set, error) {
 	if co.Logger == nil {
 		co.Logger = log
 	}
+	if co.Metrics == nil {
+		co.Metrics = o.Metrics
+	}
 	c, err := addrlookup.NewCombined(lookups, &co)
 	if err != nil {
 		return fail(err)
@@ -140,6 +146,9 @@ func New(sk key.SecretKey, opts *Options) (*Set, error) {
 		}
 		if po.Logger == nil {
 			po.Logger = log
+		}
+		if po.Metrics == nil {
+			po.Metrics = o.Metrics
 		}
 		l, err := addrlookup.NewPublishLoop(p, &po)
 		if err != nil {
