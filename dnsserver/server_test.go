@@ -562,3 +562,56 @@ func FuzzAnswer(f *testing.F) {
 		}
 	})
 }
+
+// TestOtherRecords stores a packet with more than `_iroh` TXT records:
+// they are served re-rooted under the origin, while SOA/NS records in the
+// packet and records not under the signer's key are dropped.
+func TestOtherRecords(t *testing.T) {
+	s := start(t, Options{RateLimit: noLimit})
+	sk := key.NewSecretKey()
+	z := sk.Public().Z32()
+	other := key.NewSecretKey().Public().Z32()
+	m := new(dns.Msg)
+	m.Response = true
+	for _, r := range []string{
+		"_iroh." + z + ". 30 IN TXT \"user-data=x\"",
+		"www." + z + ". 60 IN A 192.0.2.1",
+		"www." + z + ". 60 IN AAAA 2001:db8::1",
+		z + ". 60 IN SOA ns.evil. host.evil. 1 2 3 4 5",
+		z + ". 60 IN NS ns.evil.",
+		"foo." + other + ". 60 IN A 192.0.2.66",
+	} {
+		rr, err := dns.NewRR(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.Answer = append(m.Answer, rr)
+	}
+	raw, err := m.Pack()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := pkarr.Sign(sk, pkarr.Now(), raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, body := put(t, s, z, p.AppendRelayPayload(nil), nil); code != 204 {
+		t.Fatalf("put %d %s", code, body)
+	}
+	resp := query(t, s, "udp", "www."+z+"."+DefaultOrigin, dns.TypeA)
+	if len(resp.Answer) != 1 || resp.Answer[0].String() != "www."+z+"."+DefaultOrigin+"\t60\tIN\tA\t192.0.2.1" {
+		t.Fatalf("A: %v", resp.Answer)
+	}
+	resp = query(t, s, "udp", "www."+z+"."+DefaultOrigin, dns.TypeANY)
+	if len(resp.Answer) != 2 {
+		t.Fatalf("ANY: %v", resp.Answer)
+	}
+	resp = query(t, s, "udp", z+"."+DefaultOrigin, dns.TypeSOA)
+	if len(resp.Answer) != 0 || resp.Rcode != dns.RcodeSuccess {
+		t.Fatalf("packet SOA served: %v", resp)
+	}
+	resp = query(t, s, "udp", "foo."+other+"."+DefaultOrigin, dns.TypeA)
+	if resp.Rcode != dns.RcodeNameError {
+		t.Fatalf("record of another key served: %v", resp)
+	}
+}
