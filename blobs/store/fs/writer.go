@@ -1,0 +1,285 @@
+package fs
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/iroh-go/iroh/blobs"
+)
+
+func timeAfter() <-chan time.Time { return time.After(time.Second) }
+
+// wstate is the shared state of the writers of one hash, registered in
+// Store.writers while any is open.
+type wstate struct {
+	s *Store
+	h blobs.Hash
+
+	// mu guards the following.
+	mu       mutex
+	refs     int
+	bf       blobs.Bitfield
+	complete bool     // the blob was already complete when opened
+	buf      []byte   // inline-sized blob data
+	data     *os.File // file-backed blob data
+	unsynced int64
+	changed  bool // bf changed since the last checkpoint
+	err      error
+}
+
+type mutex = sync.Mutex
+
+// writer is one handle on a wstate.
+type writer struct {
+	w      *wstate
+	closed bool
+}
+
+// OpenWriter implements blobs.Store.
+func (s *Store) OpenWriter(ctx context.Context, h blobs.Hash) (blobs.BlobWriter, error) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil, blobs.ErrStoreClosed
+	}
+	if w := s.writers[h]; w != nil {
+		w.mu.Lock()
+		w.refs++
+		w.mu.Unlock()
+		s.mu.Unlock()
+		return &writer{w: w}, nil
+	}
+	// Register first so concurrent opens share this state; the lock on w
+	// makes them wait until it is loaded.
+	w := &wstate{s: s, h: h, refs: 1}
+	w.mu.Lock()
+	s.writers[h] = w
+	s.mu.Unlock()
+	defer w.mu.Unlock()
+	rec, err := s.lookup(h)
+	if err == nil && rec != nil {
+		switch rec.kind {
+		case kindComplete, kindInline:
+			w.bf, w.complete = rec.bf, true
+		case kindPartial:
+			w.bf = rec.bf
+			if rec.bf.Known && !w.inline(rec.bf.Size) {
+				w.data, err = os.OpenFile(s.dataPath(h), os.O_RDWR, 0)
+				if err != nil {
+					// The data file is gone: start over.
+					w.bf, w.data, err = blobs.Bitfield{}, nil, nil
+				}
+			} else {
+				w.bf = blobs.Bitfield{} // inline partials are not persisted
+			}
+		}
+	}
+	if err != nil {
+		s.mu.Lock()
+		delete(s.writers, h)
+		s.mu.Unlock()
+		return nil, err
+	}
+	return &writer{w: w}, nil
+}
+
+func (w *wstate) inline(size uint64) bool { return int64(size) <= w.s.inlineMax }
+
+func (wr *writer) Bitfield() blobs.Bitfield {
+	w := wr.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.bf
+}
+
+func (wr *writer) SetSize(size uint64) error {
+	w := wr.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wr.closed {
+		return errClosedWriter
+	}
+	if w.bf.Known && w.bf.Size == size {
+		return nil
+	}
+	if w.complete || w.bf.SizeValidated() {
+		return fmt.Errorf("blob %s: size header %d contradicts validated size %d", w.h.ShortString(), size, w.bf.Size)
+	}
+	w.bf = blobs.Bitfield{Size: size, Known: true}
+	w.changed = true
+	w.buf = nil
+	if w.inline(size) {
+		if w.data != nil {
+			w.data.Close()
+			w.data = nil
+			os.Remove(w.s.dataPath(w.h))
+		}
+		w.buf = make([]byte, size)
+		return nil
+	}
+	if w.data == nil {
+		f, err := os.OpenFile(w.s.dataPath(w.h), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			return fmt.Errorf("blob %s: %w", w.h.ShortString(), err)
+		}
+		w.data = f
+	}
+	if err := w.data.Truncate(0); err != nil {
+		return fmt.Errorf("blob %s: truncate: %w", w.h.ShortString(), err)
+	}
+	if err := w.data.Truncate(int64(size)); err != nil {
+		return fmt.Errorf("blob %s: size %d: %w", w.h.ShortString(), size, err)
+	}
+	return nil
+}
+
+func (wr *writer) WriteChunks(start uint64, data []byte) error {
+	w := wr.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wr.closed {
+		return errClosedWriter
+	}
+	if w.complete {
+		return nil
+	}
+	if !w.bf.Known {
+		return fmt.Errorf("blob %s: write before size", w.h.ShortString())
+	}
+	off := start * blobs.ChunkSize
+	end := off + uint64(len(data))
+	if end > w.bf.Size || end < off {
+		return fmt.Errorf("blob %s: write [%d,%d) beyond size %d", w.h.ShortString(), off, end, w.bf.Size)
+	}
+	if w.buf != nil || w.inline(w.bf.Size) {
+		copy(w.buf[off:], data)
+	} else if _, err := w.data.WriteAt(data, int64(off)); err != nil {
+		return fmt.Errorf("blob %s: write: %w", w.h.ShortString(), err)
+	}
+	endChunk := (end + blobs.ChunkSize - 1) / blobs.ChunkSize
+	if len(data) == 0 {
+		endChunk = start + 1
+	}
+	w.bf = w.bf.Add(start, endChunk)
+	w.changed = true
+	w.unsynced += int64(len(data))
+	if w.unsynced >= w.s.checkpointBytes {
+		return w.checkpointLocked()
+	}
+	return nil
+}
+
+func (wr *writer) WriteParent(idx uint64, pair *[64]byte) error {
+	// The outboard is computed from the verified data when the blob
+	// completes, so received parents need not be stored.
+	return nil
+}
+
+func (wr *writer) Checkpoint() error {
+	w := wr.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.checkpointLocked()
+}
+
+// checkpointLocked makes the written data durable, then schedules the
+// bitfield for the index: the index never claims data that is not on disk.
+func (w *wstate) checkpointLocked() error {
+	if w.complete || !w.changed || w.data == nil {
+		return nil
+	}
+	if err := w.data.Sync(); err != nil {
+		return fmt.Errorf("blob %s: sync: %w", w.h.ShortString(), err)
+	}
+	w.unsynced = 0
+	w.changed = false
+	w.s.mu.Lock()
+	w.s.enqueueLocked(w.h, &record{kind: kindPartial, bf: w.bf})
+	w.s.mu.Unlock()
+	w.s.notifier.Notify(w.h)
+	return nil
+}
+
+func (wr *writer) Close() error {
+	w := wr.w
+	s := w.s
+	w.mu.Lock()
+	if wr.closed {
+		w.mu.Unlock()
+		return nil
+	}
+	wr.closed = true
+	w.refs--
+	if w.refs > 0 {
+		w.mu.Unlock()
+		return nil
+	}
+	err := w.finishLocked()
+	w.mu.Unlock()
+	s.mu.Lock()
+	if s.writers[w.h] == w {
+		delete(s.writers, w.h)
+	}
+	s.mu.Unlock()
+	s.notifier.Notify(w.h)
+	return err
+}
+
+// finishLocked runs when the last writer closes: a complete blob gets its
+// outboard and a complete record; a partial one is checkpointed.
+func (w *wstate) finishLocked() error {
+	s := w.s
+	defer func() {
+		if w.data != nil {
+			w.data.Close()
+			w.data = nil
+		}
+	}()
+	if w.complete {
+		return nil
+	}
+	if !w.bf.Complete() {
+		return w.checkpointLocked()
+	}
+	if w.buf != nil {
+		if h := blobs.ComputeHash(w.buf); h != w.h {
+			return fmt.Errorf("blob %s: complete data hashes to %s", w.h.ShortString(), h.ShortString())
+		}
+		s.mu.Lock()
+		s.enqueueLocked(w.h, &record{kind: kindInline, bf: w.bf, inline: w.buf})
+		s.mu.Unlock()
+		return nil
+	}
+	obPath := s.outboardPath(w.h)
+	tmp, err := os.CreateTemp(s.tmpDir, "ob-*")
+	if err != nil {
+		return fmt.Errorf("blob %s: outboard: %w", w.h.ShortString(), err)
+	}
+	defer os.Remove(tmp.Name())
+	h, err := blobs.WriteOutboard(w.data, w.bf.Size, tmp)
+	if err == nil && h != w.h {
+		err = fmt.Errorf("complete data hashes to %s", h.ShortString())
+	}
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = w.data.Sync()
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), obPath)
+	}
+	if err != nil {
+		return fmt.Errorf("blob %s: finish: %w", w.h.ShortString(), err)
+	}
+	s.mu.Lock()
+	s.enqueueLocked(w.h, &record{kind: kindComplete, bf: blobs.NewCompleteBitfield(w.bf.Size)})
+	s.mu.Unlock()
+	return nil
+}
