@@ -260,7 +260,6 @@ func (dl *download) run(ctx context.Context) error {
 	return err
 }
 
-
 func (dl *download) progress(start time.Time, rate float64) DownloadProgress {
 	p := DownloadProgress{Local: dl.local.Load(), Total: dl.total.Load(), Fetched: dl.fetched.Load(), Rate: rate}
 	if !start.IsZero() {
@@ -615,4 +614,3 @@ func (dl *download) receiveBlob(ctx context.Context, dec *bao.Decoder, r io.Read
 	}
 	return nil
 }
-

@@ -60,12 +60,12 @@ type Store struct {
 	// mu guards the following. Lock order: mu before a wstate's mu is never
 	// taken; wstate.mu may be held while taking mu.
 	mu        sync.Mutex
-	cond      *sync.Cond // signalled when committed advances or on close
+	cond      *sync.Cond             // signalled when committed advances or on close
 	dirty     map[blobs.Hash]*record // pending index updates
 	inflight  map[blobs.Hash]*record // the batch being committed
-	enqueued  uint64 // generation of the last enqueued update
-	committed uint64 // generation durably committed
-	commitErr error  // last commit error (sticky until the next success)
+	enqueued  uint64                 // generation of the last enqueued update
+	committed uint64                 // generation durably committed
+	commitErr error                  // last commit error (sticky until the next success)
 	writers   map[blobs.Hash]*wstate
 	closed    bool
 }
@@ -194,8 +194,10 @@ func (s *Store) removeOrphans() error {
 	return nil
 }
 
-func (s *Store) dataPath(h blobs.Hash) string     { return filepath.Join(s.dataDir, h.String()+".data") }
-func (s *Store) outboardPath(h blobs.Hash) string { return filepath.Join(s.dataDir, h.String()+".obao4") }
+func (s *Store) dataPath(h blobs.Hash) string { return filepath.Join(s.dataDir, h.String()+".data") }
+func (s *Store) outboardPath(h blobs.Hash) string {
+	return filepath.Join(s.dataDir, h.String()+".obao4")
+}
 
 // enqueueLocked schedules rec (nil = delete) for h and returns the
 // generation to wait for. s.mu must be held.
