@@ -308,7 +308,7 @@ func TestParseTXTStrings(t *testing.T) {
 		{"space separated addr skipped", []string{"addr=1.2.3.4:5 1.2.3.4:6"}, Info{}, false},
 		{"second = drops rest", []string{"user-data=a=b"}, Info{UserData: "a"}, false},
 		{"first user data wins", []string{"user-data=a", "user-data=b"}, Info{UserData: "a"}, false},
-		{"no = skipped", []string{"relay"}, Info{}, false},
+		{"no = rejects all", []string{"relay=https://a/", "relay"}, Info{}, true},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

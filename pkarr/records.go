@@ -197,9 +197,9 @@ func isIrohName(name, z string) bool {
 // ParseTXTStrings parses iroh TXT attributes as Rust iroh does: each
 // string is split at '='; the key must be relay, addr or user-data (an
 // unknown key rejects the whole set) and the value runs up to the next
-// '='. Relay URLs that are not absolute URLs and addresses that are not
-// IP socket addresses (custom transports) are skipped, as is a string
-// without '='; the first valid user data wins. The strings are taken in
+// '='. A string without '=' also rejects the set. Relay URLs that are not
+// absolute URLs and addresses that are not IP socket addresses (custom
+// transports) are skipped; the first valid user data wins. The strings are taken in
 // miekg/dns's presentation form: its escapes (\" \\ \DDD) are undone first.
 func ParseTXTStrings(strs []string) (Info, error) {
 	var info Info
@@ -208,7 +208,7 @@ func ParseTXTStrings(strs []string) (Info, error) {
 		s = unescapeTXT(s)
 		k, v, ok := strings.Cut(s, "=")
 		if !ok {
-			continue
+			return Info{}, fmt.Errorf("pkarr: TXT string %d: %.40q is not key=value", i, s)
 		}
 		v, _, _ = strings.Cut(v, "=")
 		switch k {
