@@ -6,15 +6,15 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/key"
-	"github.com/iroh-go/iroh/netreport"
 )
 
 // MappedPrefix is the ULA prefix of the mapped addresses quic-go sees.
@@ -78,10 +78,20 @@ type Conn struct {
 	home      atomic.Pointer[endpointaddr.RelayURL] // see relay.go
 	relayOnly bool
 
-	recv    chan inPacket
 	closing chan struct{}
 	wg      sync.WaitGroup
 	closed  atomic.Bool
+
+	// Counters resolved once, for the hot paths.
+	sentDirect  prometheus.Counter
+	recvPackets prometheus.Counter
+
+	// rx carries received packets to ReadBatch (see batch.go).
+	rx chan *rxBatch
+	// rxMu serializes readers (quic-go has one); it guards rxCur, the
+	// batch being read.
+	rxMu  sync.Mutex
+	rxCur *rxBatch
 
 	readDeadline atomic.Pointer[time.Time]
 	deadlineCh   chan struct{} // poked when the read deadline changes
@@ -102,12 +112,6 @@ type Conn struct {
 
 	discoLimiter tokenBucket // bounds disco work for unknown senders
 	stun         stunState   // see stun.go
-}
-
-type inPacket struct {
-	buf  *[]byte
-	n    int
-	from *net.UDPAddr
 }
 
 // pendingSrc holds QUIC packets from a UDP source not yet known to be a
@@ -148,7 +152,7 @@ func New(opts *Options) (*Conn, error) {
 		metrics:    o.Metrics,
 		dial:       o.DialRelay,
 		relayOnly:  o.RelayOnly,
-		recv:       make(chan inPacket, 1024),
+		rx:         make(chan *rxBatch, rxQueueLen),
 		closing:    make(chan struct{}),
 		deadlineCh: make(chan struct{}, 1),
 		relays:     map[endpointaddr.RelayURL]RelayClient{},
@@ -159,6 +163,8 @@ func New(opts *Options) (*Conn, error) {
 	if c.metrics == nil {
 		c.metrics = NewMetrics(nil)
 	}
+	c.sentDirect = c.metrics.SentBytes.WithLabelValues("direct")
+	c.recvPackets = c.metrics.RecvPackets
 	c.discoLimiter = tokenBucket{rate: 2000, burst: 500}
 	if !o.DisableV4 {
 		addr := o.BindV4
@@ -194,6 +200,8 @@ func New(opts *Options) (*Conn, error) {
 		if pc != nil {
 			_ = pc.SetReadBuffer(7 << 20)
 			_ = pc.SetWriteBuffer(7 << 20)
+			gro := setupSocket(pc)
+			c.log.Debug("udp socket", "addr", pc.LocalAddr(), "gro", gro)
 			c.wg.Add(1)
 			go c.readLoop(pc)
 		}
@@ -346,14 +354,16 @@ func (c *Conn) boxKey(peer key.PublicKey) (*[32]byte, error) {
 	return &k, nil
 }
 
-// readLoop reads one UDP socket until it is closed.
+// readLoop reads one UDP socket until it is closed: one datagram, or
+// with GRO a run of them from one source, per read.
 func (c *Conn) readLoop(pc *net.UDPConn) {
 	defer c.wg.Done()
+	var oob [rxOOBSize]byte
 	for {
-		bp := bufPool.Get().(*[]byte)
-		n, src, err := pc.ReadFromUDPAddrPort(*bp)
+		b := rxPool.Get().(*rxBatch)
+		n, oobn, _, src, err := pc.ReadMsgUDPAddrPort(b.buf, oob[:])
 		if err != nil {
-			bufPool.Put(bp)
+			b.release()
 			if c.closed.Load() || errors.Is(err, net.ErrClosed) {
 				return
 			}
@@ -361,31 +371,9 @@ func (c *Conn) readLoop(pc *net.UDPConn) {
 			continue
 		}
 		src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
-		c.handleUDP(bp, n, src)
+		gso, ecn := parseRxOOB(oob[:oobn])
+		c.splitRead(b, n, gso, ecn, src)
 	}
-}
-
-// handleUDP routes one received UDP datagram; it owns bp.
-func (c *Conn) handleUDP(bp *[]byte, n int, src netip.AddrPort) {
-	b := (*bp)[:n]
-	if netreport.IsSTUN(b) {
-		c.handleSTUN(b)
-		bufPool.Put(bp)
-		return
-	}
-	if looksLikeDisco(b) {
-		c.handleDisco(b, pathAddr{udp: src})
-		bufPool.Put(bp)
-		return
-	}
-	if v, ok := c.byUDP.Load(src); ok {
-		r := v.(*remote)
-		r.noteRecv(pathAddr{udp: src}, n)
-		c.deliver(bp, n, r)
-		return
-	}
-	c.holdPending(src, b)
-	bufPool.Put(bp)
 }
 
 // holdPending keeps a copy of a QUIC packet from an unknown source.
@@ -457,17 +445,6 @@ func (c *Conn) newAnonymousLocked(src netip.AddrPort) *remote {
 	return r
 }
 
-// deliver queues a QUIC packet for ReadFrom; it owns bp.
-func (c *Conn) deliver(bp *[]byte, n int, r *remote) {
-	select {
-	case c.recv <- inPacket{buf: bp, n: n, from: r.mapped}:
-		c.metrics.RecvPackets.Inc()
-	default:
-		bufPool.Put(bp)
-		c.metrics.Dropped.WithLabelValues("recv_queue_full").Inc()
-	}
-}
-
 // sendUDP writes b to dst on the socket of dst's family.
 func (c *Conn) sendUDP(b []byte, dst netip.AddrPort) error {
 	pc := c.pc4
@@ -479,37 +456,9 @@ func (c *Conn) sendUDP(b []byte, dst netip.AddrPort) error {
 	}
 	_, err := pc.WriteToUDPAddrPort(b, dst)
 	if err == nil {
-		c.metrics.SentBytes.WithLabelValues("direct").Add(float64(len(b)))
+		c.sentDirect.Add(float64(len(b)))
 	}
 	return err
-}
-
-// ReadFrom returns the next QUIC packet and the mapped address of its
-// sender. It implements net.PacketConn for quic-go.
-func (c *Conn) ReadFrom(b []byte) (int, net.Addr, error) {
-	for {
-		var timer <-chan time.Time
-		if dl := c.readDeadline.Load(); dl != nil && !dl.IsZero() {
-			d := time.Until(*dl)
-			if d <= 0 {
-				return 0, nil, os.ErrDeadlineExceeded
-			}
-			t := time.NewTimer(d)
-			defer t.Stop()
-			timer = t.C
-		}
-		select {
-		case p := <-c.recv:
-			n := copy(b, (*p.buf)[:p.n])
-			bufPool.Put(p.buf)
-			return n, p.from, nil
-		case <-c.closing:
-			return 0, nil, net.ErrClosed
-		case <-timer:
-			return 0, nil, os.ErrDeadlineExceeded
-		case <-c.deadlineCh:
-		}
-	}
 }
 
 // WriteTo sends a QUIC packet to the remote behind a mapped address.
@@ -566,10 +515,16 @@ func (c *Conn) Close() error {
 		rc.Close()
 	}
 	c.wg.Wait()
+	c.rxMu.Lock()
+	defer c.rxMu.Unlock()
+	if c.rxCur != nil {
+		c.rxCur.release()
+		c.rxCur = nil
+	}
 	for {
 		select {
-		case p := <-c.recv:
-			bufPool.Put(p.buf)
+		case b := <-c.rx:
+			b.release()
 		default:
 			return nil
 		}
