@@ -186,15 +186,8 @@ func (d *Decoder) Next() (Item, error) {
 		if err := d.read(p, "data", off); err != nil {
 			return Item{}, err
 		}
-		var cv [8]uint32
-		if len(p) == GroupSize {
-			cv = groupCV(&d.buf, GroupSize, f.start, f.root)
-		} else {
-			// groupCV reads the whole buffer; stale bytes past len(p) are
-			// ignored by the hash.
-			cv = groupCV(&d.buf, len(p), f.start, f.root)
-		}
-		if cv != f.cv {
+		// groupCV reads the whole buffer; bytes past len(p) do not count.
+		if groupCV(&d.buf, len(p), f.start, f.root) != f.cv {
 			d.err = &VerifyError{Offset: off, Len: uint64(len(p))}
 			d.sp = 0
 			return Item{}, d.err
