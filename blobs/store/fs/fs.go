@@ -410,6 +410,7 @@ func (s *Store) ExportFile(ctx context.Context, h blobs.Hash, path string) error
 	if err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
 	}
+	tmp.Chmod(0o644)
 	_, err = io.Copy(tmp, io.NewSectionReader(r.Data(), 0, int64(r.Size())))
 	if cerr := tmp.Close(); err == nil {
 		err = cerr

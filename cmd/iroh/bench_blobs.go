@@ -1,0 +1,7 @@
+package main
+
+import "context"
+
+func runBlobsBench(ctx context.Context, env *cmdEnv, args []string) error {
+	return usageError("blobs bench: not implemented yet")
+}
