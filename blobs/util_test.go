@@ -1,0 +1,5 @@
+package blobs_test
+
+import "fmt"
+
+var fmtSscanf = fmt.Sscanf
