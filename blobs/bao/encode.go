@@ -76,9 +76,13 @@ func Encode(w io.Writer, data io.ReaderAt, size uint64, outboard io.ReaderAt, ra
 //
 // Encode reads data and outboard with ReadAt in increasing order, about 1 MiB
 // at a time, and writes w in about 1 MiB pieces; it does not allocate per
-// chunk group. It writes nothing but the header when ranges is empty (a
-// provider skips such blobs entirely). Errors name the offset that failed.
+// chunk group. Like a provider, which skips blobs with an empty selection,
+// it writes nothing at all when ranges is empty (and a Decoder reads
+// nothing). Errors name the offset that failed.
 func (e *Encoder) Encode(w io.Writer, data io.ReaderAt, size uint64, outboard io.ReaderAt, ranges ChunkRanges) error {
+	if ranges.IsEmpty() {
+		return nil
+	}
 	if size > math.MaxInt64 {
 		return fmt.Errorf("bao: encode: size %d too large", size)
 	}
@@ -226,8 +230,12 @@ func (e *Encoder) pair(idx uint64) []byte {
 }
 
 // EncodedLen returns the number of bytes Encode writes for a blob of size
-// bytes and the given ranges, including the 8-byte header.
+// bytes and the given ranges, including the 8-byte header (0 for empty
+// ranges).
 func EncodedLen(size uint64, ranges ChunkRanges) uint64 {
+	if ranges.IsEmpty() {
+		return 0
+	}
 	sel := ranges.Truncate(size)
 	return HeaderSize + encodedLen(sel, size, 0, numChunks(size))
 }
