@@ -19,7 +19,10 @@
 // drives a Publisher the way iroh does: publish when the info changes,
 // republish every 5 minutes, retry with a growing delay after failures.
 //
-// The wire formats are in package pkarr; spec core.md §7.
+// addrlookup/preset puts them together from one Options value (with the
+// N0Options and MinimalOptions presets) into a Set the endpoint resolves
+// with and hands its info to. The wire formats are in package pkarr; spec
+// core.md §7.
 //
 // # Concurrency
 //
