@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/iroh-go/iroh/key"
+	"github.com/iroh-go/iroh/relay/internal/ring"
 	"github.com/iroh-go/iroh/relay/internal/ws"
 )
 
@@ -127,9 +128,7 @@ type Client struct {
 
 	// mu guards the following.
 	mu        sync.Mutex
-	queue     [sendQueueLen]queued // ring
-	qHead     int
-	qLen      int
+	queue     ring.Ring[queued]
 	state     ClientState
 	conn      *clientConn
 	connected chan struct{} // closed while connected
@@ -231,18 +230,14 @@ func (c *Client) Send(dst key.PublicKey, ecn uint8, segmentSize uint16, contents
 		putBuf(buf)
 		return ErrClientClosed
 	}
-	if c.qLen == sendQueueLen {
-		old := c.queue[c.qHead]
-		c.queue[c.qHead] = queued{}
-		c.qHead = (c.qHead + 1) % sendQueueLen
-		c.qLen--
+	if c.queue.Len() >= sendQueueLen {
+		old, _ := c.queue.Pop()
 		putBuf(old.buf)
 		if c.m != nil {
 			c.m.SendDrops.WithLabelValues("queue_full").Inc()
 		}
 	}
-	c.queue[(c.qHead+c.qLen)%sendQueueLen] = queued{buf: buf, t: now}
-	c.qLen++
+	c.queue.Push(queued{buf: buf, t: now})
 	c.mu.Unlock()
 	select {
 	case c.wake <- struct{}{}:
@@ -255,11 +250,11 @@ func (c *Client) Send(dst key.PublicKey, ecn uint8, segmentSize uint16, contents
 // out, dropping older ones, and returns the count.
 func (c *Client) dequeueLocked(out [][]byte, now time.Time) int {
 	n := 0
-	for c.qLen > 0 && n < len(out) {
-		q := c.queue[c.qHead]
-		c.queue[c.qHead] = queued{}
-		c.qHead = (c.qHead + 1) % sendQueueLen
-		c.qLen--
+	for n < len(out) {
+		q, ok := c.queue.Pop()
+		if !ok {
+			break
+		}
 		if now.Sub(q.t) > maxQueueAge {
 			putBuf(q.buf)
 			if c.m != nil {
@@ -275,11 +270,13 @@ func (c *Client) dequeueLocked(out [][]byte, now time.Time) int {
 
 // expireLocked drops queued frames older than maxQueueAge.
 func (c *Client) expireLocked(now time.Time) {
-	for c.qLen > 0 && now.Sub(c.queue[c.qHead].t) > maxQueueAge {
-		putBuf(c.queue[c.qHead].buf)
-		c.queue[c.qHead] = queued{}
-		c.qHead = (c.qHead + 1) % sendQueueLen
-		c.qLen--
+	for {
+		q, ok := c.queue.Peek()
+		if !ok || now.Sub(q.t) <= maxQueueAge {
+			return
+		}
+		c.queue.Pop()
+		putBuf(q.buf)
 		if c.m != nil {
 			c.m.SendDrops.WithLabelValues("expired").Inc()
 		}
@@ -361,14 +358,15 @@ func (c *Client) Close() error {
 	c.cancel()
 	c.wg.Wait()
 	c.mu.Lock()
-	if c.m != nil && c.qLen > 0 {
-		c.m.SendDrops.WithLabelValues("closed").Add(float64(c.qLen))
+	if c.m != nil && c.queue.Len() > 0 {
+		c.m.SendDrops.WithLabelValues("closed").Add(float64(c.queue.Len()))
 	}
-	for c.qLen > 0 {
-		putBuf(c.queue[c.qHead].buf)
-		c.queue[c.qHead] = queued{}
-		c.qHead = (c.qHead + 1) % sendQueueLen
-		c.qLen--
+	for {
+		q, ok := c.queue.Pop()
+		if !ok {
+			break
+		}
+		putBuf(q.buf)
 	}
 	c.mu.Unlock()
 	return nil
@@ -550,7 +548,7 @@ func (c *Client) writeLoop(cc *clientConn) error {
 		for {
 			c.mu.Lock()
 			n := c.dequeueLocked(batch[:maxFlushFrames], time.Now())
-			more := c.qLen > 0
+			more := c.queue.Len() > 0
 			c.mu.Unlock()
 			if n == 0 {
 				break

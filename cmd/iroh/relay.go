@@ -366,9 +366,14 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 	if *window < 1 {
 		return usageError("relay bench: --window must be at least 1")
 	}
-	need := uint64(*n)*2 + 1024
+	// One descriptor per client, and one more per client for an in-process relay.
+	need := uint64(*n) + 256
+	if *relayURL == "" {
+		need += uint64(*n)
+	}
 	if got, err := relayserver.RaiseFileLimit(need); got < need {
-		fmt.Fprintf(env.stderr, "warning: open-file limit %d < %d needed (%v)\n", got, need, err)
+		return fmt.Errorf("relay bench: open-file limit %d < %d needed for %d clients (raising it: %v); "+
+			"run the relay in its own process and pass --url, or raise the hard limit", got, need, *n, err)
 	}
 	quiet := slog.New(slog.NewTextHandler(env.stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
 	var srv *relayserver.Server
@@ -395,10 +400,11 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 
 	type benchClient struct {
-		c        *relay.Client
-		peer     key.PublicKey
-		lastRecv atomic.Int64
-		lat      []time.Duration // owned by the client's read goroutine
+		c    *relay.Client
+		peer key.PublicKey
+		sent atomic.Int64
+		recv atomic.Int64
+		lat  []time.Duration // owned by the client's read goroutine
 	}
 	var (
 		measuring atomic.Bool
@@ -424,7 +430,7 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 			Metrics:   metrics,
 			OnDatagrams: func(src key.PublicKey, _ uint8, _ uint16, contents []byte) {
 				now := time.Now()
-				bc.lastRecv.Store(now.UnixNano())
+				bc.recv.Add(1)
 				if len(contents) < 16 {
 					return
 				}
@@ -440,6 +446,7 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 					return
 				}
 				binary.LittleEndian.PutUint64(contents, uint64(time.Now().UnixNano()))
+				bc.sent.Add(1)
 				bc.c.Send(src, 0, 0, contents)
 			},
 		})
@@ -461,32 +468,40 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	connectTime := time.Since(start)
 	payload := make([]byte, *size)
-	kick := func(bc *benchClient) {
-		for range *window {
+	kick := func(bc *benchClient, k int) {
+		for range k {
 			binary.LittleEndian.PutUint64(payload, uint64(time.Now().UnixNano()))
+			bc.sent.Add(1)
 			bc.c.Send(bc.peer, 0, 0, payload)
 		}
 	}
 	for _, bc := range clients {
-		kick(bc)
+		kick(bc, *window)
 	}
-	// Restart pairs whose datagrams were all dropped.
+	// Every datagram received is answered with one, so a pair keeps
+	// 2×window datagrams in flight; only drops lower that. A deficit seen
+	// on two checks in a row (not a datagram between receive and echo) is
+	// refilled, so the load stays constant.
 	refillDone := make(chan struct{})
 	refillStop := make(chan struct{})
 	go func() {
 		defer close(refillDone)
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
+		prev := make([]int64, len(clients)/2)
 		for {
 			select {
 			case <-refillStop:
 				return
 			case <-t.C:
-				now := time.Now().UnixNano()
-				for _, bc := range clients {
-					if now-bc.lastRecv.Load() > int64(time.Second) {
-						kick(bc)
+				for p := range prev {
+					a, b := clients[2*p], clients[2*p+1]
+					deficit := int64(2**window) - (a.sent.Load() + b.sent.Load() - a.recv.Load() - b.recv.Load())
+					if d := min(deficit, prev[p]); d > 0 {
+						kick(a, int(d))
+						deficit -= d
 					}
+					prev[p] = deficit
 				}
 			}
 		}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay"
+	"github.com/iroh-go/iroh/relay/internal/ring"
 	"github.com/iroh-go/iroh/relay/internal/ws"
 )
 
@@ -26,7 +27,7 @@ type conn struct {
 	nc       net.Conn
 	wc       *ws.Conn
 	log      *slog.Logger
-	q        chan []byte   // datagram and EndpointGone frames, bounded
+	qsig     chan struct{} // cap 1: queue became non-empty
 	ctl      chan []byte   // Pong, Status, Health, Ping
 	done     chan struct{} // closed after the reader ended
 	stopping chan struct{} // closed by stop (server shutdown)
@@ -37,6 +38,11 @@ type conn struct {
 
 	// Owned by readLoop.
 	sentTo map[key.PublicKey]struct{}
+
+	// qmu guards queue: datagram and EndpointGone frames, at most
+	// Server.queueSize.
+	qmu   sync.Mutex
+	queue ring.Ring[[]byte]
 
 	// mu guards the following.
 	mu       sync.Mutex
@@ -61,6 +67,23 @@ func (c *conn) reason() string {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.why
+}
+
+// enqueue adds a frame to the send queue without blocking; it returns
+// false (and the caller drops the frame) when the queue is full.
+func (c *conn) enqueue(b []byte) bool {
+	c.qmu.Lock()
+	if c.queue.Len() >= c.s.queueSize {
+		c.qmu.Unlock()
+		return false
+	}
+	c.queue.Push(b)
+	c.qmu.Unlock()
+	select {
+	case c.qsig <- struct{}{}:
+	default:
+	}
+	return true
 }
 
 // sendCtl queues a control frame without blocking; it is dropped if the
@@ -143,14 +166,13 @@ func (s *Server) forward(c *conn, f *relay.Frame) bool {
 		out.Type = relay.FrameRelayToClientDatagramBatch
 	}
 	b := relay.AppendFrame(getBuf(out.EncodedLen()), &out)
-	select {
-	case dst.q <- b:
-		if _, ok := c.sentTo[dst.ep]; !ok {
-			c.sentTo[dst.ep] = struct{}{}
-		}
-	default:
+	if !dst.enqueue(b) {
 		putBuf(b)
 		s.m.DatagramDrops.WithLabelValues(DropQueueFull).Inc()
+		return true
+	}
+	if _, ok := c.sentTo[dst.ep]; !ok {
+		c.sentTo[dst.ep] = struct{}{}
 	}
 	return true
 }
@@ -183,8 +205,7 @@ func (c *conn) writeLoop() {
 			c.setReason(DisconnectShutdown)
 			c.nc.Close()
 			return
-		case b := <-c.q:
-			batch = append(batch, b)
+		case <-c.qsig:
 		case b := <-c.ctl:
 			batch = append(batch, b)
 		case <-pingT.C:
@@ -221,18 +242,40 @@ func (c *conn) writeLoop() {
 			}
 			continue
 		}
-		size := len(batch[0])
-	drain:
-		for len(batch) < maxWriteBatch && size < maxWriteBytes {
-			var b []byte
+		size := 0
+		for _, b := range batch {
+			size += len(b)
+		}
+	drainCtl:
+		for len(batch) < maxWriteBatch {
 			select {
-			case b = <-c.ctl:
-			case b = <-c.q:
+			case b := <-c.ctl:
+				batch = append(batch, b)
+				size += len(b)
 			default:
-				break drain
+				break drainCtl
+			}
+		}
+		c.qmu.Lock()
+		for len(batch) < maxWriteBatch && size < maxWriteBytes {
+			b, ok := c.queue.Pop()
+			if !ok {
+				break
 			}
 			batch = append(batch, b)
 			size += len(b)
+		}
+		more := c.queue.Len() > 0
+		c.qmu.Unlock()
+		if more {
+			// Come back for the rest after this write.
+			select {
+			case c.qsig <- struct{}{}:
+			default:
+			}
+		}
+		if len(batch) == 0 {
+			continue
 		}
 		err := c.wc.WriteMessages(ws.OpBinary, batch, time.Now().Add(s.writeTimeout))
 		for i, b := range batch {
@@ -381,10 +424,7 @@ func (r *registry) unregister(c *conn) {
 	r.mu.Unlock()
 	for _, p := range peers {
 		f := relay.Frame{Type: relay.FrameEndpointGone, Key: c.ep}
-		select {
-		case p.q <- relay.AppendFrame(nil, &f):
-		default:
-		}
+		p.enqueue(relay.AppendFrame(nil, &f))
 	}
 }
 

@@ -197,6 +197,7 @@ func (s *Server) serve(ln net.Listener, h http.Handler) error {
 	hs := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: s.establishTimeout,
+		IdleTimeout:       90 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
 	s.mu.Lock()
@@ -573,7 +574,7 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 		nc:       nc,
 		wc:       wc,
 		log:      log,
-		q:        make(chan []byte, s.queueSize),
+		qsig:     make(chan struct{}, 1),
 		ctl:      make(chan []byte, 16),
 		done:     make(chan struct{}),
 		stopping: make(chan struct{}),
@@ -618,18 +619,18 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 		why = w
 	}
 	// Frames still queued were never delivered.
+	c.qmu.Lock()
 	for {
-		select {
-		case b := <-c.q:
-			if isDatagram(b) {
-				s.m.DatagramDrops.WithLabelValues(DropDisconnected).Inc()
-			}
-			putBuf(b)
-			continue
-		default:
+		b, ok := c.queue.Pop()
+		if !ok {
+			break
 		}
-		break
+		if isDatagram(b) {
+			s.m.DatagramDrops.WithLabelValues(DropDisconnected).Inc()
+		}
+		putBuf(b)
 	}
+	c.qmu.Unlock()
 	s.mu.Lock()
 	delete(s.conns, c)
 	s.mu.Unlock()

@@ -90,7 +90,8 @@ type Conn struct {
 
 	// wmu guards the following.
 	wmu    sync.Mutex
-	wbuf   []byte // frames of one write
+	wbuf   []byte // frames of one write; from wbufPool, only during a write
+	wbufp  *[]byte
 	rng    *mrand.ChaCha8
 	closed bool // close frame sent
 }
@@ -289,7 +290,7 @@ func (c *Conn) WriteMessages(op int, msgs [][]byte, deadline time.Time) error {
 	if c.closed {
 		return net.ErrClosed
 	}
-	c.wbuf = c.wbuf[:0]
+	c.getWbufLocked()
 	for _, m := range msgs {
 		c.appendFrameLocked(op, m)
 	}
@@ -303,18 +304,29 @@ func (c *Conn) WriteMessage(op int, p []byte, deadline time.Time) error {
 	if c.closed {
 		return net.ErrClosed
 	}
-	c.wbuf = c.wbuf[:0]
+	c.getWbufLocked()
 	c.appendFrameLocked(op, p)
 	return c.flushLocked(deadline)
+}
+
+// wbufPool holds write buffers: a connection holds one only while it
+// writes, so idle connections cost no write buffer.
+var wbufPool = sync.Pool{New: func() any { b := make([]byte, 0, 16<<10); return &b }}
+
+func (c *Conn) getWbufLocked() {
+	c.wbufp = wbufPool.Get().(*[]byte)
+	c.wbuf = (*c.wbufp)[:0]
 }
 
 func (c *Conn) flushLocked(deadline time.Time) error {
 	c.nc.SetWriteDeadline(deadline)
 	_, err := c.nc.Write(c.wbuf)
-	// Do not keep a large buffer around after an unusually large write.
-	if cap(c.wbuf) > 128<<10 {
-		c.wbuf = nil
+	// Return the buffer, unless it grew unusually large.
+	if cap(c.wbuf) <= 256<<10 {
+		*c.wbufp = c.wbuf[:0]
+		wbufPool.Put(c.wbufp)
 	}
+	c.wbuf, c.wbufp = nil, nil
 	return err
 }
 
@@ -324,7 +336,7 @@ func (c *Conn) writeControl(op int, payload []byte) error {
 	if c.closed {
 		return nil
 	}
-	c.wbuf = c.wbuf[:0]
+	c.getWbufLocked()
 	c.appendFrameLocked(op, payload)
 	if op == OpClose {
 		c.closed = true
