@@ -8,7 +8,8 @@
 //
 //   - HTTP: PUT and GET /pkarr/{z32} (the pkarr relay API, with the exact
 //     statuses of §7.3), DNS-over-HTTPS at /dns-query (RFC 8484 GET ?dns=
-//     and POST, application/dns-message), /healthz and /.
+//     and POST, application/dns-message; and the JSON API, GET ?name=&type=,
+//     application/dns-json), /healthz and /.
 //   - DNS over UDP and TCP on the same port, authoritative for its
 //     origins: a name `<rest>.<z32>.<origin>` is answered from the records
 //     `<rest>.<z32>` in the packet stored for that key (typically the
@@ -26,7 +27,7 @@
 //
 // What it deliberately does not do: TLS (put it behind a proxy, or use the
 // DoH endpoint over plain HTTP on loopback), the mainline DHT fallback,
-// the DoH JSON API, and zone transfers (AXFR/IXFR are refused).
+// and zone transfers (AXFR/IXFR are refused).
 //
 // # Concurrency
 //

@@ -390,7 +390,11 @@ func (s *Server) handleDoH(w http.ResponseWriter, r *http.Request) {
 	if r.Method == http.MethodGet {
 		q := r.URL.Query().Get("dns")
 		if q == "" {
-			httpError(w, http.StatusBadRequest, "missing dns query parameter (the JSON API is not supported)")
+			if r.URL.Query().Has("name") {
+				s.handleDoHJSON(w, r)
+				return
+			}
+			httpError(w, http.StatusBadRequest, "missing dns (or name) query parameter")
 			return
 		}
 		b, err := base64.RawURLEncoding.DecodeString(strings.TrimRight(q, "="))

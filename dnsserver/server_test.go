@@ -615,3 +615,39 @@ func TestOtherRecords(t *testing.T) {
 		t.Fatalf("record of another key served: %v", resp)
 	}
 }
+
+func TestDoHJSON(t *testing.T) {
+	s := start(t, Options{RateLimit: noLimit})
+	sk := key.NewSecretKey()
+	p := signed(t, sk, pkarr.Info{RelayURLs: []string{"https://relay.example.org./"}}, 0)
+	put(t, s, sk.Public().Z32(), p.AppendRelayPayload(nil), nil)
+	name := "_iroh." + sk.Public().Z32() + "." + DefaultOrigin
+	get := func(query string) (int, dohJSON, http.Header) {
+		resp, err := http.Get("http://" + s.HTTPAddr().String() + "/dns-query?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out dohJSON
+		if resp.StatusCode == 200 {
+			if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return resp.StatusCode, out, resp.Header
+	}
+	code, out, hdr := get("name=" + name + "&type=TXT")
+	if code != 200 || out.Status != 0 || len(out.Answer) != 1 || out.Answer[0].Data != `"relay=https://relay.example.org./"` ||
+		out.Answer[0].TTL != 30 || out.Answer[0].Type != dns.TypeTXT || hdr.Get("Content-Type") != DNSJSONType || hdr.Get("Cache-Control") != "s-maxage=30" {
+		t.Fatalf("%d %+v %v", code, out, hdr)
+	}
+	if code, out, _ := get("name=" + name + "&type=16"); code != 200 || len(out.Answer) != 1 {
+		t.Fatalf("numeric type: %d %+v", code, out)
+	}
+	if code, out, _ := get("name=nope.irohdns.example"); code != 200 || out.Status != dns.RcodeNameError || len(out.Authority) != 1 {
+		t.Fatalf("nxdomain: %d %+v", code, out)
+	}
+	if code, _, _ := get("name=" + name + "&type=BOGUS"); code != 400 {
+		t.Fatalf("bad type: %d", code)
+	}
+}
