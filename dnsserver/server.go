@@ -95,7 +95,7 @@ func (s *Server) listen() error {
 			return fmt.Errorf("dnsserver: http listen: %w", err)
 		}
 		s.httpLn = ln
-		s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second,
+		s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
 			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		s.wg.Add(1)
 		go func() {
