@@ -518,6 +518,27 @@ func (dl *download) tryProvider(ctx context.Context, t *task, pi int) error {
 		return perr("io", err)
 	}
 	r := &countReader{r: st}
+	if err := dl.receiveResponse(ctx, req, hashes, r); err != nil {
+		var ve *bao.VerifyError
+		switch {
+		case errors.As(err, &ve):
+			return perr("verify", err)
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, errLocal):
+			return err
+		case r.n == 0:
+			return perr("not_found", err)
+		default:
+			return perr("io", err)
+		}
+	}
+	return nil
+}
+
+// receiveResponse decodes the response to req from r into the store:
+// hashes[i] is the hash of the i-th index req selects.
+func (dl *download) receiveResponse(ctx context.Context, req *GetRequest, hashes []Hash, r io.Reader) error {
 	dec := bao.NewDecoder(r, [32]byte{}, bao.ChunkRanges{})
 	i := 0
 	for _, ranges := range req.Ranges.NonEmpty() {
@@ -525,19 +546,7 @@ func (dl *download) tryProvider(ctx context.Context, t *task, pi int) error {
 			break
 		}
 		if err := dl.receiveBlob(ctx, dec, r, hashes[i], ranges); err != nil {
-			var ve *bao.VerifyError
-			switch {
-			case errors.As(err, &ve):
-				return perr("verify", err)
-			case ctx.Err() != nil:
-				return ctx.Err()
-			case errors.Is(err, errLocal):
-				return err
-			case r.n == 0:
-				return perr("not_found", err)
-			default:
-				return perr("io", err)
-			}
+			return err
 		}
 		i++
 	}
