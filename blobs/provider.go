@@ -281,7 +281,7 @@ func (p *Provider) HandleStream(ctx context.Context, connID uint64, remote key.P
 	default:
 		result = "error"
 		st.CancelWrite(ErrCodeInternal)
-		p.log.Warn("serving request failed", "remote", remote.ShortString(), "hash", ev.Hash.ShortString(), "err", err)
+		p.log.Debug("serving request failed", "remote", remote.ShortString(), "hash", ev.Hash.ShortString(), "err", err)
 	}
 	st.CancelRead(0)
 	if p.metrics != nil {
