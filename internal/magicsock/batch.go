@@ -307,11 +307,51 @@ func (r *remote) sendBatch(p []byte, seg int, ecn uint8) {
 			return
 		}
 	}
+	if bp == nil && seg < len(p) && r.sendRelayOnly(p, seg, ecn) {
+		return
+	}
 	for len(p) > 0 {
 		s := p[:min(seg, len(p))]
 		p = p[len(s):]
 		r.sendSlow(s, bp, now)
 	}
+}
+
+// relayMaxContents is the most datagram bytes one relay frame carries
+// (relay.MaxPacketSize less the key, ECN and segment size).
+const relayMaxContents = 65536 - 32 - 1 - 2
+
+// sendRelayOnly sends a run of seg-sized packets as relay batch frames
+// when the relay is r's only path (no direct candidates: nothing to probe
+// or to send to besides). It reports whether it did; otherwise the caller
+// splits the run for remote.sendSlow.
+func (r *remote) sendRelayOnly(p []byte, seg int, ecn uint8) bool {
+	r.mu.Lock()
+	relay, cands := r.relayURL, len(r.paths)
+	r.mu.Unlock()
+	if relay == "" || cands > 0 {
+		return false
+	}
+	rc, err := r.c.relayFor(relay)
+	if err != nil {
+		r.c.metrics.Dropped.WithLabelValues("no_path").Add(float64((len(p) + seg - 1) / seg))
+		return true
+	}
+	maxRun := relayMaxContents / seg * seg
+	for len(p) > 0 {
+		run := p[:min(maxRun, len(p))]
+		p = p[len(run):]
+		segSize := uint16(seg)
+		if len(run) <= seg {
+			segSize = 0
+		}
+		if err := rc.Send(r.id, ecn, segSize, run); err != nil {
+			r.c.metrics.Dropped.WithLabelValues("no_path").Add(float64((len(run) + seg - 1) / seg))
+			continue
+		}
+		r.c.metrics.SentBytes.WithLabelValues("relay").Add(float64(len(run)))
+	}
+	return true
 }
 
 // sendUDPBatch writes a run of seg-sized packets to dst, with GSO where

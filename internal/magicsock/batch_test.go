@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -400,4 +401,82 @@ func FuzzSplitRead(f *testing.F) {
 			}
 		}
 	})
+}
+
+// recordingRelay is a RelayClient that keeps what it is asked to send.
+type recordingRelay struct {
+	mu     sync.Mutex
+	frames []recordedFrame
+}
+
+type recordedFrame struct {
+	dst      key.PublicKey
+	ecn      uint8
+	seg      uint16
+	contents []byte
+}
+
+func (r *recordingRelay) Send(dst key.PublicKey, ecn uint8, seg uint16, contents []byte) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.frames = append(r.frames, recordedFrame{dst, ecn, seg, bytes.Clone(contents)})
+	return nil
+}
+
+func (r *recordingRelay) Close() error { return nil }
+
+// TestSendRelayOnlyBatches checks that a GSO batch to a remote reachable
+// only through a relay leaves as relay batch frames of whole segments,
+// each within the relay's datagram limit, in order.
+func TestSendRelayOnlyBatches(t *testing.T) {
+	rec := &recordingRelay{}
+	c, err := New(&Options{
+		SecretKey: key.NewSecretKey(),
+		BindV4:    netip.MustParseAddrPort("127.0.0.1:0"),
+		DisableV6: true,
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DialRelay: func(endpointaddr.RelayURL, func(key.PublicKey, uint8, uint16, []byte)) (RelayClient, error) {
+			return rec, nil
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	u, err := endpointaddr.ParseRelayURL("https://relay.invalid./")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := key.NewSecretKey().Public()
+	if _, err := c.AddRemote(endpointaddr.Addr{ID: id, RelayURLs: []endpointaddr.RelayURL{u}}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := c.byID.Load(id)
+	r := v.(*remote)
+	run, pkts := gsoRun(100, 1400) // 138 KiB: three frames
+	r.sendBatch(run, 1400, 2)
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	var got [][]byte
+	var frames int
+	for _, f := range rec.frames {
+		if f.seg == 0 && looksLikeDisco(f.contents) {
+			continue // the maintenance loop's probes
+		}
+		frames++
+		if f.dst != id || f.ecn != 2 || len(f.contents) > relayMaxContents {
+			t.Fatalf("frame to %s ecn %d with %d bytes", f.dst.ShortString(), f.ecn, len(f.contents))
+		}
+		seg := int(f.seg)
+		if seg == 0 {
+			seg = len(f.contents)
+		}
+		for p := f.contents; len(p) > 0; p = p[min(seg, len(p)):] {
+			got = append(got, p[:min(seg, len(p))])
+		}
+	}
+	if frames != 3 {
+		t.Errorf("%d relay frames, want 3", frames)
+	}
+	checkDatagrams(t, got, pkts)
 }
