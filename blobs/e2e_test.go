@@ -21,6 +21,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	if mode := os.Getenv("IROH_BLOBS_TEST_CHILD"); mode != "" {
+		os.Exit(childMain(mode))
+	}
 	goleak.VerifyTestMain(m)
 }
 
