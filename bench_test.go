@@ -31,6 +31,8 @@ import (
 //	go test -run '^$' -bench . -benchtime 1x                      # 64 MiB per transfer
 //	IROH_BENCH_BYTES=1073741824 go test -run '^$' -bench Throughput -benchtime 3x
 //
+// IROH_BENCH_ONLY=iroh (or quic-go) runs one side only, for profiling.
+//
 // CPU is the process's user+system time (getrusage) over the transfer,
 // both endpoints included, per byte moved.
 
@@ -305,6 +307,10 @@ func BenchmarkThroughput(b *testing.B) {
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
 			chunk := make([]byte, 1<<20)
+			only := os.Getenv("IROH_BENCH_ONLY")
+			if only != "" && only != "iroh" && only != "quic-go" {
+				b.Fatalf("IROH_BENCH_ONLY=%q: want iroh or quic-go", only)
+			}
 			sides := []*benchSide{newIrohSide(b), newQUICSide(b)}
 			for _, s := range sides {
 				c, err := s.dial(ctx)
@@ -333,8 +339,21 @@ func BenchmarkThroughput(b *testing.B) {
 					if m == &qg {
 						s = sides[1]
 					}
+					if only == "iroh" && m == &qg || only == "quic-go" && m == &ir {
+						continue
+					}
 					m.run(b, func() error { return transfer(ctx, s.conn, n, streams, chunk) }, n)
 				}
+			}
+			switch only {
+			case "iroh":
+				b.ReportMetric(ir.mbps(), "iroh-MB/s")
+				b.ReportMetric(ir.cpuPerMB()/1e6, "iroh-cpu-ms/MB")
+				return
+			case "quic-go":
+				b.ReportMetric(qg.mbps(), "quic-go-MB/s")
+				b.ReportMetric(qg.cpuPerMB()/1e6, "quic-go-cpu-ms/MB")
+				return
 			}
 			b.ReportMetric(ir.mbps(), "iroh-MB/s")
 			b.ReportMetric(qg.mbps(), "quic-go-MB/s")
