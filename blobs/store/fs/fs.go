@@ -75,6 +75,9 @@ type record struct {
 	kind   byte
 	bf     blobs.Bitfield
 	inline []byte
+	// sync lists files whose data must be durable before this record is
+	// committed (the commit loop fsyncs them, and the data directory).
+	sync []string
 }
 
 func (r *record) marshal() []byte {
@@ -236,7 +239,9 @@ func (s *Store) commitLoop() {
 		s.dirty = make(map[blobs.Hash]*record)
 		s.inflight = batch
 		s.mu.Unlock()
-		err := s.db.Update(func(tx *bolt.Tx) error {
+		err := s.syncFiles(batch)
+		if err == nil {
+			err = s.db.Update(func(tx *bolt.Tx) error {
 			bb, ib := tx.Bucket([]byte(bucketBlobs)), tx.Bucket([]byte(bucketInline))
 			for h, r := range batch {
 				if r == nil {
@@ -258,7 +263,8 @@ func (s *Store) commitLoop() {
 				}
 			}
 			return nil
-		})
+			})
+		}
 		s.mu.Lock()
 		if err != nil {
 			s.log.Error("index commit failed", "err", err)
@@ -289,6 +295,43 @@ func (s *Store) commitLoop() {
 		s.inflight = nil
 		s.committed = gen
 		s.cond.Broadcast()
+	}
+}
+
+// syncFiles makes the files named by the batch's records durable, then
+// the data directory (their renames), before the records are committed.
+func (s *Store) syncFiles(batch map[blobs.Hash]*record) error {
+	n := 0
+	for _, r := range batch {
+		if r == nil {
+			continue
+		}
+		for _, p := range r.sync {
+			f, err := os.OpenFile(p, os.O_RDWR, 0)
+			if err != nil {
+				return fmt.Errorf("sync %s: %w", p, err)
+			}
+			err = f.Sync()
+			f.Close()
+			if err != nil {
+				return fmt.Errorf("sync %s: %w", p, err)
+			}
+			n++
+		}
+	}
+	if n > 0 {
+		syncDir(s.dataDir)
+	}
+	return nil
+}
+
+// syncDir fsyncs a directory so renames into it are durable; platforms
+// that cannot (Windows) make renames durable by other means, so errors are
+// ignored.
+func syncDir(dir string) {
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
 	}
 }
 

@@ -105,8 +105,8 @@ func (c ctxReader) Read(p []byte) (int, error) {
 // moves both into place. On any error the temporary files are removed and
 // the index is untouched.
 //
-// With a known size (a file) copying and hashing are one pass: the reader
-// is teed into the copy while the outboard is computed on all cores.
+// The files are made durable by the commit loop before the record is
+// committed (Sync waits for that).
 func (s *Store) addStream(ctx context.Context, r io.Reader, knownSize int64) (*blobs.TempTag, error) {
 	tmp, err := os.CreateTemp(s.tmpDir, "import-*")
 	if err != nil {
@@ -121,23 +121,7 @@ func (s *Store) addStream(ctx context.Context, r io.Reader, knownSize int64) (*b
 		}
 	}()
 	var size uint64
-	if knownSize < 0 {
-		buf := make([]byte, copyBufSize)
-		n, err := io.CopyBuffer(onlyWriter{tmp}, ctxReader{ctx, r}, buf)
-		if err != nil {
-			return nil, fmt.Errorf("copy: %w", err)
-		}
-		size = uint64(n)
-	} else {
-		size = uint64(knownSize)
-	}
-	if knownSize < 0 && int64(size) <= s.inlineMax {
-		b := make([]byte, size)
-		if _, err := tmp.ReadAt(b, 0); err != nil && size > 0 {
-			return nil, err
-		}
-		return s.addInline(b)
-	}
+	var h blobs.Hash
 	obTmp, err := os.CreateTemp(s.tmpDir, "import-ob-*")
 	if err != nil {
 		return nil, err
@@ -146,22 +130,56 @@ func (s *Store) addStream(ctx context.Context, r io.Reader, knownSize int64) (*b
 		obTmp.Close()
 		os.Remove(obTmp.Name())
 	}()
-	var h blobs.Hash
-	if knownSize < 0 {
-		h, err = blobs.WriteOutboard(tmp, size, obTmp)
+	if f, ok := r.(*os.File); ok && knownSize >= 0 {
+		// A file: the kernel copies it (copy_file_range on Linux, a reflink
+		// where the filesystem can) while we hash the source on all cores;
+		// a source that changes meanwhile is detected and refused.
+		before, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		var copyErr error
+		var n int64
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			n, copyErr = io.Copy(tmp, io.NewSectionReader(f, 0, knownSize))
+		}()
+		hh, hashErr := bao.ComputeOutboard(ctx, f, uint64(knownSize), obTmp, 0)
+		<-done
+		if copyErr != nil {
+			return nil, fmt.Errorf("copy: %w", copyErr)
+		}
+		if hashErr != nil {
+			return nil, fmt.Errorf("outboard: %w", hashErr)
+		}
+		after, err := f.Stat()
+		if err != nil {
+			return nil, err
+		}
+		if n != knownSize || after.Size() != before.Size() || !after.ModTime().Equal(before.ModTime()) {
+			return nil, fmt.Errorf("file changed while importing")
+		}
+		size, h = uint64(n), blobs.Hash(hh)
 	} else {
-		var hh [32]byte
-		hh, err = bao.OutboardFromReader(ctx, io.TeeReader(r, tmp), size, obTmp, 0)
+		buf := make([]byte, copyBufSize)
+		n, err := io.CopyBuffer(onlyWriter{tmp}, ctxReader{ctx, r}, buf)
+		if err != nil {
+			return nil, fmt.Errorf("copy: %w", err)
+		}
+		size = uint64(n)
+		if int64(size) <= s.inlineMax {
+			b := make([]byte, size)
+			if _, err := tmp.ReadAt(b, 0); err != nil && size > 0 {
+				return nil, err
+			}
+			return s.addInline(b)
+		}
+		hh, err := bao.ComputeOutboard(ctx, tmp, size, obTmp, 0)
+		if err != nil {
+			return nil, fmt.Errorf("outboard: %w", err)
+		}
 		h = blobs.Hash(hh)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("outboard: %w", err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return nil, fmt.Errorf("sync: %w", err)
-	}
-	if err := obTmp.Sync(); err != nil {
-		return nil, fmt.Errorf("sync: %w", err)
 	}
 	tt := s.TempTag(blobs.HashAndFormat{Hash: h})
 	s.mu.Lock()
@@ -174,6 +192,8 @@ func (s *Store) addStream(ctx context.Context, r io.Reader, knownSize int64) (*b
 		if rec, err := s.lookupLocked(h); err == nil && rec != nil && rec.kind != kindPartial {
 			return tt, nil // already complete: drop the copy
 		}
+		obTmp.Close() // Windows cannot rename open files
+		tmp.Close()
 		if err := os.Rename(obTmp.Name(), s.outboardPath(h)); err != nil {
 			tt.Close()
 			return nil, err
@@ -184,7 +204,7 @@ func (s *Store) addStream(ctx context.Context, r io.Reader, knownSize int64) (*b
 		}
 		ok = true
 		tmp.Close()
-		s.enqueueLocked(h, &record{kind: kindComplete, bf: blobs.NewCompleteBitfield(size)})
+		s.enqueueLocked(h, &record{kind: kindComplete, bf: blobs.NewCompleteBitfield(size), sync: []string{s.dataPath(h), s.outboardPath(h)}})
 	}
 	s.notifier.Notify(h)
 	return tt, nil

@@ -25,6 +25,9 @@ type wstate struct {
 	complete bool     // the blob was already complete when opened
 	buf      []byte   // inline-sized blob data
 	data     *os.File // file-backed blob data
+	ob       *os.File // outboard being filled from received parents (tmp dir)
+	obSeen   []uint64 // bitmap of outboard pairs written by this session
+	obCount  uint64   // pairs written by this session
 	unsynced int64
 	changed  bool // bf changed since the last checkpoint
 	err      error
@@ -133,8 +136,22 @@ func (wr *writer) SetSize(size uint64) error {
 	if err := w.data.Truncate(int64(size)); err != nil {
 		return fmt.Errorf("blob %s: size %d: %w", w.h.ShortString(), size, err)
 	}
+	w.resetOutboard()
 	return nil
 }
+
+// resetOutboard forgets the pairs received so far (the size changed).
+func (w *wstate) resetOutboard() {
+	if w.ob != nil {
+		w.ob.Close()
+		os.Remove(w.ob.Name())
+		w.ob = nil
+	}
+	w.obSeen, w.obCount = nil, 0
+}
+
+// pairs returns the number of outboard pairs for the recorded size.
+func (w *wstate) pairs() uint64 { return blobs.OutboardSize(w.bf.Size) / 64 }
 
 func (wr *writer) WriteChunks(start uint64, data []byte) error {
 	w := wr.w
@@ -172,9 +189,36 @@ func (wr *writer) WriteChunks(start uint64, data []byte) error {
 	return nil
 }
 
+// WriteParent stores a verified pair in the outboard being built, so a
+// blob downloaded in one session needs no rehash when it completes. Pairs
+// are kept in a temporary file (not across restarts: a resumed blob gets
+// its outboard computed from the data at the end).
 func (wr *writer) WriteParent(idx uint64, pair *[64]byte) error {
-	// The outboard is computed from the verified data when the blob
-	// completes, so received parents need not be stored.
+	w := wr.w
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if wr.closed {
+		return errClosedWriter
+	}
+	if w.complete || w.data == nil || idx >= w.pairs() {
+		return nil
+	}
+	if w.ob == nil {
+		f, err := os.CreateTemp(w.s.tmpDir, "ob-"+w.h.String()+"-*")
+		if err != nil {
+			return fmt.Errorf("blob %s: outboard: %w", w.h.ShortString(), err)
+		}
+		w.ob = f
+		w.obSeen = make([]uint64, (w.pairs()+63)/64)
+	}
+	if w.obSeen[idx/64]&(1<<(idx%64)) != 0 {
+		return nil
+	}
+	if _, err := w.ob.WriteAt(pair[:], int64(idx)*64); err != nil {
+		return fmt.Errorf("blob %s: outboard: %w", w.h.ShortString(), err)
+	}
+	w.obSeen[idx/64] |= 1 << (idx % 64)
+	w.obCount++
 	return nil
 }
 
@@ -185,19 +229,17 @@ func (wr *writer) Checkpoint() error {
 	return w.checkpointLocked()
 }
 
-// checkpointLocked makes the written data durable, then schedules the
-// bitfield for the index: the index never claims data that is not on disk.
+// checkpointLocked schedules the bitfield for the index; the commit loop
+// makes the data file durable before it commits the record, so the index
+// never claims data that is not on disk.
 func (w *wstate) checkpointLocked() error {
 	if w.complete || !w.changed || w.data == nil {
 		return nil
 	}
-	if err := w.data.Sync(); err != nil {
-		return fmt.Errorf("blob %s: sync: %w", w.h.ShortString(), err)
-	}
 	w.unsynced = 0
 	w.changed = false
 	w.s.mu.Lock()
-	w.s.enqueueLocked(w.h, &record{kind: kindPartial, bf: w.bf})
+	w.s.enqueueLocked(w.h, &record{kind: kindPartial, bf: w.bf, sync: []string{w.s.dataPath(w.h)}})
 	w.s.mu.Unlock()
 	w.s.notifier.Notify(w.h)
 	return nil
@@ -237,6 +279,7 @@ func (w *wstate) finishLocked() error {
 			w.data.Close()
 			w.data = nil
 		}
+		w.resetOutboard()
 	}()
 	if w.complete {
 		return nil
@@ -254,32 +297,33 @@ func (w *wstate) finishLocked() error {
 		return nil
 	}
 	obPath := s.outboardPath(w.h)
-	tmp, err := os.CreateTemp(s.tmpDir, "ob-*")
-	if err != nil {
-		return fmt.Errorf("blob %s: outboard: %w", w.h.ShortString(), err)
+	if w.ob == nil || w.obCount != w.pairs() {
+		// Not every pair arrived in this session (a resumed download):
+		// compute the outboard from the verified data.
+		w.resetOutboard()
+		f, err := os.CreateTemp(s.tmpDir, "ob-*")
+		if err != nil {
+			return fmt.Errorf("blob %s: outboard: %w", w.h.ShortString(), err)
+		}
+		w.ob = f
+		h, err := blobs.WriteOutboard(w.data, w.bf.Size, f)
+		if err == nil && h != w.h {
+			err = fmt.Errorf("complete data hashes to %s", h.ShortString())
+		}
+		if err != nil {
+			w.resetOutboard()
+			return fmt.Errorf("blob %s: finish: %w", w.h.ShortString(), err)
+		}
 	}
-	defer os.Remove(tmp.Name())
-	h, err := blobs.WriteOutboard(w.data, w.bf.Size, tmp)
-	if err == nil && h != w.h {
-		err = fmt.Errorf("complete data hashes to %s", h.ShortString())
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = w.data.Sync()
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), obPath)
-	}
-	if err != nil {
+	name := w.ob.Name()
+	w.ob.Close()
+	w.ob = nil
+	if err := os.Rename(name, obPath); err != nil {
+		os.Remove(name)
 		return fmt.Errorf("blob %s: finish: %w", w.h.ShortString(), err)
 	}
 	s.mu.Lock()
-	s.enqueueLocked(w.h, &record{kind: kindComplete, bf: blobs.NewCompleteBitfield(w.bf.Size)})
+	s.enqueueLocked(w.h, &record{kind: kindComplete, bf: blobs.NewCompleteBitfield(w.bf.Size), sync: []string{s.dataPath(w.h), obPath}})
 	s.mu.Unlock()
 	return nil
 }
