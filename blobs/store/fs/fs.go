@@ -242,27 +242,27 @@ func (s *Store) commitLoop() {
 		err := s.syncFiles(batch)
 		if err == nil {
 			err = s.db.Update(func(tx *bolt.Tx) error {
-			bb, ib := tx.Bucket([]byte(bucketBlobs)), tx.Bucket([]byte(bucketInline))
-			for h, r := range batch {
-				if r == nil {
-					if err := bb.Delete(h[:]); err != nil {
+				bb, ib := tx.Bucket([]byte(bucketBlobs)), tx.Bucket([]byte(bucketInline))
+				for h, r := range batch {
+					if r == nil {
+						if err := bb.Delete(h[:]); err != nil {
+							return err
+						}
+						if err := ib.Delete(h[:]); err != nil {
+							return err
+						}
+						continue
+					}
+					if err := bb.Put(h[:], r.marshal()); err != nil {
 						return err
 					}
-					if err := ib.Delete(h[:]); err != nil {
-						return err
-					}
-					continue
-				}
-				if err := bb.Put(h[:], r.marshal()); err != nil {
-					return err
-				}
-				if r.kind == kindInline {
-					if err := ib.Put(h[:], r.inline); err != nil {
-						return err
+					if r.kind == kindInline {
+						if err := ib.Put(h[:], r.inline); err != nil {
+							return err
+						}
 					}
 				}
-			}
-			return nil
+				return nil
 			})
 		}
 		s.mu.Lock()
