@@ -480,3 +480,20 @@ func TestSendRelayOnlyBatches(t *testing.T) {
 	}
 	checkDatagrams(t, got, pkts)
 }
+
+// TestSplitReadNoGRO checks the read of a plain datagram (no GRO segment
+// size, as on platforms without GRO): one packet, whatever its size.
+func TestSplitReadNoGRO(t *testing.T) {
+	c := newTestConn(t)
+	peer, _ := newPeerSocket(t, c)
+	src := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	for _, size := range []int{1, 1200, 1452} {
+		b := rxPool.Get().(*rxBatch)
+		n := copy(b.buf, quicish(size, size))
+		c.splitRead(b, n, 0, 0, src)
+		got := readN(t, c, 1)
+		if !bytes.Equal(got[0], quicish(size, size)) {
+			t.Fatalf("size %d: got %d bytes", size, len(got[0]))
+		}
+	}
+}

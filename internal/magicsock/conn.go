@@ -361,7 +361,7 @@ func (c *Conn) readLoop(pc *net.UDPConn) {
 	var oob [rxOOBSize]byte
 	for {
 		b := rxPool.Get().(*rxBatch)
-		n, oobn, _, src, err := pc.ReadMsgUDPAddrPort(b.buf, oob[:])
+		n, oobn, src, err := readPacket(pc, b.buf, oob[:])
 		if err != nil {
 			b.release()
 			if c.closed.Load() || errors.Is(err, net.ErrClosed) {

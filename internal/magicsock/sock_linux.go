@@ -40,6 +40,13 @@ func setupSocket(pc *net.UDPConn) bool {
 	return groErr == nil
 }
 
+// readPacket reads one datagram, or with GRO a run of them, and its
+// control messages.
+func readPacket(pc *net.UDPConn, b, oob []byte) (n, oobn int, src netip.AddrPort, err error) {
+	n, oobn, _, src, err = pc.ReadMsgUDPAddrPort(b, oob)
+	return n, oobn, src, err
+}
+
 // parseRxOOB finds the GRO segment size (0: one datagram) and the ECN
 // bits (|ecnKnown, or 0 if absent) in the control messages of a read.
 func parseRxOOB(oob []byte) (gso int, ecn uint8) {

@@ -15,6 +15,12 @@ const rxOOBSize = 64
 // It reports whether reads may return coalesced packets.
 func setupSocket(*net.UDPConn) bool { return false }
 
+// readPacket reads one datagram; control messages are not used here.
+func readPacket(pc *net.UDPConn, b, _ []byte) (n, oobn int, src netip.AddrPort, err error) {
+	n, src, err = pc.ReadFromUDPAddrPort(b)
+	return n, 0, src, err
+}
+
 // parseRxOOB finds the GRO segment size and ECN bits of a read; the
 // portable reader has neither.
 func parseRxOOB([]byte) (gso int, ecn uint8) { return 0, 0 }
