@@ -26,6 +26,8 @@ type wstate struct {
 	buf      []byte   // inline-sized blob data
 	data     *os.File // file-backed blob data
 	ob       *os.File // outboard being filled from received parents (tmp dir)
+	pend     []byte   // verified data not yet written to data, contiguous
+	pendOff  uint64   // blob offset of pend[0]
 	obSeen   []uint64 // bitmap of outboard pairs written by this session
 	obCount  uint64   // pairs written by this session
 	unsynced int64
@@ -114,6 +116,7 @@ func (wr *writer) SetSize(size uint64) error {
 	w.bf = blobs.Bitfield{Size: size, Known: true}
 	w.changed = true
 	w.buf = nil
+	w.pend = nil
 	if w.inline(size) {
 		if w.data != nil {
 			w.data.Close()
@@ -173,8 +176,8 @@ func (wr *writer) WriteChunks(start uint64, data []byte) error {
 	}
 	if w.buf != nil || w.inline(w.bf.Size) {
 		copy(w.buf[off:], data)
-	} else if _, err := w.data.WriteAt(data, int64(off)); err != nil {
-		return fmt.Errorf("blob %s: write: %w", w.h.ShortString(), err)
+	} else if err := w.bufferLocked(off, data); err != nil {
+		return err
 	}
 	endChunk := (end + blobs.ChunkSize - 1) / blobs.ChunkSize
 	if len(data) == 0 {
@@ -193,6 +196,48 @@ func (wr *writer) WriteChunks(start uint64, data []byte) error {
 // blob downloaded in one session needs no rehash when it completes. Pairs
 // are kept in a temporary file (not across restarts: a resumed blob gets
 // its outboard computed from the data at the end).
+// pendMax is the write coalescing buffer: contiguous verified pieces (16 KiB
+// chunk groups) are written to the data file in pieces of up to this size.
+const pendMax = 1 << 20
+
+// bufferLocked queues verified data at off, writing out what was queued
+// when off does not continue it or the buffer is full.
+func (w *wstate) bufferLocked(off uint64, data []byte) error {
+	if len(w.pend) > 0 && (off != w.pendOff+uint64(len(w.pend)) || len(w.pend)+len(data) > pendMax) {
+		if err := w.flushLocked(); err != nil {
+			return err
+		}
+	}
+	if len(data) >= pendMax {
+		if _, err := w.data.WriteAt(data, int64(off)); err != nil {
+			return fmt.Errorf("blob %s: write: %w", w.h.ShortString(), err)
+		}
+		return nil
+	}
+	if w.pend == nil {
+		w.pend = make([]byte, 0, min(pendMax, int(w.bf.Size)))
+	}
+	if len(w.pend) == 0 {
+		w.pendOff = off
+	}
+	w.pend = append(w.pend, data...)
+	return nil
+}
+
+// flushLocked writes the queued data to the data file.
+func (w *wstate) flushLocked() error {
+	if len(w.pend) == 0 || w.data == nil {
+		w.pend = w.pend[:0]
+		return nil
+	}
+	_, err := w.data.WriteAt(w.pend, int64(w.pendOff))
+	w.pend = w.pend[:0]
+	if err != nil {
+		return fmt.Errorf("blob %s: write: %w", w.h.ShortString(), err)
+	}
+	return nil
+}
+
 func (wr *writer) WriteParent(idx uint64, pair *[64]byte) error {
 	w := wr.w
 	w.mu.Lock()
@@ -235,6 +280,9 @@ func (wr *writer) Checkpoint() error {
 func (w *wstate) checkpointLocked() error {
 	if w.complete || !w.changed || w.data == nil {
 		return nil
+	}
+	if err := w.flushLocked(); err != nil {
+		return err
 	}
 	w.unsynced = 0
 	w.changed = false
@@ -295,6 +343,9 @@ func (w *wstate) finishLocked() error {
 		s.enqueueLocked(w.h, &record{kind: kindInline, bf: w.bf, inline: w.buf})
 		s.mu.Unlock()
 		return nil
+	}
+	if err := w.flushLocked(); err != nil {
+		return err
 	}
 	obPath := s.outboardPath(w.h)
 	if w.ob == nil || w.obCount != w.pairs() {
