@@ -1,12 +1,19 @@
 package magicsock
 
 import (
+	"bytes"
 	"encoding/binary"
+	"io"
+	"log/slog"
 	"net"
+	"net/netip"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/key"
 )
 
 // txOOBForTest builds the UDP_SEGMENT and IPV6_TCLASS messages quic-go
@@ -103,4 +110,73 @@ func TestGROEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkDatagrams(t, readN(t, c, 20), pkts)
+}
+
+// TestGROEndToEndV6 is TestGROEndToEnd over ::1, with ECN marks both
+// ways through the IPv6 socket's control messages.
+func TestGROEndToEndV6(t *testing.T) {
+	c, err := New(&Options{
+		SecretKey: key.NewSecretKey(),
+		BindV6:    netip.MustParseAddrPort("[::1]:0"),
+		DisableV4: true,
+		Logger:    slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer c.Close()
+	peer, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback})
+	if err != nil {
+		t.Skipf("no IPv6 loopback: %v", err)
+	}
+	defer peer.Close()
+	setupSocket(peer)
+	ap := peer.LocalAddr().(*net.UDPAddr).AddrPort()
+	id := key.NewSecretKey().Public()
+	if _, err := c.AddRemote(endpointaddr.Addr{ID: id, Direct: []netip.AddrPort{ap}}); err != nil {
+		t.Fatal(err)
+	}
+	v, _ := c.byID.Load(id)
+	r := v.(*remote)
+	run, pkts := gsoRun(12, 1280)
+	if err := writeBatch(peer, run, 1280, 1, c.LocalAddrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+	ms := newMessages(16)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var got [][]byte
+	for len(got) < len(pkts) {
+		k, err := c.ReadBatch(ms, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms[:k] {
+			if e, ok := ecnFromOOB(m.OOB[:m.NN]); !ok || e != 1 {
+				t.Fatalf("ecn %d known %v, want ECT(1)", e, ok)
+			}
+			got = append(got, bytes.Clone(m.Buffers[0][:m.N]))
+		}
+	}
+	checkDatagrams(t, got, pkts)
+	trust(r, ap)
+	if _, _, err := c.WriteMsgUDP(run, txOOBForTest(1280, 2), r.mapped); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, maxPacket)
+	oob := make([]byte, rxOOBSize)
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		n, oobn, _, _, err := peer.ReadMsgUDPAddrPort(buf, oob)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if looksLikeDisco(buf[:n]) {
+			continue
+		}
+		gso, ecn := parseRxOOB(oob[:oobn])
+		if n != len(run) || gso != 1280 || ecn != ecnKnown|2 {
+			t.Fatalf("read %d bytes gso %d ecn %#x, want %d, 1280, ECT(0)", n, gso, ecn, len(run))
+		}
+		break
+	}
 }
