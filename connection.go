@@ -128,3 +128,18 @@ func (c *Connection) Paths() (PathInfo, []CandidateInfo) {
 func (c *Connection) SubscribePaths() (<-chan PathChanged, func()) {
 	return c.ep.sock.SubscribePaths(c.remote, 16)
 }
+
+// PathsTo returns the path packets to the endpoint id take now and its
+// known direct candidates (PathNone if the endpoint was never contacted).
+func (ep *Endpoint) PathsTo(id EndpointID) (PathInfo, []CandidateInfo) {
+	return ep.sock.Paths(id)
+}
+
+// SubscribePaths returns a channel of path changes for the endpoint id,
+// buffering up to 16 events (a slow reader loses events), and a function
+// that ends the subscription. Subscribing before Connect shows the whole
+// story of a connection: relay first, then direct once a hole is punched.
+// The channel is never closed.
+func (ep *Endpoint) SubscribePaths(id EndpointID) (<-chan PathChanged, func()) {
+	return ep.sock.SubscribePaths(id, 16)
+}

@@ -146,17 +146,25 @@ func bindWith(ctx context.Context, o *iroh.Options) (*iroh.Endpoint, error) {
 // RelayURL is the relay URL type, for the commands' maps.
 type RelayURL = iroh.RelayURL
 
-// watchPaths prints the path changes of conn to w until it closes (-v).
-func watchPaths(conn *iroh.Connection, w io.Writer) {
-	ch, stop := conn.SubscribePaths()
+// watchPaths prints the path changes to the remote id on w until ctx
+// ends (-v). Started before Connect, it shows the whole story.
+func watchPaths(ctx context.Context, ep *iroh.Endpoint, id key.PublicKey, w io.Writer) {
+	ch, stop := ep.SubscribePaths(id)
 	defer stop()
-	p, _ := conn.Paths()
-	fmt.Fprintf(w, "path: %s\n", describePath(p))
+	last := ""
+	show := func(p iroh.PathInfo) {
+		if d := describePath(p); d != last && p.Kind != iroh.PathNone {
+			fmt.Fprintf(w, "path: %s\n", d)
+			last = d
+		}
+	}
+	p, _ := ep.PathsTo(id)
+	show(p)
 	for {
 		select {
 		case ev := <-ch:
-			fmt.Fprintf(w, "path: %s\n", describePath(ev.New))
-		case <-conn.Context().Done():
+			show(ev.New)
+		case <-ctx.Done():
 			return
 		}
 	}

@@ -156,7 +156,7 @@ func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose boo
 	}
 	if verbose {
 		fmt.Fprintf(env.stderr, "connection from %s\n", conn.RemoteID())
-		go watchPaths(conn, env.stderr)
+		go watchPaths(conn.Context(), ep, conn.RemoteID(), env.stderr)
 	}
 	s, err := conn.AcceptStream(ctx)
 	if err != nil {
@@ -172,12 +172,14 @@ func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose boo
 }
 
 func pipeConnect(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, target endpointaddr.Addr, alpn string, verbose bool) error {
+	if verbose {
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		go watchPaths(wctx, ep, target.ID, env.stderr)
+	}
 	conn, err := ep.Connect(ctx, target, alpn)
 	if err != nil {
 		return ctxOr(ctx, err)
-	}
-	if verbose {
-		go watchPaths(conn, env.stderr)
 	}
 	s, err := conn.OpenStream(ctx)
 	if err != nil {
@@ -266,7 +268,7 @@ func pipeListenTCP(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, host str
 		}
 		if verbose {
 			fmt.Fprintf(env.stderr, "connection from %s\n", conn.RemoteID())
-			go watchPaths(conn, env.stderr)
+			go watchPaths(conn.Context(), ep, conn.RemoteID(), env.stderr)
 		}
 		wg.Add(1)
 		go func() {
@@ -320,7 +322,7 @@ func pipeConnectTCP(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, target 
 			return nil, err
 		}
 		if verbose {
-			go watchPaths(c, env.stderr)
+			go watchPaths(c.Context(), ep, c.RemoteID(), env.stderr)
 		}
 		conn = c
 		return c, nil
