@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/quic-go/quic-go"
 
+	"github.com/iroh-go/iroh/addrlookup/preset"
 	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/internal/magicsock"
 	"github.com/iroh-go/iroh/internal/tlsconfig"
@@ -60,6 +61,11 @@ type Options struct {
 	STUNPort int
 	// STUNServers are further STUN servers ("host:port") for net reports.
 	STUNServers []string
+	// AddressLookup selects how endpoints dialed by id alone are found and
+	// where this endpoint publishes its address; the zero value uses none.
+	AddressLookup AddressLookupOptions
+	// UserData is published with our address records (at most 245 bytes).
+	UserData string
 	// RelayOnly disables direct paths: every packet goes through a relay.
 	// For tests and networks that filter UDP.
 	RelayOnly bool
@@ -102,6 +108,8 @@ type Endpoint struct {
 	hsTO     time.Duration
 	relay    *relayState
 	netrep   *netReporter
+	lookups  *preset.Set
+	userData string
 
 	alpns atomic.Pointer[[]string]
 
@@ -201,6 +209,14 @@ func Bind(ctx context.Context, opts *Options) (*Endpoint, error) {
 	ep.ctx, ep.cancel = context.WithCancel(context.Background())
 	ep.wg.Add(1)
 	go ep.acceptLoop()
+	if err := ep.startLookup(&o); err != nil {
+		ep.cancel()
+		ep.ln.Close()
+		ep.tr.Close()
+		sock.Close()
+		ep.wg.Wait()
+		return nil, err
+	}
 	ep.netrep = newNetReporter(ep, &o)
 	if len(ep.relay.relays) > 0 || len(o.STUNServers) > 0 {
 		ep.wg.Add(1)
@@ -270,12 +286,13 @@ func (ep *Endpoint) connect(ctx context.Context, addr EndpointAddr, early bool, 
 	if ep.isClosed() {
 		return nil, cerr(ErrClosed)
 	}
+	resolved := false
 	if addr.IsIDOnly() {
-		resolved, err := ep.lookup(ctx, addr.ID)
+		found, err := ep.lookup(ctx, addr.ID)
 		if err != nil {
 			return nil, cerr(err)
 		}
-		addr = resolved
+		addr, resolved = found, true
 	}
 	// Our first net report tells peers our public address in call-me-maybe
 	// messages: give it a moment when it is still running.
@@ -296,6 +313,9 @@ func (ep *Endpoint) connect(ctx context.Context, addr EndpointAddr, early bool, 
 		qc, err = ep.tr.Dial(ctx, mapped, tconf, ep.qconf)
 	}
 	if err != nil {
+		if resolved {
+			ep.forgetLookup(addr.ID)
+		}
 		return nil, cerr(explainDialError(err, addr.ID))
 	}
 	c := ep.track(qc, addr.ID)
@@ -448,6 +468,9 @@ func (ep *Endpoint) Close(ctx context.Context) error {
 	ep.sock.Close()
 	ep.relay.close()
 	ep.wg.Wait()
+	if ep.lookups != nil {
+		ep.lookups.Close()
+	}
 	// Connections accepted but never taken by Accept.
 	for {
 		select {

@@ -24,6 +24,12 @@ type endpointFlags struct {
 	bind6   string
 	relays  stringList
 	alpn    string
+
+	pkarrRelay  string
+	publishIPs  bool
+	dnsResolver string
+	dnsOrigin   string
+	mdns        bool
 }
 
 type stringList []string
@@ -40,6 +46,11 @@ func (f *endpointFlags) register(fs *flag.FlagSet, defaultALPN string) {
 	if defaultALPN != "" {
 		fs.StringVar(&f.alpn, "alpn", defaultALPN, "application protocol (ALPN) to speak")
 	}
+	fs.StringVar(&f.pkarrRelay, "pkarr-relay", "", "pkarr relay URL to publish our address to and resolve ids from (e.g. http://127.0.0.1:8080/pkarr)")
+	fs.BoolVar(&f.publishIPs, "publish-ips", false, "publish direct addresses too, not only the relay URL")
+	fs.StringVar(&f.dnsResolver, "dns-resolver", "", "DNS server HOST:PORT to resolve endpoint ids with (needs --dns-origin)")
+	fs.StringVar(&f.dnsOrigin, "dns-origin", "", "DNS origin under which ids are resolved (e.g. irohdns.example.)")
+	fs.BoolVar(&f.mdns, "mdns", false, "publish and resolve endpoints on the local network with mDNS")
 }
 
 // logger returns the logger for the command: warnings only, or debug
@@ -118,6 +129,18 @@ func (f *endpointFlags) options(env *cmdEnv, alpns []string) (*iroh.Options, err
 		o.DisableIPv6 = true
 	} else if o.BindAddrV6, err = netip.ParseAddrPort(f.bind6); err != nil || o.BindAddrV6.Addr().Is4() {
 		return nil, usageError("--bind6 %q: want an IPv6 [HOST]:PORT", f.bind6)
+	}
+	o.AddressLookup = iroh.AddressLookupOptions{
+		PkarrRelay:    f.pkarrRelay,
+		PkarrResolve:  f.pkarrRelay != "",
+		PublishDirect: f.publishIPs,
+		DNSOrigin:     f.dnsOrigin,
+		DNSResolver:   f.dnsResolver,
+		MDNS:          f.mdns,
+		Logger:        log,
+	}
+	if f.dnsResolver != "" && f.dnsOrigin == "" {
+		return nil, usageError("--dns-resolver needs --dns-origin")
 	}
 	for _, r := range f.relays {
 		u, err := endpointaddr.ParseRelayURL(r)

@@ -166,7 +166,16 @@ func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose boo
 		conn.Close(1, "bad handshake")
 		return err
 	}
-	err = joinStream(ctx, s, env.stdin, env.stdout)
+	// Our FIN waits until we read the connector's: when the connector sees
+	// it, it knows everything arrived both ways and closes the connection.
+	err = joinStream(ctx, s, env.stdin, env.stdout, true)
+	if err == nil {
+		select {
+		case <-conn.Context().Done():
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
+	}
 	conn.Close(0, "done")
 	return err
 }
@@ -188,16 +197,11 @@ func pipeConnect(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, target end
 	if _, err := s.Write(pipeHello); err != nil {
 		return err
 	}
-	if err := joinStream(ctx, s, env.stdin, env.stdout); err != nil {
+	if err := joinStream(ctx, s, env.stdin, env.stdout, false); err != nil {
 		return err
 	}
-	// Everything was sent and received; wait for the listener to close, so
-	// that our last bytes are acknowledged before we go.
-	select {
-	case <-conn.Context().Done():
-	case <-ctx.Done():
-	case <-time.After(10 * time.Second):
-	}
+	// The listener finishes its side only after it read all of ours, so
+	// everything arrived both ways: close.
 	conn.Close(0, "done")
 	return nil
 }
@@ -214,12 +218,16 @@ func readHello(s io.Reader) error {
 }
 
 // joinStream copies in to the stream (finishing it at EOF) and the stream
-// to out, until both directions are done.
-func joinStream(ctx context.Context, s *iroh.Stream, in io.Reader, out io.Writer) error {
+// to out, until both directions are done. With finAfterEOF, the stream is
+// finished only once the peer's side has ended too.
+func joinStream(ctx context.Context, s *iroh.Stream, in io.Reader, out io.Writer, finAfterEOF bool) error {
 	var g errgroup.Group
 	done := make(chan struct{})
 	g.Go(func() error {
 		_, err := io.CopyBuffer(s, in, make([]byte, 256<<10))
+		if finAfterEOF {
+			<-done
+		}
 		if cerr := s.Close(); err == nil {
 			err = cerr
 		}

@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/iroh-go/iroh/dnsserver"
+	"github.com/iroh-go/iroh/ticket"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -302,4 +305,41 @@ func TestPipe100MiBBinary(t *testing.T) {
 		t.Fatalf("received %d bytes, not identical", len(got))
 	}
 	t.Logf("100 MiB in %s (%.0f MB/s)", time.Since(start), 100*1.048576/time.Since(start).Seconds())
+}
+
+// TestPipeDialByIDThroughDNSServer: the listener publishes to an
+// in-process `iroh dns-server`'s pkarr relay; the connector is given only
+// the endpoint id and resolves it over DNS from the same server.
+func TestPipeDialByIDThroughDNSServer(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	srv, err := dnsserver.New(&dnsserver.Options{HTTPAddr: "127.0.0.1:0", DNSAddr: "127.0.0.1:0", DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	var got syncBuffer
+	tk, done := startListener(t, ctx, []string{"pipe", "listen", "--pkarr-relay", srv.PkarrURL(), "--publish-ips"}, strings.NewReader(""), &got)
+	a, err := ticket.ParseEndpoint(tk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr syncBuffer
+	args := append([]string{"pipe", "connect", a.ID.String(), "--dns-resolver", srv.DNSAddr().String(), "--dns-origin", dnsserver.DefaultOrigin}, loopbackFlags...)
+	for {
+		err = run(ctx, args, testEnv(strings.NewReader("dialed by id"), io.Discard, &stderr))
+		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "not found") {
+			break
+		}
+		time.Sleep(100 * time.Millisecond) // not published yet
+	}
+	if err != nil {
+		t.Fatalf("connect by id: %v", err)
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != "dialed by id" {
+		t.Fatalf("listener got %q", got.String())
+	}
 }
