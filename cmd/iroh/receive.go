@@ -77,14 +77,15 @@ func runReceive(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer d.Close()
 
+	// The bar is made once the first size is known (an unknown-length bar
+	// runs a goroutine of its own).
 	var bar *progressbar.ProgressBar
-	if !*quiet {
-		bar = progressbar.NewOptions64(-1,
+	newBar := func(total int64) *progressbar.ProgressBar {
+		return progressbar.NewOptions64(total,
 			progressbar.OptionSetWriter(env.stderr),
 			progressbar.OptionShowBytes(true),
 			progressbar.OptionSetPredictTime(true),
 			progressbar.OptionSetElapsedTime(true),
-			progressbar.OptionShowElapsedTimeOnFinish(),
 			progressbar.OptionSetDescription("receiving"),
 			progressbar.OptionThrottle(100*time.Millisecond),
 			progressbar.OptionSetWidth(30),
@@ -97,10 +98,12 @@ func runReceive(ctx context.Context, env *cmdEnv, args []string) error {
 		Providers: []endpointaddr.Addr{t.Addr},
 		OnProgress: func(p blobs.DownloadProgress) {
 			last = p
-			if bar == nil {
+			if *quiet || p.Total == 0 {
 				return
 			}
-			if p.Total > 0 && int64(p.Total) != bar.GetMax64() {
+			if bar == nil {
+				bar = newBar(int64(p.Total))
+			} else if int64(p.Total) != bar.GetMax64() {
 				bar.ChangeMax64(int64(p.Total))
 			}
 			bar.Set64(int64(p.Local))

@@ -28,6 +28,15 @@ type wstate struct {
 	ob       *os.File // outboard being filled from received parents (tmp dir)
 	pend     []byte   // verified data not yet written to data, contiguous
 	pendOff  uint64   // blob offset of pend[0]
+
+	// Background writes of full pend buffers (so receiving and hashing
+	// overlap with the page-cache copy). writes counts them; waitWrites is
+	// the barrier before checkpoints, truncation and finishing.
+	writes   sync.WaitGroup
+	writeSem chan struct{}
+	free     chan []byte
+	werrMu   sync.Mutex
+	werr     error
 	obSeen   []uint64 // bitmap of outboard pairs written by this session
 	obCount  uint64   // pairs written by this session
 	unsynced int64
@@ -113,10 +122,11 @@ func (wr *writer) SetSize(size uint64) error {
 	if w.complete || w.bf.SizeValidated() {
 		return fmt.Errorf("blob %s: size header %d contradicts validated size %d", w.h.ShortString(), size, w.bf.Size)
 	}
+	w.pend = w.pend[:0]
+	w.writes.Wait()
 	w.bf = blobs.Bitfield{Size: size, Known: true}
 	w.changed = true
 	w.buf = nil
-	w.pend = nil
 	if w.inline(size) {
 		if w.data != nil {
 			w.data.Close()
@@ -224,18 +234,58 @@ func (w *wstate) bufferLocked(off uint64, data []byte) error {
 	return nil
 }
 
-// flushLocked writes the queued data to the data file.
+// flushLocked hands the queued data to a background write (at most two in
+// flight) and returns the first error of an earlier one.
 func (w *wstate) flushLocked() error {
 	if len(w.pend) == 0 || w.data == nil {
 		w.pend = w.pend[:0]
-		return nil
+		return w.writeErr()
 	}
-	_, err := w.data.WriteAt(w.pend, int64(w.pendOff))
-	w.pend = w.pend[:0]
-	if err != nil {
-		return fmt.Errorf("blob %s: write: %w", w.h.ShortString(), err)
+	if w.writeSem == nil {
+		w.writeSem = make(chan struct{}, 2)
+		w.free = make(chan []byte, 3)
 	}
-	return nil
+	buf, off, f := w.pend, int64(w.pendOff), w.data
+	w.writeSem <- struct{}{}
+	w.writes.Add(1)
+	go func() {
+		defer w.writes.Done()
+		_, err := f.WriteAt(buf, off)
+		if err != nil {
+			w.werrMu.Lock()
+			if w.werr == nil {
+				w.werr = fmt.Errorf("blob %s: write: %w", w.h.ShortString(), err)
+			}
+			w.werrMu.Unlock()
+		}
+		select {
+		case w.free <- buf[:0]:
+		default:
+		}
+		<-w.writeSem
+	}()
+	select {
+	case w.pend = <-w.free:
+	default:
+		w.pend = make([]byte, 0, cap(buf))
+	}
+	return w.writeErr()
+}
+
+func (w *wstate) writeErr() error {
+	w.werrMu.Lock()
+	defer w.werrMu.Unlock()
+	return w.werr
+}
+
+// syncWritesLocked flushes and waits for the background writes.
+func (w *wstate) syncWritesLocked() error {
+	err := w.flushLocked()
+	w.writes.Wait()
+	if err == nil {
+		err = w.writeErr()
+	}
+	return err
 }
 
 func (wr *writer) WriteParent(idx uint64, pair *[64]byte) error {
@@ -281,7 +331,7 @@ func (w *wstate) checkpointLocked() error {
 	if w.complete || !w.changed || w.data == nil {
 		return nil
 	}
-	if err := w.flushLocked(); err != nil {
+	if err := w.syncWritesLocked(); err != nil {
 		return err
 	}
 	w.unsynced = 0
@@ -323,6 +373,7 @@ func (wr *writer) Close() error {
 func (w *wstate) finishLocked() error {
 	s := w.s
 	defer func() {
+		w.writes.Wait()
 		if w.data != nil {
 			w.data.Close()
 			w.data = nil
@@ -344,7 +395,7 @@ func (w *wstate) finishLocked() error {
 		s.mu.Unlock()
 		return nil
 	}
-	if err := w.flushLocked(); err != nil {
+	if err := w.syncWritesLocked(); err != nil {
 		return err
 	}
 	obPath := s.outboardPath(w.h)
