@@ -30,6 +30,7 @@ type endpointFlags struct {
 	dnsResolver string
 	dnsOrigin   string
 	mdns        bool
+	relayOnly   bool
 }
 
 type stringList []string
@@ -51,6 +52,7 @@ func (f *endpointFlags) register(fs *flag.FlagSet, defaultALPN string) {
 	fs.StringVar(&f.dnsResolver, "dns-resolver", "", "DNS server HOST:PORT to resolve endpoint ids with (needs --dns-origin)")
 	fs.StringVar(&f.dnsOrigin, "dns-origin", "", "DNS origin under which ids are resolved (e.g. irohdns.example.)")
 	fs.BoolVar(&f.mdns, "mdns", false, "publish and resolve endpoints on the local network with mDNS")
+	fs.BoolVar(&f.relayOnly, "relay-only", false, "never use direct paths: everything goes through the relay")
 }
 
 // logger returns the logger for the command: warnings only, or debug
@@ -119,7 +121,7 @@ func (f *endpointFlags) options(env *cmdEnv, alpns []string) (*iroh.Options, err
 	if err != nil {
 		return nil, err
 	}
-	o := &iroh.Options{SecretKey: sk, ALPNs: alpns, Logger: log}
+	o := &iroh.Options{SecretKey: sk, ALPNs: alpns, Logger: log, RelayOnly: f.relayOnly}
 	if f.bind4 == "" {
 		o.DisableIPv4 = true
 	} else if o.BindAddrV4, err = netip.ParseAddrPort(f.bind4); err != nil || !o.BindAddrV4.Addr().Is4() {

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/iroh-go/iroh/dnsserver"
+	"github.com/iroh-go/iroh/relay/relaytest"
 	"github.com/iroh-go/iroh/ticket"
 )
 
@@ -61,14 +62,17 @@ func startListener(t *testing.T, ctx context.Context, args []string, stdin io.Re
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)
-	if !sc.Scan() {
-		t.Fatalf("listener printed no ticket: %v", <-done)
+	var tk string
+	for tk == "" {
+		if !sc.Scan() {
+			t.Fatalf("listener printed no ticket: %v", <-done)
+		}
+		// With -v, debug logs may come first; the ticket is alone on its line.
+		if l := sc.Text(); strings.HasPrefix(l, "endpoint") {
+			tk = l
+		}
 	}
-	tk := sc.Text()
 	go io.Copy(io.Discard, pr)
-	if !strings.HasPrefix(tk, "endpoint") {
-		t.Fatalf("first stderr line is not a ticket: %q", tk)
-	}
 	return tk, done
 }
 
@@ -342,4 +346,44 @@ func TestPipeDialByIDThroughDNSServer(t *testing.T) {
 	if got.String() != "dialed by id" {
 		t.Fatalf("listener got %q", got.String())
 	}
+}
+
+// TestPipeThroughRelay: Go endpoint to Go endpoint through our relay, with
+// direct paths off, and the connector reports the relay path.
+func TestPipeThroughRelay(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	r := relaytest.Start(t, nil)
+	up := make([]byte, 2<<20)
+	rand.Read(up)
+	var got syncBuffer
+	flags := []string{"--relay", r.URL, "--relay-only", "-v"}
+	tk, done := startListener(t, ctx, append([]string{"pipe", "listen"}, flags...), strings.NewReader(""), &got)
+	a, _ := ticket.ParseEndpoint(tk)
+	if string(a.RelayURL()) != r.URL {
+		t.Fatalf("ticket relay %q, want %q", a.RelayURL(), r.URL)
+	}
+	var stderr syncBuffer
+	if err := run(ctx, append(append([]string{"pipe", "connect", tk}, flags...), loopbackFlags...), testEnv(bytes.NewReader(up), io.Discard, &stderr)); err != nil {
+		t.Fatalf("connect: %v\n%s", err, stderr.String())
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got.Bytes(), up) {
+		t.Fatalf("listener got %d bytes, want %d identical", len(got.Bytes()), len(up))
+	}
+	if !strings.Contains(stderr.String(), "path: relay "+r.URL) || strings.Contains(stderr.String(), "path: direct") {
+		t.Fatalf("connector paths:\n%s", grepLines(stderr.String(), "path: "))
+	}
+}
+
+func grepLines(s, prefix string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.HasPrefix(l, prefix) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }
