@@ -59,15 +59,16 @@ type Store struct {
 
 	// mu guards the following. Lock order: mu before a wstate's mu is never
 	// taken; wstate.mu may be held while taking mu.
-	mu        sync.Mutex
-	cond      *sync.Cond             // signalled when committed advances or on close
-	dirty     map[blobs.Hash]*record // pending index updates
-	inflight  map[blobs.Hash]*record // the batch being committed
-	enqueued  uint64                 // generation of the last enqueued update
-	committed uint64                 // generation durably committed
-	commitErr error                  // last commit error (sticky until the next success)
-	writers   map[blobs.Hash]*wstate
-	closed    bool
+	mu          sync.Mutex
+	cond        *sync.Cond             // signalled when committed advances or on close
+	dirtyInline int                    // inline bytes in dirty (backpressure)
+	dirty       map[blobs.Hash]*record // pending index updates
+	inflight    map[blobs.Hash]*record // the batch being committed
+	enqueued    uint64                 // generation of the last enqueued update
+	committed   uint64                 // generation durably committed
+	commitErr   error                  // last commit error (sticky until the next success)
+	writers     map[blobs.Hash]*wstate
+	closed      bool
 }
 
 // record is the index entry of a blob; a nil *record in dirty deletes it.
@@ -205,6 +206,17 @@ func (s *Store) outboardPath(h blobs.Hash) string {
 // enqueueLocked schedules rec (nil = delete) for h and returns the
 // generation to wait for. s.mu must be held.
 func (s *Store) enqueueLocked(h blobs.Hash, rec *record) uint64 {
+	// Backpressure: inline data waits in memory until committed, so an
+	// import of many small files must not run ahead of the index.
+	for rec != nil && len(rec.inline) > 0 && s.dirtyInline > maxPendingInline && !s.closed {
+		s.cond.Wait()
+	}
+	if old := s.dirty[h]; old != nil {
+		s.dirtyInline -= len(old.inline)
+	}
+	if rec != nil {
+		s.dirtyInline += len(rec.inline)
+	}
 	s.dirty[h] = rec
 	s.enqueued++
 	s.cond.Broadcast()
@@ -235,8 +247,28 @@ func (s *Store) commitLoop() {
 			s.mu.Unlock()
 			return
 		}
+		// Commit at most commitMaxRecords / commitMaxBytes per
+		// transaction, so a burst of small blobs does not make one huge
+		// transaction (bbolt buffers its dirty pages in memory).
 		batch, gen := s.dirty, s.enqueued
-		s.dirty = make(map[blobs.Hash]*record)
+		if len(s.dirty) > commitMaxRecords || s.dirtyBytesLocked() > commitMaxBytes {
+			batch, gen = make(map[blobs.Hash]*record), s.committed
+			var n int
+			for h, r := range s.dirty {
+				batch[h] = r
+				delete(s.dirty, h)
+				if r != nil {
+					n += len(r.inline)
+					s.dirtyInline -= len(r.inline)
+				}
+				if len(batch) >= commitMaxRecords || n >= commitMaxBytes {
+					break
+				}
+			}
+		} else {
+			s.dirty = make(map[blobs.Hash]*record)
+			s.dirtyInline = 0
+		}
 		s.inflight = batch
 		s.mu.Unlock()
 		err := s.syncFiles(batch)
@@ -274,6 +306,9 @@ func (s *Store) commitLoop() {
 			for h, r := range batch {
 				if _, ok := s.dirty[h]; !ok {
 					s.dirty[h] = r
+					if r != nil {
+						s.dirtyInline += len(r.inline)
+					}
 				}
 			}
 			s.inflight = nil
@@ -334,6 +369,18 @@ func syncDir(dir string) {
 		d.Close()
 	}
 }
+
+// Transaction size bounds of the commit loop.
+const (
+	commitMaxRecords = 4096
+	commitMaxBytes   = 8 << 20
+)
+
+// maxPendingInline bounds the inline data waiting for the commit loop.
+const maxPendingInline = 16 << 20
+
+// dirtyBytesLocked returns the inline data pending in dirty.
+func (s *Store) dirtyBytesLocked() int { return s.dirtyInline }
 
 // lookup returns the record of h (pending or committed), or nil.
 func (s *Store) lookup(h blobs.Hash) (*record, error) {
