@@ -179,7 +179,7 @@ func (s *Server) forward(c *conn, f *relay.Frame) bool {
 
 // writeLoop writes queued frames in batches (one write per batch, bounded
 // by the write timeout), and runs the keepalive: a Ping when nothing was
-// received for the ping interval (15 s + 1–5 s jitter), and a disconnect
+// received for the ping interval (16–20 s), and a disconnect
 // when its Pong is late (3 × RTT in [0.5 s, 5 s], 5 s before a sample).
 func (c *conn) writeLoop() {
 	s := c.s

@@ -43,7 +43,7 @@
 // peer it sent to receives EndpointGone. Shutdown sends Restarting to every
 // client and a WebSocket close.
 //
-// Keepalive: the server pings a client after 15 s (+1–5 s jitter) without
+// Keepalive: the server pings a client after 15 s + 1–5 s of jitter without
 // receiving a frame from it and disconnects it if the Pong is later than 3 ×
 // RTT (0.5–5 s; 5 s before a sample). It answers every Ping with a Pong.
 // A malformed, unknown, wrong-direction or oversized (above 1 MiB) frame, or

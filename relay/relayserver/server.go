@@ -32,8 +32,10 @@ const (
 	// DefaultEstablishTimeout bounds the time from the upgrade request to a
 	// completed handshake.
 	DefaultEstablishTimeout = 30 * time.Second
-	// keepaliveInterval is the server's ping interval before jitter (1–5 s).
-	keepaliveInterval = 15 * time.Second
+	// keepaliveInterval and keepaliveJitter make the server's ping interval
+	// uniform in [16 s, 20 s], that is 15 s + 1–5 s as in iroh-relay.
+	keepaliveInterval = 16 * time.Second
+	keepaliveJitter   = 4 * time.Second
 	// maxWriteBatch and maxWriteBytes bound one write to a client: at most
 	// 64 frames, and no more frames once 48 KiB are gathered.
 	maxWriteBatch = 64
@@ -109,6 +111,7 @@ type Server struct {
 	mu       sync.Mutex
 	closed   bool
 	conns    map[*conn]struct{}
+	pending  map[net.Conn]struct{} // upgraded, handshake not finished
 	servers  map[*http.Server]struct{}
 	stunConn map[net.PacketConn]struct{}
 }
@@ -138,8 +141,9 @@ func New(opts *Options) (*Server, error) {
 		writeTimeout:     o.WriteTimeout,
 		establishTimeout: o.EstablishTimeout,
 		pingInterval:     keepaliveInterval,
-		pingJitter:       5 * time.Second,
+		pingJitter:       keepaliveJitter,
 		conns:            make(map[*conn]struct{}),
+		pending:          make(map[net.Conn]struct{}),
 		servers:          make(map[*http.Server]struct{}),
 		stunConn:         make(map[net.PacketConn]struct{}),
 	}
@@ -235,6 +239,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	}
 	for pc := range s.stunConn {
 		pc.Close()
+	}
+	for nc := range s.pending {
+		nc.Close()
 	}
 	s.mu.Unlock()
 	s.cancel()
@@ -447,6 +454,18 @@ func (s *Server) serveRelay(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer nc.Close()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.pending[nc] = struct{}{}
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.pending, nc)
+		s.mu.Unlock()
+	}()
 	nc.SetDeadline(time.Now().Add(s.establishTimeout))
 	resp := "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
 		"Sec-WebSocket-Accept: " + ws.AcceptKey(wsKey) + "\r\nSec-WebSocket-Protocol: " + proto + "\r\n\r\n"
@@ -582,6 +601,7 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 	}
 	c.lastRecv.Store(time.Now().UnixNano())
 	s.mu.Lock()
+	delete(s.pending, nc)
 	if s.closed {
 		s.mu.Unlock()
 		return
