@@ -360,3 +360,19 @@ func TestDecodeHugeSize(t *testing.T) {
 		t.Fatalf("EncodedLen = %d, want %d", got, len(stream))
 	}
 }
+
+type countWriter struct{ writes, bytes int }
+
+func (c *countWriter) Write(p []byte) (int, error) { c.writes++; c.bytes += len(p); return len(p), nil }
+
+func TestEncodeLargeWrites(t *testing.T) {
+	data := pattern(8 << 20)
+	_, ob := OutboardBytes(data)
+	var w countWriter
+	if err := Encode(&w, bytes.NewReader(data), uint64(len(data)), bytes.NewReader(ob), All()); err != nil {
+		t.Fatal(err)
+	}
+	if w.writes > 9 || uint64(w.bytes) != EncodedLen(uint64(len(data)), All()) {
+		t.Fatalf("%d writes for %d bytes", w.writes, w.bytes)
+	}
+}
