@@ -29,10 +29,6 @@ const (
 	connectTimeout = 10 * time.Second
 	// tcpDialTimeout bounds one TCP dial attempt.
 	tcpDialTimeout = 1500 * time.Millisecond
-	// keepaliveInterval: a Ping is sent when nothing was received for this long.
-	keepaliveInterval = 15 * time.Second
-	// maxQueueAge: datagrams queued longer than this are dropped.
-	maxQueueAge = 3 * time.Second
 	// clientWriteTimeout bounds one flush to the relay.
 	clientWriteTimeout = 5 * time.Second
 	// sendQueueLen is the capacity of the Send queue, in datagram frames.
@@ -44,10 +40,20 @@ const (
 	keyCacheLen    = 128
 )
 
+// Timers that tests shorten (variables only for that; set before NewClient).
+var (
+	// keepaliveInterval: a Ping is sent when nothing was received for this long.
+	keepaliveInterval = 15 * time.Second
+	// maxQueueAge: datagrams queued longer than this are dropped.
+	maxQueueAge = 3 * time.Second
+	// firstPongTimeout applies before the first RTT sample.
+	firstPongTimeout = 5 * time.Second
+)
+
 // pongTimeout is 3 × rtt clamped to [500 ms, 5 s]; 5 s without a sample.
 func pongTimeout(rtt time.Duration) time.Duration {
 	if rtt <= 0 {
-		return 5 * time.Second
+		return firstPongTimeout
 	}
 	return min(max(3*rtt, 500*time.Millisecond), 5*time.Second)
 }

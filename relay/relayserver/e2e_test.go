@@ -2,6 +2,7 @@ package relayserver_test
 
 import (
 	"bytes"
+	"context"
 	"testing"
 	"time"
 
@@ -28,4 +29,22 @@ func TestClientToClient(t *testing.T) {
 	if got.src != b.id() || got.ecn != 3 || got.seg != 6 || !bytes.Equal(got.contents, batch) {
 		t.Fatalf("got %+v", got)
 	}
+	// The client pings right after connecting: its latency is known.
+	eventually(t, "latency sample", func() bool { return a.State().Latency > 0 })
+}
+
+func TestShutdownDuringHandshake(t *testing.T) {
+	r := relaytest.Start(t, nil)
+	rc, _ := dialRaw(t, r.Addr, "iroh-relay-v2", nil, nil)
+	rc.read() // the challenge; never answered
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	t0 := time.Now()
+	if err := r.Server.Shutdown(ctx); err != nil {
+		t.Fatalf("Shutdown: %v", err)
+	}
+	if d := time.Since(t0); d > time.Second {
+		t.Fatalf("Shutdown took %v with a handshake pending", d)
+	}
+	rc.expectClosed()
 }
