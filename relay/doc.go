@@ -44,11 +44,11 @@
 // dials and then reads (and calls OnDatagrams and OnEndpointGone, in frame
 // order, on that goroutine), plus a writer goroutine per connection that
 // owns the socket's write side: it flushes up to 20 queued datagram frames
-// per write. Send copies the datagram into a bounded queue of 512 frames and
-// returns; when the queue is full the oldest frame is dropped, and frames
-// queued for more than 3 s (say, while disconnected) are dropped when
-// dequeued; both counted in Metrics.SendDrops. Close stops and waits for
-// every goroutine.
+// per write (one system call), and sends the keepalive Pings. Send copies
+// the datagram into a bounded queue of 512 frames and returns; when the
+// queue is full the oldest frame is dropped, and frames queued for more than
+// 3 s (say, while disconnected) are dropped; both counted in
+// Metrics.SendDrops. Close stops and waits for every goroutine.
 //
 // # WebSocket
 //

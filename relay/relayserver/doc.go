@@ -68,9 +68,18 @@
 //
 // Each client connection uses two goroutines: the HTTP handler goroutine
 // that upgraded it reads, and a writer goroutine owns the socket's write
-// side and writes up to 64 queued frames per system call. The registry of
-// EndpointIDs is a read-write-locked map; forwarding takes the read lock.
-// Per connection the server keeps a 4 KiB read buffer, a read buffer grown
-// to the largest message seen and the queue. Shutdown and Close stop and wait
-// for all of it.
+// side and writes up to 64 queued frames (at most about 48 KiB) per system
+// call. The registry of EndpointIDs is a read-write-locked map; forwarding
+// takes the read lock. Per connection the server keeps a 4 KiB read buffer,
+// a message buffer grown to the largest message seen, and a send queue that
+// grows on demand up to its bound and is released when it empties; write
+// buffers and datagram buffers come from shared pools. Measured with 10 000
+// clients on one relay (iroh relay bench): about 40–55 KiB of RSS per
+// client. Shutdown and Close stop and wait for all of it.
+//
+// The WebSocket layer is the module's own (relay/internal/ws; see the relay
+// package doc for why not github.com/coder/websocket). Upgrade requests are
+// validated as iroh-relay does: Upgrade must be exactly "websocket",
+// Sec-WebSocket-Version 13, and a supported subprotocol. Bytes a client
+// sends before it has read the 101 are accepted (iroh-relay refuses them).
 package relayserver
