@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"time"
 
@@ -49,6 +50,7 @@ func runBlobsBench(ctx context.Context, env *cmdEnv, args []string) error {
 	files := fset.Int("files", 0, "make the payload a directory of this many random files (a collection)")
 	fileSize := fset.Int64("file-size", 10<<10, "size of each file with --files")
 	rustFile := fset.String("rust", "", "output of bench-rust-blobs.sh to compute ratios against")
+	profDir := fset.String("cpuprofile", "", "write provider.prof and fetcher.prof CPU profiles of the transfer into this directory")
 	if _, err := parseFlags(fset, args); err != nil {
 		return err
 	}
@@ -88,7 +90,7 @@ func runBlobsBench(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	var results []map[string]float64
 	for i := range *runs {
-		r, err := benchRun(ctx, env, exe, work, payload, i, total)
+		r, err := benchRun(ctx, env, exe, work, payload, i, total, *profDir)
 		if err != nil {
 			return fmt.Errorf("blobs bench: run %d: %w", i, err)
 		}
@@ -193,12 +195,15 @@ func writeBenchDir(dir string, n int, size int64) error {
 }
 
 // benchRun runs one provider process and one transfer into this process.
-func benchRun(ctx context.Context, env *cmdEnv, exe, work, payload string, i int, total int64) (map[string]float64, error) {
+func benchRun(ctx context.Context, env *cmdEnv, exe, work, payload string, i int, total int64, profDir string) (map[string]float64, error) {
 	provDir := filepath.Join(work, fmt.Sprintf("provider-%d", i))
 	fetchDir := filepath.Join(work, fmt.Sprintf("fetcher-%d", i))
 	defer os.RemoveAll(provDir)
 	defer os.RemoveAll(fetchDir)
 	cmd := exec.CommandContext(ctx, exe, "blobs", "bench", "provide", "--data-dir", provDir, "--path", payload)
+	if profDir != "" {
+		cmd.Args = append(cmd.Args, "--cpuprofile", filepath.Join(profDir, "provider.prof"))
+	}
 	cmd.Stderr = env.stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -245,6 +250,17 @@ func benchRun(ctx context.Context, env *cmdEnv, exe, work, payload string, i int
 	}
 	defer d.Close()
 
+	if profDir != "" {
+		f, err := os.Create(filepath.Join(profDir, "fetcher.prof"))
+		if err != nil {
+			return nil, err
+		}
+		pprof.StartCPUProfile(f)
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	cpu0, _ := rusage()
 	t0 := time.Now()
 	tt, err := d.Download(ctx, blobs.DownloadRequest{Content: t.HashAndFormat(), Providers: []endpointaddr.Addr{t.Addr}})
@@ -354,6 +370,7 @@ func benchProvide(ctx context.Context, env *cmdEnv, args []string) error {
 	fset := newFlagSet(env, "blobs bench provide", "--data-dir DIR --path PATH")
 	dataDir := fset.String("data-dir", "", "store directory")
 	path := fset.String("path", "", "file or directory to import")
+	prof := fset.String("cpuprofile", "", "CPU profile of the serving phase")
 	if _, err := parseFlags(fset, args); err != nil {
 		return err
 	}
@@ -385,10 +402,22 @@ func benchProvide(ctx context.Context, env *cmdEnv, args []string) error {
 	a.RelayURLs = nil
 	t := blobs.BlobTicket{Addr: a, Hash: root.Hash(), Format: root.HashAndFormat().Format}
 	enc := json.NewEncoder(env.stdout)
+	if *prof != "" {
+		f, err := os.Create(*prof)
+		if err != nil {
+			return err
+		}
+		pprof.StartCPUProfile(f)
+		defer func() {
+			pprof.StopCPUProfile()
+			f.Close()
+		}()
+	}
 	cpuT, _ := rusage()
 	enc.Encode(map[string]any{"ticket": t.String(), "import_s": importS, "import_cpu_s": (cpu1 - cpu0).Seconds()})
 	io.Copy(io.Discard, env.stdin) // until the fetcher closes our stdin
 	cpuE, rss := rusage()
+	pprof.StopCPUProfile() // before the last line: the parent kills us after it
 	return enc.Encode(map[string]any{"cpu_s": (cpuE - cpuT).Seconds(), "rss_mib": float64(rss) / (1 << 20)})
 }
 
