@@ -121,6 +121,10 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 // the peer is answered and returned as *CloseError (which matches io.EOF).
 func (c *Conn) ReadMessage() (op int, p []byte, err error) {
 	msgOp := -1
+	if cap(c.rbuf) > 128<<10 {
+		// Do not keep the buffer of an unusually large message.
+		c.rbuf = nil
+	}
 	c.rbuf = c.rbuf[:0]
 	for {
 		fin, fop, payload, err := c.readFrame()
