@@ -171,10 +171,12 @@ type ProviderError struct {
 	Err      error
 }
 
+// Error implements error.
 func (e *ProviderError) Error() string {
 	return fmt.Sprintf("provider %s: %s: %v", e.Provider.ShortString(), e.Reason, e.Err)
 }
 
+// Unwrap returns the underlying failure.
 func (e *ProviderError) Unwrap() error { return e.Err }
 
 // ErrNoProviders is returned when a download has no provider left to try.

@@ -157,6 +157,7 @@ type RequestError struct {
 	Err    error
 }
 
+// Error implements error.
 func (e *RequestError) Error() string {
 	s := fmt.Sprintf("blobs request: %s at offset %d", e.Msg, e.Offset)
 	if e.Err != nil {
@@ -165,6 +166,7 @@ func (e *RequestError) Error() string {
 	return s
 }
 
+// Unwrap returns the underlying decoding error, if any.
 func (e *RequestError) Unwrap() error { return e.Err }
 
 // ParseRequest decodes one request from the start of b and returns it with

@@ -1,7 +1,3 @@
-// Package storetest is the conformance suite every blobs.Store
-// implementation runs: imports of all size classes with their hashes and
-// outboards, export, verified partial writes and completion, tags, temp
-// tags and GC, Observe and List.
 package storetest
 
 import (
