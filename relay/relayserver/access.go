@@ -2,7 +2,6 @@ package relayserver
 
 import (
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -111,8 +110,3 @@ func HTTPCheck(url, bearerToken string, client *http.Client) AccessFunc {
 		return true, ""
 	}
 }
-
-// errDenied describes a denial for logs.
-type errDenied struct{ reason string }
-
-func (e errDenied) Error() string { return fmt.Sprintf("access denied: %s", e.reason) }
