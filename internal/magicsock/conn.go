@@ -165,7 +165,10 @@ func New(opts *Options) (*Conn, error) {
 	}
 	c.sentDirect = c.metrics.SentBytes.WithLabelValues("direct")
 	c.recvPackets = c.metrics.RecvPackets
-	c.discoLimiter = tokenBucket{rate: 2000, burst: 500}
+	// Opening a disco packet from a stranger costs an X25519 (~50 µs):
+	// at most 200 a second (1% of a core), so a flood cannot starve the
+	// socket's reader.
+	c.discoLimiter = tokenBucket{rate: 200, burst: 50}
 	if !o.DisableV4 {
 		addr := o.BindV4
 		if !addr.IsValid() {
@@ -339,19 +342,6 @@ func (c *Conn) allocRemote(id key.PublicKey) *remote {
 		a16[15-i] = byte(n >> (8 * i))
 	}
 	return newRemote(c, id, netip.AddrPortFrom(netip.AddrFrom16(a16), MappedPort))
-}
-
-// boxKey returns the disco key shared with peer.
-func (c *Conn) boxKey(peer key.PublicKey) (*[32]byte, error) {
-	if v, ok := c.boxKeys.Load(peer); ok {
-		return v.(*[32]byte), nil
-	}
-	k, err := sharedKey(c.sk, peer)
-	if err != nil {
-		return nil, err
-	}
-	c.boxKeys.Store(peer, &k)
-	return &k, nil
 }
 
 // readLoop reads one UDP socket until it is closed: one datagram, or

@@ -9,6 +9,22 @@ import (
 	"github.com/iroh-go/iroh/key"
 )
 
+// boxKey returns the disco key shared with peer. Keys are cached only for
+// peers that are known remotes, so strangers cannot grow the cache.
+func (c *Conn) boxKey(peer key.PublicKey) (*[32]byte, error) {
+	if v, ok := c.boxKeys.Load(peer); ok {
+		return v.(*[32]byte), nil
+	}
+	k, err := sharedKey(c.sk, peer)
+	if err != nil {
+		return nil, err
+	}
+	if _, known := c.byID.Load(peer); known {
+		c.boxKeys.Store(peer, &k)
+	}
+	return &k, nil
+}
+
 // sendDisco seals m for r and sends it over p.
 func (c *Conn) sendDisco(r *remote, p pathAddr, m *discoMsg) {
 	bk, err := c.boxKey(r.id)
