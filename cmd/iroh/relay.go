@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -347,12 +348,13 @@ func relayParseIDs(v any) ([]key.PublicKey, error) {
 // other through a relay (its own in-process relay unless --url is given)
 // and prints throughput, one-way forwarding latency and memory.
 func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
-	fs := newFlagSet(env, "relay bench", "[--clients N] [--url URL] [--duration D] [--size BYTES] [--window W]")
+	fs := newFlagSet(env, "relay bench", "[--clients N] [--url URL] [--duration D] [--size BYTES] [--window W] [--cpuprofile FILE]")
 	n := fs.Int("clients", 100, "number of clients (even; they talk in pairs)")
 	relayURL := fs.String("url", "", "relay to test (default: start one in this process)")
 	dur := fs.Duration("duration", 5*time.Second, "measurement time (after a 1 s warm-up)")
 	size := fs.Int("size", 1200, "datagram size in bytes (at least 16)")
 	window := fs.Int("window", 8, "datagrams in flight per direction per pair")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurement to this file")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -518,10 +520,23 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 	}
 	sleepCtx(time.Second)
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return fmt.Errorf("relay bench: %w", err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("relay bench: %w", err)
+		}
+	}
 	measuring.Store(true)
 	t0 := time.Now()
 	sleepCtx(*dur)
 	measuring.Store(false)
+	if *cpuProfile != "" {
+		pprof.StopCPUProfile()
+	}
 	elapsed := time.Since(t0)
 	rss := relayProcessRSS()
 	var ms runtime.MemStats
