@@ -292,6 +292,11 @@ func (c *conn) writeLoop() {
 		}
 		batch = batch[:0]
 		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				// The reader answered the client's close, or the
+				// connection is going away: not a write failure.
+				return
+			}
 			c.log.Debug("write to client failed", "err", err)
 			c.setReason(DisconnectWriteTimeout)
 			c.nc.Close()
