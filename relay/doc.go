@@ -54,8 +54,10 @@
 //
 // The WebSocket layer is relay/internal/ws, a small RFC 6455 implementation,
 // not github.com/coder/websocket: the relay wants to read each message into
-// one reused buffer (no allocation per datagram), to write a whole batch of
-// frames with one system call, and no extra goroutine per connection (a
-// server holds tens of thousands); coder/websocket allocates per Read, writes
-// each message with its own flush and runs a goroutine per connection.
+// one reused buffer (no allocation per datagram) and to write a whole batch
+// of frames with one system call. coder/websocket (v1.8) returns each
+// message from Conn.Read as a new slice (io.ReadAll), flushes every message
+// with its own write, and arms a context.AfterFunc on every read and write.
+// The module's layer has no goroutine of its own and is tested against
+// coder/websocket in both directions.
 package relay

@@ -6,8 +6,8 @@
 // path wants three things those libraries do not give together: reading a
 // message into a buffer the caller reuses (no allocation per message),
 // writing many messages and flushing them with one system call (the relay
-// writers batch), and no goroutine of its own per connection (a relay holds
-// tens of thousands of connections). It implements exactly what the relay
+// writers batch), and no per-call timers or goroutines of its own (a relay
+// holds tens of thousands of connections). It implements exactly what the relay
 // needs: binary and text messages, continuation frames, ping/pong answered
 // inline, close; no extensions (no permessage-deflate), which the iroh relay
 // protocol never negotiates.
