@@ -13,8 +13,7 @@
 // observe is the one peers see; the Prober interface lets the socket send
 // them and match the answers.
 //
-// The package holds the STUN client codec (BuildBindingRequest,
-// ParseBindingResponse, with a fuzz target) and Run, which probes
-// concurrently and returns a Report. It starts no goroutine that outlives
-// Run.
+// Run probes concurrently and returns a Report; it starts no goroutine
+// that outlives it. The STUN codec lives in internal/stun, shared with the
+// relay server.
 package netreport

@@ -11,7 +11,7 @@ import (
 
 	"golang.org/x/net/ipv4"
 
-	"github.com/iroh-go/iroh/netreport"
+	"github.com/iroh-go/iroh/internal/stun"
 )
 
 // The receive path hands packets from the socket readers (and relay
@@ -86,7 +86,7 @@ func (c *Conn) splitRead(b *rxBatch, n, gso int, ecn uint8, src netip.AddrPort) 
 	total := 0
 	for off := 0; off < n; off += gso {
 		seg := b.buf[off:min(off+gso, n)]
-		if netreport.IsSTUN(seg) {
+		if stun.Is(seg) {
 			c.handleSTUN(seg)
 			continue
 		}

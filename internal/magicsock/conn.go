@@ -111,7 +111,7 @@ type Conn struct {
 	observed map[netip.AddrPort]time.Time // our addresses as peers saw them (pongs)
 
 	discoLimiter tokenBucket // bounds disco work for unknown senders
-	stun         stunState   // see stun.go
+	stunS        stunState   // see stun.go
 }
 
 // pendingSrc holds QUIC packets from a UDP source not yet known to be a

@@ -7,13 +7,13 @@ import (
 	"sync"
 	"time"
 
-	"github.com/iroh-go/iroh/netreport"
+	"github.com/iroh-go/iroh/internal/stun"
 )
 
 // stunState matches STUN answers to the requests STUN sent.
 type stunState struct {
 	mu   sync.Mutex
-	wait map[netreport.TxID]chan netip.AddrPort
+	wait map[stun.TxID]chan netip.AddrPort
 }
 
 // STUN sends a binding request to server from the socket of its family and
@@ -21,22 +21,22 @@ type stunState struct {
 // the same NAT mapping. The answer also becomes a direct address candidate.
 // It implements netreport.Prober.
 func (c *Conn) STUN(ctx context.Context, server netip.AddrPort) (netip.AddrPort, error) {
-	var tx netreport.TxID
+	var tx stun.TxID
 	_, _ = rand.Read(tx[:])
 	ch := make(chan netip.AddrPort, 1)
-	c.stun.mu.Lock()
-	if c.stun.wait == nil {
-		c.stun.wait = map[netreport.TxID]chan netip.AddrPort{}
+	c.stunS.mu.Lock()
+	if c.stunS.wait == nil {
+		c.stunS.wait = map[stun.TxID]chan netip.AddrPort{}
 	}
-	c.stun.wait[tx] = ch
-	c.stun.mu.Unlock()
+	c.stunS.wait[tx] = ch
+	c.stunS.mu.Unlock()
 	defer func() {
-		c.stun.mu.Lock()
-		delete(c.stun.wait, tx)
-		c.stun.mu.Unlock()
+		c.stunS.mu.Lock()
+		delete(c.stunS.wait, tx)
+		c.stunS.mu.Unlock()
 	}()
 	server = netip.AddrPortFrom(server.Addr().Unmap(), server.Port())
-	if err := c.sendUDP(netreport.BuildBindingRequest(tx), server); err != nil {
+	if err := c.sendUDP(stun.AppendRequest(nil, tx), server); err != nil {
 		return netip.AddrPort{}, err
 	}
 	select {
@@ -51,14 +51,14 @@ func (c *Conn) STUN(ctx context.Context, server netip.AddrPort) (netip.AddrPort,
 
 // handleSTUN takes a STUN message received on a UDP socket.
 func (c *Conn) handleSTUN(b []byte) {
-	tx, mapped, err := netreport.ParseBindingResponse(b)
+	tx, mapped, err := stun.ParseResponse(b)
 	if err != nil {
 		c.metrics.Dropped.WithLabelValues("bad_stun").Inc()
 		return
 	}
-	c.stun.mu.Lock()
-	ch := c.stun.wait[tx]
-	c.stun.mu.Unlock()
+	c.stunS.mu.Lock()
+	ch := c.stunS.wait[tx]
+	c.stunS.mu.Unlock()
 	if ch == nil {
 		c.metrics.Dropped.WithLabelValues("bad_stun").Inc()
 		return

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iroh-go/iroh/internal/stun"
 	"github.com/iroh-go/iroh/relay/relayserver"
 )
 
@@ -40,15 +41,15 @@ func TestSTUN(t *testing.T) {
 			defer c.Close()
 			// Garbage is ignored and counted.
 			c.Write([]byte("not stun"))
-			tx := relayserver.STUNTxID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
-			c.Write(relayserver.AppendSTUNBindingRequest(nil, tx))
+			tx := stun.TxID{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+			c.Write(stun.AppendRequest(nil, tx))
 			c.SetReadDeadline(time.Now().Add(5 * time.Second))
 			buf := make([]byte, 1500)
 			n, err := c.Read(buf)
 			if err != nil {
 				t.Fatal(err)
 			}
-			gotTx, addr, err := relayserver.ParseSTUNBindingResponse(buf[:n])
+			gotTx, addr, err := stun.ParseResponse(buf[:n])
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -65,7 +66,7 @@ func TestSTUN(t *testing.T) {
 }
 
 func TestSTUNParseErrors(t *testing.T) {
-	good := relayserver.AppendSTUNBindingRequest(nil, relayserver.STUNTxID{})
+	good := stun.AppendRequest(nil, stun.TxID{})
 	for name, b := range map[string][]byte{
 		"short":       good[:19],
 		"response":    append([]byte{0x01, 0x01}, good[2:]...),
@@ -73,28 +74,28 @@ func TestSTUNParseErrors(t *testing.T) {
 		"bad cookie":  append(bytes.Clone(good[:4]), append([]byte{0, 0, 0, 0}, good[8:]...)...),
 		"odd padding": append(append(bytes.Clone(good[:2]), 0, 2), append(bytes.Clone(good[4:]), 0, 0)...),
 	} {
-		if _, err := relayserver.ParseSTUNBindingRequest(b); err == nil {
+		if _, err := stun.ParseRequest(b); err == nil {
 			t.Errorf("%s: accepted %x", name, b)
 		}
 	}
-	if _, err := relayserver.ParseSTUNBindingRequest(good); err != nil {
+	if _, err := stun.ParseRequest(good); err != nil {
 		t.Fatal(err)
 	}
 }
 
 func FuzzParseSTUN(f *testing.F) {
-	tx := relayserver.STUNTxID{9, 8, 7}
-	f.Add(relayserver.AppendSTUNBindingRequest(nil, tx))
-	f.Add(relayserver.AppendSTUNBindingResponse(nil, tx, netip.MustParseAddrPort("192.0.2.1:3478")))
-	f.Add(relayserver.AppendSTUNBindingResponse(nil, tx, netip.MustParseAddrPort("[2001:db8::1]:1")))
+	tx := stun.TxID{9, 8, 7}
+	f.Add(stun.AppendRequest(nil, tx))
+	f.Add(stun.AppendResponse(nil, tx, netip.MustParseAddrPort("192.0.2.1:3478")))
+	f.Add(stun.AppendResponse(nil, tx, netip.MustParseAddrPort("[2001:db8::1]:1")))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if tx, err := relayserver.ParseSTUNBindingRequest(b); err == nil {
-			if _, err := relayserver.ParseSTUNBindingRequest(relayserver.AppendSTUNBindingRequest(nil, tx)); err != nil {
+		if tx, err := stun.ParseRequest(b); err == nil {
+			if _, err := stun.ParseRequest(stun.AppendRequest(nil, tx)); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if tx, addr, err := relayserver.ParseSTUNBindingResponse(b); err == nil {
-			tx2, addr2, err := relayserver.ParseSTUNBindingResponse(relayserver.AppendSTUNBindingResponse(nil, tx, addr))
+		if tx, addr, err := stun.ParseResponse(b); err == nil {
+			tx2, addr2, err := stun.ParseResponse(stun.AppendResponse(nil, tx, addr))
 			if err != nil || tx2 != tx || addr2 != netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port()) {
 				t.Fatalf("round trip: %v %v %v", addr, addr2, err)
 			}
