@@ -106,6 +106,7 @@ type Conn struct {
 	// mu guards the following.
 	mu       sync.Mutex
 	relays   map[endpointaddr.RelayURL]RelayClient
+	relayUse map[endpointaddr.RelayURL]*atomic.Int64 // last send, UnixNano; see relay.go
 	pending  map[netip.AddrPort]*pendingSrc
 	anon     map[netip.AddrPort]*remote
 	observed map[netip.AddrPort]time.Time // our addresses as peers saw them (pongs)
@@ -531,6 +532,7 @@ func (c *Conn) maintenanceLoop() {
 		case <-c.closing:
 			return
 		case now := <-t.C:
+			c.pruneRelays(now)
 			c.byID.Range(func(_, v any) bool {
 				v.(*remote).heartbeat(now)
 				return true

@@ -3,6 +3,8 @@ package magicsock
 import (
 	"errors"
 	"net"
+	"sync/atomic"
+	"time"
 
 	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/key"
@@ -39,6 +41,9 @@ func (c *Conn) relayFor(url endpointaddr.RelayURL) (RelayClient, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if rc, ok := c.relays[url]; ok {
+		if u := c.relayUse[url]; u != nil {
+			u.Store(time.Now().UnixNano())
+		}
 		return rc, nil
 	}
 	if c.closed.Load() {
@@ -51,6 +56,12 @@ func (c *Conn) relayFor(url endpointaddr.RelayURL) (RelayClient, error) {
 		return nil, err
 	}
 	c.relays[url] = rc
+	if c.relayUse == nil {
+		c.relayUse = map[endpointaddr.RelayURL]*atomic.Int64{}
+	}
+	used := new(atomic.Int64)
+	used.Store(time.Now().UnixNano())
+	c.relayUse[url] = used
 	return rc, nil
 }
 
@@ -82,5 +93,31 @@ func (c *Conn) SetHomeRelay(url endpointaddr.RelayURL) {
 	}
 	if old != "" {
 		c.log.Info("home relay changed", "relay_url", url, "old", old)
+	}
+}
+
+// relayIdleTimeout closes a connection to a relay other than the home relay
+// after this long without sending through it, as Rust iroh does; the home
+// relay connection is never idled out.
+const relayIdleTimeout = 60 * time.Second
+
+// pruneRelays closes idle connections to relays other than the home relay.
+func (c *Conn) pruneRelays(now time.Time) {
+	home := c.HomeRelay()
+	var idle []RelayClient
+	c.mu.Lock()
+	for url, rc := range c.relays {
+		u := c.relayUse[url]
+		if url == home || u == nil || now.UnixNano()-u.Load() < int64(relayIdleTimeout) {
+			continue
+		}
+		idle = append(idle, rc)
+		delete(c.relays, url)
+		delete(c.relayUse, url)
+		c.log.Debug("closing idle relay connection", "relay_url", url)
+	}
+	c.mu.Unlock()
+	for _, rc := range idle {
+		rc.Close()
 	}
 }
