@@ -10,22 +10,22 @@ import (
 	"github.com/iroh-go/iroh/key"
 )
 
-// recordingRelay is a RelayClient that records sends and closes; the
+// closeRecorder is a RelayClient that records sends and closes; the
 // real client is tested in package relay and end to end in package iroh.
-type recordingRelay struct {
+type closeRecorder struct {
 	mu     sync.Mutex
 	sent   int
 	closed bool
 }
 
-func (r *recordingRelay) Send(key.PublicKey, uint8, uint16, []byte) error {
+func (r *closeRecorder) Send(key.PublicKey, uint8, uint16, []byte) error {
 	r.mu.Lock()
 	r.sent++
 	r.mu.Unlock()
 	return nil
 }
 
-func (r *recordingRelay) Close() error {
+func (r *closeRecorder) Close() error {
 	r.mu.Lock()
 	r.closed = true
 	r.mu.Unlock()
@@ -33,12 +33,12 @@ func (r *recordingRelay) Close() error {
 }
 
 func TestIdleNonHomeRelaysClosed(t *testing.T) {
-	clients := map[endpointaddr.RelayURL]*recordingRelay{}
+	clients := map[endpointaddr.RelayURL]*closeRecorder{}
 	var mu sync.Mutex
 	dial := func(url endpointaddr.RelayURL, _ func(key.PublicKey, uint8, uint16, []byte)) (RelayClient, error) {
 		mu.Lock()
 		defer mu.Unlock()
-		rc := &recordingRelay{}
+		rc := &closeRecorder{}
 		clients[url] = rc
 		return rc, nil
 	}
