@@ -213,12 +213,15 @@ func (p *proc) stderr() string {
 
 // startRelay runs the relay (with STUN) on the relay host and waits until
 // it answers from peer1's side.
-func (s *sim) startRelay() *proc {
+func (s *sim) startRelay() *proc { return s.startRelayOn("3340", "3478") }
+
+// startRelayOn runs a relay with its HTTP and STUN ports.
+func (s *sim) startRelayOn(httpPort, stunPort string) *proc {
 	s.t.Helper()
-	p := s.start("relay", nil, io.Discard, "relay", "--dev", "--http-addr", relayHost+":3340", "--stun-addr", relayHost+":3478")
+	p := s.start("relay", nil, io.Discard, "relay", "--dev", "--http-addr", relayHost+":"+httpPort, "--stun-addr", relayHost+":"+stunPort)
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
-		probe := exec.Command("ip", "netns", "exec", s.ns("peer1"), "bash", "-c", "exec 3<>/dev/tcp/"+relayHost+"/3340")
+		probe := exec.Command("ip", "netns", "exec", s.ns("peer1"), "bash", "-c", "exec 3<>/dev/tcp/"+relayHost+"/"+httpPort)
 		if probe.Run() == nil {
 			return p
 		}
@@ -326,9 +329,27 @@ func waitPath(t *testing.T, p *proc, kind string, d time.Duration) time.Duration
 	return 0
 }
 
+// netReport runs `iroh net-report` on peer1 against the relay and a second
+// STUN server (another relay process on ports 3341/3479), and returns its
+// output.
+func (s *sim) netReport() string {
+	s.t.Helper()
+	s.startRelayOn("3341", "3479")
+	cmd := s.cmd("peer1", "net-report", "--relay", relayURL, "--stun", relayHost+":3479", "--bind6", "")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		s.t.Fatalf("net-report: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
 func TestTwoNATsRelayThenDirect(t *testing.T) {
 	s := startSim(t, "two-nats")
 	relay := s.startRelay()
+	rep := s.netReport()
+	if !strings.Contains(rep, "public ipv4: "+s.env["NETSIM_NAT1_IP"]+":") || !strings.Contains(rep, "mapping varies by destination (ipv4): no") {
+		t.Fatalf("net report behind an endpoint-independent NAT:\n%s", rep)
+	}
 	tr := s.startTransfer()
 	tr.connect.waitLine(t, "path: ", 20*time.Second)
 	first := tr.connect.paths()[0]
@@ -354,6 +375,9 @@ func TestTwoNATsRelayThenDirect(t *testing.T) {
 func TestSymmetricStaysOnRelayAndSurvivesRestart(t *testing.T) {
 	s := startSim(t, "symmetric")
 	relay := s.startRelay()
+	if rep := s.netReport(); !strings.Contains(rep, "mapping varies by destination (ipv4): yes") {
+		t.Fatalf("net report behind a symmetric NAT:\n%s", rep)
+	}
 	tr := s.startTransfer()
 	tr.connect.waitLine(t, "path: ", 20*time.Second)
 	tr.send(t, 8<<20, 256<<10, 10*time.Millisecond)
