@@ -5,6 +5,8 @@ import (
 	"math"
 	"slices"
 	"strings"
+
+	"github.com/iroh-go/iroh/internal/postcard"
 )
 
 // ChunkRanges is a set of chunk numbers (a chunk is ChunkSize bytes),
@@ -213,10 +215,10 @@ func (r ChunkRanges) String() string {
 // AppendRangeSpec appends the RangeSpec wire form of r (spec §4.2): a postcard
 // Vec<u64> of the boundary deltas.
 func (r ChunkRanges) AppendRangeSpec(b []byte) []byte {
-	b = appendUvarint(b, uint64(len(r.b)))
+	b = postcard.AppendUvarint(b, uint64(len(r.b)))
 	var prev uint64
 	for _, x := range r.b {
-		b = appendUvarint(b, x-prev)
+		b = postcard.AppendUvarint(b, x-prev)
 		prev = x
 	}
 	return b
@@ -224,10 +226,10 @@ func (r ChunkRanges) AppendRangeSpec(b []byte) []byte {
 
 // RangeSpecLen returns the length of r's RangeSpec wire form.
 func (r ChunkRanges) RangeSpecLen() int {
-	n := uvarintLen(uint64(len(r.b)))
+	n := postcard.UvarintLen(uint64(len(r.b)))
 	var prev uint64
 	for _, x := range r.b {
-		n += uvarintLen(x - prev)
+		n += postcard.UvarintLen(x - prev)
 		prev = x
 	}
 	return n
@@ -276,9 +278,9 @@ func ParseRangeSpec(b []byte) (ChunkRanges, int, error) {
 // AppendBoundaries appends the serde form of r used inside ObserveItem (spec
 // §8): a postcard sequence of absolute boundaries.
 func (r ChunkRanges) AppendBoundaries(b []byte) []byte {
-	b = appendUvarint(b, uint64(len(r.b)))
+	b = postcard.AppendUvarint(b, uint64(len(r.b)))
 	for _, x := range r.b {
-		b = appendUvarint(b, x)
+		b = postcard.AppendUvarint(b, x)
 	}
 	return b
 }

@@ -1,10 +1,11 @@
 package bao
 
 import (
-	"errors"
 	"fmt"
 	"iter"
 	"math"
+
+	"github.com/iroh-go/iroh/internal/postcard"
 )
 
 // SeqEntry is one entry of a ChunkRangesSeq: Ranges applies to every index
@@ -143,10 +144,10 @@ func (s ChunkRangesSeq) NonEmpty() iter.Seq2[uint64, ChunkRanges] {
 // Append appends the wire form of s (spec §4.3): a postcard
 // Vec<(u64 offset delta, RangeSpec)>.
 func (s ChunkRangesSeq) Append(b []byte) []byte {
-	b = appendUvarint(b, uint64(len(s.e)))
+	b = postcard.AppendUvarint(b, uint64(len(s.e)))
 	var prev uint64
 	for _, x := range s.e {
-		b = appendUvarint(b, x.Offset-prev)
+		b = postcard.AppendUvarint(b, x.Offset-prev)
 		prev = x.Offset
 		b = x.Ranges.AppendRangeSpec(b)
 	}
@@ -155,10 +156,10 @@ func (s ChunkRangesSeq) Append(b []byte) []byte {
 
 // EncodedLen returns the length of s's wire form.
 func (s ChunkRangesSeq) EncodedLen() int {
-	n := uvarintLen(uint64(len(s.e)))
+	n := postcard.UvarintLen(uint64(len(s.e)))
 	var prev uint64
 	for _, x := range s.e {
-		n += uvarintLen(x.Offset-prev) + x.Ranges.RangeSpecLen()
+		n += postcard.UvarintLen(x.Offset-prev) + x.Ranges.RangeSpecLen()
 		prev = x.Offset
 	}
 	return n
@@ -208,44 +209,15 @@ func ParseChunkRangesSeq(b []byte) (ChunkRangesSeq, int, error) {
 	return canonicalSeq(e), n, nil
 }
 
-var errVarintTruncated = errors.New("truncated varint")
-
-// appendUvarint appends x as an unsigned LEB128 varint (postcard u64).
-func appendUvarint(b []byte, x uint64) []byte {
-	for x >= 0x80 {
-		b = append(b, byte(x)|0x80)
-		x >>= 7
-	}
-	return append(b, byte(x))
-}
-
-// uvarintLen returns the encoded length of x.
-func uvarintLen(x uint64) int {
-	n := 1
-	for x >= 0x80 {
-		x >>= 7
-		n++
-	}
-	return n
-}
-
 // readUvarint decodes a postcard u64 varint at b[off:] and returns the value
-// and the offset after it. It rejects truncation, more than 10 bytes and
-// values above u64 (postcard's rules).
+// and the offset after it, or an error naming the byte offset.
 func readUvarint(b []byte, off int) (uint64, int, error) {
-	var x uint64
-	for i := 0; i < 10; i++ {
-		if off+i >= len(b) {
-			return 0, 0, fmt.Errorf("%w at byte %d", errVarintTruncated, off+i)
-		}
-		c := b[off+i]
-		if i == 9 && c > 1 {
-			return 0, 0, fmt.Errorf("varint at byte %d overflows u64", off)
-		}
-		x |= uint64(c&0x7f) << (7 * i)
-		if c < 0x80 {
-			return x, off + i + 1, nil
-		}
+	if off > len(b) {
+		off = len(b)
 	}
-	return 0, 0, fmt.Errorf("varint at byte %d longer than 10 bytes", off)
+	x, n, err := postcard.Uvarint(b[off:])
+	if err != nil {
+		return 0, 0, fmt.Errorf("varint at byte %d: %w", off, err)
+	}
+	return x, off + n, nil
 }

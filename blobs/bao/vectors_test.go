@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iroh-go/iroh/internal/postcard"
 	"github.com/iroh-go/iroh/internal/testutil"
 )
 
@@ -138,11 +139,11 @@ func TestVectorPostcardVarint(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := hex.EncodeToString(appendUvarint(nil, x)); got != c.Hex {
+		if got := hex.EncodeToString(postcard.AppendUvarint(nil, x)); got != c.Hex {
 			t.Errorf("varint %d = %s, want %s", x, got, c.Hex)
 		}
-		if uvarintLen(x) != len(c.Hex)/2 {
-			t.Errorf("uvarintLen(%d) = %d", x, uvarintLen(x))
+		if postcard.UvarintLen(x) != len(c.Hex)/2 {
+			t.Errorf("uvarintLen(%d) = %d", x, postcard.UvarintLen(x))
 		}
 		y, n, err := readUvarint(unhex(t, c.Hex), 0)
 		if err != nil || y != x || n != len(c.Hex)/2 {
