@@ -57,8 +57,8 @@ type Store struct {
 	done                 chan struct{}
 	wg                   sync.WaitGroup
 
-	// mu guards the following. Lock order: mu before a wstate's mu is never
-	// taken; wstate.mu may be held while taking mu.
+	// mu guards the following. Lock order: a writer's wstate.mu may be
+	// held while taking mu, never the other way round.
 	mu          sync.Mutex
 	cond        *sync.Cond             // signalled when committed advances or on close
 	dirtyInline int                    // inline bytes in dirty (backpressure)

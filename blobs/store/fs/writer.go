@@ -18,9 +18,10 @@ type wstate struct {
 	s *Store
 	h blobs.Hash
 
-	// mu guards the following.
+	// mu guards the following. Lock order: mu before Store.mu.
 	mu       mutex
 	refs     int
+	done     bool // the last writer closed; the state is no longer registered
 	bf       blobs.Bitfield
 	complete bool     // the blob was already complete when opened
 	buf      []byte   // inline-sized blob data
@@ -54,17 +55,25 @@ type writer struct {
 
 // OpenWriter implements blobs.Store.
 func (s *Store) OpenWriter(ctx context.Context, h blobs.Hash) (blobs.BlobWriter, error) {
-	s.mu.Lock()
-	if s.closed {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, blobs.ErrStoreClosed
+		}
+		w := s.writers[h]
+		if w == nil {
+			break // with s.mu held
+		}
+		// Lock order is wstate.mu before Store.mu: let go of s.mu first.
 		s.mu.Unlock()
-		return nil, blobs.ErrStoreClosed
-	}
-	if w := s.writers[h]; w != nil {
 		w.mu.Lock()
-		w.refs++
-		w.mu.Unlock()
-		s.mu.Unlock()
-		return &writer{w: w}, nil
+		if !w.done {
+			w.refs++
+			w.mu.Unlock()
+			return &writer{w: w}, nil
+		}
+		w.mu.Unlock() // it just finished; look again
 	}
 	// Register first so concurrent opens share this state; the lock on w
 	// makes them wait until it is loaded.
@@ -92,6 +101,7 @@ func (s *Store) OpenWriter(ctx context.Context, h blobs.Hash) (blobs.BlobWriter,
 		}
 	}
 	if err != nil {
+		w.done = true // openers waiting on w.mu look again
 		s.mu.Lock()
 		delete(s.writers, h)
 		s.mu.Unlock()
@@ -357,6 +367,7 @@ func (wr *writer) Close() error {
 		w.mu.Unlock()
 		return nil
 	}
+	w.done = true
 	err := w.finishLocked()
 	w.mu.Unlock()
 	s.mu.Lock()
