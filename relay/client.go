@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/iroh-go/iroh/key"
+	"github.com/iroh-go/iroh/relay/internal/bufpool"
 	"github.com/iroh-go/iroh/relay/internal/ring"
 	"github.com/iroh-go/iroh/relay/internal/ws"
 )
@@ -227,18 +228,18 @@ func (c *Client) Send(dst key.PublicKey, ecn uint8, segmentSize uint16, contents
 	if err != nil {
 		return err
 	}
-	buf := getBuf(f.EncodedLen())
+	buf := bufpool.Get(f.EncodedLen())
 	buf = AppendFrame(buf, &f)
 	now := time.Now()
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
-		putBuf(buf)
+		bufpool.Put(buf)
 		return ErrClientClosed
 	}
 	if c.queue.Len() >= sendQueueLen {
 		old, _ := c.queue.Pop()
-		putBuf(old.buf)
+		bufpool.Put(old.buf)
 		if c.m != nil {
 			c.m.SendDrops.WithLabelValues("queue_full").Inc()
 		}
@@ -262,7 +263,7 @@ func (c *Client) dequeueLocked(out [][]byte, now time.Time) int {
 			break
 		}
 		if now.Sub(q.t) > maxQueueAge {
-			putBuf(q.buf)
+			bufpool.Put(q.buf)
 			if c.m != nil {
 				c.m.SendDrops.WithLabelValues("expired").Inc()
 			}
@@ -282,7 +283,7 @@ func (c *Client) expireLocked(now time.Time) {
 			return
 		}
 		c.queue.Pop()
-		putBuf(q.buf)
+		bufpool.Put(q.buf)
 		if c.m != nil {
 			c.m.SendDrops.WithLabelValues("expired").Inc()
 		}
@@ -372,7 +373,7 @@ func (c *Client) Close() error {
 		if !ok {
 			break
 		}
-		putBuf(q.buf)
+		bufpool.Put(q.buf)
 	}
 	c.mu.Unlock()
 	return nil
@@ -565,7 +566,7 @@ func (c *Client) writeLoop(cc *clientConn) error {
 			}
 			err := cc.wc.WriteMessages(ws.OpBinary, batch[:n], time.Now().Add(clientWriteTimeout))
 			for i := range batch[:n] {
-				putBuf(batch[i])
+				bufpool.Put(batch[i])
 				batch[i] = nil
 			}
 			if err != nil {
@@ -849,23 +850,4 @@ func readFrame(wc *ws.Conn) (Frame, error) {
 		f.Contents = append([]byte(nil), f.Contents...)
 		return f, nil
 	}
-}
-
-// Frame buffers up to 2 KiB (a QUIC datagram and its header) are pooled.
-const pooledBufSize = 2048
-
-var bufPool = sync.Pool{New: func() any { return new([pooledBufSize]byte) }}
-
-func getBuf(n int) []byte {
-	if n > pooledBufSize {
-		return make([]byte, 0, n)
-	}
-	return bufPool.Get().(*[pooledBufSize]byte)[:0]
-}
-
-func putBuf(b []byte) {
-	if cap(b) != pooledBufSize {
-		return
-	}
-	bufPool.Put((*[pooledBufSize]byte)(b[:pooledBufSize]))
 }

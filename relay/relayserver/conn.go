@@ -12,6 +12,7 @@ import (
 
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay"
+	"github.com/iroh-go/iroh/relay/internal/bufpool"
 	"github.com/iroh-go/iroh/relay/internal/ring"
 	"github.com/iroh-go/iroh/relay/internal/ws"
 )
@@ -165,9 +166,9 @@ func (s *Server) forward(c *conn, f *relay.Frame) bool {
 	if f.SegmentSize != 0 {
 		out.Type = relay.FrameRelayToClientDatagramBatch
 	}
-	b := relay.AppendFrame(getBuf(out.EncodedLen()), &out)
+	b := relay.AppendFrame(bufpool.Get(out.EncodedLen()), &out)
 	if !dst.enqueue(b) {
-		putBuf(b)
+		bufpool.Put(b)
 		s.m.DatagramDrops.WithLabelValues(DropQueueFull).Inc()
 		return true
 	}
@@ -287,7 +288,7 @@ func (c *conn) writeLoop() {
 				}
 				bytesF.Add(float64(len(b) - hl))
 			}
-			putBuf(b)
+			bufpool.Put(b)
 			batch[i] = nil
 		}
 		batch = batch[:0]
@@ -431,23 +432,4 @@ func (r *registry) unregister(c *conn) {
 		f := relay.Frame{Type: relay.FrameEndpointGone, Key: c.ep}
 		p.enqueue(relay.AppendFrame(nil, &f))
 	}
-}
-
-// Frame buffers up to 2 KiB (a QUIC datagram and its header) are pooled.
-const pooledBufSize = 2048
-
-var bufPool = sync.Pool{New: func() any { return new([pooledBufSize]byte) }}
-
-func getBuf(n int) []byte {
-	if n > pooledBufSize {
-		return make([]byte, 0, n)
-	}
-	return bufPool.Get().(*[pooledBufSize]byte)[:0]
-}
-
-func putBuf(b []byte) {
-	if cap(b) != pooledBufSize {
-		return
-	}
-	bufPool.Put((*[pooledBufSize]byte)(b[:pooledBufSize]))
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay"
+	"github.com/iroh-go/iroh/relay/internal/bufpool"
 	"github.com/iroh-go/iroh/relay/internal/ws"
 	"golang.org/x/time/rate"
 )
@@ -648,7 +649,7 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 		if isDatagram(b) {
 			s.m.DatagramDrops.WithLabelValues(DropDisconnected).Inc()
 		}
-		putBuf(b)
+		bufpool.Put(b)
 	}
 	c.qmu.Unlock()
 	s.mu.Lock()
