@@ -21,17 +21,7 @@ import (
 )
 
 // relayLog is a concurrency-safe log buffer.
-type relayLog struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *relayLog) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-func (l *relayLog) String() string { l.mu.Lock(); defer l.mu.Unlock(); return l.b.String() }
+type relayLog = syncBuffer
 
 // startRelayCmd runs `iroh relay args...` in-process until the test ends
 // and returns its log and the address it logged for msg.
