@@ -74,9 +74,10 @@ const rxQueueLen = 256
 
 // splitRead routes the n bytes a socket read put in b.buf: gso > 0 is the
 // segment size of a coalesced (GRO) read, ecn the packets' ECN bits
-// (|ecnKnown). STUN and disco packets are handled, QUIC packets from known paths
-// queued for quic-go, others held until a disco ping names their sender.
-// It owns b. It runs on a socket's read goroutine.
+// (|ecnKnown). STUN and disco packets are handled; QUIC packets from known
+// paths are queued for quic-go (one batch, one remote lookup per read);
+// others are held until a disco ping names their sender. It owns b. It
+// runs on a socket's read goroutine.
 func (c *Conn) splitRead(b *rxBatch, n, gso int, ecn uint8, src netip.AddrPort) {
 	if gso <= 0 || gso > n {
 		gso = n
