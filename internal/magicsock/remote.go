@@ -172,6 +172,7 @@ func (r *remote) addAddrs(a endpointaddr.Addr) {
 	}
 	r.mu.Unlock()
 	now := time.Now()
+	r.updatePath(now)
 	for _, d := range fresh {
 		r.ping(pathAddr{udp: d}, now)
 	}
@@ -276,10 +277,14 @@ func (r *remote) noteRecv(p pathAddr, n int) {
 		r.c.metrics.RecvBytes.WithLabelValues("direct").Add(float64(n))
 	} else {
 		r.mu.Lock()
-		if r.relayURL == "" {
+		learned := r.relayURL == ""
+		if learned {
 			r.relayURL = p.relay
 		}
 		r.mu.Unlock()
+		if learned {
+			r.updatePath(time.Now())
+		}
 		r.c.metrics.RecvBytes.WithLabelValues("relay").Add(float64(n))
 	}
 }
