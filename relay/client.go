@@ -730,7 +730,11 @@ func (c *Client) dial(ctx context.Context) (*clientConn, error) {
 			nc.Close()
 		}
 	}()
-	stop := context.AfterFunc(ctx, func() { nc.SetDeadline(time.Now()) })
+	// The TCP connection, not nc (which becomes the TLS connection below):
+	// its deadline also unblocks the TLS layer, and the callback must not
+	// read a variable this goroutine writes.
+	raw := nc
+	stop := context.AfterFunc(ctx, func() { raw.SetDeadline(time.Now()) })
 	defer stop()
 
 	var export ExportKeyingMaterialFunc
