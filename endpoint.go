@@ -390,7 +390,7 @@ func (ep *Endpoint) acceptLoop() {
 				qc.CloseWithError(0, "handshake timeout")
 				return
 			}
-			remote, err := tlsconfig.PeerID(qc.ConnectionState().TLS)
+			remote, err := tlsconfig.VerifiedPeerID(qc.ConnectionState().TLS)
 			if err != nil {
 				ep.log.Info("incoming connection refused", "err", err)
 				qc.CloseWithError(1, "no endpoint key")

@@ -48,18 +48,30 @@ func Certificate(sk key.SecretKey) (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv}, nil
 }
 
-// PeerID returns the EndpointID carried by the peer's certificate in cs.
+// PeerID returns the EndpointID carried by the peer's certificate in cs,
+// checking that the certificate is self-signed by that key.
 func PeerID(cs tls.ConnectionState) (key.PublicKey, error) {
 	if len(cs.PeerCertificates) == 0 {
 		return key.PublicKey{}, ErrNoCertificate
 	}
-	return certID(cs.PeerCertificates)
+	return certID(cs.PeerCertificates, true)
+}
+
+// VerifiedPeerID returns the EndpointID of a peer whose certificate was
+// already checked by the VerifyConnection callback of Client or Server,
+// that is of any connection whose handshake completed, without checking
+// the signature again.
+func VerifiedPeerID(cs tls.ConnectionState) (key.PublicKey, error) {
+	if len(cs.PeerCertificates) == 0 {
+		return key.PublicKey{}, ErrNoCertificate
+	}
+	return certID(cs.PeerCertificates, false)
 }
 
 // ErrNoCertificate reports a peer that presented no certificate.
 var ErrNoCertificate = errors.New("tls: peer presented no certificate")
 
-func certID(chain []*x509.Certificate) (key.PublicKey, error) {
+func certID(chain []*x509.Certificate, checkSig bool) (key.PublicKey, error) {
 	if len(chain) != 1 {
 		return key.PublicKey{}, fmt.Errorf("tls: peer sent %d certificates, want exactly 1", len(chain))
 	}
@@ -72,6 +84,9 @@ func certID(chain []*x509.Certificate) (key.PublicKey, error) {
 		return key.PublicKey{}, fmt.Errorf("tls: peer certificate key: %w", err)
 	}
 	c := chain[0]
+	if !checkSig {
+		return id, nil
+	}
 	if err := c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature); err != nil {
 		return key.PublicKey{}, fmt.Errorf("tls: peer certificate is not self-signed by its key: %w", err)
 	}
