@@ -143,7 +143,10 @@ func TestPeerWithoutKeyRefused(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ep := bind(t, "x")
-	qc, err := quic.DialAddr(ctx, net.UDPAddrFromAddrPort(ep.LocalAddrs()[0]).String(),
+	// Own transports, closed before the test ends, so goleak sees no
+	// quic-go goroutines left behind.
+	tr := newTransport(t)
+	qc, err := tr.Dial(ctx, net.UDPAddrFromAddrPort(ep.LocalAddrs()[0]),
 		&tls.Config{InsecureSkipVerify: true, NextProtos: []string{"x"}}, nil)
 	if err == nil {
 		// The server refuses after our (missing) certificate: the
@@ -159,7 +162,7 @@ func TestPeerWithoutKeyRefused(t *testing.T) {
 	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "x"}, NotAfter: time.Now().Add(time.Hour)}
 	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	ln, err := quic.ListenAddr("127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: priv}}, NextProtos: []string{"x"}}, nil)
+	ln, err := newTransport(t).Listen(&tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: priv}}, NextProtos: []string{"x"}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -174,8 +177,20 @@ func TestPeerWithoutKeyRefused(t *testing.T) {
 		}
 	}()
 	addr := iroh.EndpointAddr{ID: iroh.NewSecretKey().Public(), Direct: []netip.AddrPort{ln.Addr().(*net.UDPAddr).AddrPort()}}
+	defer ln.Close()
 	_, err = ep.Connect(ctx, addr, "x")
 	if err == nil || !strings.Contains(err.Error(), "want Ed25519") {
 		t.Fatalf("ECDSA server: %v", err)
 	}
+}
+
+func newTransport(t *testing.T) *quic.Transport {
+	t.Helper()
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := &quic.Transport{Conn: pc}
+	t.Cleanup(func() { tr.Close(); pc.Close() })
+	return tr
 }
