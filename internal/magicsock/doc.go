@@ -25,6 +25,19 @@
 // candidates, so a recovering path is found quickly). The timers and the
 // choice rules follow 0.35's magicsock (§11.5).
 //
+// # Batching
+//
+// quic-go sees a UDP socket it can batch on (ReadBatch, WriteMsgUDP,
+// SyscallConn), so it sends with GSO and reads ECN. On Linux the sockets
+// also use UDP GRO and the DF bit: one read returns up to 64 KiB of
+// same-sized datagrams from one source, split and routed with one lookup
+// and handed over as one batch. A GSO write to a trusted direct path is
+// one sendmsg; to a relay-only remote one relay batch frame with its
+// segment size; otherwise it is split. A direct send that fails (for
+// example a packet too big for the interface) falls back to the relay, so
+// path MTU probes can succeed over the relay: the connection keeps
+// working, possibly on the relay for full-size packets.
+//
 // # Concurrency
 //
 // A Conn is safe for concurrent use. One goroutine per UDP socket reads
