@@ -106,6 +106,8 @@ type Stream interface {
 	CancelWrite(quic.StreamErrorCode)
 	SetReadDeadline(time.Time) error
 	StreamID() quic.StreamID
+	// Context is done when the getter stops reading (STOP_SENDING).
+	Context() context.Context
 }
 
 // StreamAcceptor is what the provider needs of a connection; an
@@ -263,7 +265,12 @@ func (p *Provider) HandleStream(ctx context.Context, connID uint64, remote key.P
 	case *GetManyRequest:
 		err = p.serveGetMany(ctx, cw, r, progress)
 	case *ObserveRequest:
-		err = p.serveObserve(ctx, cw, r)
+		// Observe runs until the getter stops reading.
+		octx, cancel := context.WithCancel(ctx)
+		stop := context.AfterFunc(st.Context(), cancel)
+		err = p.serveObserve(octx, cw, r)
+		stop()
+		cancel()
 	}
 	result := "completed"
 	switch {

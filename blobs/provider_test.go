@@ -107,7 +107,12 @@ func TestObserve(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	s := mem.New()
-	p := startProvider(t, s, nil)
+	doneEv := make(chan blobs.ProviderEvent, 1)
+	p := startProvider(t, s, &blobs.ProviderOptions{OnEvent: func(ev blobs.ProviderEvent) {
+		if ev.Kind == blobs.EventDone {
+			doneEv <- ev
+		}
+	}})
 	ep := bind(t)
 	data := randBytes(t, 40000)
 	h := blobs.ComputeHash(data)
@@ -144,7 +149,16 @@ func TestObserve(t *testing.T) {
 	if it := readFrame(); it.Size != uint64(len(data)) || !it.Ranges.IsAll() {
 		t.Fatalf("second frame %+v, want complete", it)
 	}
+	// Stopping reading ends the provider's side promptly.
 	st.CancelRead(0)
+	select {
+	case ev := <-doneEv:
+		if ev.Type != blobs.RequestObserve {
+			t.Errorf("done event %+v", ev)
+		}
+	case <-ctx.Done():
+		t.Fatal("provider kept observing after the getter stopped reading")
+	}
 }
 
 var _ = endpointaddr.Addr{}
