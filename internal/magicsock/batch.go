@@ -309,6 +309,7 @@ func (r *remote) sendBatch(p []byte, seg int, ecn uint8) {
 		}
 	}
 	if bp == nil && seg < len(p) && r.sendRelayOnly(p, seg, ecn) {
+		r.pingDue(now)
 		return
 	}
 	for len(p) > 0 {
@@ -323,14 +324,15 @@ func (r *remote) sendBatch(p []byte, seg int, ecn uint8) {
 const relayMaxContents = 65536 - 32 - 1 - 2
 
 // sendRelayOnly sends a run of seg-sized packets as relay batch frames
-// when the relay is r's only path (no direct candidates: nothing to probe
-// or to send to besides). It reports whether it did; otherwise the caller
-// splits the run for remote.sendSlow.
+// when no direct path was ever confirmed and a relay is known: data then
+// goes over the relay only (candidates get pings, see remote.sendSlow).
+// It reports whether it did; otherwise the caller splits the run for
+// remote.sendSlow.
 func (r *remote) sendRelayOnly(p []byte, seg int, ecn uint8) bool {
 	r.mu.Lock()
-	relay, cands := r.relayURL, len(r.paths)
+	relay := r.relayURL
 	r.mu.Unlock()
-	if relay == "" || cands > 0 {
+	if relay == "" {
 		return false
 	}
 	rc, err := r.c.relayFor(relay)

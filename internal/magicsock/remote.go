@@ -222,26 +222,22 @@ func (r *remote) send(b []byte) {
 	r.sendSlow(b, bp, now)
 }
 
-// sendSlow sends while no direct path is trusted: over the relay and over
-// the direct candidates, probing them when due.
+// sendSlow sends while no direct path is trusted, as 0.35 does: to the
+// last best address (if its trust only lapsed) and over the relay; with no
+// relay, to every direct candidate (the first packets of a direct-only
+// dial). Candidates that never answered get pings, not data.
 func (r *remote) sendSlow(b []byte, bp *bestPath, now time.Time) {
+	var cands [maxPaths]netip.AddrPort
+	nc := 0
 	r.mu.Lock()
 	relay := r.relayURL
-	var cands [maxPaths]netip.AddrPort
-	n := 0
 	if bp != nil {
 		cands[0] = bp.addr
-		n = 1
-	} else {
+		nc = 1
+	} else if relay == "" {
 		for a := range r.paths {
-			cands[n] = a
-			n++
-		}
-	}
-	var due []netip.AddrPort
-	for a, ps := range r.paths {
-		if now.Sub(ps.lastPing) >= unconfirmedPingInterval {
-			due = append(due, a)
+			cands[nc] = a
+			nc++
 		}
 	}
 	r.mu.Unlock()
@@ -251,7 +247,7 @@ func (r *remote) sendSlow(b []byte, bp *bestPath, now time.Time) {
 			sent = true
 		}
 	}
-	for _, a := range cands[:n] {
+	for _, a := range cands[:nc] {
 		if r.c.sendUDP(b, a) == nil {
 			sent = true
 		}
@@ -259,7 +255,24 @@ func (r *remote) sendSlow(b []byte, bp *bestPath, now time.Time) {
 	if !sent {
 		r.c.metrics.Dropped.WithLabelValues("no_path").Inc()
 	}
-	for _, a := range due {
+	r.pingDue(now)
+}
+
+// pingDue pings the direct candidates whose last ping is older than
+// unconfirmedPingInterval: while no direct path is trusted, sending keeps
+// probing them.
+func (r *remote) pingDue(now time.Time) {
+	var due [maxPaths]netip.AddrPort
+	nd := 0
+	r.mu.Lock()
+	for a, ps := range r.paths {
+		if now.Sub(ps.lastPing) >= unconfirmedPingInterval {
+			due[nd] = a
+			nd++
+		}
+	}
+	r.mu.Unlock()
+	for _, a := range due[:nd] {
 		r.ping(pathAddr{udp: a}, now)
 	}
 }
