@@ -304,10 +304,11 @@ func (dl *download) fetchAll(ctx context.Context) error {
 	dl.account(bf, true)
 	np := len(dl.req.Providers)
 	if dl.req.Content.Format != HashSeqFormat {
-		if np > 1 && !bf.Known {
-			// Learn the size (and prove it) from one provider so the blob
-			// can be split across all of them.
-			if err := dl.runTask(ctx, &task{hash: dl.root, ranges: bao.LastChunk()}); err != nil {
+		if !bf.Known {
+			// The first part learns the size: a small blob arrives whole
+			// (the range collapses onto its last chunk, spec §6.2), a large
+			// one is then split across providers and streams.
+			if err := dl.runTask(ctx, &task{hash: dl.root, ranges: bao.Range(0, firstPartChunks)}); err != nil {
 				return err
 			}
 			if bf, err = dl.d.store.Bitfield(ctx, dl.root); err != nil {
@@ -346,25 +347,55 @@ func (dl *download) fetchAll(ctx context.Context) error {
 	return dl.runTasks(ctx, tasks)
 }
 
-// splitBlob cuts the missing part of a blob into one task per provider
-// slot (aligned to chunk groups), or one task when there is one provider.
+// firstPartChunks is the first request of a blob of unknown size (16 MiB);
+// splitMinChunks the least missing data worth a stream of its own (16 MiB).
+// Variables only so tests can use small blobs.
+var (
+	firstPartChunks uint64 = 16 << 10
+	splitMinChunks  uint64 = 16 << 10
+)
+
+// splitBlob cuts the missing chunks of a blob into parts of equal size,
+// two per provider (so each connection keeps two streams busy, which
+// overlaps verifying and writing with receiving), aligned to chunk groups.
+// Little missing data stays one task.
 func (dl *download) splitBlob(bf Bitfield) []*task {
 	np := len(dl.req.Providers)
-	if np == 1 || !bf.Known {
+	if !bf.Known {
 		return []*task{{hash: dl.root, ranges: bao.All()}}
 	}
-	n := Chunks(bf.Size)
-	parts := uint64(np * 2)
-	step := (n + parts - 1) / parts
-	step = (step + GroupChunks - 1) / GroupChunks * GroupChunks
-	var tasks []*task
-	for s := uint64(0); s < n; s += step {
-		r := bao.Range(s, s+step)
-		if s+step >= n {
-			r = bao.From(s)
-		}
-		tasks = append(tasks, &task{hash: dl.root, ranges: r, pref: len(tasks) % np})
+	missing := bf.Missing()
+	var total uint64
+	for _, r := range missing {
+		total += r[1] - r[0]
 	}
+	parts := min(uint64(2*np), max(1, total/splitMinChunks))
+	if parts <= 1 {
+		return []*task{{hash: dl.root, ranges: bao.All()}}
+	}
+	per := (total + parts - 1) / parts
+	per = (per + GroupChunks - 1) / GroupChunks * GroupChunks
+	var tasks []*task
+	var cur bao.ChunkRanges
+	var have uint64
+	for _, r := range missing {
+		for s := r[0]; s < r[1]; {
+			e := min(r[1], s+(per-have))
+			cur = cur.Union(bao.Range(s, e))
+			have += e - s
+			s = e
+			if have >= per {
+				tasks = append(tasks, &task{hash: dl.root, ranges: cur, pref: len(tasks) % np})
+				cur, have = bao.ChunkRanges{}, 0
+			}
+		}
+	}
+	if !cur.IsEmpty() {
+		tasks = append(tasks, &task{hash: dl.root, ranges: cur, pref: len(tasks) % np})
+	}
+	// The last part also covers everything past the end (the size proof).
+	last := tasks[len(tasks)-1]
+	last.ranges = last.ranges.Union(bao.From(Chunks(bf.Size)))
 	return tasks
 }
 

@@ -52,6 +52,9 @@ func TestFailoverCorruptProvider(t *testing.T) {
 	// gives the bad provider, one of them hits a bad chunk group.
 	corruptStoreFile(t, badDir, h, 1<<20+5000)
 	corruptStoreFile(t, badDir, h, 3<<20+5000)
+	// Small parts so an 8 MiB blob is split: the first 1 MiB learns the
+	// size, the other 7 MiB go out in four parts alternating providers.
+	defer blobs.SetSplitForTest(1024, 512)()
 	pb := startProvider(t, bad, nil)
 	pg := startProvider(t, good, nil)
 
