@@ -311,25 +311,23 @@ func TestPipe100MiBBinary(t *testing.T) {
 	t.Logf("100 MiB in %s (%.0f MB/s)", time.Since(start), 100*1.048576/time.Since(start).Seconds())
 }
 
-// TestPipeDialByIDThroughDNSServer: the listener publishes to an
-// in-process `iroh dns-server`'s pkarr relay; the connector is given only
+// TestPipeDialByIDThroughDNSServer: the listener publishes to the pkarr
+// relay of `iroh dns-server` (run in-process); the connector is given only
 // the endpoint id and resolves it over DNS from the same server.
 func TestPipeDialByIDThroughDNSServer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	srv, err := dnsserver.New(&dnsserver.Options{HTTPAddr: "127.0.0.1:0", DNSAddr: "127.0.0.1:0", DataDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer srv.Close()
+	sctx, stopServer := context.WithCancel(ctx)
+	pkarrURL, dnsAddr, srvDone := startDNSServer(t, sctx, "--dev", "--http-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	defer func() { stopServer(); <-srvDone }()
 	var got syncBuffer
-	tk, done := startListener(t, ctx, []string{"pipe", "listen", "--pkarr-relay", srv.PkarrURL(), "--publish-ips"}, strings.NewReader(""), &got)
+	tk, done := startListener(t, ctx, []string{"pipe", "listen", "--pkarr-relay", pkarrURL, "--publish-ips"}, strings.NewReader(""), &got)
 	a, err := ticket.ParseEndpoint(tk)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var stderr syncBuffer
-	args := append([]string{"pipe", "connect", a.ID.String(), "--dns-resolver", srv.DNSAddr().String(), "--dns-origin", dnsserver.DefaultOrigin}, loopbackFlags...)
+	args := append([]string{"pipe", "connect", a.ID.String(), "--dns-resolver", dnsAddr, "--dns-origin", dnsserver.DefaultOrigin}, loopbackFlags...)
 	for {
 		err = run(ctx, args, testEnv(strings.NewReader("dialed by id"), io.Discard, &stderr))
 		if err == nil || ctx.Err() != nil || !strings.Contains(err.Error(), "not found") {
