@@ -29,6 +29,7 @@ type wstate struct {
 	ob       *os.File // outboard being filled from received parents (tmp dir)
 	pend     []byte   // verified data not yet written to data, contiguous
 	pendOff  uint64   // blob offset of pend[0]
+	alloc    uint64   // the data file is preallocated up to here
 
 	// Background writes of full pend buffers (so receiving and hashing
 	// overlap with the page-cache copy). writes counts them; waitWrites is
@@ -134,6 +135,7 @@ func (wr *writer) SetSize(size uint64) error {
 	}
 	w.pend = w.pend[:0]
 	w.writes.Wait()
+	w.alloc = 0
 	w.bf = blobs.Bitfield{Size: size, Known: true}
 	w.changed = true
 	w.buf = nil
@@ -216,6 +218,10 @@ func (wr *writer) WriteChunks(start uint64, data []byte) error {
 // blob downloaded in one session needs no rehash when it completes. Pairs
 // are kept in a temporary file (not across restarts: a resumed blob gets
 // its outboard computed from the data at the end).
+// preallocStep is how far ahead of the verified data the data file is
+// preallocated.
+const preallocStep = 64 << 20
+
 // pendMax is the write coalescing buffer: contiguous verified pieces (16 KiB
 // chunk groups) are written to the data file in pieces of up to this size.
 const pendMax = 1 << 20
@@ -256,6 +262,15 @@ func (w *wstate) flushLocked() error {
 		w.free = make(chan []byte, 3)
 	}
 	buf, off, f := w.pend, int64(w.pendOff), w.data
+	if end := w.pendOff + uint64(len(buf)); end > w.alloc {
+		// Allocate ahead of verified data only (a hostile size header
+		// must not reserve the disk), 64 MiB at a time.
+		n := min(max(end, w.alloc+preallocStep), w.bf.Size) - w.alloc
+		if err := preallocate(f, int64(w.alloc), int64(n)); err != nil {
+			return fmt.Errorf("blob %s: allocate: %w", w.h.ShortString(), err)
+		}
+		w.alloc += n
+	}
 	w.writeSem <- struct{}{}
 	w.writes.Add(1)
 	go func() {
