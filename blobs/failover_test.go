@@ -3,14 +3,17 @@ package blobs_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iroh-go/iroh/blobs"
+	"github.com/iroh-go/iroh/blobs/store"
 	"github.com/iroh-go/iroh/endpointaddr"
 )
 
@@ -123,4 +126,60 @@ func TestFailoverMissingProvider(t *testing.T) {
 		t.Fatal("download from a provider without the blob succeeded")
 	}
 	t.Logf("expected error: %v", err)
+}
+
+// TestCollectionSplitAcrossProviders: the children of a collection are
+// fetched from two providers at once, both doing part of the work.
+func TestCollectionSplitAcrossProviders(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var c blobs.Collection
+	stores := []blobs.Store{openFS(t, t.TempDir()), openFS(t, t.TempDir())}
+	for i := range 40 {
+		data := randBytes(t, 1000+i*3000)
+		for _, s := range stores {
+			tt, err := s.AddBytes(ctx, data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer tt.Close()
+		}
+		c = append(c, blobs.CollectionEntry{Name: fmt.Sprintf("f%02d", i), Hash: blobs.ComputeHash(data)})
+	}
+	var served [2]atomic.Int64
+	var addrs []endpointaddr.Addr
+	var root *blobs.TempTag
+	for i, s := range stores {
+		tt, err := store.AddCollection(ctx, s, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer tt.Close()
+		root = tt
+		p := startProvider(t, s, &blobs.ProviderOptions{OnEvent: func(ev blobs.ProviderEvent) {
+			if ev.Kind == blobs.EventBlobSent {
+				served[i].Add(1)
+			}
+		}})
+		addrs = append(addrs, p.addr())
+	}
+	gs := openFS(t, t.TempDir())
+	d := newDownloader(t, gs, nil)
+	got, err := d.Download(ctx, blobs.DownloadRequest{Content: root.HashAndFormat(), Providers: addrs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got.Close()
+	back, err := store.LoadCollection(ctx, gs, root.Hash())
+	if err != nil || len(back) != len(c) {
+		t.Fatalf("collection: %d entries, %v", len(back), err)
+	}
+	for _, e := range c {
+		if bf, _ := gs.Bitfield(ctx, e.Hash); !bf.Complete() {
+			t.Fatalf("%s incomplete", e.Name)
+		}
+	}
+	if served[0].Load() == 0 || served[1].Load() == 0 {
+		t.Errorf("blobs served per provider: %d, %d; want both > 0", served[0].Load(), served[1].Load())
+	}
 }
