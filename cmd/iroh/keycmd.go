@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 
+	"github.com/iroh-go/iroh/blobs"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/ticket"
 )
@@ -64,9 +65,22 @@ func runID(ctx context.Context, env *cmdEnv, args []string) error {
 	return nil
 }
 
-// ticketInspectors print the contents of tickets of other kinds (blob,
-// doc); their packages register them.
-var ticketInspectors = map[string]func(w io.Writer, s string) error{}
+// ticketInspectors print the contents of tickets of other kinds than
+// endpoint tickets, by kind prefix.
+var ticketInspectors = map[string]func(w io.Writer, s string) error{
+	blobs.TicketKind: inspectBlobTicket,
+}
+
+func inspectBlobTicket(w io.Writer, s string) error {
+	t, err := blobs.ParseBlobTicket(s)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "kind: blob")
+	fmt.Fprintf(w, "hash: %s\nformat: %s\n", t.Hash, t.Format)
+	printAddr(w, t.Addr.ID.String(), t.Addr.RelayURLs, t.Addr.Direct)
+	return nil
+}
 
 func runTicket(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(args) != 2 || args[0] != "inspect" {

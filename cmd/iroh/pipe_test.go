@@ -20,7 +20,11 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/iroh-go/iroh/blobs"
+	"github.com/iroh-go/iroh/blobs/bao"
 	"github.com/iroh-go/iroh/dnsserver"
+	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay/relaytest"
 	"github.com/iroh-go/iroh/ticket"
 )
@@ -384,4 +388,21 @@ func grepLines(s, prefix string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+func TestTicketInspectBlob(t *testing.T) {
+	tk := blobs.BlobTicket{
+		Addr:   endpointaddr.Addr{ID: key.SecretKey{}.Public(), RelayURLs: []endpointaddr.RelayURL{"https://relay.example.org./"}},
+		Hash:   blobs.Hash(bao.Sum([]byte("hello"))),
+		Format: blobs.Raw,
+	}
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"ticket", "inspect", tk.String()}, testEnv(nil, &out, io.Discard)); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"kind: blob", "hash: " + tk.Hash.String(), "relay: https://relay.example.org./", key.SecretKey{}.Public().String()} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("inspect output lacks %q:\n%s", want, out.String())
+		}
+	}
 }
