@@ -27,6 +27,7 @@ type wstate struct {
 	buf      []byte   // inline-sized blob data
 	data     *os.File // file-backed blob data
 	ob       *os.File // outboard being filled from received parents (tmp dir)
+	obMem    []byte   // or in memory, when it is at most obMemMax bytes
 	pend     []byte   // verified data not yet written to data, contiguous
 	pendOff  uint64   // blob offset of pend[0]
 	alloc    uint64   // the data file is preallocated up to here
@@ -172,7 +173,7 @@ func (w *wstate) resetOutboard() {
 		os.Remove(w.ob.Name())
 		w.ob = nil
 	}
-	w.obSeen, w.obCount = nil, 0
+	w.obMem, w.obSeen, w.obCount = nil, nil, 0
 }
 
 // pairs returns the number of outboard pairs for the recorded size.
@@ -214,10 +215,6 @@ func (wr *writer) WriteChunks(start uint64, data []byte) error {
 	return nil
 }
 
-// WriteParent stores a verified pair in the outboard being built, so a
-// blob downloaded in one session needs no rehash when it completes. Pairs
-// are kept in a temporary file (not across restarts: a resumed blob gets
-// its outboard computed from the data at the end).
 // preallocStep is how far ahead of the verified data the data file is
 // preallocated.
 const preallocStep = 64 << 20
@@ -313,6 +310,15 @@ func (w *wstate) syncWritesLocked() error {
 	return err
 }
 
+// obMemMax bounds an outboard kept in memory while it is received (16 MiB:
+// the outboard of a 4 GiB blob); larger ones go to a temporary file.
+const obMemMax = 16 << 20
+
+// WriteParent stores a verified pair in the outboard being built, so a
+// blob downloaded in one session (while any writer of it stays open) needs
+// no rehash when it completes. Pairs are kept in memory, or for very large
+// blobs in a temporary file; not across restarts: a resumed blob gets its
+// outboard computed from the data at the end.
 func (wr *writer) WriteParent(idx uint64, pair *[64]byte) error {
 	w := wr.w
 	w.mu.Lock()
@@ -323,18 +329,24 @@ func (wr *writer) WriteParent(idx uint64, pair *[64]byte) error {
 	if w.complete || w.data == nil || idx >= w.pairs() {
 		return nil
 	}
-	if w.ob == nil {
-		f, err := os.CreateTemp(w.s.tmpDir, "ob-"+w.h.String()+"-*")
-		if err != nil {
-			return fmt.Errorf("blob %s: outboard: %w", w.h.ShortString(), err)
+	if w.obSeen == nil {
+		if n := w.pairs() * 64; n <= obMemMax {
+			w.obMem = make([]byte, n)
+		} else {
+			f, err := os.CreateTemp(w.s.tmpDir, "ob-"+w.h.String()+"-*")
+			if err != nil {
+				return fmt.Errorf("blob %s: outboard: %w", w.h.ShortString(), err)
+			}
+			w.ob = f
 		}
-		w.ob = f
 		w.obSeen = make([]uint64, (w.pairs()+63)/64)
 	}
 	if w.obSeen[idx/64]&(1<<(idx%64)) != 0 {
 		return nil
 	}
-	if _, err := w.ob.WriteAt(pair[:], int64(idx)*64); err != nil {
+	if w.obMem != nil {
+		copy(w.obMem[idx*64:], pair[:])
+	} else if _, err := w.ob.WriteAt(pair[:], int64(idx)*64); err != nil {
 		return fmt.Errorf("blob %s: outboard: %w", w.h.ShortString(), err)
 	}
 	w.obSeen[idx/64] |= 1 << (idx % 64)
@@ -425,6 +437,18 @@ func (w *wstate) finishLocked() error {
 		return err
 	}
 	obPath := s.outboardPath(w.h)
+	if w.obMem != nil && w.obCount == w.pairs() {
+		f, err := os.CreateTemp(s.tmpDir, "ob-*")
+		if err == nil {
+			w.ob = f
+			_, err = f.Write(w.obMem)
+		}
+		if err != nil {
+			w.resetOutboard()
+			return fmt.Errorf("blob %s: finish: outboard: %w", w.h.ShortString(), err)
+		}
+		w.obMem = nil
+	}
 	if w.ob == nil || w.obCount != w.pairs() {
 		// Not every pair arrived in this session (a resumed download):
 		// compute the outboard from the verified data.
