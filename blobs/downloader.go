@@ -296,7 +296,7 @@ func (dl *download) reportLoop(ctx context.Context) {
 
 // fetchAll runs the download: the root first, then (hash seq) the
 // children, split in tasks across providers.
-func (dl *download) fetchAll(ctx context.Context) error {
+func (dl *download) fetchAll(ctx context.Context) (err error) {
 	bf, err := dl.d.store.Bitfield(ctx, dl.root)
 	if err != nil {
 		return err
@@ -304,6 +304,19 @@ func (dl *download) fetchAll(ctx context.Context) error {
 	dl.account(bf, true)
 	np := len(dl.req.Providers)
 	if dl.req.Content.Format != HashSeqFormat {
+		// One writer stays open for the whole blob, so its parts (run one
+		// after the other and in parallel) share the store's writer state:
+		// the outboard pairs every part receives are kept, and the blob is
+		// finished once, when this writer closes, without rehashing it.
+		hold, err := dl.d.store.OpenWriter(ctx, dl.root)
+		if err != nil {
+			return fmt.Errorf("%w: %w", errLocal, err)
+		}
+		defer func() {
+			if cerr := hold.Close(); cerr != nil && err == nil {
+				err = fmt.Errorf("%w: %w", errLocal, cerr)
+			}
+		}()
 		if !bf.Known {
 			// The first part learns the size: a small blob arrives whole
 			// (the range collapses onto its last chunk, spec §6.2), a large
