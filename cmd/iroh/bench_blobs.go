@@ -269,7 +269,18 @@ func benchRun(ctx context.Context, env *cmdEnv, exe, work, payload string, i int
 	}
 	el := time.Since(t0)
 	cpu1, rss := rusage()
+	pprof.StopCPUProfile() // the profile covers the blob transfer only
 	tt.Close()
+	// Ask the provider for its CPU time of the blob transfer.
+	if _, err := io.WriteString(stdin, "mark\n"); err != nil {
+		return nil, fmt.Errorf("provider: %w", err)
+	}
+	var mark struct {
+		CPUS float64 `json:"cpu_s"`
+	}
+	if err := dec.Decode(&mark); err != nil {
+		return nil, fmt.Errorf("provider: %w", err)
+	}
 	// Verified by the decoder; check the store agrees it is complete.
 	if t.Format == blobs.HashSeqFormat {
 		if _, err := store.LoadCollection(ctx, st, t.Hash); err != nil {
@@ -280,10 +291,12 @@ func benchRun(ctx context.Context, env *cmdEnv, exe, work, payload string, i int
 	}
 
 	// Baseline: a raw stream of the same size on the same kind of connection.
+	cpu2, _ := rusage()
 	rawMBps, err := benchRaw(ctx, ep, t.Addr, total)
 	if err != nil {
 		return nil, fmt.Errorf("raw stream: %w", err)
 	}
+	cpu3, _ := rusage()
 	stdin.Close()
 	var bye struct {
 		CPUS   float64 `json:"cpu_s"`
@@ -294,17 +307,19 @@ func benchRun(ctx context.Context, env *cmdEnv, exe, work, payload string, i int
 	}
 	mb := float64(total) / 1e6
 	return map[string]float64{
-		"import_s":          hello.ImportS,
-		"import_MBps":       mb / hello.ImportS,
-		"import_cpu_s":      hello.ImportCPUS,
-		"transfer_s":        el.Seconds(),
-		"transfer_MBps":     mb / el.Seconds(),
-		"fetcher_cpu_s":     (cpu1 - cpu0).Seconds(),
-		"fetcher_rss_mib":   float64(rss) / (1 << 20),
-		"provider_cpu_s":    bye.CPUS,
-		"provider_rss_mib":  bye.RSSMiB,
-		"raw_stream_MBps":   rawMBps,
-		"transfer_over_raw": (mb / el.Seconds()) / rawMBps,
+		"import_s":           hello.ImportS,
+		"import_MBps":        mb / hello.ImportS,
+		"import_cpu_s":       hello.ImportCPUS,
+		"transfer_s":         el.Seconds(),
+		"transfer_MBps":      mb / el.Seconds(),
+		"fetcher_cpu_s":      (cpu1 - cpu0).Seconds(),
+		"fetcher_rss_mib":    float64(rss) / (1 << 20),
+		"provider_cpu_s":     mark.CPUS,
+		"provider_rss_mib":   bye.RSSMiB,
+		"raw_stream_MBps":    rawMBps,
+		"raw_fetcher_cpu_s":  (cpu3 - cpu2).Seconds(),
+		"raw_provider_cpu_s": bye.CPUS,
+		"transfer_over_raw":  (mb / el.Seconds()) / rawMBps,
 	}, nil
 }
 
@@ -415,9 +430,17 @@ func benchProvide(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	cpuT, _ := rusage()
 	enc.Encode(map[string]any{"ticket": t.String(), "import_s": importS, "import_cpu_s": (cpu1 - cpu0).Seconds()})
-	io.Copy(io.Discard, env.stdin) // until the fetcher closes our stdin
+	// Each line on stdin ends a phase (the blob transfer): report its CPU
+	// time and start the next; EOF ends the last one (the raw stream).
+	sc := bufio.NewScanner(env.stdin)
+	for sc.Scan() {
+		cpuM, _ := rusage()
+		pprof.StopCPUProfile() // the profile covers the blob transfer only
+		enc.Encode(map[string]any{"cpu_s": (cpuM - cpuT).Seconds()})
+		cpuT = cpuM
+	}
 	cpuE, rss := rusage()
-	pprof.StopCPUProfile() // before the last line: the parent kills us after it
+	pprof.StopCPUProfile()
 	return enc.Encode(map[string]any{"cpu_s": (cpuE - cpuT).Seconds(), "rss_mib": float64(rss) / (1 << 20)})
 }
 
