@@ -281,7 +281,7 @@ func (c *Conn) DirectAddrs() []netip.AddrPort {
 	}
 	c.mu.Lock()
 	for ap, t := range c.observed {
-		if time.Since(t) < 10*time.Minute && !slices.Contains(out, ap) {
+		if time.Since(t) < observedTTL && !slices.Contains(out, ap) {
 			out = append(out, ap)
 		}
 	}
@@ -412,6 +412,11 @@ func (c *Conn) flushAnonymous(src netip.AddrPort) {
 	if c.closed.Load() {
 		return
 	}
+	if v, ok := c.byUDP.Load(src); ok {
+		// The source became a known path meanwhile (AddRemote, a ping).
+		c.flushPending(src, v.(*remote))
+		return
+	}
 	c.mu.Lock()
 	p := c.pending[src]
 	if p == nil || len(c.anon) >= maxAnonymous {
@@ -430,6 +435,7 @@ func (c *Conn) newAnonymousLocked(src netip.AddrPort) *remote {
 	bp.trustedUntil.Store(1<<63 - 1)
 	r.best.Store(bp)
 	r.anonymous = true
+	r.lastRecv.Store(time.Now().UnixNano())
 	c.anon[src] = r
 	c.byMapped.Store(r.mappedAP, r)
 	c.byUDP.Store(src, r)
@@ -534,10 +540,16 @@ func (c *Conn) maintenanceLoop() {
 		case now := <-t.C:
 			c.pruneRelays(now)
 			c.byID.Range(func(_, v any) bool {
-				v.(*remote).heartbeat(now)
+				r := v.(*remote)
+				if r.prunable(now) {
+					c.forgetRemote(r)
+					return true
+				}
+				r.heartbeat(now)
 				return true
 			})
 			c.mu.Lock()
+			c.expireObservedLocked(now)
 			for src, r := range c.anon {
 				if now.UnixNano()-max(r.lastSend.Load(), r.lastRecv.Load()) > int64(anonymousIdle) {
 					delete(c.anon, src)

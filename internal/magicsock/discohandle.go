@@ -79,18 +79,32 @@ func (c *Conn) handleDisco(pkt []byte, p pathAddr) {
 	now := time.Now()
 	switch m.typ {
 	case discoPing:
+		if m.nodeKey != sender {
+			c.metrics.DiscoDropped.WithLabelValues("sender_mismatch").Inc()
+			return
+		}
 		r := c.remoteFor(sender)
 		if r.seenNonce(buf[len(buf)-discoNonceLen:]) {
 			c.metrics.DiscoDropped.WithLabelValues("replayed").Inc()
+			return
+		}
+		if !r.pingLimiter.allow(now) {
+			// Each ping costs a pong (and maybe a ping) to its source: a
+			// known key must not turn us into an amplifier.
+			c.metrics.DiscoDropped.WithLabelValues("rate_limited").Inc()
 			return
 		}
 		c.metrics.Probes.WithLabelValues("ping_received").Inc()
 		pong := discoMsg{typ: discoPong, txID: m.txID}
 		if p.udp.IsValid() {
 			r.mu.Lock()
-			r.addPathLocked(p.udp)
+			_, known := r.paths[p.udp]
+			added := !known && r.addPathLocked(p.udp)
 			r.mu.Unlock()
-			c.byUDP.Store(p.udp, r)
+			if !known && !added {
+				c.metrics.DiscoDropped.WithLabelValues("too_many_paths").Inc()
+				return
+			}
 			c.flushPending(p.udp, r)
 			pong.src = p.udp
 		} else {
@@ -103,7 +117,15 @@ func (c *Conn) handleDisco(pkt []byte, p pathAddr) {
 		}
 		c.sendDisco(r, p, &pong)
 		if bp := r.best.Load(); p.udp.IsValid() && (bp == nil || now.UnixNano() >= bp.trustedUntil.Load()) {
-			r.ping(p, now)
+			// Ping back to confirm the path ourselves, at most once per
+			// probe interval per path.
+			r.mu.Lock()
+			ps := r.paths[p.udp]
+			due := ps != nil && now.Sub(ps.lastPing) >= unconfirmedPingInterval
+			r.mu.Unlock()
+			if due {
+				r.ping(p, now)
+			}
 		}
 	case discoPong:
 		v, ok := c.byID.Load(sender)
@@ -111,14 +133,11 @@ func (c *Conn) handleDisco(pkt []byte, p pathAddr) {
 			c.metrics.Probes.WithLabelValues("pong_unknown").Inc()
 			return
 		}
-		if m.src.IsValid() {
-			c.mu.Lock()
-			if _, seen := c.observed[m.src]; seen || len(c.observed) < 16 {
-				c.observed[m.src] = now
-			}
-			c.mu.Unlock()
+		if v.(*remote).handlePong(&m, now) && m.src.IsValid() && p.udp.IsValid() {
+			// Only the answer to a ping we sent over UDP tells us how a
+			// peer sees our address.
+			c.noteObserved(m.src, now)
 		}
-		v.(*remote).handlePong(&m, now)
 	case discoCallMeMaybe:
 		if p.udp.IsValid() {
 			c.metrics.DiscoDropped.WithLabelValues("call_me_maybe_not_via_relay").Inc()
@@ -137,7 +156,13 @@ func (c *Conn) handleDisco(pkt []byte, p pathAddr) {
 		for _, a := range m.addrs {
 			r.addPathLocked(a)
 		}
+		recent := now.Sub(r.lastFullPing) < unconfirmedPingInterval
 		r.mu.Unlock()
+		if recent {
+			// A punch round is already under way: don't multiply it.
+			c.metrics.DiscoDropped.WithLabelValues("rate_limited").Inc()
+			return
+		}
 		r.pingAll(now)
 	}
 }
@@ -193,4 +218,39 @@ func (c *Conn) ObservedAddrs() []netip.AddrPort {
 		out = append(out, a)
 	}
 	return out
+}
+
+// Observed addresses (our public addresses as STUN servers and pongs
+// report them) are kept at most observedTTL and at most maxObserved; a new
+// one replaces the oldest.
+const (
+	observedTTL = 10 * time.Minute
+	maxObserved = 16
+)
+
+// noteObserved records one of our addresses as a peer or STUN server saw it.
+func (c *Conn) noteObserved(ap netip.AddrPort, now time.Time) {
+	ap = netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, seen := c.observed[ap]; !seen && len(c.observed) >= maxObserved {
+		var oldest netip.AddrPort
+		var ot time.Time
+		for a, t := range c.observed {
+			if !oldest.IsValid() || t.Before(ot) {
+				oldest, ot = a, t
+			}
+		}
+		delete(c.observed, oldest)
+	}
+	c.observed[ap] = now
+}
+
+// expireObservedLocked forgets observed addresses older than observedTTL.
+func (c *Conn) expireObservedLocked(now time.Time) {
+	for a, t := range c.observed {
+		if now.Sub(t) > observedTTL {
+			delete(c.observed, a)
+		}
+	}
 }

@@ -5,17 +5,18 @@ import "github.com/prometheus/client_golang/prometheus"
 // Metrics are the socket's Prometheus metrics. Labels come from small fixed
 // sets: path kind (direct, relay), drop reason, probe outcome.
 type Metrics struct {
-	Remotes       prometheus.Counter
-	SentBytes     *prometheus.CounterVec // by path
-	RecvBytes     *prometheus.CounterVec // by path
-	RecvPackets   prometheus.Counter
-	Dropped       *prometheus.CounterVec // by reason
-	DiscoDropped  *prometheus.CounterVec // by reason
-	Probes        *prometheus.CounterVec // by outcome
-	PathChanges   *prometheus.CounterVec // by new path kind
-	Upgrades      prometheus.Counter
-	Downgrades    prometheus.Counter
-	EventsDropped prometheus.Counter
+	Remotes          prometheus.Counter
+	RemotesForgotten prometheus.Counter
+	SentBytes        *prometheus.CounterVec // by path
+	RecvBytes        *prometheus.CounterVec // by path
+	RecvPackets      prometheus.Counter
+	Dropped          *prometheus.CounterVec // by reason
+	DiscoDropped     *prometheus.CounterVec // by reason
+	Probes           *prometheus.CounterVec // by outcome
+	PathChanges      *prometheus.CounterVec // by new path kind
+	Upgrades         prometheus.Counter
+	Downgrades       prometheus.Counter
+	EventsDropped    prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: none).
@@ -23,6 +24,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		Remotes: prometheus.NewCounter(prometheus.CounterOpts{Name: "iroh_magicsock_remotes_total",
 			Help: "Remote endpoints the socket has tracked."}),
+		RemotesForgotten: prometheus.NewCounter(prometheus.CounterOpts{Name: "iroh_magicsock_remotes_forgotten_total",
+			Help: "Remote endpoints forgotten after being idle."}),
 		SentBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "iroh_magicsock_sent_bytes_total",
 			Help: "Bytes sent, by path kind."}, []string{"path"}),
 		RecvBytes: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "iroh_magicsock_recv_bytes_total",
@@ -48,14 +51,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.SentBytes.WithLabelValues(p)
 		m.RecvBytes.WithLabelValues(p)
 	}
-	for _, r := range []string{"unknown_source", "recv_queue_full", "unknown_destination", "no_path", "bad_stun"} {
+	for _, r := range []string{"unknown_source", "recv_queue_full", "unknown_destination", "no_path", "bad_stun", "relay_too_many_segments"} {
 		m.Dropped.WithLabelValues(r)
 	}
-	for _, r := range []string{"forged", "replayed", "malformed", "rate_limited", "bad_key", "sender_mismatch", "call_me_maybe_not_via_relay"} {
+	for _, r := range []string{"forged", "replayed", "malformed", "rate_limited", "bad_key", "sender_mismatch", "call_me_maybe_not_via_relay", "too_many_paths"} {
 		m.DiscoDropped.WithLabelValues(r)
 	}
 	if reg != nil {
-		reg.MustRegister(m.Remotes, m.SentBytes, m.RecvBytes, m.RecvPackets, m.Dropped, m.DiscoDropped,
+		reg.MustRegister(m.Remotes, m.RemotesForgotten, m.SentBytes, m.RecvBytes, m.RecvPackets, m.Dropped, m.DiscoDropped,
 			m.Probes, m.PathChanges, m.Upgrades, m.Downgrades, m.EventsDropped)
 	}
 	return m

@@ -10,11 +10,22 @@ import (
 	"github.com/iroh-go/iroh/key"
 )
 
+// maxRelaySegments bounds the datagrams taken from one relay batch frame:
+// a frame of 1-byte segments would otherwise cost tens of thousands of
+// deliveries on the relay's read goroutine.
+const maxRelaySegments = 128
+
 // deliverRelay handles datagrams that arrived from src through relay url.
 func (c *Conn) deliverRelay(url endpointaddr.RelayURL, src key.PublicKey, segSize uint16, contents []byte) {
-	if src == c.id {
+	if src == c.id || len(contents) == 0 {
 		return
 	}
+	if segSize > 0 && (len(contents)+int(segSize)-1)/int(segSize) > maxRelaySegments {
+		c.metrics.Dropped.WithLabelValues("relay_too_many_segments").Inc()
+		return
+	}
+	var r *remote
+	total := 0
 	for len(contents) > 0 {
 		seg := contents
 		if segSize > 0 && int(segSize) < len(seg) {
@@ -25,11 +36,16 @@ func (c *Conn) deliverRelay(url endpointaddr.RelayURL, src key.PublicKey, segSiz
 			c.handleDisco(seg, pathAddr{relay: url, relayFrom: src})
 			continue
 		}
-		r := c.remoteFor(src)
-		r.noteRecv(pathAddr{relay: url}, len(seg))
+		if r == nil {
+			r = c.remoteFor(src)
+		}
+		total += len(seg)
 		bp := bufPool.Get().(*[]byte)
 		n := copy(*bp, seg)
 		c.deliver(bp, n, r)
+	}
+	if r != nil {
+		r.noteRecv(pathAddr{relay: url}, total)
 	}
 }
 
@@ -86,6 +102,15 @@ func (c *Conn) SetHomeRelay(url endpointaddr.RelayURL) {
 		return
 	}
 	c.home.Store(&url)
+	if old != "" {
+		// Peers learned the old home relay from our address and keep
+		// using it for a while: keep the connection for the idle timeout.
+		c.mu.Lock()
+		if u := c.relayUse[old]; u != nil {
+			u.Store(time.Now().UnixNano())
+		}
+		c.mu.Unlock()
+	}
 	if url != "" && c.dial != nil {
 		if _, err := c.relayFor(url); err != nil {
 			c.log.Warn("home relay", "relay_url", url, "err", err)

@@ -67,3 +67,20 @@ func TestIdleNonHomeRelaysClosed(t *testing.T) {
 		t.Fatal("home relay closed")
 	}
 }
+
+func TestRelayFrameWithTinySegmentsDropped(t *testing.T) {
+	c, err := New(&Options{SecretKey: key.NewSecretKey(), BindV4: netip.MustParseAddrPort("127.0.0.1:0"), DisableV6: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	src := key.NewSecretKey().Public()
+	c.deliverRelay("http://r.test/", src, 1, make([]byte, 60000))
+	if _, ok := c.byID.Load(src); ok {
+		t.Fatal("a frame of 60000 one-byte segments was delivered")
+	}
+	c.deliverRelay("http://r.test/", src, 1200, make([]byte, 2400))
+	if _, ok := c.byID.Load(src); !ok {
+		t.Fatal("a normal batch was not delivered")
+	}
+}

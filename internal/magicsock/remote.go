@@ -126,6 +126,8 @@ type remote struct {
 	// anonymous remotes have no id: one direct path, no probes.
 	anonymous bool
 
+	created int64 // UnixNano; set in newRemote
+
 	// Atomic.
 	best     atomic.Pointer[bestPath]
 	lastSend atomic.Int64 // UnixNano
@@ -143,17 +145,22 @@ type remote struct {
 	nonceNext       int
 	current         PathInfo
 	subs            map[chan PathChanged]struct{}
+
+	// pingLimiter bounds the pings answered for this remote.
+	pingLimiter tokenBucket
 }
 
 func newRemote(c *Conn, id key.PublicKey, mapped netip.AddrPort) *remote {
 	return &remote{
-		c:        c,
-		id:       id,
-		mapped:   net.UDPAddrFromAddrPort(mapped),
-		mappedAP: mapped,
-		paths:    map[netip.AddrPort]*pathState{},
-		pings:    map[[txIDLen]byte]pingTx{},
-		subs:     map[chan PathChanged]struct{}{},
+		created:     time.Now().UnixNano(),
+		pingLimiter: tokenBucket{rate: 20, burst: 40},
+		c:           c,
+		id:          id,
+		mapped:      net.UDPAddrFromAddrPort(mapped),
+		mappedAP:    mapped,
+		paths:       map[netip.AddrPort]*pathState{},
+		pings:       map[[txIDLen]byte]pingTx{},
+		subs:        map[chan PathChanged]struct{}{},
 	}
 }
 
@@ -205,7 +212,7 @@ func (r *remote) addPathLocked(a netip.AddrPort) bool {
 		r.c.byUDP.CompareAndDelete(victim, r)
 	}
 	r.paths[a] = &pathState{}
-	r.c.byUDP.Store(a, r)
+	r.c.claimUDP(a, r)
 	return true
 }
 
@@ -369,15 +376,16 @@ func (r *remote) seenNonce(n []byte) bool {
 	return false
 }
 
-// handlePong completes a ping.
-func (r *remote) handlePong(m *discoMsg, now time.Time) {
+// handlePong completes a ping. It reports whether the pong answered a
+// ping we sent over UDP.
+func (r *remote) handlePong(m *discoMsg, now time.Time) bool {
 	r.mu.Lock()
 	tx, ok := r.pings[m.txID]
 	delete(r.pings, m.txID)
 	if !ok {
 		r.mu.Unlock()
 		r.c.metrics.Probes.WithLabelValues("pong_unknown").Inc()
-		return
+		return false
 	}
 	lat := now.Sub(tx.sent)
 	if !tx.to.udp.IsValid() {
@@ -385,7 +393,7 @@ func (r *remote) handlePong(m *discoMsg, now time.Time) {
 		r.mu.Unlock()
 		r.c.metrics.Probes.WithLabelValues("pong_relay").Inc()
 		r.updatePath(now)
-		return
+		return false
 	}
 	if ps := r.paths[tx.to.udp]; ps != nil {
 		ps.lastPong = now
@@ -393,7 +401,10 @@ func (r *remote) handlePong(m *discoMsg, now time.Time) {
 	}
 	r.mu.Unlock()
 	r.c.metrics.Probes.WithLabelValues("pong_direct").Inc()
+	// A confirmed path belongs to this remote, whoever claimed it before.
+	r.c.byUDP.Store(tx.to.udp, r)
 	r.considerBest(tx.to.udp, lat, now)
+	return true
 }
 
 // better reports whether a path (a, la) beats the current best (b, lb):
@@ -550,4 +561,57 @@ func (r *remote) candidates() []CandidateInfo {
 	}
 	slices.SortFunc(out, func(x, y CandidateInfo) int { return endpointaddr.CompareSocketAddr(x.Addr, y.Addr) })
 	return out
+}
+
+// claimUDP attributes packets from a to r, unless a is the confirmed
+// direct path of another remote: an unconfirmed candidate (from a ticket,
+// a call-me-maybe or a ping with a spoofed source) never takes over a
+// working path. Confirmed paths (pongs) always claim their address.
+func (c *Conn) claimUDP(a netip.AddrPort, r *remote) {
+	for {
+		v, loaded := c.byUDP.LoadOrStore(a, r)
+		if !loaded {
+			return
+		}
+		other := v.(*remote)
+		if other == r {
+			return
+		}
+		if bp := other.best.Load(); bp != nil && bp.addr == a && time.Now().UnixNano() < bp.trustedUntil.Load() {
+			return
+		}
+		if c.byUDP.CompareAndSwap(a, other, r) {
+			return
+		}
+	}
+}
+
+// remoteIdleTimeout: a remote with no traffic, no subscriber and no
+// pending probe for this long is forgotten (its state is rebuilt if it
+// comes back). Open connections send keep-alives every 5 s, so a remote
+// with a connection is never idle this long.
+const remoteIdleTimeout = 2 * time.Minute
+
+// prunable reports whether r may be forgotten.
+func (r *remote) prunable(now time.Time) bool {
+	last := max(r.lastSend.Load(), r.lastRecv.Load(), r.created)
+	if now.UnixNano()-last < int64(remoteIdleTimeout) {
+		return false
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.subs) == 0
+}
+
+// forgetRemote drops every trace of r from the socket's maps.
+func (c *Conn) forgetRemote(r *remote) {
+	c.byID.CompareAndDelete(r.id, r)
+	c.byMapped.CompareAndDelete(r.mappedAP, r)
+	c.boxKeys.Delete(r.id)
+	r.mu.Lock()
+	for a := range r.paths {
+		c.byUDP.CompareAndDelete(a, r)
+	}
+	r.mu.Unlock()
+	c.metrics.RemotesForgotten.Inc()
 }

@@ -64,11 +64,7 @@ func (c *Conn) handleSTUN(b []byte) {
 		return
 	}
 	mapped = netip.AddrPortFrom(mapped.Addr().Unmap(), mapped.Port())
-	c.mu.Lock()
-	if _, seen := c.observed[mapped]; seen || len(c.observed) < 16 {
-		c.observed[mapped] = time.Now()
-	}
-	c.mu.Unlock()
+	c.noteObserved(mapped, time.Now())
 	select {
 	case ch <- mapped:
 	default:

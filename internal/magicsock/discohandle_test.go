@@ -1,0 +1,147 @@
+package magicsock
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/iroh-go/iroh/key"
+)
+
+// stranger is a UDP socket with a key of its own that speaks disco to c.
+type stranger struct {
+	sk key.SecretKey
+	pc *net.UDPConn
+}
+
+func newStranger(t *testing.T) *stranger {
+	t.Helper()
+	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	return &stranger{sk: key.NewSecretKey(), pc: pc}
+}
+
+func (s *stranger) send(t *testing.T, c *Conn, m *discoMsg) {
+	t.Helper()
+	bk, err := sharedKey(s.sk, c.ID())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkt := seal(nil, &bk, s.sk.Public(), appendDisco(nil, m), nil)
+	if _, err := s.pc.WriteToUDPAddrPort(pkt, c.LocalAddrs()[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// replies counts the packets c sends back within d.
+func (s *stranger) replies(d time.Duration) int {
+	n := 0
+	buf := make([]byte, 2048)
+	s.pc.SetReadDeadline(time.Now().Add(d))
+	for {
+		if _, _, err := s.pc.ReadFrom(buf); err != nil {
+			return n
+		}
+		n++
+	}
+}
+
+// TestUnsolicitedPongDoesNotPlantAddresses: a pong that answers no ping of
+// ours must not change the addresses we advertise.
+func TestUnsolicitedPongDoesNotPlantAddresses(t *testing.T) {
+	c := newTestConn(t)
+	s := newStranger(t)
+	s.send(t, c, &discoMsg{typ: discoPing, nodeKey: s.sk.Public()}) // become known
+	s.replies(200 * time.Millisecond)
+	for i := 0; i < 20; i++ {
+		planted := netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, 113, byte(i)}), 4242)
+		s.send(t, c, &discoMsg{typ: discoPong, txID: [12]byte{byte(i)}, src: planted})
+	}
+	time.Sleep(200 * time.Millisecond)
+	for _, a := range c.DirectAddrs() {
+		if a.Addr().As4()[0] == 203 {
+			t.Fatalf("unsolicited pong planted %s in our addresses", a)
+		}
+	}
+}
+
+// TestPingsFromOneKeyAreRateLimited: one key sending many pings gets a
+// bounded number of answers (no amplification).
+func TestPingsFromOneKeyAreRateLimited(t *testing.T) {
+	c := newTestConn(t)
+	s := newStranger(t)
+	for i := 0; i < 300; i++ {
+		s.send(t, c, &discoMsg{typ: discoPing, txID: [12]byte{byte(i), byte(i >> 8)}, nodeKey: s.sk.Public()})
+	}
+	got := s.replies(500 * time.Millisecond)
+	if got > 100 {
+		t.Fatalf("300 pings from one key got %d replies", got)
+	}
+	if got == 0 {
+		t.Fatal("no pong at all")
+	}
+}
+
+// TestPingWithOtherNodeKeyDropped: the key inside a ping must be its sender's.
+func TestPingWithOtherNodeKeyDropped(t *testing.T) {
+	c := newTestConn(t)
+	s := newStranger(t)
+	s.send(t, c, &discoMsg{typ: discoPing, nodeKey: key.NewSecretKey().Public()})
+	if n := s.replies(200 * time.Millisecond); n != 0 {
+		t.Fatalf("%d replies to a ping naming another key", n)
+	}
+}
+
+func TestIdleRemotesForgotten(t *testing.T) {
+	c := newTestConn(t)
+	id := key.NewSecretKey().Public()
+	r := c.remoteFor(id)
+	r.mu.Lock()
+	r.addPathLocked(netip.MustParseAddrPort("192.0.2.1:1"))
+	r.mu.Unlock()
+	if r.prunable(time.Now()) {
+		t.Fatal("a new remote is prunable")
+	}
+	later := time.Now().Add(remoteIdleTimeout + time.Second)
+	_, stop := r.subscribe(1)
+	if r.prunable(later) {
+		t.Fatal("a remote with a subscriber is prunable")
+	}
+	stop()
+	if !r.prunable(later) {
+		t.Fatal("an idle remote is not prunable")
+	}
+	c.forgetRemote(r)
+	if _, ok := c.byID.Load(id); ok {
+		t.Fatal("still in byID")
+	}
+	if _, ok := c.byUDP.Load(netip.MustParseAddrPort("192.0.2.1:1")); ok {
+		t.Fatal("still in byUDP")
+	}
+	if _, ok := c.byMapped.Load(r.mappedAP); ok {
+		t.Fatal("still in byMapped")
+	}
+}
+
+// TestCandidateDoesNotStealConfirmedPath: an address that is another
+// remote's confirmed path is not taken over by an unconfirmed claim.
+func TestCandidateDoesNotStealConfirmedPath(t *testing.T) {
+	c := newTestConn(t)
+	a := netip.MustParseAddrPort("192.0.2.7:7")
+	owner := c.remoteFor(key.NewSecretKey().Public())
+	owner.mu.Lock()
+	owner.addPathLocked(a)
+	owner.mu.Unlock()
+	owner.considerBest(a, time.Millisecond, time.Now())
+	thief := c.remoteFor(key.NewSecretKey().Public())
+	thief.mu.Lock()
+	thief.addPathLocked(a)
+	thief.mu.Unlock()
+	if v, _ := c.byUDP.Load(a); v.(*remote) != owner {
+		t.Fatal("an unconfirmed candidate took over a confirmed path")
+	}
+}
