@@ -7,6 +7,9 @@ import (
 	"errors"
 	"io"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -374,5 +377,38 @@ func TestEncodeLargeWrites(t *testing.T) {
 	}
 	if w.writes > 9 || uint64(w.bytes) != EncodedLen(uint64(len(data)), All()) {
 		t.Fatalf("%d writes for %d bytes", w.writes, w.bytes)
+	}
+}
+
+// TestEncodeFromFile covers the vectored read from an *os.File: the same
+// bytes as from memory for full and partial selections, and a clear error
+// naming the offset when the file is shorter than the selection needs.
+func TestEncodeFromFile(t *testing.T) {
+	data := pattern(3<<20 + 5000)
+	_, ob := OutboardBytes(data)
+	path := filepath.Join(t.TempDir(), "data")
+	if err := os.WriteFile(path, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, sel := range []ChunkRanges{All(), Range(0, 96), Range(10, 2000), From(100), Range(33, 34).Union(Range(1000, 1100))} {
+		var buf bytes.Buffer
+		if err := Encode(&buf, f, uint64(len(data)), bytes.NewReader(ob), sel); err != nil {
+			t.Fatalf("%v: %v", sel, err)
+		}
+		if !bytes.Equal(buf.Bytes(), encodeBlob(t, data, sel)) {
+			t.Fatalf("%v: differs from the encoding from memory", sel)
+		}
+	}
+	if err := os.Truncate(path, 1<<20+100); err != nil {
+		t.Fatal(err)
+	}
+	err = Encode(io.Discard, f, uint64(len(data)), bytes.NewReader(ob), All())
+	if !errors.Is(err, io.ErrUnexpectedEOF) || !strings.Contains(err.Error(), "offset 1048676") {
+		t.Fatalf("truncated file: %v", err)
 	}
 }
