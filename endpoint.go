@@ -92,6 +92,20 @@ func (e *ConnectError) Error() string {
 
 func (e *ConnectError) Unwrap() error { return e.Err }
 
+const (
+	// maxPendingIncoming bounds incoming connections that are handshaking
+	// or waiting for Accept; more are refused with CloseBusy.
+	maxPendingIncoming = 128
+)
+
+// acceptTimeout closes an incoming connection that Accept did not take
+// within this time (a variable for tests).
+var acceptTimeout = 10 * time.Second
+
+// CloseBusy is the application close code of incoming connections refused
+// because too many are waiting for Accept.
+const CloseBusy = 0x6275 // "bu"
+
 // Endpoint is a bound iroh endpoint: it dials and accepts authenticated
 // QUIC connections by EndpointID.
 type Endpoint struct {
@@ -111,7 +125,8 @@ type Endpoint struct {
 	lookups  *preset.Set
 	userData string
 
-	alpns atomic.Pointer[[]string]
+	alpns   atomic.Pointer[[]string]
+	pending atomic.Int64 // incoming connections not yet taken by Accept
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
@@ -157,7 +172,7 @@ func Bind(ctx context.Context, opts *Options) (*Endpoint, error) {
 		id:       o.SecretKey.Public(),
 		sessions: tls.NewLRUClientSessionCache(256),
 		hsTO:     o.HandshakeTimeout,
-		accept:   make(chan *Connection, 16),
+		accept:   make(chan *Connection),
 		conns:    map[*quic.Conn]struct{}{},
 	}
 	ep.log = log.With("component", "endpoint", "endpoint_id", ep.id.ShortString())
@@ -355,8 +370,8 @@ func (ep *Endpoint) track(qc *quic.Conn, remote EndpointID) *Connection {
 		return nil
 	}
 	ep.conns[qc] = struct{}{}
+	ep.wg.Add(1) // under mu: Close's wg.Wait comes after it sets closed
 	ep.mu.Unlock()
-	ep.wg.Add(1)
 	go func() {
 		defer ep.wg.Done()
 		<-qc.Context().Done()
@@ -376,9 +391,16 @@ func (ep *Endpoint) acceptLoop() {
 		if err != nil {
 			return
 		}
+		if ep.pending.Add(1) > maxPendingIncoming {
+			ep.pending.Add(-1)
+			qc.CloseWithError(CloseBusy, "busy")
+			ep.log.Debug("incoming connection refused: too many not yet accepted")
+			continue
+		}
 		ep.wg.Add(1)
 		go func() {
 			defer ep.wg.Done()
+			defer ep.pending.Add(-1)
 			ctx, cancel := context.WithTimeout(ep.ctx, ep.hsTO)
 			defer cancel()
 			select {
@@ -400,10 +422,16 @@ func (ep *Endpoint) acceptLoop() {
 			if c == nil {
 				return
 			}
+			t := time.NewTimer(acceptTimeout)
+			defer t.Stop()
 			select {
 			case ep.accept <- c:
 			case <-ep.ctx.Done():
 				qc.CloseWithError(0, "")
+			case <-t.C:
+				// Nobody calls Accept (or not fast enough): don't keep the
+				// peer's connection open forever.
+				qc.CloseWithError(CloseBusy, "not accepted")
 			}
 		}()
 	}
@@ -468,6 +496,7 @@ func (ep *Endpoint) Close(ctx context.Context) error {
 	ep.sock.Close()
 	ep.relay.close()
 	ep.wg.Wait()
+	ep.netrep.close()
 	if ep.lookups != nil {
 		ep.lookups.Close()
 	}
@@ -481,14 +510,6 @@ func (ep *Endpoint) Close(ctx context.Context) error {
 			return nil
 		}
 	}
-}
-
-// closedErr maps quic-go's errors after Close to ErrClosed.
-func (ep *Endpoint) closedErr(err error) error {
-	if ep.isClosed() && err != nil {
-		return ErrClosed
-	}
-	return err
 }
 
 var _ = endpointaddr.FromID

@@ -309,3 +309,26 @@ func TestZeroRTT(t *testing.T) {
 		c.Close(0, "")
 	}
 }
+
+// TestUnacceptedConnectionsClosed: an endpoint whose application never
+// calls Accept does not keep peers' connections open.
+func TestUnacceptedConnectionsClosed(t *testing.T) {
+	t.Cleanup(iroh.SetAcceptTimeoutForTest(300 * time.Millisecond)) // after the endpoints close
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a := bind(t, "x")
+	b := bind(t)
+	c, err := b.Connect(ctx, a.Addr(), "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-c.Context().Done():
+	case <-ctx.Done():
+		t.Fatal("unaccepted connection still open")
+	}
+	var ae *iroh.ApplicationError
+	if !errors.As(context.Cause(c.Context()), &ae) || ae.ErrorCode != iroh.CloseBusy {
+		t.Fatalf("close cause %v", context.Cause(c.Context()))
+	}
+}

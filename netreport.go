@@ -100,6 +100,13 @@ func (nr *netReporter) run(ctx context.Context) (*NetReport, error) {
 	return rep, err
 }
 
+// close releases the HTTP connections kept for /ping probes.
+func (nr *netReporter) close() {
+	if nr.cfg.HTTPClient != nil {
+		nr.cfg.HTTPClient.CloseIdleConnections()
+	}
+}
+
 // waitFirst waits (bounded by ctx) for the first report to end.
 func (nr *netReporter) waitFirst(ctx context.Context) {
 	select {

@@ -77,7 +77,9 @@ func (r *relayClient) Send(dst key.PublicKey, ecn uint8, seg uint16, contents []
 
 func (r *relayClient) Close() error {
 	r.rs.mu.Lock()
-	delete(r.rs.clients, r.url)
+	if r.rs.clients[r.url] == r.c { // not a newer client for the same URL
+		delete(r.rs.clients, r.url)
+	}
 	r.rs.mu.Unlock()
 	return r.c.Close()
 }

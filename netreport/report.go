@@ -245,8 +245,8 @@ func resolve(ctx context.Context, hostport string) ([]netip.AddrPort, error) {
 	return out, nil
 }
 
-// stunProbe tries a STUN server up to three times (200 ms apart, each
-// attempt waiting up to 1 s) and returns the first answer.
+// stunProbe tries a STUN server up to three times, each attempt waiting up
+// to 1 s for its answer, and returns the first answer.
 func stunProbe(ctx context.Context, p Prober, srv netip.AddrPort) (STUNResult, error) {
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {

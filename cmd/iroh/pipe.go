@@ -162,7 +162,7 @@ func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose boo
 	if err != nil {
 		return ctxOr(ctx, fmt.Errorf("accept stream: %w", err))
 	}
-	if err := readHello(s); err != nil {
+	if err := readHello(ctx, s); err != nil {
 		conn.Close(1, "bad handshake")
 		return err
 	}
@@ -206,7 +206,11 @@ func pipeConnect(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, target end
 	return nil
 }
 
-func readHello(s io.Reader) error {
+// readHello reads the connecting side's handshake; an interrupt (ctx)
+// ends the wait.
+func readHello(ctx context.Context, s *iroh.Stream) error {
+	stop := context.AfterFunc(ctx, func() { s.CancelRead(0) })
+	defer stop()
 	buf := make([]byte, len(pipeHello))
 	if _, err := io.ReadFull(s, buf); err != nil {
 		return fmt.Errorf("read handshake: %w", err)
@@ -289,7 +293,7 @@ func pipeListenTCP(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, host str
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
-					if err := readHello(s); err != nil {
+					if err := readHello(ctx, s); err != nil {
 						s.CancelRead(1)
 						s.CancelWrite(1)
 						return

@@ -188,7 +188,9 @@ func New(opts *Options) (*Conn, error) {
 		}
 		pc, err := net.ListenUDP("udp6", net.UDPAddrFromAddrPort(addr))
 		if err != nil {
-			if o.BindV6.IsValid() || c.pc4 == nil {
+			// A wildcard IPv6 socket is optional: hosts without IPv6
+			// run on IPv4 alone. A specific address or port is not.
+			if !(addr.Addr().IsUnspecified() && addr.Port() == 0) || c.pc4 == nil {
 				c.closeSockets()
 				return nil, fmt.Errorf("magicsock: bind %s: %w", addr, err)
 			}
