@@ -37,6 +37,9 @@ type wstate struct {
 	// the barrier before checkpoints, truncation and finishing.
 	writes   sync.WaitGroup
 	writeSem chan struct{}
+	// wmu serializes the background writes: two pwrites to one file contend
+	// for its inode lock, and the kernel spins on it, burning CPU.
+	wmu      sync.Mutex
 	free     chan []byte
 	werrMu   sync.Mutex
 	werr     error
@@ -272,7 +275,9 @@ func (w *wstate) flushLocked() error {
 	w.writes.Add(1)
 	go func() {
 		defer w.writes.Done()
+		w.wmu.Lock()
 		_, err := f.WriteAt(buf, off)
+		w.wmu.Unlock()
 		if err != nil {
 			w.werrMu.Lock()
 			if w.werr == nil {
