@@ -635,6 +635,9 @@ func (dl *download) receiveBlob(ctx context.Context, dec *bao.Decoder, r io.Read
 			dl.total.Add(-before.Size)
 		}
 	}
+	// The pair goes to the writer through this one buffer: passing
+	// &it.Pair would move every Item to the heap.
+	pair := new([bao.PairSize]byte)
 	for {
 		it, err := dec.Next()
 		if err == io.EOF {
@@ -657,7 +660,8 @@ func (dl *download) receiveBlob(ctx context.Context, dec *bao.Decoder, r io.Read
 			}
 		case bao.ItemParent:
 			if it.OutboardIndex >= 0 {
-				if err := w.WriteParent(uint64(it.OutboardIndex), &it.Pair); err != nil {
+				*pair = it.Pair
+				if err := w.WriteParent(uint64(it.OutboardIndex), pair); err != nil {
 					w.Close()
 					return fmt.Errorf("%w: %w", errLocal, err)
 				}
