@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 
@@ -57,6 +58,9 @@ type Store struct {
 	notifier             store.Notifier
 	done                 chan struct{}
 	wg                   sync.WaitGroup
+
+	// Atomic.
+	outboardRehashes atomic.Int64 // finished blobs whose outboard was computed from the data
 
 	// mu guards the following. Lock order: a writer's wstate.mu may be
 	// held while taking mu, never the other way round.

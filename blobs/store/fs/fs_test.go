@@ -258,3 +258,50 @@ func TestConcurrentWriters(t *testing.T) {
 	}
 	storetest.CheckBlob(t, s, data)
 }
+
+// TestPairsKeptWhileAWriterIsOpen: a blob written in several sessions
+// (the downloader's parts) while one writer stays open keeps the pairs of
+// every session and is finished without hashing its data again; without
+// that writer, the pairs of the closed sessions are gone and the outboard
+// is computed from the data. Both give a correct blob.
+func TestPairsKeptWhileAWriterIsOpen(t *testing.T) {
+	ctx := context.Background()
+	data := storetest.Data(3<<20 + 100)
+	h := blobs.ComputeHash(data)
+	half := blobs.Chunks(uint64(len(data))) / 2
+	for _, hold := range []bool{true, false} {
+		t.Run(fmt.Sprintf("hold=%v", hold), func(t *testing.T) {
+			s := open(t, t.TempDir())
+			var held blobs.BlobWriter
+			if hold {
+				var err error
+				if held, err = s.OpenWriter(ctx, h); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for _, r := range []bao.ChunkRanges{bao.Range(0, half), bao.From(half)} {
+				w, err := s.OpenWriter(ctx, h)
+				if err != nil {
+					t.Fatal(err)
+				}
+				storetest.WriteVerified(t, w, data, r)
+				if err := w.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if held != nil {
+				if err := held.Close(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			storetest.CheckBlob(t, s, data)
+			want := int64(1)
+			if hold {
+				want = 0
+			}
+			if got := fs.OutboardRehashesForTest(s); got != want {
+				t.Fatalf("outboard computed from the data %d times, want %d", got, want)
+			}
+		})
+	}
+}

@@ -457,6 +457,7 @@ func (w *wstate) finishLocked() error {
 	if w.ob == nil || w.obCount != w.pairs() {
 		// Not every pair arrived in this session (a resumed download):
 		// compute the outboard from the verified data.
+		s.outboardRehashes.Add(1)
 		w.resetOutboard()
 		f, err := os.CreateTemp(s.tmpDir, "ob-*")
 		if err != nil {
