@@ -34,9 +34,10 @@ func (echo) Accept(ctx context.Context, conn *iroh.Connection) error {
 	}
 }
 
-func run(ctx context.Context, out io.Writer) error {
+// run binds both endpoints with opts (nil: the defaults) and echoes once.
+func run(ctx context.Context, out io.Writer, opts *iroh.Options) error {
 	// The server: an endpoint with a router serving the echo protocol.
-	server, err := iroh.Bind(ctx, nil)
+	server, err := iroh.Bind(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -47,7 +48,7 @@ func run(ctx context.Context, out io.Writer) error {
 	defer router.Shutdown(ctx)
 
 	// The client: dial the server by its address (id + direct addresses).
-	client, err := iroh.Bind(ctx, nil)
+	client, err := iroh.Bind(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -74,7 +75,7 @@ func run(ctx context.Context, out io.Writer) error {
 func main() {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := run(ctx, os.Stdout); err != nil {
+	if err := run(ctx, os.Stdout, nil); err != nil {
 		log.SetFlags(0)
 		log.Fatalf("echo: %v", err)
 	}
