@@ -105,12 +105,11 @@ type Conn struct {
 
 	// mu guards the following.
 	mu       sync.Mutex
-	relays   map[endpointaddr.RelayURL]RelayClient
-	relayUse map[endpointaddr.RelayURL]*atomic.Int64 // last send, UnixNano; see relay.go
 	pending  map[netip.AddrPort]*pendingSrc
 	anon     map[netip.AddrPort]*remote
 	observed map[netip.AddrPort]time.Time // our addresses as peers saw them (pongs)
 
+	relays       sync.Map    // endpointaddr.RelayURL -> *relayEntry; see relay.go
 	discoLimiter tokenBucket // bounds disco work for unknown senders
 	stunS        stunState   // see stun.go
 }
@@ -156,7 +155,6 @@ func New(opts *Options) (*Conn, error) {
 		rx:         make(chan *rxBatch, rxQueueLen),
 		closing:    make(chan struct{}),
 		deadlineCh: make(chan struct{}, 1),
-		relays:     map[endpointaddr.RelayURL]RelayClient{},
 		pending:    map[netip.AddrPort]*pendingSrc{},
 		anon:       map[netip.AddrPort]*remote{},
 		observed:   map[netip.AddrPort]time.Time{},
@@ -506,13 +504,7 @@ func (c *Conn) Close() error {
 	}
 	close(c.closing)
 	c.closeSockets()
-	c.mu.Lock()
-	relays := c.relays
-	c.relays = map[endpointaddr.RelayURL]RelayClient{}
-	c.mu.Unlock()
-	for _, rc := range relays {
-		rc.Close()
-	}
+	c.closeRelays()
 	c.wg.Wait()
 	c.rxMu.Lock()
 	defer c.rxMu.Unlock()

@@ -49,18 +49,27 @@ func (c *Conn) deliverRelay(url endpointaddr.RelayURL, src key.PublicKey, segSiz
 	}
 }
 
-// relayFor returns the client for url, dialing it on first use.
+// relayEntry is one relay connection and when it was last used to send.
+type relayEntry struct {
+	rc   RelayClient
+	used atomic.Int64 // UnixNano
+}
+
+// relayFor returns the client for url, dialing it on first use. The
+// common case, a relay already connected, takes no lock.
 func (c *Conn) relayFor(url endpointaddr.RelayURL) (RelayClient, error) {
+	if v, ok := c.relays.Load(url); ok {
+		e := v.(*relayEntry)
+		e.used.Store(time.Now().UnixNano())
+		return e.rc, nil
+	}
 	if c.dial == nil {
 		return nil, errors.New("magicsock: relays disabled")
 	}
-	c.mu.Lock()
+	c.mu.Lock() // serializes dials, so each URL is dialed once
 	defer c.mu.Unlock()
-	if rc, ok := c.relays[url]; ok {
-		if u := c.relayUse[url]; u != nil {
-			u.Store(time.Now().UnixNano())
-		}
-		return rc, nil
+	if v, ok := c.relays.Load(url); ok {
+		return v.(*relayEntry).rc, nil
 	}
 	if c.closed.Load() {
 		return nil, net.ErrClosed
@@ -71,14 +80,25 @@ func (c *Conn) relayFor(url endpointaddr.RelayURL) (RelayClient, error) {
 	if err != nil {
 		return nil, err
 	}
-	c.relays[url] = rc
-	if c.relayUse == nil {
-		c.relayUse = map[endpointaddr.RelayURL]*atomic.Int64{}
-	}
-	used := new(atomic.Int64)
-	used.Store(time.Now().UnixNano())
-	c.relayUse[url] = used
+	e := &relayEntry{rc: rc}
+	e.used.Store(time.Now().UnixNano())
+	c.relays.Store(url, e)
 	return rc, nil
+}
+
+// closeRelays closes every relay connection (Close).
+func (c *Conn) closeRelays() {
+	c.mu.Lock()
+	var all []RelayClient
+	c.relays.Range(func(k, v any) bool {
+		all = append(all, v.(*relayEntry).rc)
+		c.relays.Delete(k)
+		return true
+	})
+	c.mu.Unlock()
+	for _, rc := range all {
+		rc.Close()
+	}
 }
 
 // sendRelay sends b to dst through relay url.
@@ -105,11 +125,9 @@ func (c *Conn) SetHomeRelay(url endpointaddr.RelayURL) {
 	if old != "" {
 		// Peers learned the old home relay from our address and keep
 		// using it for a while: keep the connection for the idle timeout.
-		c.mu.Lock()
-		if u := c.relayUse[old]; u != nil {
-			u.Store(time.Now().UnixNano())
+		if v, ok := c.relays.Load(old); ok {
+			v.(*relayEntry).used.Store(time.Now().UnixNano())
 		}
-		c.mu.Unlock()
 	}
 	if url != "" && c.dial != nil {
 		if _, err := c.relayFor(url); err != nil {
@@ -131,16 +149,16 @@ func (c *Conn) pruneRelays(now time.Time) {
 	home := c.HomeRelay()
 	var idle []RelayClient
 	c.mu.Lock()
-	for url, rc := range c.relays {
-		u := c.relayUse[url]
-		if url == home || u == nil || now.UnixNano()-u.Load() < int64(relayIdleTimeout) {
-			continue
+	c.relays.Range(func(k, v any) bool {
+		url, e := k.(endpointaddr.RelayURL), v.(*relayEntry)
+		if url == home || now.UnixNano()-e.used.Load() < int64(relayIdleTimeout) {
+			return true
 		}
-		idle = append(idle, rc)
-		delete(c.relays, url)
-		delete(c.relayUse, url)
+		idle = append(idle, e.rc)
+		c.relays.Delete(url)
 		c.log.Debug("closing idle relay connection", "relay_url", url)
-	}
+		return true
+	})
 	c.mu.Unlock()
 	for _, rc := range idle {
 		rc.Close()
