@@ -162,6 +162,10 @@ func (s *sim) start(host string, stdin io.Reader, stdout io.Writer, args ...stri
 func (p *proc) kill() {
 	if p.cmd.Process != nil {
 		syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+		// Wait also waits for the goroutine copying stdin: end it.
+		if pr, ok := p.cmd.Stdin.(*io.PipeReader); ok {
+			pr.Close()
+		}
 		p.cmd.Wait()
 	}
 }
@@ -422,3 +426,28 @@ func TestLossy100MiB(t *testing.T) {
 }
 
 var _ = context.Background
+
+// TestTwoNATsDirectDiesFallsBackToRelay: once the direct path works, nat1
+// starts dropping all forwarded UDP; the connection falls back to the relay
+// (no reset) and everything arrives.
+func TestTwoNATsDirectDiesFallsBackToRelay(t *testing.T) {
+	s := startSim(t, "two-nats")
+	s.startRelay()
+	tr := s.startTransfer()
+	tr.connect.waitLine(t, "path: ", 20*time.Second)
+	done := make(chan struct{})
+	go func() { defer close(done); tr.send(t, 4<<20, 256<<10, 20*time.Millisecond) }()
+	waitPath(t, tr.connect, "direct", 10*time.Second)
+	<-done
+	block := exec.Command("ip", "netns", "exec", s.ns("nat1"), "nft", "-f", "-")
+	block.Stdin = strings.NewReader("table inet irohblk {\n chain blockudp {\n  type filter hook forward priority -10; policy accept;\n  meta l4proto udp drop\n }\n}\n")
+	if out, err := block.CombinedOutput(); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+	sent := make(chan struct{})
+	go func() { defer close(sent); tr.send(t, 8<<20, 256<<10, 50*time.Millisecond) }()
+	took := waitPath(t, tr.connect, "relay", 20*time.Second)
+	t.Logf("back on the relay %s after UDP was cut; paths %q", took, tr.connect.paths())
+	<-sent
+	tr.finish(t, 60*time.Second)
+}
