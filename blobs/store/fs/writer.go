@@ -32,9 +32,9 @@ type wstate struct {
 	pendOff  uint64   // blob offset of pend[0]
 	alloc    uint64   // the data file is preallocated up to here
 
-	// Background writes of full pend buffers (so receiving and hashing
-	// overlap with the page-cache copy). writes counts them; waitWrites is
-	// the barrier before checkpoints, truncation and finishing.
+	// Background writes of full pend buffers (pieces smaller than a chunk
+	// group; whole groups are written right away). writes counts them;
+	// syncWritesLocked is the barrier before checkpoints and finishing.
 	writes   sync.WaitGroup
 	writeSem chan struct{}
 	// wmu serializes the background writes: two pwrites to one file contend
@@ -222,9 +222,13 @@ func (wr *writer) WriteChunks(start uint64, data []byte) error {
 // preallocated.
 const preallocStep = 64 << 20
 
-// pendMax is the write coalescing buffer: contiguous verified pieces (16 KiB
-// chunk groups) are written to the data file in pieces of up to this size.
+// pendMax is the write coalescing buffer: contiguous verified pieces smaller
+// than directMin (single chunks of partly selected groups) are written to
+// the data file in pieces of up to this size.
 const pendMax = 1 << 20
+
+// directMin is the least data written straight from the caller's buffer.
+const directMin = 16 << 10 // a chunk group
 
 // bufferLocked queues verified data at off, writing out what was queued
 // when off does not continue it or the buffer is full.
@@ -234,8 +238,17 @@ func (w *wstate) bufferLocked(off uint64, data []byte) error {
 			return err
 		}
 	}
-	if len(data) >= pendMax {
-		if _, err := w.data.WriteAt(data, int64(off)); err != nil {
+	if len(data) >= directMin {
+		// Written right away from the caller's buffer, still in the CPU's
+		// cache after verification: cheaper than copying it into pend and
+		// writing that later.
+		if err := w.allocLocked(off + uint64(len(data))); err != nil {
+			return err
+		}
+		w.wmu.Lock()
+		_, err := w.data.WriteAt(data, int64(off))
+		w.wmu.Unlock()
+		if err != nil {
 			return fmt.Errorf("blob %s: write: %w", w.h.ShortString(), err)
 		}
 		return nil
@@ -262,14 +275,8 @@ func (w *wstate) flushLocked() error {
 		w.free = make(chan []byte, 3)
 	}
 	buf, off, f := w.pend, int64(w.pendOff), w.data
-	if end := w.pendOff + uint64(len(buf)); end > w.alloc {
-		// Allocate ahead of verified data only (a hostile size header
-		// must not reserve the disk), 64 MiB at a time.
-		n := min(max(end, w.alloc+preallocStep), w.bf.Size) - w.alloc
-		if err := preallocate(f, int64(w.alloc), int64(n)); err != nil {
-			return fmt.Errorf("blob %s: allocate: %w", w.h.ShortString(), err)
-		}
-		w.alloc += n
+	if err := w.allocLocked(w.pendOff + uint64(len(buf))); err != nil {
+		return err
 	}
 	w.writeSem <- struct{}{}
 	w.writes.Add(1)
@@ -297,6 +304,21 @@ func (w *wstate) flushLocked() error {
 		w.pend = make([]byte, 0, cap(buf))
 	}
 	return w.writeErr()
+}
+
+// allocLocked preallocates the data file up to at least end.
+func (w *wstate) allocLocked(end uint64) error {
+	if end <= w.alloc {
+		return nil
+	}
+	// Allocate ahead of verified data only (a hostile size header must not
+	// reserve the disk), 64 MiB at a time.
+	n := min(max(end, w.alloc+preallocStep), w.bf.Size) - w.alloc
+	if err := preallocate(w.data, int64(w.alloc), int64(n)); err != nil {
+		return fmt.Errorf("blob %s: allocate: %w", w.h.ShortString(), err)
+	}
+	w.alloc += n
+	return nil
 }
 
 func (w *wstate) writeErr() error {
