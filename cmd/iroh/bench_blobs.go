@@ -34,7 +34,10 @@ Measures, like ../shared/interop/bench-rust-blobs.sh does for Rust iroh 0.35:
 import into a fresh fs store (provider process), then transfer over loopback
 to a fresh fs store in this process (the fetcher), with CPU seconds (user +
 sys over each window) and peak RSS per side, and a raw endpoint stream of the
-same size as baseline. Prints one JSON line per run and {"go_blobs":{...}}
+same size as baseline (raw_*_cpu_s: each side's CPU seconds for it; with
+--cpuprofile the profiles cover the blob transfer only). Since both sides
+are usually CPU-bound, transfer_over_raw follows the ratio of the two
+transfers' CPU seconds. Prints one JSON line per run and {"go_blobs":{...}}
 with medians; with --rust FILE (the output of bench-rust-blobs.sh) also the
 ratios. Run it in a loopback-only namespace for numbers comparable to Rust:
   unshare -rn sh -c 'ip link set lo up; iroh blobs bench'`
