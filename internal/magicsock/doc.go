@@ -10,9 +10,12 @@
 // mapped address sends on the remote's current best path; packets arriving
 // from any path of that remote are returned from ReadFrom with its mapped
 // address. UDP packets from sources that are not yet a known path of a
-// known remote are held back briefly (a few per source) until a disco ping
-// from that source says whose they are, and dropped otherwise: a packet
-// from an unknown source never reaches QUIC under a wrong identity.
+// known remote are held back briefly (a few per source, 150 ms) until a
+// disco ping from that source says whose they are; after that they go to
+// QUIC under an anonymous remote of their own (one direct path, no
+// probes), so a peer that does not speak disco, or dialed a wrong id,
+// still gets a TLS answer. A packet from an unknown source never reaches
+// QUIC under another endpoint's identity.
 //
 // # Paths
 //
