@@ -74,6 +74,23 @@ func LiveSet(ctx context.Context, roots []blobs.HashAndFormat, readSeq func(blob
 	return live, nil
 }
 
+// Live returns the GC live set of s: its tags and temp tags are the roots
+// of LiveSet, and hash sequences are read from s itself. Both stores' GC
+// start here.
+func Live(ctx context.Context, s Store, temps *TempTags) (map[blobs.Hash]bool, error) {
+	tags, err := s.Tags(ctx)
+	if err != nil {
+		return nil, err
+	}
+	roots := temps.Roots()
+	for _, t := range tags {
+		roots = append(roots, t.Value)
+	}
+	return LiveSet(ctx, roots, func(h blobs.Hash) ([]byte, error) {
+		return ReadBlob(ctx, s, h, 1<<30)
+	})
+}
+
 // Notifier wakes observers of a hash. The zero value is ready.
 type Notifier struct {
 	mu   sync.Mutex

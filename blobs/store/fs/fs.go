@@ -607,17 +607,7 @@ func (s *Store) TempTag(hf blobs.HashAndFormat) *blobs.TempTag { return s.temps.
 
 // GC implements blobs.Store.
 func (s *Store) GC(ctx context.Context) (blobs.GCStats, error) {
-	tags, err := s.Tags(ctx)
-	if err != nil {
-		return blobs.GCStats{}, err
-	}
-	roots := s.temps.Roots()
-	for _, t := range tags {
-		roots = append(roots, t.Value)
-	}
-	live, err := store.LiveSet(ctx, roots, func(h blobs.Hash) ([]byte, error) {
-		return store.ReadBlob(ctx, s, h, 1<<30)
-	})
+	live, err := store.Live(ctx, s, &s.temps)
 	if err != nil {
 		return blobs.GCStats{}, err
 	}
