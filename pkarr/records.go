@@ -205,7 +205,7 @@ func ParseTXTStrings(strs []string) (Info, error) {
 	var info Info
 	haveUserData := false
 	for i, s := range strs {
-		s = unescapeTXT(s)
+		s = UnescapeTXT(s)
 		k, v, ok := strings.Cut(s, "=")
 		if !ok {
 			return Info{}, fmt.Errorf("pkarr: TXT string %d: %.40q is not key=value", i, s)
@@ -236,9 +236,9 @@ func ParseTXTStrings(strs []string) (Info, error) {
 	return info, nil
 }
 
-// unescapeTXT undoes miekg/dns's presentation escaping of a TXT string
+// UnescapeTXT undoes miekg/dns's presentation escaping of a TXT string
 // (\" \\ and \DDD), leaving other bytes alone.
-func unescapeTXT(s string) string {
+func UnescapeTXT(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}
@@ -261,6 +261,25 @@ func unescapeTXT(s string) string {
 		i++
 	}
 	return string(b)
+}
+
+// EscapeTXT puts a raw TXT character-string in miekg/dns's presentation
+// form, the inverse of UnescapeTXT.
+func EscapeTXT(s string) string {
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteByte(c)
+		case c < ' ' || c > '~':
+			fmt.Fprintf(&b, "\\%03d", c)
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 func isDigit(c byte) bool { return c >= '0' && c <= '9' }

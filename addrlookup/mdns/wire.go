@@ -1,7 +1,6 @@
 package mdns
 
 import (
-	"fmt"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -10,6 +9,7 @@ import (
 	"github.com/iroh-go/iroh/addrlookup"
 	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/key"
+	"github.com/iroh-go/iroh/pkarr"
 	"github.com/miekg/dns"
 )
 
@@ -79,12 +79,12 @@ func buildResponse(service string, info addrlookup.EndpointInfo) *dns.Msg {
 	var txt []string
 	if len(info.RelayURLs) > 0 {
 		if s := attrRelay + "=" + info.RelayURLs[0].String(); len(s) <= maxTXTString {
-			txt = append(txt, escapeTXT(s))
+			txt = append(txt, pkarr.EscapeTXT(s))
 		}
 	}
 	if info.UserData != "" {
 		if s := attrUserData + "=" + info.UserData; len(s) <= maxTXTString {
-			txt = append(txt, escapeTXT(s))
+			txt = append(txt, pkarr.EscapeTXT(s))
 		}
 	}
 	if len(txt) > 0 {
@@ -92,51 +92,6 @@ func buildResponse(service string, info addrlookup.EndpointInfo) *dns.Msg {
 	}
 	return m
 }
-
-// escapeTXT puts a raw string in miekg/dns's presentation form.
-func escapeTXT(s string) string {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b.WriteByte('\\')
-			b.WriteByte(c)
-		case c < ' ' || c > '~':
-			fmt.Fprintf(&b, "\\%03d", c)
-		default:
-			b.WriteByte(c)
-		}
-	}
-	return b.String()
-}
-
-// unescapeTXT undoes escapeTXT (miekg/dns's \" \\ and \DDD).
-func unescapeTXT(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '\\' || i+1 >= len(s) {
-			b = append(b, c)
-			continue
-		}
-		if i+3 < len(s) && isDigit(s[i+1]) && isDigit(s[i+2]) && isDigit(s[i+3]) {
-			if n := int(s[i+1]-'0')*100 + int(s[i+2]-'0')*10 + int(s[i+3]-'0'); n <= 255 {
-				b = append(b, byte(n))
-				i += 3
-				continue
-			}
-		}
-		b = append(b, s[i+1])
-		i++
-	}
-	return string(b)
-}
-
-func isDigit(c byte) bool { return c >= '0' && c <= '9' }
 
 // message is what one received packet says.
 type message struct {
@@ -221,7 +176,7 @@ func parseMessage(m *dns.Msg, service string) message {
 		info := addrlookup.EndpointInfo{ID: id, Direct: addrs[inst]}
 		slices.SortFunc(info.Direct, endpointaddr.CompareSocketAddr)
 		for _, s := range txts[inst] {
-			k, v, _ := strings.Cut(unescapeTXT(s), "=")
+			k, v, _ := strings.Cut(pkarr.UnescapeTXT(s), "=")
 			switch k {
 			case attrRelay:
 				if u, err := endpointaddr.ParseRelayURL(v); err == nil && len(info.RelayURLs) == 0 {
