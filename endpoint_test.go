@@ -186,18 +186,25 @@ func TestConnectSelfAndEmpty(t *testing.T) {
 	}
 }
 
-func TestCloseClosesConnectionsWithCode(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a := bind(t, "x")
-	b := bind(t)
-	c, err := b.Connect(ctx, a.Addr(), "x")
+// connectPair binds a (serving ALPN "x") and b, connects b to a and
+// returns both endpoints, b's connection and the one a accepted.
+func connectPair(t *testing.T, ctx context.Context) (a, b *iroh.Endpoint, out, in *iroh.Connection) {
+	t.Helper()
+	a, b = bind(t, "x"), bind(t)
+	out, err := b.Connect(ctx, a.Addr(), "x")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Accept(ctx); err != nil {
+	if in, err = a.Accept(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return a, b, out, in
+}
+
+func TestCloseClosesConnectionsWithCode(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	a, b, c, _ := connectPair(t, ctx)
 	if err := a.Close(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -224,16 +231,7 @@ func TestCloseClosesConnectionsWithCode(t *testing.T) {
 func TestDatagramsAndUniStreams(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	a := bind(t, "x")
-	b := bind(t)
-	c, err := b.Connect(ctx, a.Addr(), "x")
-	if err != nil {
-		t.Fatal(err)
-	}
-	in, err := a.Accept(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, _, c, in := connectPair(t, ctx)
 	if err := c.SendDatagram([]byte("dgram")); err != nil {
 		t.Fatal(err)
 	}
