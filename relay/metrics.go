@@ -1,6 +1,10 @@
 package relay
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iroh-go/iroh/metrics"
+)
 
 // Metrics are the relay client's Prometheus metrics. Several clients may
 // share one Metrics.
@@ -49,8 +53,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{"ok", "error"} {
 		m.Connects.WithLabelValues(o)
 	}
-	if reg != nil {
-		reg.MustRegister(m.SendDrops, m.Connects, m.DatagramsSent, m.DatagramsRecv, m.BytesSent, m.BytesRecv)
-	}
+	m.SendDrops = metrics.Register(reg, m.SendDrops)
+	m.Connects = metrics.Register(reg, m.Connects)
+	m.DatagramsSent = metrics.Register(reg, m.DatagramsSent)
+	m.DatagramsRecv = metrics.Register(reg, m.DatagramsRecv)
+	m.BytesSent = metrics.Register(reg, m.BytesSent)
+	m.BytesRecv = metrics.Register(reg, m.BytesRecv)
 	return m
 }

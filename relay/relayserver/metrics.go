@@ -1,6 +1,10 @@
 package relayserver
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iroh-go/iroh/metrics"
+)
 
 // Drop reasons (label "reason" of DatagramDrops). A relay never tells the
 // sender that a datagram was dropped.
@@ -93,9 +97,16 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{DropNoDestination, DropQueueFull, DropDisconnected} {
 		m.DatagramDrops.WithLabelValues(r)
 	}
-	if reg != nil {
-		reg.MustRegister(m.Clients, m.Accepts, m.Handshakes, m.Disconnects, m.DatagramsForwarded, m.BytesForwarded,
-			m.DatagramDrops, m.RateLimited, m.PingsSent, m.STUNRequests, m.STUNBad)
-	}
+	m.Clients = metrics.Register(reg, m.Clients)
+	m.Accepts = metrics.Register(reg, m.Accepts)
+	m.Handshakes = metrics.Register(reg, m.Handshakes)
+	m.Disconnects = metrics.Register(reg, m.Disconnects)
+	m.DatagramsForwarded = metrics.Register(reg, m.DatagramsForwarded)
+	m.BytesForwarded = metrics.Register(reg, m.BytesForwarded)
+	m.DatagramDrops = metrics.Register(reg, m.DatagramDrops)
+	m.RateLimited = metrics.Register(reg, m.RateLimited)
+	m.PingsSent = metrics.Register(reg, m.PingsSent)
+	m.STUNRequests = metrics.Register(reg, m.STUNRequests)
+	m.STUNBad = metrics.Register(reg, m.STUNBad)
 	return m
 }
