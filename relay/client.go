@@ -525,6 +525,11 @@ func (c *Client) writeLoop(cc *clientConn) error {
 				return fmt.Errorf("relay: write: %w", err)
 			}
 			continue
+		case <-cc.wc.ControlPending():
+			if err := cc.wc.FlushControl(time.Now().Add(clientWriteTimeout)); err != nil {
+				return fmt.Errorf("relay: write: %w", err)
+			}
+			continue
 		case <-keepalive.C:
 			idle := time.Since(time.Unix(0, cc.lastRecv.Load()))
 			if cc.lastRecv.Load() != 0 && idle < keepaliveInterval {

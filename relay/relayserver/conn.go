@@ -209,6 +209,17 @@ func (c *conn) writeLoop() {
 		case <-c.qsig:
 		case b := <-c.ctl:
 			batch = append(batch, b)
+		case <-c.wc.ControlPending():
+			// The client's WebSocket ping: answered here, never by the
+			// reader, so a client that stops reading cannot stall reads.
+			if err := c.wc.FlushControl(time.Now().Add(s.writeTimeout)); err != nil {
+				if !errors.Is(err, net.ErrClosed) {
+					c.setReason(DisconnectWriteTimeout)
+					c.nc.Close()
+				}
+				return
+			}
+			continue
 		case <-pingT.C:
 			idle := time.Since(time.Unix(0, c.lastRecv.Load()))
 			if idle < s.pingInterval {
