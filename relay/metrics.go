@@ -13,7 +13,8 @@ type Metrics struct {
 	// "queue_full" (oldest dropped for a newer one), "expired" (queued
 	// longer than 3 s while disconnected), "closed" (Close with a queue).
 	SendDrops *prometheus.CounterVec
-	// Connects counts connection attempts by outcome: "ok", "error".
+	// Connects counts connection attempts by outcome: "ok", "error",
+	// "denied" (the relay refused access; retried after minutes).
 	Connects *prometheus.CounterVec
 	// DatagramsSent and DatagramsRecv count datagram frames written to and
 	// read from relays.
@@ -50,7 +51,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{"queue_full", "expired", "closed"} {
 		m.SendDrops.WithLabelValues(r)
 	}
-	for _, o := range []string{"ok", "error"} {
+	for _, o := range []string{"ok", "error", "denied"} {
 		m.Connects.WithLabelValues(o)
 	}
 	m.SendDrops = metrics.Register(reg, m.SendDrops)
