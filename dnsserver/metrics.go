@@ -26,7 +26,7 @@ type Metrics struct {
 }
 
 var (
-	putResults = []string{"stored", "stale", "bad_key", "bad_packet", "rate_limited", "error"}
+	putResults = []string{"stored", "stale", "bad_key", "bad_packet", "future", "rate_limited", "error"}
 	getResults = []string{"found", "not_found", "bad_key", "error"}
 	transports = []string{"udp", "tcp", "https"}
 	rcodeNames = []string{"noerror", "nxdomain", "refused", "formerr", "servfail", "notimp"}
