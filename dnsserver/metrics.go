@@ -3,6 +3,7 @@ package dnsserver
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/iroh-go/iroh/internal/connlimit"
 	"github.com/iroh-go/iroh/metrics"
 )
 
@@ -23,6 +24,9 @@ type Metrics struct {
 	StoredPackets prometheus.Gauge
 	// Evictions counts packets evicted for being older than MaxAge.
 	Evictions prometheus.Counter
+	// ConnsRefused counts HTTP connections closed at accept by a
+	// connection cap, by reason (total, per_ip).
+	ConnsRefused *prometheus.CounterVec
 }
 
 var (
@@ -51,6 +55,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Evictions: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "iroh_dnsserver_evictions_total", Help: "Packets evicted for age.",
 		}),
+		ConnsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iroh_dnsserver_conns_refused_total", Help: "HTTP connections closed at accept by a connection cap, by reason.",
+		}, []string{"reason"}),
+	}
+	for _, r := range []string{connlimit.ReasonTotal, connlimit.ReasonPerIP} {
+		m.ConnsRefused.WithLabelValues(r)
 	}
 	for _, r := range putResults {
 		m.PkarrPuts.WithLabelValues(r)
@@ -68,5 +78,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.DNSQueries = metrics.Register(reg, m.DNSQueries)
 	m.StoredPackets = metrics.Register(reg, m.StoredPackets)
 	m.Evictions = metrics.Register(reg, m.Evictions)
+	m.ConnsRefused = metrics.Register(reg, m.ConnsRefused)
 	return m
 }

@@ -22,6 +22,11 @@ const (
 	// may be: generous for clock skew, short enough that a packet cannot
 	// pin a record.
 	DefaultMaxFuture = time.Hour
+	// DefaultMaxConns and DefaultMaxConnsPerIP cap the HTTP listener's
+	// open connections (half-open ones included, until the 10 s header
+	// timeout closes them).
+	DefaultMaxConns      = 10_000
+	DefaultMaxConnsPerIP = 256
 	// DefaultEvictInterval is how often old packets are looked for.
 	DefaultEvictInterval = 10 * time.Second
 	// DefaultRateLimitBurst and DefaultRateLimitPeriod are iroh-dns-server's
@@ -124,6 +129,12 @@ type Options struct {
 	// DefaultMaxFuture.
 	MaxFuture time.Duration
 
+	// MaxConns caps the HTTP connections kept open; zero means
+	// DefaultMaxConns, negative means no cap. MaxConnsPerIP caps those of
+	// one client address; zero means DefaultMaxConnsPerIP, negative no
+	// cap. Connections over a cap are closed at accept and counted.
+	MaxConns, MaxConnsPerIP int
+
 	// SyncPuts makes a PUT wait until its packet is fsynced before it is
 	// acknowledged. False (the default) acknowledges it once accepted: it
 	// is served at once and committed with the next group (a crash loses
@@ -176,6 +187,12 @@ func (o *Options) fill() (Options, []zone, error) {
 	}
 	if c.EvictInterval == 0 {
 		c.EvictInterval = DefaultEvictInterval
+	}
+	if c.MaxConns == 0 {
+		c.MaxConns = DefaultMaxConns
+	}
+	if c.MaxConnsPerIP == 0 {
+		c.MaxConnsPerIP = DefaultMaxConnsPerIP
 	}
 	if c.MaxFuture == 0 {
 		c.MaxFuture = DefaultMaxFuture

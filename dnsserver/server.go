@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/iroh-go/iroh/internal/connlimit"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/pkarr"
 	"github.com/miekg/dns"
@@ -94,9 +95,11 @@ func (s *Server) listen() error {
 		if err != nil {
 			return fmt.Errorf("dnsserver: http listen: %w", err)
 		}
+		ln = connlimit.New(ln, connlimit.Options{MaxConns: s.opts.MaxConns, MaxConnsPerIP: s.opts.MaxConnsPerIP,
+			OnRefuse: func(reason string) { s.metrics.ConnsRefused.WithLabelValues(reason).Inc() }})
 		s.httpLn = ln
-		s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, IdleTimeout: 2 * time.Minute,
-			ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
+		s.httpSrv = &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10, ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelDebug)}
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/netip"
 	"reflect"
@@ -727,5 +728,39 @@ func TestDoHJSON(t *testing.T) {
 	}
 	if code, _, _ := get("name=" + name + "&type=BOGUS"); code != 400 {
 		t.Fatalf("bad type: %d", code)
+	}
+}
+
+// TestHTTPConnCap: HTTP connections past MaxConnsPerIP are closed at
+// accept and counted; one within the cap is served.
+func TestHTTPConnCap(t *testing.T) {
+	m := NewMetrics(nil)
+	s := start(t, Options{Metrics: m, MaxConnsPerIP: 10})
+	addr := strings.TrimPrefix(strings.TrimSuffix(s.PkarrURL(), "/pkarr"), "http://")
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for range 13 {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for metricValue(m.ConnsRefused.WithLabelValues("per_ip")) != 3 {
+		if time.Now().After(deadline) {
+			t.Fatalf("refused %v, want 3", metricValue(m.ConnsRefused.WithLabelValues("per_ip")))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	fmt.Fprintf(conns[0], "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+	conns[0].SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 9)
+	if _, err := io.ReadFull(conns[0], buf); err != nil || string(buf) != "HTTP/1.1 " {
+		t.Fatalf("request within the cap: %q %v", buf, err)
 	}
 }
