@@ -102,6 +102,7 @@ type Conn struct {
 	byUDP    sync.Map // netip.AddrPort -> *remote
 	boxKeys  sync.Map // key.PublicKey -> *[32]byte
 	nextMap  atomic.Uint64
+	nRemotes atomic.Int64 // entries of byID
 
 	// mu guards the following.
 	mu       sync.Mutex
@@ -109,9 +110,10 @@ type Conn struct {
 	anon     map[netip.AddrPort]*remote
 	observed map[netip.AddrPort]time.Time // our addresses as peers saw them (pongs)
 
-	relays       sync.Map    // endpointaddr.RelayURL -> *relayEntry; see relay.go
-	discoLimiter tokenBucket // bounds disco work for unknown senders
-	stunS        stunState   // see stun.go
+	relays          sync.Map    // endpointaddr.RelayURL -> *relayEntry; see relay.go
+	discoLimiter    tokenBucket // bounds disco work for unknown senders
+	strangerLimiter tokenBucket // bounds remotes created for strangers
+	stunS           stunState   // see stun.go
 }
 
 // pendingSrc holds QUIC packets from a UDP source not yet known to be a
@@ -168,6 +170,7 @@ func New(opts *Options) (*Conn, error) {
 	// at most 200 a second (1% of a core), so a flood cannot starve the
 	// socket's reader.
 	c.discoLimiter = tokenBucket{rate: 200, burst: 50}
+	c.strangerLimiter = tokenBucket{rate: strangerRemoteRate, burst: strangerRemoteBurst}
 	if !o.DisableV4 {
 		addr := o.BindV4
 		if !addr.IsValid() {
@@ -331,8 +334,41 @@ func (c *Conn) remoteFor(id key.PublicKey) *remote {
 		return v.(*remote)
 	}
 	c.byMapped.Store(r.mappedAP, r)
+	c.nRemotes.Add(1)
 	c.metrics.Remotes.Inc()
 	return r
+}
+
+// Limits on the remotes that others make us create (a relay datagram,
+// ping or call-me-maybe from an id we do not know): strangers' ids cost
+// memory until the idle prune, so their rate and their number are capped.
+// Remotes we dial ourselves are not limited.
+const (
+	// maxStrangerRemotes: no new remote for a stranger once this many
+	// remotes exist.
+	maxStrangerRemotes = 4096
+	// strangerRemoteRate and strangerRemoteBurst bound new remotes for
+	// strangers per second.
+	strangerRemoteRate  = 50
+	strangerRemoteBurst = 200
+)
+
+// remoteForStranger returns the remote of id, creating it only within the
+// stranger limits; nil means the packet that asked for it is dropped
+// (counted by reason).
+func (c *Conn) remoteForStranger(id key.PublicKey, now time.Time) *remote {
+	if v, ok := c.byID.Load(id); ok {
+		return v.(*remote)
+	}
+	if c.nRemotes.Load() >= maxStrangerRemotes {
+		c.metrics.Dropped.WithLabelValues("remote_limit").Inc()
+		return nil
+	}
+	if !c.strangerLimiter.allow(now) {
+		c.metrics.Dropped.WithLabelValues("remote_rate").Inc()
+		return nil
+	}
+	return c.remoteFor(id)
 }
 
 // allocRemote returns a new remote with a fresh mapped address.

@@ -83,7 +83,10 @@ func (c *Conn) handleDisco(pkt []byte, p pathAddr) {
 			c.metrics.DiscoDropped.WithLabelValues("sender_mismatch").Inc()
 			return
 		}
-		r := c.remoteFor(sender)
+		r := c.remoteForStranger(sender, now)
+		if r == nil {
+			return
+		}
 		if r.seenNonce(buf[len(buf)-discoNonceLen:]) {
 			c.metrics.DiscoDropped.WithLabelValues("replayed").Inc()
 			return
@@ -143,7 +146,10 @@ func (c *Conn) handleDisco(pkt []byte, p pathAddr) {
 			c.metrics.DiscoDropped.WithLabelValues("call_me_maybe_not_via_relay").Inc()
 			return
 		}
-		r := c.remoteFor(sender)
+		r := c.remoteForStranger(sender, now)
+		if r == nil {
+			return
+		}
 		if r.seenNonce(buf[len(buf)-discoNonceLen:]) {
 			c.metrics.DiscoDropped.WithLabelValues("replayed").Inc()
 			return
@@ -204,7 +210,10 @@ func (c *Conn) Paths(id key.PublicKey) (PathInfo, []CandidateInfo) {
 
 // SubscribePaths returns a channel of path changes for id, holding up to
 // buf events (a slow reader loses events, counted), and a function that
-// ends the subscription. The channel is never closed.
+// ends the subscription. The channel is never closed. Subscribing creates
+// id's state if it has none and keeps it while subscribed: it is for the
+// caller's own peers (ids it dials or accepts), never for ids a peer
+// names; strangers cannot reach it.
 func (c *Conn) SubscribePaths(id key.PublicKey, buf int) (<-chan PathChanged, func()) {
 	return c.remoteFor(id).subscribe(buf)
 }

@@ -55,7 +55,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		m.SentBytes.WithLabelValues(p)
 		m.RecvBytes.WithLabelValues(p)
 	}
-	for _, r := range []string{"unknown_source", "recv_queue_full", "unknown_destination", "no_path", "bad_stun", "relay_too_many_segments"} {
+	for _, r := range []string{"unknown_source", "recv_queue_full", "unknown_destination", "no_path", "bad_stun", "relay_too_many_segments", "remote_limit", "remote_rate"} {
 		m.Dropped.WithLabelValues(r)
 	}
 	for _, r := range []string{"forged", "replayed", "malformed", "rate_limited", "bad_key", "sender_mismatch", "call_me_maybe_not_via_relay", "too_many_paths"} {

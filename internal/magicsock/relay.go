@@ -37,7 +37,9 @@ func (c *Conn) deliverRelay(url endpointaddr.RelayURL, src key.PublicKey, segSiz
 			continue
 		}
 		if r == nil {
-			r = c.remoteFor(src)
+			if r = c.remoteForStranger(src, time.Now()); r == nil {
+				return
+			}
 		}
 		total += len(seg)
 		bp := bufPool.Get().(*[]byte)

@@ -605,7 +605,9 @@ func (r *remote) prunable(now time.Time) bool {
 
 // forgetRemote drops every trace of r from the socket's maps.
 func (c *Conn) forgetRemote(r *remote) {
-	c.byID.CompareAndDelete(r.id, r)
+	if c.byID.CompareAndDelete(r.id, r) {
+		c.nRemotes.Add(-1)
+	}
 	c.byMapped.CompareAndDelete(r.mappedAP, r)
 	c.boxKeys.Delete(r.id)
 	r.mu.Lock()
