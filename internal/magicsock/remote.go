@@ -446,6 +446,14 @@ func (r *remote) info(now time.Time) PathInfo {
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	return r.infoLocked(now)
+}
+
+// infoLocked is info with r.mu held.
+func (r *remote) infoLocked(now time.Time) PathInfo {
+	if bp := r.best.Load(); bp != nil && now.UnixNano() < bp.trustedUntil.Load() {
+		return PathInfo{Kind: PathDirect, Addr: bp.addr, RTT: bp.latency}
+	}
 	switch {
 	case r.relayURL != "" && len(r.paths) > 0:
 		return PathInfo{Kind: PathMixed, RelayURL: r.relayURL, RTT: r.relayLatency}
@@ -458,9 +466,13 @@ func (r *remote) info(now time.Time) PathInfo {
 }
 
 // updatePath emits a PathChanged when the path kind or address changed.
+//
+// The new path is computed under r.mu, with the comparison and the
+// emission, so concurrent callers cannot emit a stale path after a newer
+// one or leave r.current behind the real state.
 func (r *remote) updatePath(now time.Time) {
-	nu := r.info(now)
 	r.mu.Lock()
+	nu := r.infoLocked(now)
 	old := r.current
 	if old.Kind == nu.Kind && old.Addr == nu.Addr && old.RelayURL == nu.RelayURL {
 		r.current.RTT = nu.RTT

@@ -2,6 +2,7 @@ package magicsock
 
 import (
 	"encoding/binary"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,5 +80,49 @@ func TestStrangerRemoteCap(t *testing.T) {
 	c.forgetRemote(last)
 	if r := c.remoteForStranger(key.NewSecretKey().Public(), now.Add(time.Second)); r == nil {
 		t.Fatal("no slot after a remote was forgotten")
+	}
+}
+
+// TestUpdatePathConcurrent: callers that change a remote's state and call
+// updatePath concurrently leave r.current equal to the real state, and
+// the events form a chain (each Old is the previous New).
+func TestUpdatePathConcurrent(t *testing.T) {
+	c := newTestConn(t)
+	r := c.remoteFor(fakeID(1))
+	events, stop := r.subscribe(1 << 16)
+	defer stop()
+	u1, _ := endpointaddr.ParseRelayURL("http://127.0.0.1:1/")
+	u2, _ := endpointaddr.ParseRelayURL("http://127.0.0.1:2/")
+	var wg sync.WaitGroup
+	for g, u := range []endpointaddr.RelayURL{u1, u2} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 3000 {
+				r.mu.Lock()
+				r.relayURL = u
+				if i%7 == g {
+					r.relayURL = ""
+				}
+				r.mu.Unlock()
+				r.updatePath(time.Now())
+			}
+		}()
+	}
+	wg.Wait()
+	r.mu.Lock()
+	cur := r.current
+	r.mu.Unlock()
+	if want := r.info(time.Now()); cur.Kind != want.Kind || cur.RelayURL != want.RelayURL {
+		t.Fatalf("current path %+v, but the state says %+v", cur, want)
+	}
+	var prev *PathInfo
+	for len(events) > 0 {
+		ev := <-events
+		if prev != nil && (ev.Old.Kind != prev.Kind || ev.Old.RelayURL != prev.RelayURL) {
+			t.Fatalf("event from %+v after an event to %+v", ev.Old, *prev)
+		}
+		nu := ev.New
+		prev = &nu
 	}
 }
