@@ -79,12 +79,13 @@ func TestRelayThenDirect(t *testing.T) {
 	a := bindRelay(t, r.URL, false, "echo/1")
 	b := bindRelay(t, r.URL, false)
 	done := echoOnce(t, a)
+	// Subscribed before Connect, so the first path is seen too.
+	events, stop := b.SubscribePaths(a.ID())
+	defer stop()
 	c, err := b.Connect(ctx, iroh.EndpointAddr{ID: a.ID(), RelayURLs: []iroh.RelayURL{a.HomeRelay()}}, "echo/1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	events, stop := c.SubscribePaths()
-	defer stop()
 	s, err := c.OpenStream(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -101,25 +102,26 @@ func TestRelayThenDirect(t *testing.T) {
 	if err != nil || !bytes.Equal(got, msg) {
 		t.Fatalf("echo: %d bytes, %v", len(got), err)
 	}
+	// The path events: first the relay (the dialer knew nothing else),
+	// then direct.
 	sawRelay, sawDirect := false, false
 	for deadline := time.After(10 * time.Second); !sawDirect; {
 		select {
 		case ev := <-events:
 			switch ev.New.Kind {
 			case iroh.PathRelay, iroh.PathMixed:
-				sawRelay = sawRelay || ev.New.RelayURL != ""
+				sawRelay = sawRelay || ev.New.RelayURL == a.HomeRelay()
 			case iroh.PathDirect:
+				if !sawRelay {
+					t.Fatalf("direct path %+v before any relay path", ev.New)
+				}
 				sawDirect = true
 			}
 		case <-deadline:
 			p, _ := c.Paths()
-			t.Fatalf("no direct path within 10s; path %+v", p)
-		}
-		if p, _ := c.Paths(); p.Kind == iroh.PathDirect {
-			sawDirect = true
+			t.Fatalf("no direct path within 10s (relay seen: %v); path %+v", sawRelay, p)
 		}
 	}
-	_ = sawRelay
 	c.Close(0, "")
 	if err := <-done; err != nil {
 		t.Fatal(err)
