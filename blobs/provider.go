@@ -78,9 +78,14 @@ type Provider struct {
 	onEvent func(ProviderEvent)
 
 	connIDs atomic.Uint64
-	ctx     context.Context
+	ctx     context.Context // cancelled by Shutdown
 	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+
+	// mu guards shut and the Add side of wg (so Shutdown's Wait never
+	// races an Add).
+	mu   sync.Mutex
+	shut bool
+	wg   sync.WaitGroup // running ServeConn calls
 }
 
 // NewProvider returns a provider serving from s.
@@ -120,6 +125,14 @@ type StreamAcceptor interface {
 // ServeConn serves the request streams of conn until it closes or ctx (or
 // the provider) is done, then waits for its streams to finish.
 func (p *Provider) ServeConn(ctx context.Context, conn StreamAcceptor) error {
+	p.mu.Lock()
+	if p.shut {
+		p.mu.Unlock()
+		return ErrShutdown
+	}
+	p.wg.Add(1)
+	p.mu.Unlock()
+	defer p.wg.Done()
 	ctx, cancel := context.WithCancel(ctx)
 	stop := context.AfterFunc(p.ctx, cancel)
 	defer stop()
@@ -144,10 +157,25 @@ func (p *Provider) ServeConn(ctx context.Context, conn StreamAcceptor) error {
 	}
 }
 
-// Shutdown stops serving: running requests are cancelled.
+// ErrShutdown is returned by ServeConn after Shutdown.
+var ErrShutdown = errors.New("blobs: provider shut down")
+
+// Shutdown stops serving: running requests are cancelled and Shutdown
+// waits until every ServeConn has returned (its streams finished), or
+// until ctx is done, returning ctx's error. Safe to call more than once.
 func (p *Provider) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.shut = true
+	p.mu.Unlock()
 	p.cancel()
-	return nil
+	done := make(chan struct{})
+	go func() { p.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("blobs: provider shutdown: %w", ctx.Err())
+	}
 }
 
 func (p *Provider) emit(ev ProviderEvent) {
