@@ -104,6 +104,11 @@ type Conn struct {
 	nextMap  atomic.Uint64
 	nRemotes atomic.Int64 // entries of byID
 
+	// dialMu serializes relay dials and guards storing into and clearing
+	// relays (see relayFor). Lock order: dialMu, then the dialer's own
+	// locks; dialMu and mu are never held together.
+	dialMu sync.Mutex
+
 	// mu guards the following.
 	mu       sync.Mutex
 	pending  map[netip.AddrPort]*pendingSrc
@@ -121,6 +126,7 @@ type Conn struct {
 type pendingSrc struct {
 	first time.Time
 	pkts  [][]byte
+	timer *time.Timer // flushAnonymous; counted in Conn.wg until it ran or Close stopped it
 }
 
 const (
@@ -409,13 +415,17 @@ func (c *Conn) holdPending(src netip.AddrPort, b []byte) {
 	defer c.mu.Unlock()
 	p := c.pending[src]
 	if p == nil {
-		if len(c.pending) >= pendingMaxSources {
+		if len(c.pending) >= pendingMaxSources || c.closed.Load() {
 			c.metrics.Dropped.WithLabelValues("unknown_source").Inc()
 			return
 		}
 		p = &pendingSrc{first: time.Now()}
 		c.pending[src] = p
-		time.AfterFunc(anonymousAfter, func() { c.flushAnonymous(src) })
+		c.wg.Add(1)
+		p.timer = time.AfterFunc(anonymousAfter, func() {
+			defer c.wg.Done()
+			c.flushAnonymous(src)
+		})
 	}
 	if len(p.pkts) >= pendingMaxPackets {
 		c.metrics.Dropped.WithLabelValues("unknown_source").Inc()
@@ -541,6 +551,15 @@ func (c *Conn) Close() error {
 	close(c.closing)
 	c.closeSockets()
 	c.closeRelays()
+	// Timers of pending sources are owned by Close too: stop the ones
+	// that have not fired (holdPending makes no new ones once closed).
+	c.mu.Lock()
+	for _, p := range c.pending {
+		if p.timer != nil && p.timer.Stop() {
+			c.wg.Done()
+		}
+	}
+	c.mu.Unlock()
 	c.wg.Wait()
 	c.rxMu.Lock()
 	defer c.rxMu.Unlock()

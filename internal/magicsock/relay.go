@@ -68,8 +68,12 @@ func (c *Conn) relayFor(url endpointaddr.RelayURL) (RelayClient, error) {
 	if c.dial == nil {
 		return nil, errors.New("magicsock: relays disabled")
 	}
-	c.mu.Lock() // serializes dials, so each URL is dialed once
-	defer c.mu.Unlock()
+	// dialMu serializes dials, so each URL is dialed once. The dialer
+	// (the root package) takes its own locks: dialMu is taken before
+	// them, and c.mu is never held here, so no lock of this package is
+	// held while the dialer runs.
+	c.dialMu.Lock()
+	defer c.dialMu.Unlock()
 	if v, ok := c.relays.Load(url); ok {
 		return v.(*relayEntry).rc, nil
 	}
@@ -90,14 +94,14 @@ func (c *Conn) relayFor(url endpointaddr.RelayURL) (RelayClient, error) {
 
 // closeRelays closes every relay connection (Close).
 func (c *Conn) closeRelays() {
-	c.mu.Lock()
+	c.dialMu.Lock()
 	var all []RelayClient
 	c.relays.Range(func(k, v any) bool {
 		all = append(all, v.(*relayEntry).rc)
 		c.relays.Delete(k)
 		return true
 	})
-	c.mu.Unlock()
+	c.dialMu.Unlock()
 	for _, rc := range all {
 		rc.Close()
 	}
@@ -150,7 +154,7 @@ const relayIdleTimeout = 60 * time.Second
 func (c *Conn) pruneRelays(now time.Time) {
 	home := c.HomeRelay()
 	var idle []RelayClient
-	c.mu.Lock()
+	c.dialMu.Lock()
 	c.relays.Range(func(k, v any) bool {
 		url, e := k.(endpointaddr.RelayURL), v.(*relayEntry)
 		if url == home || now.UnixNano()-e.used.Load() < int64(relayIdleTimeout) {
@@ -161,7 +165,7 @@ func (c *Conn) pruneRelays(now time.Time) {
 		c.log.Debug("closing idle relay connection", "relay_url", url)
 		return true
 	})
-	c.mu.Unlock()
+	c.dialMu.Unlock()
 	for _, rc := range idle {
 		rc.Close()
 	}
