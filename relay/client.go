@@ -47,20 +47,25 @@ const (
 	keyCacheLen      = 128
 )
 
-// Timers that tests shorten (variables only for that; set before NewClient).
-var (
-	// keepaliveInterval: a Ping is sent when nothing was received for this long.
-	keepaliveInterval = 15 * time.Second
+// clientTimers are the client's timers. They are fields of each Client,
+// not package variables, so a test can shorten them for one client
+// (ClientOptions.timers) without touching others.
+type clientTimers struct {
+	// keepalive: a Ping is sent when nothing was received for this long.
+	keepalive time.Duration
 	// maxQueueAge: datagrams queued longer than this are dropped.
-	maxQueueAge = 3 * time.Second
-	// firstPongTimeout applies before the first RTT sample.
-	firstPongTimeout = 5 * time.Second
-)
+	maxQueueAge time.Duration
+	// firstPong is the pong timeout before the first RTT sample.
+	firstPong time.Duration
+}
 
-// pongTimeout is 3 × rtt clamped to [500 ms, 5 s]; 5 s without a sample.
-func pongTimeout(rtt time.Duration) time.Duration {
+var defaultClientTimers = clientTimers{keepalive: 15 * time.Second, maxQueueAge: 3 * time.Second, firstPong: 5 * time.Second}
+
+// pongTimeout is 3 × rtt clamped to [500 ms, 5 s]; firstPong without a
+// sample.
+func (t *clientTimers) pongTimeout(rtt time.Duration) time.Duration {
 	if rtt <= 0 {
-		return firstPongTimeout
+		return t.firstPong
 	}
 	return min(max(3*rtt, 500*time.Millisecond), 5*time.Second)
 }
@@ -105,6 +110,9 @@ type ClientOptions struct {
 	// OnEndpointGone is called on the read goroutine when the relay says an
 	// endpoint this client sent to has disconnected. Optional; must not block.
 	OnEndpointGone func(id key.PublicKey)
+
+	// timers, if set, replaces the default timers (tests only).
+	timers *clientTimers
 }
 
 // ClientState is a snapshot of a Client's connection.
@@ -141,6 +149,7 @@ type Client struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	wake    chan struct{} // cap 1: queue became non-empty
+	timers  clientTimers
 
 	// mu guards the following.
 	mu        sync.Mutex
@@ -202,6 +211,10 @@ func NewClient(opts ClientOptions) (*Client, error) {
 		wake:      make(chan struct{}, 1),
 		connected: make(chan struct{}),
 		keyCache:  make(map[key.PublicKey]struct{}),
+		timers:    defaultClientTimers,
+	}
+	if opts.timers != nil {
+		c.timers = *opts.timers
 	}
 	c.state.Status = -1
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -271,7 +284,7 @@ func (c *Client) dequeueLocked(out [][]byte, now time.Time) int {
 		if !ok {
 			break
 		}
-		if now.Sub(q.t) > maxQueueAge {
+		if now.Sub(q.t) > c.timers.maxQueueAge {
 			bufpool.Put(q.buf)
 			if c.m != nil {
 				c.m.SendDrops.WithLabelValues("expired").Inc()
@@ -288,7 +301,7 @@ func (c *Client) dequeueLocked(out [][]byte, now time.Time) int {
 func (c *Client) expireLocked(now time.Time) {
 	for {
 		q, ok := c.queue.Peek()
-		if !ok || now.Sub(q.t) <= maxQueueAge {
+		if !ok || now.Sub(q.t) <= c.timers.maxQueueAge {
 			return
 		}
 		c.queue.Pop()
@@ -565,19 +578,19 @@ func (c *Client) writeLoop(cc *clientConn) error {
 			continue
 		case <-keepalive.C:
 			idle := time.Since(time.Unix(0, cc.lastRecv.Load()))
-			if cc.lastRecv.Load() != 0 && idle < keepaliveInterval {
-				keepalive.Reset(keepaliveInterval - idle)
+			if cc.lastRecv.Load() != 0 && idle < c.timers.keepalive {
+				keepalive.Reset(c.timers.keepalive - idle)
 				continue
 			}
 			if havePending {
-				keepalive.Reset(keepaliveInterval)
+				keepalive.Reset(c.timers.keepalive)
 				continue
 			}
 			pendingKeepalive = cc.sendPing(nil)
 			havePending = true
-			pongTimer = time.NewTimer(pongTimeout(time.Duration(cc.rtt.Load())))
+			pongTimer = time.NewTimer(c.timers.pongTimeout(time.Duration(cc.rtt.Load())))
 			pongC = pongTimer.C
-			keepalive.Reset(keepaliveInterval)
+			keepalive.Reset(c.timers.keepalive)
 			continue
 		case <-pongC:
 			cc.pingMu.Lock()

@@ -92,12 +92,11 @@ func counter(c interface{ Write(*dto.Metric) error }) float64 {
 // TestClientPongTimeoutRedials: a relay that never answers the Ping sent
 // right after connecting loses the client, which redials.
 func TestClientPongTimeoutRedials(t *testing.T) {
-	old := firstPongTimeout
-	firstPongTimeout = 200 * time.Millisecond
-	t.Cleanup(func() { firstPongTimeout = old })
+	timers := defaultClientTimers
+	timers.firstPong = 200 * time.Millisecond
 	r := startSilentRelay(t)
 	c, err := NewClient(ClientOptions{URL: "http://" + r.ln.Addr().String() + "/", SecretKey: key.NewSecretKey(),
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), timers: &timers})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,9 +115,8 @@ func TestClientPongTimeoutRedials(t *testing.T) {
 // TestClientDropsStaleQueue: datagrams queued while no relay answers are
 // dropped after maxQueueAge.
 func TestClientDropsStaleQueue(t *testing.T) {
-	old := maxQueueAge
-	maxQueueAge = 50 * time.Millisecond
-	t.Cleanup(func() { maxQueueAge = old })
+	timers := defaultClientTimers
+	timers.maxQueueAge = 50 * time.Millisecond
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -127,7 +125,7 @@ func TestClientDropsStaleQueue(t *testing.T) {
 	ln.Close()
 	m := NewMetrics(nil)
 	c, err := NewClient(ClientOptions{URL: "http://" + addr + "/", SecretKey: key.NewSecretKey(), Metrics: m,
-		Logger: slog.New(slog.DiscardHandler)})
+		Logger: slog.New(slog.DiscardHandler), timers: &timers})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -22,14 +22,14 @@ func TestInteropRustIroh(t *testing.T) {
 		t.Skip("interop: skipped in -short mode (runs ~50 s)")
 	}
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		t.Skip("interop: needs linux/amd64 (prebuilt iroh bindings and network namespaces)")
+		testutil.SkipUnlessCI(t, "interop: needs linux/amd64 (prebuilt iroh bindings and network namespaces)")
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("interop: node not installed")
+		testutil.SkipUnlessCI(t, "interop: node not installed")
 	}
 	if os.Geteuid() != 0 {
 		if err := exec.Command("unshare", "-r", "-n", "true").Run(); err != nil {
-			t.Skipf("interop: not root and no unprivileged user namespaces (%v)", err)
+			testutil.SkipUnlessCI(t, "interop: not root and no unprivileged user namespaces (%v)", err)
 		}
 	}
 	shared := testutil.SharedDir(t)
