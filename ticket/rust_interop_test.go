@@ -2,6 +2,7 @@ package ticket
 
 import (
 	"encoding/json"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -46,17 +47,17 @@ type rustParsed struct {
 func interopDir(t *testing.T) string {
 	t.Helper()
 	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
-		t.Skip("the Rust iroh npm bindings are prebuilt for linux/amd64 only")
+		testutil.SkipUnlessCI(t, "the Rust iroh npm bindings are prebuilt for linux/amd64 only")
 	}
 	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node not installed (scripts/test.sh installs it)")
+		testutil.SkipUnlessCI(t, "node not installed (scripts/test.sh installs it)")
 	}
 	dir := os.Getenv("IROH_INTEROP_DIR")
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "iroh-interop")
 	}
 	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@number0", "iroh", "package.json")); err != nil {
-		t.Skipf("Rust iroh bindings not installed in %s (run shared/interop/install.sh)", dir)
+		testutil.SkipUnlessCI(t, "Rust iroh bindings not installed in %s (run shared/interop/install.sh)", dir)
 	}
 	return dir
 }

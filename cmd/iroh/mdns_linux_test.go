@@ -7,6 +7,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"io"
 	"os"
 	"os/exec"
@@ -26,11 +27,11 @@ func TestPipeDialByIDOverMDNS(t *testing.T) {
 		t.Skip("-short")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("needs root to create a network namespace for multicast")
+		testutil.SkipUnlessCI(t, "needs root to create a network namespace for multicast")
 	}
 	ns := fmt.Sprintf("iroh-mdns-%d", os.Getpid())
 	if out, err := exec.Command("ip", "netns", "add", ns).CombinedOutput(); err != nil {
-		t.Skipf("network namespaces unavailable: %v %s", err, out)
+		testutil.SkipUnlessCI(t, "network namespaces unavailable: %v %s", err, out)
 	}
 	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
 	for _, args := range [][]string{

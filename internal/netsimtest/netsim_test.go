@@ -69,18 +69,18 @@ func startSim(t *testing.T, topology string, env ...string) *sim {
 		t.Skip("netsim: skipped in -short mode")
 	}
 	if os.Geteuid() != 0 {
-		t.Skip("netsim: needs root")
+		testutil.SkipUnlessCI(t, "netsim: needs root")
 	}
 	for _, tool := range []string{"ip", "nft"} {
 		if _, err := exec.LookPath(tool); err != nil {
-			t.Skipf("netsim: %s is not installed (netsim.sh deps)", tool)
+			testutil.SkipUnlessCI(t, "netsim: %s is not installed (netsim.sh deps)", tool)
 		}
 	}
 	s := &sim{t: t, prefix: fmt.Sprintf("ir%d", os.Getpid()%1000000), bin: irohBinary(t)}
 	s.script = filepath.Join(testutil.SharedDir(t), "netsim", "netsim.sh")
 	probe := "ns-" + s.prefix + "-probe"
 	if out, err := exec.Command("ip", "netns", "add", probe).CombinedOutput(); err != nil {
-		t.Skipf("netsim: network namespaces do not work here: %v: %s", err, out)
+		testutil.SkipUnlessCI(t, "netsim: network namespaces do not work here: %v: %s", err, out)
 	}
 	exec.Command("ip", "netns", "del", probe).Run()
 	if out, err := s.netsim(env, "up", topology); err != nil {
@@ -276,11 +276,26 @@ func (s *sim) startTransfer(extra ...string) *transfer {
 // send writes n random bytes in chunks, pausing between them.
 func (tr *transfer) send(t *testing.T, n int, chunk int, pause time.Duration) {
 	t.Helper()
+	if err := tr.write(n, chunk, pause); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sendAsync is send on a goroutine of its own; the error (nil when all
+// was written) arrives on the channel, for the test goroutine to check
+// (t.Fatal must not be called from another goroutine).
+func (tr *transfer) sendAsync(n int, chunk int, pause time.Duration) <-chan error {
+	ch := make(chan error, 1)
+	go func() { ch <- tr.write(n, chunk, pause) }()
+	return ch
+}
+
+func (tr *transfer) write(n int, chunk int, pause time.Duration) error {
 	buf := make([]byte, chunk)
 	for sent := 0; sent < n; sent += chunk {
 		rand.Read(buf)
 		if _, err := tr.in.Write(buf); err != nil {
-			t.Fatalf("write to connector: %v", err)
+			return fmt.Errorf("write to connector: %w", err)
 		}
 		tr.hash.h.Write(buf)
 		tr.hash.n += int64(chunk)
@@ -288,6 +303,7 @@ func (tr *transfer) send(t *testing.T, n int, chunk int, pause time.Duration) {
 			time.Sleep(pause)
 		}
 	}
+	return nil
 }
 
 // finish closes the connector's stdin, waits for both sides and checks
@@ -361,11 +377,12 @@ func TestTwoNATsRelayThenDirect(t *testing.T) {
 		t.Fatalf("connection did not start on the relay: %q", first)
 	}
 	// Keep data flowing across the switch to direct.
-	done := make(chan struct{})
-	go func() { defer close(done); tr.send(t, 24<<20, 256<<10, 20*time.Millisecond) }()
+	sending := tr.sendAsync(24<<20, 256<<10, 20*time.Millisecond)
 	took := waitPath(t, tr.connect, "direct", 10*time.Second)
 	t.Logf("direct after %s; paths %q", took, tr.connect.paths())
-	<-done
+	if err := <-sending; err != nil {
+		t.Fatal(err)
+	}
 	// The relay dies: the direct path carries on.
 	relay.kill()
 	tr.send(t, 8<<20, 256<<10, 10*time.Millisecond)
@@ -394,6 +411,28 @@ func TestSymmetricStaysOnRelayAndSurvivesRestart(t *testing.T) {
 	for _, p := range tr.connect.paths() {
 		if strings.HasPrefix(p, "direct") {
 			t.Fatalf("went direct through symmetric NATs: %q", tr.connect.paths())
+		}
+	}
+}
+
+// TestMixedStaysOnRelay: peer1 behind an endpoint-independent NAT, peer2
+// behind a symmetric one. Hole punching cannot work (peer2's public port
+// differs per destination and both NATs filter), so the connection stays
+// on the relay and everything arrives; net report from peer1 sees an
+// endpoint-independent mapping.
+func TestMixedStaysOnRelay(t *testing.T) {
+	s := startSim(t, "mixed")
+	s.startRelay()
+	if rep := s.netReport(); !strings.Contains(rep, "mapping varies by destination (ipv4): no") {
+		t.Fatalf("net report behind nat1 (endpoint-independent) of mixed:\n%s", rep)
+	}
+	tr := s.startTransfer()
+	tr.connect.waitLine(t, "path: ", 20*time.Second)
+	tr.send(t, 8<<20, 256<<10, 10*time.Millisecond)
+	tr.finish(t, 90*time.Second)
+	for _, p := range tr.connect.paths() {
+		if strings.HasPrefix(p, "direct") {
+			t.Fatalf("went direct through a symmetric NAT: %q", tr.connect.paths())
 		}
 	}
 }
@@ -435,19 +474,21 @@ func TestTwoNATsDirectDiesFallsBackToRelay(t *testing.T) {
 	s.startRelay()
 	tr := s.startTransfer()
 	tr.connect.waitLine(t, "path: ", 20*time.Second)
-	done := make(chan struct{})
-	go func() { defer close(done); tr.send(t, 4<<20, 256<<10, 20*time.Millisecond) }()
+	sending := tr.sendAsync(4<<20, 256<<10, 20*time.Millisecond)
 	waitPath(t, tr.connect, "direct", 10*time.Second)
-	<-done
+	if err := <-sending; err != nil {
+		t.Fatal(err)
+	}
 	block := exec.Command("ip", "netns", "exec", s.ns("nat1"), "nft", "-f", "-")
 	block.Stdin = strings.NewReader("table inet irohblk {\n chain blockudp {\n  type filter hook forward priority -10; policy accept;\n  meta l4proto udp drop\n }\n}\n")
 	if out, err := block.CombinedOutput(); err != nil {
 		t.Fatalf("nft: %v\n%s", err, out)
 	}
-	sent := make(chan struct{})
-	go func() { defer close(sent); tr.send(t, 8<<20, 256<<10, 50*time.Millisecond) }()
+	sending = tr.sendAsync(8<<20, 256<<10, 50*time.Millisecond)
 	took := waitPath(t, tr.connect, "relay", 20*time.Second)
 	t.Logf("back on the relay %s after UDP was cut; paths %q", took, tr.connect.paths())
-	<-sent
+	if err := <-sending; err != nil {
+		t.Fatal(err)
+	}
 	tr.finish(t, 60*time.Second)
 }
