@@ -383,20 +383,26 @@ func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 	var lastLostSent time.Time
 	congestion := false
 
-	for i := 0; i < s.n; i++ {
+	settled := true // every entry so far is acknowledged or lost
+	for i := s.search(s.lowOutstanding); i < s.n; i++ {
 		e := s.at(i)
 		if e.Number > s.largestAcked {
 			break
 		}
 		if e.state == stateAcked {
 			runStart = time.Time{}
-			continue
 		}
 		if e.state != stateOutstanding {
+			if settled {
+				s.lowOutstanding = e.Number + 1
+			}
 			continue
 		}
 		if !e.Time.After(lostSendTime) || s.largestAcked-e.Number >= PacketThreshold {
 			s.remove(e, stateLost)
+			if settled {
+				s.lowOutstanding = e.Number + 1
+			}
 			out.Lost = append(out.Lost, e.SentPacket)
 			r.stats.PacketsLost++
 			r.stats.BytesLost += uint64(e.Size)
@@ -414,6 +420,7 @@ func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 			continue
 		}
 		// Outstanding and not yet lost: it will be at lossTime.
+		settled = false
 		t := e.Time.Add(lossDelay)
 		if s.lossTime.IsZero() || t.Before(s.lossTime) {
 			s.lossTime = t
