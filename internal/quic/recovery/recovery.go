@@ -226,8 +226,10 @@ func (r *Recovery) OnSent(now time.Time, id SpaceID, p SentPacket) error {
 // SendBudget answers the core's question once per batch: how many bytes
 // may leave now, and, when none, the time the pacer allows the next
 // datagram. Zero bytes with a zero time means the congestion window is
-// full: wait for an ACK or the loss detection timer. PTO probes are sent
-// even when the budget is zero (§7.5).
+// full: wait for an ACK or the loss detection timer. A datagram may leave
+// while the budget is positive, even if larger (the window then overshoots
+// by less than one datagram, as RFC 9002 §7 allows); ACK-only packets are
+// not limited. PTO probes are sent even when the budget is zero (§7.5).
 func (r *Recovery) SendBudget(now time.Time) (int, time.Time) {
 	cwnd := r.cc.Window()
 	room := cwnd - r.BytesInFlight()
@@ -264,7 +266,7 @@ func (r *Recovery) OnAck(now time.Time, id SpaceID, ack *Ack, out *AckResult) er
 		return fmt.Errorf("recovery: ACK with no ranges: %w", ErrAckRanges)
 	}
 	for i, rg := range rs {
-		if rg.Smallest > rg.Largest || (i > 0 && rg.Largest+1 >= rs[i-1].Smallest) {
+		if rg.Smallest > rg.Largest || (i > 0 && (rg.Largest >= rs[i-1].Smallest || rs[i-1].Smallest-rg.Largest < 2)) {
 			return fmt.Errorf("recovery: range %d [%d,%d]: %w", i, rg.Smallest, rg.Largest, ErrAckRanges)
 		}
 	}

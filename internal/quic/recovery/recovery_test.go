@@ -306,6 +306,7 @@ func TestAckErrors(t *testing.T) {
 		"overlap":    {{2, 4}, {1, 2}},
 		"unsent":     {{7, 7}},
 		"wraparound": {{0, ^uint64(0)}},
+		"max twice":  {{^uint64(0), ^uint64(0)}, {^uint64(0), ^uint64(0)}},
 	} {
 		if err := r.OnAck(t0, Application, &Ack{Ranges: rs}, &res); err == nil {
 			t.Errorf("%s: no error", name)
