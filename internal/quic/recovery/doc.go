@@ -26,10 +26,19 @@
 //     minimum window of two datagrams, RFC 9002's initial window.
 //   - Pacer: a token bucket at 1.25·cwnd/srtt with a burst of 10 to 64
 //     datagrams (one GSO batch), asked once per batch through SendBudget.
+//   - ECN validation (RFC 9000 §13.4.2) inside Recovery: MarkECT says
+//     whether to mark a packet ECT(0); the ACKs' counts validate the path
+//     or fail it; CE counts reduce the window only on a path not failed.
+//   - PMTUD: datagram path MTU discovery (RFC 8899) from 1200 up to the
+//     interface and peer limit: the largest size first, then bisection,
+//     three tries per size, a raise timer, and black-hole detection that
+//     falls back to the base size. Probes are PING+PADDING packets the
+//     core records with SentPacket.NotCongestion, so their loss is no
+//     congestion signal.
 //
 // Not here: deciding what to retransmit (the core's, through Token),
-// generating ACKs, ECN validation of the path, and metrics (the core turns
-// Stats into its Prometheus counters).
+// generating ACKs, and metrics (the core turns Stats into its Prometheus
+// counters).
 //
 // # Usage
 //

@@ -51,6 +51,7 @@ type Recovery struct {
 	peerValidated      bool // the peer completed validation of our address
 	ampBlocked         bool
 	firstSampleTime    time.Time
+	ecn                ECNValidator
 
 	stats Stats
 }
@@ -89,9 +90,9 @@ type Ack struct {
 	// Delay is the frame's ACK Delay, already scaled by the peer's
 	// ack_delay_exponent (ignored in the Initial space).
 	Delay time.Duration
-	// ECN: the frame carried ECN counts; CE is its ECN-CE count.
-	ECN bool
-	CE  uint64
+	// ECN: the frame carried ECN counts (type 0x03): ECT0, ECT1 and CE.
+	ECN            bool
+	ECT0, ECT1, CE uint64
 }
 
 // New returns a Recovery for one path.
@@ -139,6 +140,16 @@ func New(opts *Options) (*Recovery, error) {
 	}
 	return r, nil
 }
+
+// MarkECT reports whether the next packet on this path should be sent
+// with ECT(0); record it with SentPacket.ECT. ECN validation (RFC 9000
+// §13.4.2) runs on the ACKs' counts: the first ten packets are marked,
+// the path turns capable when the counts match and failed when they do
+// not, after which nothing is marked and CE counts are ignored.
+func (r *Recovery) MarkECT() bool { return r.ecn.Mark() }
+
+// ECN returns the path's ECN validation state.
+func (r *Recovery) ECN() *ECNValidator { return &r.ecn }
 
 // RTT returns the path's RTT estimator (read it, do not update it).
 func (r *Recovery) RTT() *RTT { return &r.rtt }
@@ -216,6 +227,7 @@ func (r *Recovery) OnSent(now time.Time, id SpaceID, p SentPacket) error {
 	}
 	r.stats.PacketsSent++
 	r.stats.BytesSent += uint64(p.Size)
+	r.ecn.onSent(id, p.ECT)
 	if p.InFlight {
 		r.cc.OnSent(now, p.Size)
 		r.pacer.OnSent(now, p.Size, r.cc.Window(), r.mss, r.rtt.Smoothed())
@@ -327,7 +339,7 @@ func (r *Recovery) OnAck(now time.Time, id SpaceID, ack *Ack, out *AckResult) er
 		r.peerValidated = true
 	}
 
-	if ack.ECN && ack.CE > s.ce {
+	if r.ecn.onAck(id, ack, newly) && ack.CE > s.ce {
 		s.ce = ack.CE
 		r.stats.ECNCE++
 		before := r.cc.Window()
@@ -408,6 +420,7 @@ func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 			out.Lost = append(out.Lost, e.SentPacket)
 			r.stats.PacketsLost++
 			r.stats.BytesLost += uint64(e.Size)
+			r.ecn.onLost(&e.SentPacket)
 			if e.InFlight && !e.NotCongestion {
 				congestion = true
 				lastLostSent = e.Time

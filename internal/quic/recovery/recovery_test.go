@@ -337,26 +337,112 @@ func TestSpuriousLoss(t *testing.T) {
 	}
 }
 
+func sendECT(t testing.TB, r *Recovery, now time.Time, pn uint64) {
+	t.Helper()
+	if !r.MarkECT() {
+		t.Fatalf("packet %d: not marking in state %v", pn, r.ECN().State())
+	}
+	if err := r.OnSent(now, Application, SentPacket{Number: pn, Size: 1200, AckEliciting: true, InFlight: true, ECT: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestECNCE(t *testing.T) {
 	r := newRec(t, &Options{PathOnly: true, Algorithm: NewReno})
 	for pn := range uint64(4) {
-		send(t, r, t0, Application, pn)
+		sendECT(t, r, t0, pn)
 	}
 	var res AckResult
 	w := r.Window()
-	if err := r.OnAck(t0.Add(10*ms), Application, &Ack{Ranges: []AckRange{{0, 1}}, ECN: true, CE: 1}, &res); err != nil {
+	if err := r.OnAck(t0.Add(10*ms), Application, &Ack{Ranges: []AckRange{{0, 1}}, ECN: true, ECT0: 1, CE: 1}, &res); err != nil {
 		t.Fatal(err)
 	}
-	if r.Window() != w/2 {
-		t.Fatalf("window %d after CE, want %d", r.Window(), w/2)
+	if r.Window() != w/2 || r.ECN().State() != ECNCapable {
+		t.Fatalf("window %d after CE, want %d; ECN %v %s", r.Window(), w/2, r.ECN().State(), r.ECN().FailReason())
 	}
-	// Same CE count: no new signal; higher CE in the same recovery period: no second cut.
-	if err := r.OnAck(t0.Add(11*ms), Application, &Ack{Ranges: []AckRange{{2, 3}}, ECN: true, CE: 2}, &res); err != nil {
+	// Higher CE in the same recovery period: no second cut.
+	if err := r.OnAck(t0.Add(11*ms), Application, &Ack{Ranges: []AckRange{{2, 3}}, ECN: true, ECT0: 2, CE: 2}, &res); err != nil {
 		t.Fatal(err)
 	}
 	if r.Window() != w/2 || r.Stats().ECNCE != 2 || r.Stats().CongestionEvents != 1 {
 		t.Fatalf("window %d stats %+v", r.Window(), r.Stats())
 	}
+}
+
+func TestECNValidation(t *testing.T) {
+	type step struct {
+		ranges []AckRange
+		ack    Ack // ranges filled in
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		want  ECNState
+		cut   bool // the window was reduced by CE
+	}{
+		{"counts match", []step{{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 5}}}, ECNCapable, false},
+		{"CE counts too", []step{{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 4, CE: 1}}}, ECNCapable, true},
+		{"counts missing", []step{{[]AckRange{{0, 4}}, Ack{}}}, ECNFailed, false},
+		{"counts too low (bleached)", []step{{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 2}}}, ECNFailed, false},
+		{"counts above sent", []step{{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 50}}}, ECNFailed, false},
+		{"ECT(1) never sent", []step{{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 5, ECT1: 1}}}, ECNFailed, false},
+		{"counts decrease", []step{
+			{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 5}},
+			{[]AckRange{{5, 6}}, Ack{ECN: true, ECT0: 4}},
+		}, ECNFailed, false},
+		{"reordered ACK does not fail", []step{
+			{[]AckRange{{2, 2}}, Ack{ECN: true, ECT0: 1}},
+			// Newly acknowledges 0 without raising the largest or the count.
+			{[]AckRange{{2, 2}, {0, 0}}, Ack{ECN: true, ECT0: 1}},
+			{[]AckRange{{2, 3}, {0, 0}}, Ack{ECN: true, ECT0: 3}},
+		}, ECNCapable, false},
+		{"CE ignored once failed", []step{
+			{[]AckRange{{0, 4}}, Ack{}},
+			{[]AckRange{{5, 6}}, Ack{ECN: true, ECT0: 6, CE: 1}},
+		}, ECNFailed, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRec(t, &Options{PathOnly: true, Algorithm: NewReno})
+			for pn := range uint64(ECNTestPackets) {
+				sendECT(t, r, t0, pn)
+			}
+			if r.MarkECT() || r.ECN().State() != ECNUnknown {
+				t.Fatalf("still marking after %d test packets", ECNTestPackets)
+			}
+			w := r.Window()
+			var res AckResult
+			for i, st := range tt.steps {
+				a := st.ack
+				a.Ranges = st.ranges
+				if err := r.OnAck(t0.Add(time.Duration(10+i)*ms), Application, &a, &res); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if r.ECN().State() != tt.want || (r.Window() < w) != tt.cut {
+				t.Fatalf("state %v (%s), window %d -> %d", r.ECN().State(), r.ECN().FailReason(), w, r.Window())
+			}
+			if r.MarkECT() != (tt.want == ECNCapable) {
+				t.Fatalf("marking %v in state %v", r.MarkECT(), tt.want)
+			}
+		})
+	}
+	t.Run("all test packets lost", func(t *testing.T) {
+		r := newRec(t, &Options{PathOnly: true})
+		for pn := range uint64(ECNTestPackets) {
+			sendECT(t, r, t0, pn)
+		}
+		for pn := uint64(ECNTestPackets); pn < 20; pn++ {
+			send(t, r, t0, Application, pn)
+		}
+		var res AckResult
+		if err := r.OnAck(t0.Add(time.Second), Application, &Ack{Ranges: []AckRange{{15, 19}}, ECN: true}, &res); err != nil {
+			t.Fatal(err)
+		}
+		if r.ECN().State() != ECNFailed {
+			t.Fatalf("state %v", r.ECN().State())
+		}
+	})
 }
 
 func TestNotCongestionLoss(t *testing.T) {

@@ -53,6 +53,8 @@ type SentPacket struct {
 	// probe, RFC 8899 §3 and RFC 9000 §14.4). Its bytes still count in
 	// flight.
 	NotCongestion bool
+	// ECT: the packet was sent with the ECT(0) codepoint (see MarkECT).
+	ECT bool
 }
 
 // AckRange is one range of acknowledged packet numbers, both ends
