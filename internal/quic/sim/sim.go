@@ -2,10 +2,11 @@ package sim
 
 import (
 	"container/heap"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -84,9 +85,10 @@ type Sim struct {
 	internal map[netip.AddrPort]netip.AddrPort // external -> local
 	links    map[linkKey]*Link
 
-	buf   []byte
-	trace hash.Hash64
-	stats Stats
+	buf         []byte
+	trace       hash.Hash
+	traceHeader []byte
+	stats       Stats
 }
 
 // Stats counts datagrams the Sim could not even put on a link.
@@ -125,7 +127,7 @@ func New(opts *Options) *Sim {
 		internal: make(map[netip.AddrPort]netip.AddrPort),
 		links:    make(map[linkKey]*Link),
 		buf:      make([]byte, MaxDatagram),
-		trace:    fnv.New64a(),
+		trace:    sha256.New(),
 	}
 }
 
@@ -141,7 +143,10 @@ func (s *Sim) Stats() Stats { return s.stats }
 
 // TraceHash is a hash of every delivery so far (time, addresses, bytes):
 // equal hashes mean equal runs.
-func (s *Sim) TraceHash() uint64 { return s.trace.Sum64() }
+func (s *Sim) TraceHash() uint64 {
+	var sum [sha256.Size]byte
+	return binary.BigEndian.Uint64(s.trace.Sum(sum[:0]))
+}
 
 // AddNode places n at one or more local addresses (several for multipath).
 // Each address is also its external address until Rebind changes it. The
@@ -322,22 +327,14 @@ func (s *Sim) deliver(e *event) {
 	ns := s.byLocal[toLocal]
 	l.stats.Delivered++
 	l.stats.BytesDelivered += uint64(len(e.data))
-	var b [8]byte
-	putUint64(b[:], uint64(s.now.UnixNano()))
-	s.trace.Write(b[:])
-	fb, _ := e.from.MarshalBinary()
-	s.trace.Write(fb)
-	tb, _ := toLocal.MarshalBinary()
-	s.trace.Write(tb)
+	s.traceHeader = binary.BigEndian.AppendUint64(s.traceHeader[:0], uint64(s.now.UnixNano()))
+	s.traceHeader, _ = e.from.AppendBinary(s.traceHeader)
+	s.traceHeader, _ = toLocal.AppendBinary(s.traceHeader)
+	s.traceHeader = binary.BigEndian.AppendUint32(s.traceHeader, uint32(len(e.data)))
+	s.trace.Write(s.traceHeader)
 	s.trace.Write(e.data)
 	ns.n.Receive(s.now, e.from, toLocal, e.data)
 	s.wake(ns)
-}
-
-func putUint64(b []byte, v uint64) {
-	for i := range 8 {
-		b[i] = byte(v >> (56 - 8*i))
-	}
 }
 
 func (s *Sim) push(e *event) {

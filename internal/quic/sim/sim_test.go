@@ -389,3 +389,44 @@ func TestLinkConfigValidation(t *testing.T) {
 		}()
 	}
 }
+
+// multi sends each datagram alternately from its two addresses, as a
+// multipath endpoint does over two paths.
+type multi struct {
+	blaster
+	addrs [2]netip.AddrPort
+}
+
+func (m *multi) Poll(now time.Time, buf []byte) (Datagram, bool) {
+	d, ok := m.blaster.Poll(now, buf)
+	d.From = m.addrs[m.seq%2]
+	return d, ok
+}
+
+func TestMultipathNode(t *testing.T) {
+	a2 := netip.MustParseAddrPort("[fd00::1]:4433")
+	m := &multi{blaster: blaster{to: addrB, size: 32, remaining: 100, interval: time.Millisecond}, addrs: [2]netip.AddrPort{addrA, a2}}
+	k := &sink{}
+	s := New(&Options{Seed1: 9})
+	if err := s.AddNode(m, addrA, a2); err != nil {
+		t.Fatal(err)
+	}
+	s.AddNode(k, addrB)
+	fast, _ := s.LinkBoth(addrA, addrB, LinkConfig{Delay: 5 * time.Millisecond})
+	slow, _ := s.LinkBoth(a2, addrB, LinkConfig{Delay: 50 * time.Millisecond})
+	s.Run(s.Now().Add(50 * time.Millisecond))
+	fast.SetUp(false) // the first path dies; the second carries on
+	s.Run(s.Now().Add(time.Second))
+	var viaA, viaA2 int
+	for _, f := range k.froms {
+		switch f {
+		case addrA:
+			viaA++
+		case a2:
+			viaA2++
+		}
+	}
+	if viaA2 != 50 || viaA < 24 || viaA > 26 || slow.Stats().Delivered != 50 || fast.Stats().Dropped[DropPartition] < 24 {
+		t.Fatalf("via A %d, via A2 %d; fast %+v slow %+v", viaA, viaA2, fast.Stats(), slow.Stats())
+	}
+}
