@@ -38,7 +38,12 @@ type sender struct {
 	pn        uint64
 	probes    int
 	pacerNext time.Time
+
+	pmtud *recovery.PMTUD // nil: no path MTU discovery
 }
+
+// probeToken marks a PMTU probe's token; the low bits hold its size.
+const probeToken = 1 << 40
 
 func newSender(t *testing.T, alg recovery.Algorithm, chunks int, self, peer netip.AddrPort) *sender {
 	rec, err := recovery.New(&recovery.Options{Algorithm: alg, PathOnly: true})
@@ -71,12 +76,26 @@ func (s *sender) Receive(now time.Time, from, to netip.AddrPort, d []byte) {
 
 func (s *sender) settle() {
 	for _, p := range s.res.Acked {
+		if p.Token&probeToken != 0 {
+			s.pmtud.OnProbeAcked(p.Time, int(p.Token&^probeToken))
+			continue
+		}
+		if s.pmtud != nil {
+			s.pmtud.OnAcked(p.Size)
+		}
 		if !s.acked[p.Token] {
 			s.acked[p.Token] = true
 			s.nAcked++
 		}
 	}
 	for _, p := range s.res.Lost {
+		if p.Token&probeToken != 0 {
+			s.pmtud.OnProbeLost(p.Time, int(p.Token&^probeToken))
+			continue
+		}
+		if s.pmtud != nil {
+			s.pmtud.OnLost(p.Time, p.Size)
+		}
 		if !s.acked[p.Token] {
 			s.retx = append(s.retx, uint32(p.Token))
 		}
@@ -120,6 +139,11 @@ func (s *sender) Poll(now time.Time, buf []byte) (sim.Datagram, bool) {
 			s.pacerNext = next
 			return sim.Datagram{}, false
 		}
+		if s.pmtud != nil {
+			if size, ok := s.pmtud.Probe(now); ok && budget >= size {
+				return s.probe(now, buf, size), true
+			}
+		}
 		c, ok := s.pick()
 		if !ok {
 			return sim.Datagram{}, false
@@ -136,6 +160,22 @@ func (s *sender) Poll(now time.Time, buf []byte) (sim.Datagram, bool) {
 	}
 	s.pn++
 	return sim.Datagram{From: s.self, To: s.peer, Data: buf[:packetSize]}, true
+}
+
+// probe sends a PING+PADDING-like packet of size bytes that only asks for
+// an ACK; its loss is no congestion signal.
+func (s *sender) probe(now time.Time, buf []byte, size int) sim.Datagram {
+	buf[0] = 3
+	binary.BigEndian.PutUint64(buf[1:], s.pn)
+	clear(buf[9:size])
+	if err := s.rec.OnSent(now, recovery.Application, recovery.SentPacket{
+		Number: s.pn, Size: size, Token: probeToken | uint64(size), AckEliciting: true, InFlight: true, NotCongestion: true,
+	}); err != nil {
+		panic(err)
+	}
+	s.pmtud.OnProbeSent(size)
+	s.pn++
+	return sim.Datagram{From: s.self, To: s.peer, Data: buf[:size]}
 }
 
 func (s *sender) Timeout() time.Time {
@@ -167,6 +207,11 @@ type receiver struct {
 }
 
 func (r *receiver) Receive(now time.Time, from, to netip.AddrPort, d []byte) {
+	if len(d) >= 9 && d[0] == 3 { // PMTU probe: acknowledge only
+		r.insert(binary.BigEndian.Uint64(d[1:]))
+		r.ackTo, r.ackFrom, r.pending = from, to, true
+		return
+	}
 	if len(d) != packetSize || d[0] != 1 {
 		return
 	}
@@ -280,4 +325,39 @@ func TestTransferOverLossyLink(t *testing.T) {
 
 func formatPct(p float64) string {
 	return string(rune('0'+int(p*100)%10)) + "%"
+}
+
+// TestPMTUDOverLink runs path MTU discovery during a transfer over a link
+// whose MTU is 1400: the search settles just under it, and the probes
+// lost to the MTU are no congestion signal.
+func TestPMTUDOverLink(t *testing.T) {
+	a := netip.MustParseAddrPort("10.0.0.1:1")
+	b := netip.MustParseAddrPort("10.0.0.2:2")
+	const chunks = 3000
+	s := sim.New(&sim.Options{Seed1: 5, Seed2: 6})
+	snd := newSender(t, recovery.CUBIC, chunks, a, b)
+	var err error
+	snd.pmtud, err = recovery.NewPMTUD(&recovery.PMTUDOptions{Max: 1452})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rcv := &receiver{got: make([]bool, chunks)}
+	s.AddNode(snd, a)
+	s.AddNode(rcv, b)
+	ab, _ := s.LinkBoth(a, b, sim.LinkConfig{Delay: 10 * time.Millisecond, Rate: 20e6, QueueBytes: 4 << 20, MTU: 1400})
+	if err := s.RunUntil(snd.done, s.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	p := snd.pmtud
+	st := snd.rec.Stats()
+	t.Logf("PMTU %d (%v), probes %+v, link MTU drops %d, congestion events %d", p.Current(), p.State(), p.Stats(), ab.Stats().Dropped[sim.DropMTU], st.CongestionEvents)
+	if c := p.Current(); c > 1400 || c < 1400-16 || p.State() != recovery.PMTUDSearchComplete {
+		t.Fatalf("PMTU %d in state %v", c, p.State())
+	}
+	if drops := ab.Stats().Dropped[sim.DropMTU]; drops == 0 || drops != p.Stats().ProbesLost {
+		t.Fatalf("MTU drops %d, probes lost %d", drops, p.Stats().ProbesLost)
+	}
+	if st.CongestionEvents != 0 || ab.Stats().TotalDropped() != ab.Stats().Dropped[sim.DropMTU] {
+		t.Fatalf("congestion events %d from probe losses", st.CongestionEvents)
+	}
 }
