@@ -36,6 +36,13 @@ type LinkConfig struct {
 	// DropInFlightOnCut: when the link is cut, datagrams already on it are
 	// lost too (else they still arrive).
 	DropInFlightOnCut bool
+	// MarkCEAbove: with Rate, an ECN-capable datagram (ECT(0) or ECT(1))
+	// that finds more than this many bytes queued is marked CE instead of
+	// waiting for a tail drop, as an AQM does (RFC 3168). Zero means never.
+	MarkCEAbove int
+	// BleachECN clears the ECN codepoint of every datagram, as a broken
+	// middlebox does (the case ECN validation detects).
+	BleachECN bool
 }
 
 func (c LinkConfig) validate() error {
@@ -88,6 +95,7 @@ type LinkStats struct {
 	Dropped        [numDropReasons]uint64 // by DropReason
 	Duplicated     uint64
 	Reordered      uint64
+	CEMarked       uint64
 }
 
 // TotalDropped sums the drops of every reason.
@@ -149,7 +157,7 @@ func (l *Link) Up() bool { return l.up }
 func (l *Link) SetUp(up bool) { l.up = up }
 
 // transmit puts a datagram on the link at s.now.
-func (l *Link) transmit(s *Sim, fromExt, toExt netip.AddrPort, data []byte) {
+func (l *Link) transmit(s *Sim, fromExt, toExt netip.AddrPort, data []byte, ecn uint8) {
 	l.stats.Sent++
 	l.stats.BytesSent += uint64(len(data))
 	c := &l.cfg
@@ -180,6 +188,10 @@ func (l *Link) transmit(s *Sim, fromExt, toExt netip.AddrPort, data []byte) {
 			l.stats.Dropped[DropQueue]++
 			return
 		}
+		if c.MarkCEAbove > 0 && queued > int64(c.MarkCEAbove) && (ecn == ECNECT0 || ecn == ECNECT1) {
+			ecn = ECNCE
+			l.stats.CEMarked++
+		}
 		depart = start.Add(time.Duration(int64(len(data)) * 8 * int64(time.Second) / c.Rate))
 		l.busyUntil = depart
 	}
@@ -200,13 +212,16 @@ func (l *Link) transmit(s *Sim, fromExt, toExt netip.AddrPort, data []byte) {
 		}
 		l.lastArrival = arrive
 	}
+	if c.BleachECN {
+		ecn = ECNNotECT
+	}
 	cp := make([]byte, len(data))
 	copy(cp, data)
-	s.push(&event{at: arrive, link: l, from: fromExt, to: toExt, data: cp})
+	s.push(&event{at: arrive, link: l, from: fromExt, to: toExt, data: cp, ecn: ecn})
 	if c.Duplicate > 0 && s.rng.Float64() < c.Duplicate {
 		l.stats.Duplicated++
 		dup := make([]byte, len(data))
 		copy(dup, data)
-		s.push(&event{at: arrive, link: l, from: fromExt, to: toExt, data: dup})
+		s.push(&event{at: arrive, link: l, from: fromExt, to: toExt, data: dup, ecn: ecn})
 	}
 }

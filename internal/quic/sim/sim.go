@@ -37,6 +37,23 @@ type Node interface {
 type Datagram struct {
 	From, To netip.AddrPort
 	Data     []byte
+	// ECN is the IP header's ECN codepoint: ECNNotECT, ECNECT1, ECNECT0
+	// or ECNCE.
+	ECN uint8
+}
+
+// The ECN codepoints (RFC 3168), as the two low bits of the IP TOS byte.
+const (
+	ECNNotECT uint8 = 0
+	ECNECT1   uint8 = 1
+	ECNECT0   uint8 = 2
+	ECNCE     uint8 = 3
+)
+
+// ECNReceiver is a Node that wants the ECN codepoint of the datagrams it
+// receives: the Sim calls ReceiveECN instead of Receive.
+type ECNReceiver interface {
+	ReceiveECN(now time.Time, from, to netip.AddrPort, ecn uint8, datagram []byte)
 }
 
 // MaxDatagram is the size of the buffer Poll gets; a datagram longer
@@ -251,7 +268,7 @@ func (s *Sim) send(from *nodeState, d Datagram) {
 		}
 		l = s.Link(d.From, toLocal, *s.opts.DefaultLink)
 	}
-	l.transmit(s, s.external[d.From], d.To, d.Data)
+	l.transmit(s, s.external[d.From], d.To, d.Data, d.ECN&3)
 }
 
 // Run processes events until the simulated time would pass until (events
@@ -331,9 +348,14 @@ func (s *Sim) deliver(e *event) {
 	s.traceHeader, _ = e.from.AppendBinary(s.traceHeader)
 	s.traceHeader, _ = toLocal.AppendBinary(s.traceHeader)
 	s.traceHeader = binary.BigEndian.AppendUint32(s.traceHeader, uint32(len(e.data)))
+	s.traceHeader = append(s.traceHeader, e.ecn)
 	s.trace.Write(s.traceHeader)
 	s.trace.Write(e.data)
-	ns.n.Receive(s.now, e.from, toLocal, e.data)
+	if r, ok := ns.n.(ECNReceiver); ok {
+		r.ReceiveECN(s.now, e.from, toLocal, e.ecn, e.data)
+	} else {
+		ns.n.Receive(s.now, e.from, toLocal, e.data)
+	}
 	s.wake(ns)
 }
 
@@ -355,6 +377,7 @@ type event struct {
 	link     *Link
 	from, to netip.AddrPort
 	data     []byte
+	ecn      uint8
 }
 
 type eventHeap []*event

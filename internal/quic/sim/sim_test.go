@@ -430,3 +430,52 @@ func TestMultipathNode(t *testing.T) {
 		t.Fatalf("via A %d, via A2 %d; fast %+v slow %+v", viaA, viaA2, fast.Stats(), slow.Stats())
 	}
 }
+
+// ecnBlaster marks its datagrams ECT(0).
+type ecnBlaster struct{ blaster }
+
+func (b *ecnBlaster) Poll(now time.Time, buf []byte) (Datagram, bool) {
+	d, ok := b.blaster.Poll(now, buf)
+	d.ECN = ECNECT0
+	return d, ok
+}
+
+type ecnSink struct {
+	sink
+	ecn [4]int
+}
+
+func (k *ecnSink) ReceiveECN(now time.Time, from, to netip.AddrPort, ecn uint8, d []byte) {
+	k.ecn[ecn]++
+	k.Receive(now, from, to, d)
+}
+
+func TestECNMarking(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		cfg    LinkConfig
+		ect0   bool // some arrive ECT(0)
+		ce     bool // some arrive CE
+		notECT bool
+	}{
+		{"plain", LinkConfig{}, true, false, false},
+		{"AQM marks above 10 kB", LinkConfig{Rate: 1e6, QueueBytes: 1 << 20, MarkCEAbove: 10000}, true, true, false},
+		{"bleached", LinkConfig{Rate: 1e6, QueueBytes: 1 << 20, MarkCEAbove: 10000, BleachECN: true}, false, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &ecnBlaster{blaster{from: addrA, to: addrB, size: 1000, remaining: 100}}
+			k := &ecnSink{}
+			s := New(nil)
+			s.AddNode(b, addrA)
+			s.AddNode(k, addrB)
+			l := s.Link(addrA, addrB, tt.cfg)
+			s.Run(s.Now().Add(10 * time.Second))
+			if (k.ecn[ECNECT0] > 0) != tt.ect0 || (k.ecn[ECNCE] > 0) != tt.ce || (k.ecn[ECNNotECT] > 0) != tt.notECT || len(k.got) != 100 {
+				t.Fatalf("received by codepoint %v, total %d", k.ecn, len(k.got))
+			}
+			if tt.ce && (uint64(k.ecn[ECNCE]) != l.Stats().CEMarked || k.ecn[ECNECT0] < 10) {
+				t.Fatalf("CE %d, marked %d, ECT0 %d", k.ecn[ECNCE], l.Stats().CEMarked, k.ecn[ECNECT0])
+			}
+		})
+	}
+}

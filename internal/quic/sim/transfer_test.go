@@ -40,6 +40,7 @@ type sender struct {
 	pacerNext time.Time
 
 	pmtud *recovery.PMTUD // nil: no path MTU discovery
+	ecn   bool            // mark packets as recovery.MarkECT says
 }
 
 // probeToken marks a PMTU probe's token; the low bits hold its size.
@@ -57,9 +58,10 @@ func newSender(t *testing.T, alg recovery.Algorithm, chunks int, self, peer neti
 func (s *sender) done() bool { return s.nAcked == s.chunks }
 
 func (s *sender) Receive(now time.Time, from, to netip.AddrPort, d []byte) {
-	if len(d) < 2 || d[0] != 2 || len(d) != 2+16*int(d[1]) {
+	if len(d) < 2 || d[0] != 2 || len(d) != 2+16*int(d[1])+24 {
 		return
 	}
+	counts := d[2+16*int(d[1]):]
 	s.ranges = s.ranges[:0]
 	for i := range int(d[1]) {
 		b := d[2+16*i:]
@@ -68,7 +70,14 @@ func (s *sender) Receive(now time.Time, from, to netip.AddrPort, d []byte) {
 		})
 	}
 	s.res.Reset()
-	if err := s.rec.OnAck(now, recovery.Application, &recovery.Ack{Ranges: s.ranges}, &s.res); err != nil {
+	ack := recovery.Ack{Ranges: s.ranges}
+	if s.ecn {
+		ack.ECN = true
+		ack.ECT0 = binary.BigEndian.Uint64(counts)
+		ack.ECT1 = binary.BigEndian.Uint64(counts[8:])
+		ack.CE = binary.BigEndian.Uint64(counts[16:])
+	}
+	if err := s.rec.OnAck(now, recovery.Application, &ack, &s.res); err != nil {
 		panic(err)
 	}
 	s.settle()
@@ -153,13 +162,18 @@ func (s *sender) Poll(now time.Time, buf []byte) (sim.Datagram, bool) {
 	buf[0] = 1
 	binary.BigEndian.PutUint64(buf[1:], s.pn)
 	binary.BigEndian.PutUint32(buf[9:], chunk)
+	mark := s.ecn && s.rec.MarkECT()
 	if err := s.rec.OnSent(now, recovery.Application, recovery.SentPacket{
-		Number: s.pn, Size: packetSize, Token: uint64(chunk), AckEliciting: true, InFlight: true,
+		Number: s.pn, Size: packetSize, Token: uint64(chunk), AckEliciting: true, InFlight: true, ECT: mark,
 	}); err != nil {
 		panic(err)
 	}
 	s.pn++
-	return sim.Datagram{From: s.self, To: s.peer, Data: buf[:packetSize]}, true
+	d := sim.Datagram{From: s.self, To: s.peer, Data: buf[:packetSize]}
+	if mark {
+		d.ECN = sim.ECNECT0
+	}
+	return d, true
 }
 
 // probe sends a PING+PADDING-like packet of size bytes that only asks for
@@ -204,6 +218,14 @@ type receiver struct {
 	pending bool
 	doneAt  time.Time
 	dups    int
+	ecn     [4]uint64 // packets received per ECN codepoint
+}
+
+func (r *receiver) ReceiveECN(now time.Time, from, to netip.AddrPort, ecn uint8, d []byte) {
+	if len(d) >= 9 && (d[0] == 1 || d[0] == 3) {
+		r.ecn[ecn&3]++
+	}
+	r.Receive(now, from, to, d)
 }
 
 func (r *receiver) Receive(now time.Time, from, to netip.AddrPort, d []byte) {
@@ -268,7 +290,11 @@ func (r *receiver) Poll(now time.Time, buf []byte) (sim.Datagram, bool) {
 		binary.BigEndian.PutUint64(buf[2+16*i:], rg.Largest)
 		binary.BigEndian.PutUint64(buf[10+16*i:], rg.Smallest)
 	}
-	return sim.Datagram{From: r.ackFrom, To: r.ackTo, Data: buf[:2+16*len(r.ranges)]}, true
+	n := 2 + 16*len(r.ranges)
+	binary.BigEndian.PutUint64(buf[n:], r.ecn[sim.ECNECT0])
+	binary.BigEndian.PutUint64(buf[n+8:], r.ecn[sim.ECNECT1])
+	binary.BigEndian.PutUint64(buf[n+16:], r.ecn[sim.ECNCE])
+	return sim.Datagram{From: r.ackFrom, To: r.ackTo, Data: buf[:n+24]}, true
 }
 
 func (r *receiver) Timeout() time.Time      { return time.Time{} }
@@ -359,5 +385,56 @@ func TestPMTUDOverLink(t *testing.T) {
 	}
 	if st.CongestionEvents != 0 || ab.Stats().TotalDropped() != ab.Stats().Dropped[sim.DropMTU] {
 		t.Fatalf("congestion events %d from probe losses", st.CongestionEvents)
+	}
+}
+
+// TestECNOverLink: a link that marks CE above 20 kB queued lets an ECN
+// sender back off before the tail drop (drops remain only from the
+// slow-start overshoot before the first CE echo returns); a link that
+// bleaches the marks fails validation and the transfer completes on
+// losses alone.
+func TestECNOverLink(t *testing.T) {
+	a := netip.MustParseAddrPort("10.0.0.1:1")
+	b := netip.MustParseAddrPort("10.0.0.2:2")
+	const chunks = 3000
+	drops := map[bool]uint64{}
+	for _, tt := range []struct {
+		name   string
+		bleach bool
+		want   recovery.ECNState
+	}{
+		{"CE marking", false, recovery.ECNCapable},
+		{"bleached", true, recovery.ECNFailed},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := sim.New(&sim.Options{Seed1: 3, Seed2: 4})
+			snd := newSender(t, recovery.CUBIC, chunks, a, b)
+			snd.ecn = true
+			rcv := &receiver{got: make([]bool, chunks)}
+			s.AddNode(snd, a)
+			s.AddNode(rcv, b)
+			ab, _ := s.LinkBoth(a, b, sim.LinkConfig{Delay: 20 * time.Millisecond, Rate: 10e6, QueueBytes: 64 << 10, MarkCEAbove: 20 << 10, BleachECN: tt.bleach})
+			start := s.Now()
+			if err := s.RunUntil(snd.done, start.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			st, ls := snd.rec.Stats(), ab.Stats()
+			el := rcv.doneAt.Sub(start)
+			t.Logf("%v: %.2f Mbit/s, ECN %v %s, CE marked %d, CE ACKs %d, queue drops %d, congestion events %d",
+				el.Round(time.Millisecond), float64(chunks*chunkSize*8)/el.Seconds()/1e6, snd.rec.ECN().State(), snd.rec.ECN().FailReason(), ls.CEMarked, st.ECNCE, ls.Dropped[sim.DropQueue], st.CongestionEvents)
+			if snd.rec.ECN().State() != tt.want {
+				t.Fatalf("ECN %v, want %v", snd.rec.ECN().State(), tt.want)
+			}
+			drops[tt.bleach] = ls.Dropped[sim.DropQueue]
+			if !tt.bleach && (st.ECNCE == 0 || ls.CEMarked == 0) {
+				t.Fatalf("with CE marking: queue drops %d, CE marked %d, CE signals %d", ls.Dropped[sim.DropQueue], ls.CEMarked, st.ECNCE)
+			}
+			if tt.bleach && st.ECNCE != 0 {
+				t.Fatal("CE acted on over a bleaching path")
+			}
+		})
+	}
+	if drops[false]*2 > drops[true] {
+		t.Fatalf("queue drops with CE marking %d, without %d", drops[false], drops[true])
 	}
 }
