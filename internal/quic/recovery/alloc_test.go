@@ -9,7 +9,7 @@ import (
 // sends one and acknowledges the oldest with an ACK frame of two ranges
 // (so the search, not only the fast path, runs).
 type steady struct {
-	r      *Path
+	r      *Recovery
 	now    time.Time
 	next   uint64 // next packet number to send
 	acked  uint64 // packets below are acknowledged

@@ -28,8 +28,8 @@ func (a Algorithm) String() string {
 // 9000 §14), the default before path MTU discovery raises it.
 const MinDatagramSize = 1200
 
-// Controller is a byte-based congestion controller (RFC 9002 §7). Path
-// drives it; a core only reads Window through Path. Implementations are
+// Controller is a byte-based congestion controller (RFC 9002 §7). Recovery
+// drives it; a core only reads Window through Recovery. Implementations are
 // not safe for concurrent use and read no clock.
 type Controller interface {
 	// Window is the congestion window in bytes.

@@ -2,12 +2,11 @@
 // (RFC 9002) for one path, as our QUIC core needs it: I/O-free, with time
 // passed in as now, no goroutines, no timers and no clock reads.
 //
-// A Path holds the recovery state of one network path. On the first path
-// of a connection it tracks the Initial, Handshake and Application packet
-// number spaces; with multipath (draft-ietf-quic-multipath-18) every
-// further path gets its own Path created with Options.PathOnly, holding
-// only that path's Application space, its own RTT estimate, congestion
-// window and pacer.
+// A Recovery belongs to one path. On the first path of a connection it
+// tracks the Initial, Handshake and Application packet number spaces; with
+// multipath (draft-ietf-quic-multipath-18) every further path gets its own
+// Recovery created with Options.PathOnly, holding only that path's
+// Application space, its own RTT estimate, congestion window and pacer.
 //
 // Parts:
 //
@@ -27,7 +26,7 @@
 //     minimum window of two datagrams, RFC 9002's initial window.
 //   - Pacer: a token bucket at 1.25·cwnd/srtt with a burst of 10 to 64
 //     datagrams (one GSO batch), asked once per batch through SendBudget.
-//   - ECN validation (RFC 9000 §13.4.2) inside Path: MarkECT says
+//   - ECN validation (RFC 9000 §13.4.2) inside Recovery: MarkECT says
 //     whether to mark a packet ECT(0); the ACKs' counts validate the path
 //     or fail it; CE counts reduce the window only on a path not failed.
 //   - PMTUD: datagram path MTU discovery (RFC 8899) from 1200 up to the
@@ -70,5 +69,5 @@
 // # Concurrency
 //
 // Nothing here is safe for concurrent use: the core's connection goroutine
-// owns its Paths.
+// owns its Recoveries.
 package recovery

@@ -32,9 +32,9 @@ func (s ECNState) String() string {
 	return fmt.Sprintf("ecn(%d)", uint8(s))
 }
 
-// ECNValidator is the ECN validation state machine of one path. Path
-// runs one: the core marks a packet ECT(0) when Path.MarkECT says so,
-// records it with SentPacket.ECT set, and hands Path the ACK frames'
+// ECNValidator is the ECN validation state machine of one path. Recovery
+// runs one: the core marks a packet ECT(0) when Recovery.MarkECT says so,
+// records it with SentPacket.ECT set, and hands Recovery the ACK frames'
 // ECN counts in Ack. The zero value is ready (testing).
 type ECNValidator struct {
 	state      ECNState

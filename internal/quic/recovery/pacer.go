@@ -21,7 +21,7 @@ const (
 
 // Pacer spreads a window of sends over a round trip (RFC 9002 §7.7): a
 // token bucket filled at 1.25*cwnd/srtt with a burst capacity of 10 to 64
-// datagrams. The zero value is ready; Path owns one per path.
+// datagrams. The zero value is ready; Recovery owns one per path.
 type Pacer struct {
 	tokens float64 // bytes; may go negative after an oversend
 	last   time.Time

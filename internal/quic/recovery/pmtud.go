@@ -62,11 +62,11 @@ type PMTUDOptions struct {
 
 // PMTUD is datagram packetization layer path MTU discovery (RFC 8899) for
 // one path, I/O-free. The core asks Probe whether to send a probe now (a
-// PING and PADDING packet of that size, recorded in Path with
+// PING and PADDING packet of that size, recorded in Recovery with
 // NotCongestion set), reports what became of it with OnProbeAcked or
 // OnProbeLost, reports the fate of ordinary packets for black-hole
 // detection with OnAcked and OnLost, and sends datagrams of at most
-// Current bytes (raising Path's size with SetMaxDatagramSize).
+// Current bytes (raising Recovery's size with SetMaxDatagramSize).
 //
 // The search tries Max first, the common case where the path carries it
 // all, then bisects between the largest acknowledged and the smallest

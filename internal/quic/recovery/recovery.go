@@ -10,7 +10,7 @@ import (
 // peer that never acknowledges cannot grow memory without bound.
 const DefaultMaxTracked = 1 << 16
 
-// Options configure a Path. A nil *Options means all defaults.
+// Options configure a Recovery. A nil *Options means all defaults.
 type Options struct {
 	// Algorithm is the congestion controller; zero means CUBIC.
 	Algorithm Algorithm
@@ -33,12 +33,12 @@ type Options struct {
 	PathOnly bool
 }
 
-// Path is loss detection, congestion control and pacing for one path
+// Recovery is loss detection, congestion control and pacing for one path
 // (RFC 9002; per path in draft-ietf-quic-multipath-18): its RTT, its
 // congestion controller, its pacer, and the sent packets of the packet
 // number spaces it carries. Not safe for concurrent use; it reads no
 // clock, starts nothing and never blocks.
-type Path struct {
+type Recovery struct {
 	spaces      [numSpaces]space
 	rtt         RTT
 	cc          Controller
@@ -56,7 +56,7 @@ type Path struct {
 	stats Stats
 }
 
-// Stats counts what a Path saw.
+// Stats counts what a Recovery saw.
 type Stats struct {
 	PacketsSent       uint64
 	PacketsAcked      uint64
@@ -72,7 +72,7 @@ type Stats struct {
 
 // AckResult collects the packets an ACK or a timeout settled. The caller
 // owns the slices and resets them (Acked[:0], Lost[:0]) between calls;
-// Path only appends, so a reused result allocates nothing once its
+// Recovery only appends, so a reused result allocates nothing once its
 // slices are large enough.
 type AckResult struct {
 	Acked []SentPacket
@@ -82,10 +82,10 @@ type AckResult struct {
 // Reset empties both slices, keeping their memory.
 func (r *AckResult) Reset() { r.Acked, r.Lost = r.Acked[:0], r.Lost[:0] }
 
-// Ack is an ACK frame as Path needs it.
+// Ack is an ACK frame as Recovery needs it.
 type Ack struct {
 	// Ranges are the acknowledged ranges, largest first, disjoint, as the
-	// frame lists them. Path does not keep the slice.
+	// frame lists them. Recovery does not keep the slice.
 	Ranges []AckRange
 	// Delay is the frame's ACK Delay, already scaled by the peer's
 	// ack_delay_exponent (ignored in the Initial space).
@@ -95,8 +95,8 @@ type Ack struct {
 	ECT0, ECT1, CE uint64
 }
 
-// New returns the recovery state of one network path.
-func New(opts *Options) (*Path, error) {
+// New returns a Recovery for one path.
+func New(opts *Options) (*Recovery, error) {
 	var o Options
 	if opts != nil {
 		o = *opts
@@ -116,7 +116,7 @@ func New(opts *Options) (*Path, error) {
 	if o.MaxTracked == 0 {
 		o.MaxTracked = DefaultMaxTracked
 	}
-	r := &Path{
+	r := &Recovery{
 		rtt:           NewRTT(o.InitialRTT),
 		mss:           o.MaxDatagramSize,
 		maxAckDelay:   o.MaxAckDelay,
@@ -146,38 +146,38 @@ func New(opts *Options) (*Path, error) {
 // §13.4.2) runs on the ACKs' counts: the first ten packets are marked,
 // the path turns capable when the counts match and failed when they do
 // not, after which nothing is marked and CE counts are ignored.
-func (r *Path) MarkECT() bool { return r.ecn.Mark() }
+func (r *Recovery) MarkECT() bool { return r.ecn.Mark() }
 
 // ECN returns the path's ECN validation state.
-func (r *Path) ECN() *ECNValidator { return &r.ecn }
+func (r *Recovery) ECN() *ECNValidator { return &r.ecn }
 
 // RTT returns the path's RTT estimator (read it, do not update it).
-func (r *Path) RTT() *RTT { return &r.rtt }
+func (r *Recovery) RTT() *RTT { return &r.rtt }
 
 // Controller returns the congestion controller.
-func (r *Path) Controller() Controller { return r.cc }
+func (r *Recovery) Controller() Controller { return r.cc }
 
 // Window is the congestion window in bytes.
-func (r *Path) Window() int { return r.cc.Window() }
+func (r *Recovery) Window() int { return r.cc.Window() }
 
 // BytesInFlight counts the in-flight packets not yet acknowledged or lost,
 // over all spaces.
-func (r *Path) BytesInFlight() int {
+func (r *Recovery) BytesInFlight() int {
 	return r.spaces[0].bytesInFlight + r.spaces[1].bytesInFlight + r.spaces[2].bytesInFlight
 }
 
 // PTOCount is the number of probe timeouts since the last ACK.
-func (r *Path) PTOCount() int { return r.ptoCount }
+func (r *Recovery) PTOCount() int { return r.ptoCount }
 
 // Stats returns the counters.
-func (r *Path) Stats() Stats { return r.stats }
+func (r *Recovery) Stats() Stats { return r.stats }
 
 // MaxDatagramSize is the current maximum datagram size.
-func (r *Path) MaxDatagramSize() int { return r.mss }
+func (r *Recovery) MaxDatagramSize() int { return r.mss }
 
 // SetMaxDatagramSize changes the datagram size (after path MTU discovery);
 // windows scale with it. Values below MinDatagramSize are ignored.
-func (r *Path) SetMaxDatagramSize(n int) {
+func (r *Recovery) SetMaxDatagramSize(n int) {
 	if n < MinDatagramSize || n == r.mss {
 		return
 	}
@@ -186,7 +186,7 @@ func (r *Path) SetMaxDatagramSize(n int) {
 }
 
 // SetMaxAckDelay sets the peer's max_ack_delay from its transport parameters.
-func (r *Path) SetMaxAckDelay(d time.Duration) {
+func (r *Recovery) SetMaxAckDelay(d time.Duration) {
 	if d >= 0 {
 		r.maxAckDelay = d
 	}
@@ -195,26 +195,26 @@ func (r *Path) SetMaxAckDelay(d time.Duration) {
 // ConfirmHandshake records handshake confirmation (RFC 9001 §4.1.2): ack
 // delays are capped from now on, the Application space's PTO counts, and
 // the peer has validated our address.
-func (r *Path) ConfirmHandshake() {
+func (r *Recovery) ConfirmHandshake() {
 	r.handshakeConfirmed = true
 	r.peerValidated = true
 }
 
 // SetAmplificationBlocked tells a server whether the anti-amplification
 // limit stops it sending; while it does, no PTO is armed (§6.2.2.1).
-func (r *Path) SetAmplificationBlocked(b bool) { r.ampBlocked = b }
+func (r *Recovery) SetAmplificationBlocked(b bool) { r.ampBlocked = b }
 
 // HasInFlight reports whether any ack-eliciting packet awaits an ACK.
-func (r *Path) HasInFlight() bool { return r.ackElicitingInFlight() }
+func (r *Recovery) HasInFlight() bool { return r.ackElicitingInFlight() }
 
-func (r *Path) ackElicitingInFlight() bool {
+func (r *Recovery) ackElicitingInFlight() bool {
 	return r.spaces[0].ackElicitingInFlight+r.spaces[1].ackElicitingInFlight+r.spaces[2].ackElicitingInFlight > 0
 }
 
 // OnSent records a sent packet in space. Packet numbers must increase
 // within a space. A full space fails with ErrSpaceFull: the core should
 // stop sending there until ACKs or losses free room.
-func (r *Path) OnSent(now time.Time, id SpaceID, p SentPacket) error {
+func (r *Recovery) OnSent(now time.Time, id SpaceID, p SentPacket) error {
 	if id >= numSpaces {
 		return fmt.Errorf("recovery: no space %d", id)
 	}
@@ -242,7 +242,7 @@ func (r *Path) OnSent(now time.Time, id SpaceID, p SentPacket) error {
 // while the budget is positive, even if larger (the window then overshoots
 // by less than one datagram, as RFC 9002 §7 allows); ACK-only packets are
 // not limited. PTO probes are sent even when the budget is zero (§7.5).
-func (r *Path) SendBudget(now time.Time) (int, time.Time) {
+func (r *Recovery) SendBudget(now time.Time) (int, time.Time) {
 	cwnd := r.cc.Window()
 	room := cwnd - r.BytesInFlight()
 	if room <= 0 {
@@ -256,7 +256,7 @@ func (r *Path) SendBudget(now time.Time) (int, time.Time) {
 }
 
 // PacingRate is the current pacing rate in bytes per second.
-func (r *Path) PacingRate() float64 {
+func (r *Recovery) PacingRate() float64 {
 	return pacingRate(r.cc.Window(), r.rtt.Smoothed()) * float64(time.Second)
 }
 
@@ -265,7 +265,7 @@ func (r *Path) PacingRate() float64 {
 // It fails on malformed ranges or an ACK of a packet number above any sent;
 // ranges naming packets not tracked (already settled, or skipped numbers)
 // are ignored.
-func (r *Path) OnAck(now time.Time, id SpaceID, ack *Ack, out *AckResult) error {
+func (r *Recovery) OnAck(now time.Time, id SpaceID, ack *Ack, out *AckResult) error {
 	if id >= numSpaces {
 		return fmt.Errorf("recovery: no space %d", id)
 	}
@@ -380,7 +380,7 @@ func isCwndLimited(inFlight, cwnd, mss int, slowStart bool) bool {
 // detectLost declares lost the outstanding packets below the largest
 // acknowledged by packet or time threshold (§6.1), sets the space's loss
 // time, and signals congestion.
-func (r *Path) detectLost(now time.Time, s *space, out *AckResult) {
+func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 	s.lossTime = time.Time{}
 	if !s.hasLargestAcked {
 		return
@@ -456,13 +456,13 @@ func (r *Path) detectLost(now time.Time, s *space, out *AckResult) {
 
 // keepLostSince: lost packets sent after it stay tracked, so an ACK for
 // them still counts as a spurious loss; one PTO covers a late ACK.
-func (r *Path) keepLostSince(now time.Time) time.Time {
+func (r *Recovery) keepLostSince(now time.Time) time.Time {
 	return now.Add(-r.rtt.PTO(r.maxAckDelay))
 }
 
 // LossDetectionTimeout is when HandleTimeout must run next (§A.8); zero
 // when no timer is armed.
-func (r *Path) LossDetectionTimeout() time.Time {
+func (r *Recovery) LossDetectionTimeout() time.Time {
 	if t, _ := r.earliestLossTime(); !t.IsZero() {
 		return t
 	}
@@ -476,7 +476,7 @@ func (r *Path) LossDetectionTimeout() time.Time {
 	return t
 }
 
-func (r *Path) earliestLossTime() (time.Time, SpaceID) {
+func (r *Recovery) earliestLossTime() (time.Time, SpaceID) {
 	var t time.Time
 	var id SpaceID
 	for i := range r.spaces {
@@ -491,7 +491,7 @@ func (r *Path) earliestLossTime() (time.Time, SpaceID) {
 // ptoTime is GetPtoTimeAndSpace of §A.8. With nothing in flight (a client
 // whose address is not yet validated) the anti-deadlock probe is due a PTO
 // after the last ack-eliciting packet sent (or after now, if none was).
-func (r *Path) ptoTime(now time.Time) (time.Time, SpaceID) {
+func (r *Recovery) ptoTime(now time.Time) (time.Time, SpaceID) {
 	d := backoff(r.rtt.PTO(0), r.ptoCount)
 	if !r.ackElicitingInFlight() {
 		id := Initial
@@ -544,7 +544,7 @@ type Timeout struct {
 // HandleTimeout runs the loss detection timer (OnLossDetectionTimeout of
 // §A.9) if it is due at now: time-threshold losses are appended to out, or
 // a PTO fires and asks for probes.
-func (r *Path) HandleTimeout(now time.Time, out *AckResult) Timeout {
+func (r *Recovery) HandleTimeout(now time.Time, out *AckResult) Timeout {
 	deadline := r.LossDetectionTimeout()
 	if deadline.IsZero() || now.Before(deadline) {
 		return Timeout{}
@@ -568,7 +568,7 @@ func (r *Path) HandleTimeout(now time.Time, out *AckResult) Timeout {
 // 9002 §6.4): its packets leave the bytes in flight without a congestion
 // signal and are appended to out.Lost so the core forgets their frames
 // (they are not retransmitted), and the PTO backoff restarts.
-func (r *Path) Discard(id SpaceID, out *AckResult) {
+func (r *Recovery) Discard(id SpaceID, out *AckResult) {
 	if id >= numSpaces || r.spaces[id].discarded {
 		return
 	}
@@ -584,7 +584,7 @@ func (r *Path) Discard(id SpaceID, out *AckResult) {
 
 // Tracked is the number of packets space id holds, tombstones included
 // (for tests and memory accounting).
-func (r *Path) Tracked(id SpaceID) int {
+func (r *Recovery) Tracked(id SpaceID) int {
 	if id >= numSpaces {
 		return 0
 	}
@@ -592,7 +592,7 @@ func (r *Path) Tracked(id SpaceID) int {
 }
 
 // Outstanding counts packets of space id neither acknowledged nor lost.
-func (r *Path) Outstanding(id SpaceID) int {
+func (r *Recovery) Outstanding(id SpaceID) int {
 	if id >= numSpaces {
 		return 0
 	}

@@ -8,7 +8,7 @@ import (
 
 var t0 = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 
-func newRec(t testing.TB, o *Options) *Path {
+func newRec(t testing.TB, o *Options) *Recovery {
 	t.Helper()
 	r, err := New(o)
 	if err != nil {
@@ -17,14 +17,14 @@ func newRec(t testing.TB, o *Options) *Path {
 	return r
 }
 
-func send(t testing.TB, r *Path, now time.Time, id SpaceID, pn uint64) {
+func send(t testing.TB, r *Recovery, now time.Time, id SpaceID, pn uint64) {
 	t.Helper()
 	if err := r.OnSent(now, id, SentPacket{Number: pn, Size: 1200, Token: pn, AckEliciting: true, InFlight: true}); err != nil {
 		t.Fatal(err)
 	}
 }
 
-func ack(t testing.TB, r *Path, now time.Time, id SpaceID, ranges ...AckRange) AckResult {
+func ack(t testing.TB, r *Recovery, now time.Time, id SpaceID, ranges ...AckRange) AckResult {
 	t.Helper()
 	var res AckResult
 	if err := r.OnAck(now, id, &Ack{Ranges: ranges}, &res); err != nil {
@@ -337,7 +337,7 @@ func TestSpuriousLoss(t *testing.T) {
 	}
 }
 
-func sendECT(t testing.TB, r *Path, now time.Time, pn uint64) {
+func sendECT(t testing.TB, r *Recovery, now time.Time, pn uint64) {
 	t.Helper()
 	if !r.MarkECT() {
 		t.Fatalf("packet %d: not marking in state %v", pn, r.ECN().State())

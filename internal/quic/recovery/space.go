@@ -7,7 +7,7 @@ import (
 )
 
 // SpaceID names a packet number space of one path. A multipath connection
-// has one Path per network path; only the first path has Initial and Handshake
+// has one Recovery per path; only the first path has Initial and Handshake
 // spaces, every path has its own Application space (draft-ietf-quic-
 // multipath-18 §5.1).
 type SpaceID uint8

@@ -13,7 +13,7 @@ import (
 // A tiny reliable transfer over the simulator, driven by the recovery
 // package: the sender numbers packets, each carrying one chunk; the
 // receiver acknowledges every packet with ACK ranges; losses found by
-// recovery are sent again. It shows how a sans-IO sender uses recovery.Path
+// recovery are sent again. It shows how a sans-IO sender uses Recovery
 // (OnSent, OnAck, SendBudget, LossDetectionTimeout, HandleTimeout).
 
 const (
@@ -25,7 +25,7 @@ const (
 
 type sender struct {
 	self, peer netip.AddrPort
-	rec        *recovery.Path
+	rec        *recovery.Recovery
 	res        recovery.AckResult
 	ranges     []recovery.AckRange
 
