@@ -140,7 +140,14 @@ func (c *CubicController) exitSlowStart() {
 
 // OnAcked implements Controller.
 func (c *CubicController) OnAcked(now, sent time.Time, bytes int, rtt *RTT, cwndLimited bool) {
-	if !sent.After(c.recoveryStart) || !cwndLimited {
+	if !sent.After(c.recoveryStart) {
+		return
+	}
+	if !cwndLimited {
+		// App-limited (RFC 9438 §5.8): no growth, and the epoch restarts
+		// when the window is used again, so idle time does not count as
+		// time on the curve (the window would leap by half at once).
+		c.epochStart = time.Time{}
 		return
 	}
 	if c.InSlowStart() {
