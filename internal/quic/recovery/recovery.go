@@ -504,7 +504,10 @@ func (r *Recovery) ptoTime(now time.Time) (time.Time, SpaceID) {
 				base = t
 			}
 		}
-		if !now.IsZero() && base.IsZero() {
+		if base.IsZero() {
+			if now.IsZero() {
+				return time.Time{}, id // nothing ever sent: no timer
+			}
 			base = now
 		}
 		return base.Add(d), id
@@ -565,9 +568,11 @@ func (r *Recovery) HandleTimeout(now time.Time, out *AckResult) Timeout {
 }
 
 // Discard drops a space whose keys are gone (Initial or Handshake, RFC
-// 9002 §6.4): its packets leave the bytes in flight without a congestion
-// signal and are appended to out.Lost so the core forgets their frames
-// (they are not retransmitted), and the PTO backoff restarts.
+// 9002 §6.4), or the Application space of an abandoned multipath path:
+// its packets leave the bytes in flight without a congestion signal and
+// are appended to out.Lost, and the PTO backoff restarts. For Initial and
+// Handshake the core forgets their frames; for an abandoned path it may
+// requeue their frames on another path.
 func (r *Recovery) Discard(id SpaceID, out *AckResult) {
 	if id >= numSpaces || r.spaces[id].discarded {
 		return

@@ -267,6 +267,13 @@ func TestPersistentCongestion(t *testing.T) {
 	})
 }
 
+func TestNoTimerBeforeAnySend(t *testing.T) {
+	r := newRec(t, nil)
+	if !r.LossDetectionTimeout().IsZero() {
+		t.Fatalf("timer %v before anything was sent", r.LossDetectionTimeout())
+	}
+}
+
 func TestDiscard(t *testing.T) {
 	r := newRec(t, &Options{Server: true})
 	send(t, r, t0, Initial, 0)
