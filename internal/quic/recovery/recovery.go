@@ -51,6 +51,7 @@ type Recovery struct {
 	peerValidated      bool // the peer completed validation of our address
 	ampBlocked         bool
 	firstSampleTime    time.Time
+	lastAckEliciting   time.Time // over all spaces, discarded ones included
 	ecn                ECNValidator
 
 	stats Stats
@@ -224,6 +225,9 @@ func (r *Recovery) OnSent(now time.Time, id SpaceID, p SentPacket) error {
 	p.Time = now
 	if err := r.spaces[id].push(p); err != nil {
 		return fmt.Errorf("%s: %w", id, err)
+	}
+	if p.AckEliciting {
+		r.lastAckEliciting = now
 	}
 	r.stats.PacketsSent++
 	r.stats.BytesSent += uint64(p.Size)
@@ -498,12 +502,7 @@ func (r *Recovery) ptoTime(now time.Time) (time.Time, SpaceID) {
 		if r.spaces[Initial].discarded {
 			id = Handshake
 		}
-		var base time.Time
-		for i := range r.spaces {
-			if t := r.spaces[i].lastAckEliciting; t.After(base) {
-				base = t
-			}
-		}
+		base := r.lastAckEliciting // kept across discarded spaces
 		if base.IsZero() {
 			if now.IsZero() {
 				return time.Time{}, id // nothing ever sent: no timer
