@@ -3,7 +3,9 @@
 // event queue ordered by time then insertion, nodes at netip.AddrPort
 // addresses, and links with delay, jitter, loss, duplication, reordering,
 // a rate limit with a bounded tail-drop queue, an MTU, and ECN (CE marks
-// above a queue threshold, or bleaching for broken paths). Mid-run, a
+// above a queue threshold, or bleaching for broken paths). A Bottleneck
+// is a rate limit and queue several links share, for flows competing on
+// one access link. Mid-run, a
 // node's address can be rebound (NAT rebinding: peers see a new source)
 // and links cut and restored (partitions). Every random choice comes from
 // one PCG source seeded by the test, so the same seed gives the same run,

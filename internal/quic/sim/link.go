@@ -43,6 +43,9 @@ type LinkConfig struct {
 	// BleachECN clears the ECN codepoint of every datagram, as a broken
 	// middlebox does (the case ECN validation detects).
 	BleachECN bool
+	// Bottleneck, when set, is a rate limit and queue this link shares
+	// with others, passed before the link's own Rate.
+	Bottleneck *Bottleneck
 }
 
 func (c LinkConfig) validate() error {
@@ -113,7 +116,7 @@ type Link struct {
 	cfg      LinkConfig
 	up       bool
 
-	busyUntil   time.Time // the rate limiter's queue drains then
+	shaper      shaper
 	lastArrival time.Time // keeps in-order datagrams in order despite jitter
 	stats       LinkStats
 }
@@ -174,26 +177,28 @@ func (l *Link) transmit(s *Sim, fromExt, toExt netip.AddrPort, data []byte, ecn 
 		return
 	}
 	depart := s.now
-	if c.Rate > 0 {
-		start := l.busyUntil
-		if start.Before(s.now) {
-			start = s.now
-		}
-		queued := int64(start.Sub(s.now)) * c.Rate / 8 / int64(time.Second)
-		limit := int64(c.QueueBytes)
-		if limit == 0 {
-			limit = 64 << 10
-		}
-		if queued+int64(len(data)) > limit {
+	marked := false
+	if b := c.Bottleneck; b != nil {
+		var ok bool
+		depart, marked, ok = b.shaper.admit(depart, len(data), b.rate, b.queue, b.markCEAbove)
+		if !ok {
+			b.stats.Dropped++
 			l.stats.Dropped[DropQueue]++
 			return
 		}
-		if c.MarkCEAbove > 0 && queued > int64(c.MarkCEAbove) && (ecn == ECNECT0 || ecn == ECNECT1) {
-			ecn = ECNCE
-			l.stats.CEMarked++
+		b.stats.Sent++
+	}
+	if c.Rate > 0 {
+		d, m, ok := l.shaper.admit(depart, len(data), c.Rate, c.QueueBytes, c.MarkCEAbove)
+		if !ok {
+			l.stats.Dropped[DropQueue]++
+			return
 		}
-		depart = start.Add(time.Duration(int64(len(data)) * 8 * int64(time.Second) / c.Rate))
-		l.busyUntil = depart
+		depart, marked = d, marked || m
+	}
+	if marked && (ecn == ECNECT0 || ecn == ECNECT1) {
+		ecn = ECNCE
+		l.stats.CEMarked++
 	}
 	arrive := depart.Add(c.Delay)
 	if c.Jitter > 0 {
@@ -225,3 +230,61 @@ func (l *Link) transmit(s *Sim, fromExt, toExt netip.AddrPort, data []byte, ecn 
 		s.push(&event{at: arrive, link: l, from: fromExt, to: toExt, data: dup, ecn: ecn})
 	}
 }
+
+// shaper is a rate limit with a bounded FIFO queue.
+type shaper struct {
+	busyUntil time.Time // the queue drains then
+}
+
+// admit queues a datagram of n bytes that reaches the shaper at ready: it
+// returns when the datagram leaves, whether it found more
+// than markAbove bytes queued, or false when the queue (queueBytes, zero
+// meaning 64 KiB) has no room.
+func (sh *shaper) admit(ready time.Time, n int, rate int64, queueBytes, markAbove int) (time.Time, bool, bool) {
+	start := sh.busyUntil
+	if start.Before(ready) {
+		start = ready
+	}
+	queued := int64(start.Sub(ready)) * rate / 8 / int64(time.Second)
+	limit := int64(queueBytes)
+	if limit == 0 {
+		limit = 64 << 10
+	}
+	if queued+int64(n) > limit {
+		return time.Time{}, false, false
+	}
+	depart := start.Add(time.Duration(int64(n) * 8 * int64(time.Second) / rate))
+	sh.busyUntil = depart
+	return depart, markAbove > 0 && queued > int64(markAbove), true
+}
+
+// Bottleneck is a rate limit with a queue that several links share, as
+// flows crossing one access link do: the links' datagrams wait in one
+// FIFO. Create it with Sim.NewBottleneck and set LinkConfig.Bottleneck.
+type Bottleneck struct {
+	rate        int64
+	queue       int
+	markCEAbove int
+	shaper      shaper
+	stats       BottleneckStats
+}
+
+// BottleneckStats counts datagrams through a Bottleneck.
+type BottleneckStats struct {
+	Sent    uint64 // admitted to the queue
+	Dropped uint64 // tail drops (also counted as DropQueue on their link)
+}
+
+// NewBottleneck returns a shared rate limit of rate bits per second with
+// a tail-drop queue of queueBytes (zero means 64 KiB); ECN-capable
+// datagrams finding more than markCEAbove bytes queued are marked CE
+// (zero: never). It panics on a rate that is not positive.
+func (s *Sim) NewBottleneck(rate int64, queueBytes, markCEAbove int) *Bottleneck {
+	if rate <= 0 || queueBytes < 0 || markCEAbove < 0 {
+		panic(fmt.Sprintf("sim: bottleneck rate %d queue %d mark %d", rate, queueBytes, markCEAbove))
+	}
+	return &Bottleneck{rate: rate, queue: queueBytes, markCEAbove: markCEAbove}
+}
+
+// Stats returns the bottleneck's counters.
+func (b *Bottleneck) Stats() BottleneckStats { return b.stats }

@@ -479,3 +479,40 @@ func TestECNMarking(t *testing.T) {
 		})
 	}
 }
+
+func TestBottleneckShared(t *testing.T) {
+	s := New(&Options{Seed1: 1})
+	bn := s.NewBottleneck(10e6, 50000, 0)
+	k := &sink{}
+	s.AddNode(k, addrB)
+	var links [2]*Link
+	for i, a := range []netip.AddrPort{addrA, addrC} {
+		// Each offers 8 Mbit/s: 1000 bytes every ms.
+		s.AddNode(&blaster{from: a, to: addrB, size: 1000, remaining: 2000, interval: time.Millisecond}, a)
+		links[i] = s.Link(a, addrB, LinkConfig{Delay: 5 * time.Millisecond, Bottleneck: bn})
+	}
+	s.Run(s.Now().Add(3 * time.Second))
+	var bytes int
+	from, to := DefaultStart.Add(500*time.Millisecond), DefaultStart.Add(1500*time.Millisecond)
+	for _, at := range k.times {
+		if !at.Before(from) && at.Before(to) {
+			bytes += 1000
+		}
+	}
+	if got := float64(bytes * 8); got < 0.98*10e6 || got > 1.02*10e6 {
+		t.Fatalf("%.2f Mbit/s through a 10 Mbit/s bottleneck", got/1e6)
+	}
+	st := bn.Stats()
+	drops := links[0].Stats().Dropped[DropQueue] + links[1].Stats().Dropped[DropQueue]
+	if st.Dropped == 0 || st.Dropped != drops || st.Sent+st.Dropped != 4000 {
+		t.Fatalf("bottleneck %+v, link queue drops %d", st, drops)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("zero-rate bottleneck accepted")
+			}
+		}()
+		s.NewBottleneck(0, 0, 0)
+	}()
+}

@@ -39,6 +39,9 @@ type sender struct {
 	probes    int
 	pacerNext time.Time
 
+	startAt time.Time // sends nothing before
+	began   bool
+
 	pmtud *recovery.PMTUD // nil: no path MTU discovery
 	ecn   bool            // mark packets as recovery.MarkECT says
 }
@@ -127,9 +130,10 @@ func (s *sender) pick() (uint32, bool) {
 }
 
 func (s *sender) Poll(now time.Time, buf []byte) (sim.Datagram, bool) {
-	if s.done() {
+	if s.done() || now.Before(s.startAt) {
 		return sim.Datagram{}, false
 	}
+	s.began = true
 	var chunk uint32
 	if s.probes > 0 {
 		s.probes--
@@ -193,6 +197,9 @@ func (s *sender) probe(now time.Time, buf []byte, size int) sim.Datagram {
 }
 
 func (s *sender) Timeout() time.Time {
+	if !s.began && !s.startAt.IsZero() {
+		return s.startAt
+	}
 	t := s.rec.LossDetectionTimeout()
 	if !s.pacerNext.IsZero() && (t.IsZero() || s.pacerNext.Before(t)) {
 		t = s.pacerNext
@@ -436,5 +443,49 @@ func TestECNOverLink(t *testing.T) {
 	}
 	if drops[false]*2 > drops[true] {
 		t.Fatalf("queue drops with CE marking %d, without %d", drops[false], drops[true])
+	}
+}
+
+// TestSharedBottleneck: two flows cross one 10 Mbit/s bottleneck, the
+// second starting 2 s after the first; after 30 s both have a fair share
+// and together they fill the link.
+func TestSharedBottleneck(t *testing.T) {
+	for _, algs := range [][2]recovery.Algorithm{{recovery.CUBIC, recovery.CUBIC}, {recovery.NewReno, recovery.NewReno}, {recovery.CUBIC, recovery.NewReno}} {
+		t.Run(algs[0].String()+"+"+algs[1].String(), func(t *testing.T) {
+			s := sim.New(&sim.Options{Seed1: 11, Seed2: 12})
+			bn := s.NewBottleneck(10e6, 64<<10, 0)
+			var snds [2]*sender
+			var rcvs [2]*receiver
+			const chunks = 1 << 20 // more than 30 s can carry
+			for i := range 2 {
+				a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(1 + i)}), 1)
+				b := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(1 + i)}), 2)
+				snds[i] = newSender(t, algs[i], chunks, a, b)
+				snds[i].startAt = s.Now().Add(time.Duration(i) * 2 * time.Second)
+				rcvs[i] = &receiver{got: make([]bool, chunks)}
+				s.AddNode(snds[i], a)
+				s.AddNode(rcvs[i], b)
+				s.Link(a, b, sim.LinkConfig{Delay: 20 * time.Millisecond, Bottleneck: bn})
+				s.Link(b, a, sim.LinkConfig{Delay: 20 * time.Millisecond})
+			}
+			s.Run(s.Now().Add(10 * time.Second))
+			var before [2]int
+			for i := range 2 {
+				before[i] = rcvs[i].nGot
+			}
+			const window = 20 * time.Second
+			s.Run(s.Now().Add(window))
+			var rates [2]float64
+			for i := range 2 {
+				rates[i] = float64((rcvs[i].nGot-before[i])*chunkSize*8) / window.Seconds()
+			}
+			x, y := rates[0], rates[1]
+			jain := (x + y) * (x + y) / (2 * (x*x + y*y))
+			t.Logf("%.2f and %.2f Mbit/s, total %.0f%% of the link, Jain's index %.3f, bottleneck drops %d",
+				x/1e6, y/1e6, 100*(x+y)/10e6, jain, bn.Stats().Dropped)
+			if x+y < 0.85*10e6 || jain < 0.9 {
+				t.Fatalf("unfair or underused: %.2f + %.2f Mbit/s, Jain %.3f", x/1e6, y/1e6, jain)
+			}
+		})
 	}
 }
