@@ -149,7 +149,7 @@ func TestReproducible(t *testing.T) {
 }
 
 func TestLossAndDuplicationRates(t *testing.T) {
-	const n = 40000
+	const n = 20000
 	tests := []struct {
 		name      string
 		loss, dup float64
