@@ -75,9 +75,10 @@ type Options struct {
 	// link of their own; nil leaves them unreachable (drops counted as
 	// DropNoRoute).
 	DefaultLink *LinkConfig
-	// MaxEventsAtOnce stops a run that processes this many events
-	// without time advancing (a node whose timeout never moves on); zero
-	// means 1,000,000.
+	// MaxEventsAtOnce stops a run (with ErrStalled) that processes this
+	// many events without time advancing (a node whose timeout never moves
+	// on), or polls one node this many times in a row; zero means
+	// 1,000,000.
 	MaxEventsAtOnce int
 }
 
@@ -102,6 +103,7 @@ type Sim struct {
 	internal map[netip.AddrPort]netip.AddrPort // external -> local
 	links    map[linkKey]*Link
 
+	stalled     bool
 	buf         []byte
 	trace       hash.Hash
 	traceHeader []byte
@@ -226,7 +228,11 @@ func (s *Sim) Wake(n Node) {
 }
 
 func (s *Sim) wake(ns *nodeState) {
-	for {
+	for i := 0; ; i++ {
+		if i >= s.opts.MaxEventsAtOnce {
+			s.stalled = true // a node that never stops sending at one instant
+			break
+		}
 		d, ok := ns.n.Poll(s.now, s.buf)
 		if !ok {
 			break
@@ -304,7 +310,7 @@ func (s *Sim) run(until time.Time, cond func() bool) error {
 			s.now = e.at
 			same = 0
 		}
-		if same++; same > s.opts.MaxEventsAtOnce {
+		if same++; same > s.opts.MaxEventsAtOnce || s.stalled {
 			return ErrStalled
 		}
 		s.stats.Events++
@@ -319,6 +325,9 @@ func (s *Sim) run(until time.Time, cond func() bool) error {
 			s.wake(e.node)
 		} else {
 			s.deliver(e)
+		}
+		if s.stalled {
+			return ErrStalled
 		}
 		if cond != nil && cond() {
 			return nil

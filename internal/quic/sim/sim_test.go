@@ -357,7 +357,13 @@ func TestStalled(t *testing.T) {
 	s := New(&Options{MaxEventsAtOnce: 1000})
 	s.AddNode(&stuck{}, addrA)
 	if err := s.Run(s.Now().Add(time.Second)); !errors.Is(err, ErrStalled) {
-		t.Fatalf("err %v", err)
+		t.Fatalf("timer loop: err %v", err)
+	}
+	// A node that always has one more datagram.
+	s = New(&Options{MaxEventsAtOnce: 1000})
+	s.AddNode(&blaster{from: addrA, to: addrB, size: 10, remaining: -1}, addrA)
+	if err := s.Run(s.Now().Add(time.Second)); !errors.Is(err, ErrStalled) {
+		t.Fatalf("poll loop: err %v", err)
 	}
 }
 
