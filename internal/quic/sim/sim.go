@@ -102,6 +102,7 @@ type Sim struct {
 	external map[netip.AddrPort]netip.AddrPort
 	internal map[netip.AddrPort]netip.AddrPort // external -> local
 	links    map[linkKey]*Link
+	nats     map[netip.AddrPort]*nat // by local address
 
 	stalled     bool
 	buf         []byte
@@ -110,10 +111,11 @@ type Sim struct {
 	stats       Stats
 }
 
-// Stats counts datagrams the Sim could not even put on a link.
+// Stats counts datagrams the Sim could not even put on a link, and more.
 type Stats struct {
-	NoRoute uint64 // unknown source or destination, or no link
-	Events  uint64
+	NoRoute   uint64 // unknown source or destination, or no link
+	Events    uint64
+	NATRemaps uint64 // NAT mappings that expired and were replaced
 }
 
 type nodeState struct {
@@ -145,6 +147,7 @@ func New(opts *Options) *Sim {
 		external: make(map[netip.AddrPort]netip.AddrPort),
 		internal: make(map[netip.AddrPort]netip.AddrPort),
 		links:    make(map[linkKey]*Link),
+		nats:     make(map[netip.AddrPort]*nat),
 		buf:      make([]byte, MaxDatagram),
 		trace:    sha256.New(),
 	}
@@ -214,6 +217,60 @@ func (s *Sim) Rebind(local, ext netip.AddrPort) error {
 	return nil
 }
 
+// nat is an endpoint-independent NAT (full cone) in front of one node
+// address whose mapping expires after idle time without outbound traffic.
+type nat struct {
+	ip       netip.Addr
+	idle     time.Duration
+	lastOut  time.Time
+	nextPort uint16
+}
+
+// SetNAT puts the node address local behind a NAT with public address ip:
+// peers see local as ip and a port the NAT picks. The mapping lives while
+// local sends at least once per idle; after that, datagrams to the old
+// public address are dropped (DropNoRoute) and local's next datagram gets
+// a new port, so its peers see a NAT rebinding. Mapping and filtering are
+// endpoint-independent (RFC 4787).
+func (s *Sim) SetNAT(local netip.AddrPort, ip netip.Addr, idle time.Duration) error {
+	if _, ok := s.byLocal[local]; !ok {
+		return fmt.Errorf("sim: NAT: no node at %v", local)
+	}
+	if idle <= 0 || !ip.IsValid() {
+		return fmt.Errorf("sim: NAT: idle %v, address %v", idle, ip)
+	}
+	n := &nat{ip: ip, idle: idle, nextPort: 40000}
+	s.nats[local] = n
+	s.natMap(local, n)
+	n.lastOut = s.now
+	return nil
+}
+
+func (s *Sim) natRemap(local netip.AddrPort, n *nat) {
+	s.natMap(local, n)
+	s.stats.NATRemaps++
+}
+
+// natMap gives local a fresh public port.
+func (s *Sim) natMap(local netip.AddrPort, n *nat) {
+	for {
+		ext := netip.AddrPortFrom(n.ip, n.nextPort)
+		n.nextPort++
+		if n.nextPort == 0 {
+			n.nextPort = 1024
+		}
+		if _, taken := s.internal[ext]; !taken {
+			s.Rebind(local, ext)
+			return
+		}
+	}
+}
+
+func (s *Sim) natExpired(local netip.AddrPort) bool {
+	n := s.nats[local]
+	return n != nil && s.now.Sub(n.lastOut) > n.idle
+}
+
 // External is the address peers see for the node address local.
 func (s *Sim) External(local netip.AddrPort) netip.AddrPort { return s.external[local] }
 
@@ -261,8 +318,14 @@ func (s *Sim) send(from *nodeState, d Datagram) {
 		s.stats.NoRoute++
 		return
 	}
+	if n := s.nats[d.From]; n != nil {
+		if s.now.Sub(n.lastOut) > n.idle {
+			s.natRemap(d.From, n)
+		}
+		n.lastOut = s.now
+	}
 	toLocal, ok := s.internal[d.To]
-	if !ok {
+	if !ok || s.natExpired(toLocal) {
 		s.stats.NoRoute++
 		return
 	}
@@ -346,7 +409,7 @@ func (s *Sim) deliver(e *event) {
 		return
 	}
 	toLocal, ok := s.internal[e.to]
-	if !ok {
+	if !ok || s.natExpired(toLocal) {
 		l.stats.Dropped[DropNoRoute]++
 		return
 	}

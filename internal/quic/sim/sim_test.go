@@ -522,3 +522,45 @@ func TestBottleneckShared(t *testing.T) {
 		s.NewBottleneck(0, 0, 0)
 	}()
 }
+
+func TestNATMappingTimeout(t *testing.T) {
+	pub := netip.MustParseAddr("203.0.113.1")
+	// The client (behind the NAT) pings every 10 ms for 100 ms, then
+	// again after two seconds of silence; the server echoes each ping and
+	// also sends its own datagram to the old mapping during the silence.
+	b := &blaster{from: addrA, to: addrB, size: 16, remaining: 10, interval: 10 * time.Millisecond}
+	k := &sink{echo: true}
+	s, _ := pair(t, 1, LinkConfig{Delay: 5 * time.Millisecond}, b, k)
+	if err := s.SetNAT(addrA, pub, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	first := s.External(addrA)
+	if first.Addr() != pub {
+		t.Fatalf("external %v", first)
+	}
+	s.Run(s.Now().Add(500 * time.Millisecond))
+	if len(b.received) != 10 {
+		t.Fatalf("echoes through the fresh mapping: %d", len(b.received))
+	}
+	// After the mapping expired, the server's datagram to it is dropped.
+	s.Run(s.Now().Add(time.Second))
+	k.pending = append(k.pending, Datagram{From: addrB, To: first, Data: make([]byte, 8)})
+	s.Wake(k)
+	s.Run(s.Now().Add(100 * time.Millisecond))
+	if len(b.received) != 10 || s.Stats().NoRoute != 1 {
+		t.Fatalf("expired mapping still delivers: %d received, %d no-route", len(b.received), s.Stats().NoRoute)
+	}
+	b.remaining = 5
+	s.Wake(b)
+	s.Run(s.Now().Add(time.Second))
+	second := s.External(addrA)
+	if second == first || second.Addr() != pub || s.Stats().NATRemaps != 1 {
+		t.Fatalf("mapping %v after %v, remaps %d", second, first, s.Stats().NATRemaps)
+	}
+	if len(b.received) != 15 || k.froms[len(k.froms)-1] != second || k.froms[0] != first {
+		t.Fatalf("received %d echoes; server saw %v then %v", len(b.received), k.froms[0], k.froms[len(k.froms)-1])
+	}
+	if s.SetNAT(addrC, pub, time.Second) == nil || s.SetNAT(addrA, pub, 0) == nil {
+		t.Fatal("bad NAT accepted")
+	}
+}
