@@ -5,11 +5,12 @@
 // a rate limit with a bounded tail-drop queue, an MTU, and ECN (CE marks
 // above a queue threshold, or bleaching for broken paths). A Bottleneck
 // is a rate limit and queue several links share, for flows competing on
-// one access link. Mid-run, a
-// node's address can be rebound (NAT rebinding: peers see a new source)
-// and links cut and restored (partitions); SetNAT puts an address behind a
-// NAT whose mapping expires when idle, so keepalives and rebinding after
-// silence can be tested. Every random choice comes from
+// one access link.
+//
+// Mid-run, a node's address can be rebound (NAT rebinding: peers see a new
+// source) and links cut and restored (partitions); SetNAT puts an address
+// behind a NAT whose mapping expires when idle, so keepalives and
+// rebinding after silence can be tested. Every random choice comes from
 // one PCG source seeded by the test, so the same seed gives the same run,
 // which TraceHash witnesses.
 //
