@@ -68,6 +68,11 @@ func minWindow(mss int) int { return 2 * mss }
 // per round trip, halving on congestion, then one datagram per window
 // acknowledged.
 type NewRenoController struct {
+	renoState
+	prior renoState // before the last reduction, for undoCongestion
+}
+
+type renoState struct {
 	mss           int
 	cwnd          int
 	ssthresh      int
@@ -81,7 +86,7 @@ func NewNewReno(mss int) *NewRenoController {
 	if mss <= 0 {
 		mss = MinDatagramSize
 	}
-	return &NewRenoController{mss: mss, cwnd: initialWindow(mss), ssthresh: int(^uint(0) >> 1)}
+	return &NewRenoController{renoState: renoState{mss: mss, cwnd: initialWindow(mss), ssthresh: int(^uint(0) >> 1)}}
 }
 
 // Window implements Controller.
@@ -119,6 +124,7 @@ func (c *NewRenoController) OnAcked(now, sent time.Time, bytes int, rtt *RTT, cw
 // OnCongestion implements Controller.
 func (c *NewRenoController) OnCongestion(now, sent time.Time, persistent bool) {
 	if sent.After(c.recoveryStart) {
+		c.prior = c.renoState
 		c.recoveryStart = now
 		c.ssthresh = max(c.cwnd/2, minWindow(c.mss))
 		c.cwnd = c.ssthresh
@@ -129,6 +135,22 @@ func (c *NewRenoController) OnCongestion(now, sent time.Time, persistent bool) {
 		c.recoveryStart = time.Time{}
 		c.bytesAcked = 0
 	}
+}
+
+// undoCongestion implements undoer.
+func (c *NewRenoController) undoCongestion() {
+	if c.prior.mss != c.mss {
+		return
+	}
+	cwnd := max(c.cwnd, c.prior.cwnd)
+	c.renoState = c.prior
+	c.cwnd = cwnd
+}
+
+// undoer is a Controller that can take back its last reduction when the
+// losses behind it prove spurious (RFC 9438 §4.9).
+type undoer interface {
+	undoCongestion()
 }
 
 // SetMaxDatagramSize implements Controller.
@@ -142,4 +164,5 @@ func (c *NewRenoController) SetMaxDatagramSize(n int) {
 		c.cwnd = max(c.cwnd*n/c.mss, minWindow(n))
 	}
 	c.mss = n
+	c.prior.mss = 0 // a datagram size change voids the undo
 }

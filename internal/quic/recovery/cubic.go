@@ -30,6 +30,12 @@ const (
 // curve around W_max, the Reno-friendly region, fast convergence, and
 // HyStart++ (RFC 9406) to leave slow start on rising delay before losses.
 type CubicController struct {
+	cubicState
+	prior cubicState // before the last reduction, for undoCongestion (§4.9)
+	hs    hystart
+}
+
+type cubicState struct {
 	mss           int
 	cwnd          float64 // bytes
 	ssthresh      float64
@@ -41,8 +47,6 @@ type CubicController struct {
 	k          float64   // seconds
 	wEst       float64   // Reno-friendly estimate, bytes
 	cwndPrior  float64   // window before the last reduction
-
-	hs hystart
 }
 
 // hystart is RFC 9406's state, rounds delimited by send time: a round
@@ -67,7 +71,7 @@ func NewCubic(mss int) *CubicController {
 	if mss <= 0 {
 		mss = MinDatagramSize
 	}
-	c := &CubicController{mss: mss, cwnd: float64(initialWindow(mss)), ssthresh: math.Inf(1)}
+	c := &CubicController{cubicState: cubicState{mss: mss, cwnd: float64(initialWindow(mss)), ssthresh: math.Inf(1)}}
 	c.hs.reset()
 	return c
 }
@@ -201,6 +205,7 @@ func (c *CubicController) wCubic(t float64) float64 {
 // OnCongestion implements Controller.
 func (c *CubicController) OnCongestion(now, sent time.Time, persistent bool) {
 	if sent.After(c.recoveryStart) {
+		c.prior = c.cubicState
 		c.recoveryStart = now
 		c.epochStart = time.Time{}
 		// Fast convergence (§4.7): a flow that lost at a lower plateau
@@ -225,11 +230,23 @@ func (c *CubicController) OnCongestion(now, sent time.Time, persistent bool) {
 	}
 }
 
+// undoCongestion implements undoer: the state before the last reduction
+// comes back (RFC 9438 §4.9), keeping any growth since.
+func (c *CubicController) undoCongestion() {
+	if c.prior.mss != c.mss {
+		return
+	}
+	cwnd := max(c.cwnd, c.prior.cwnd)
+	c.cubicState = c.prior
+	c.cwnd = cwnd
+}
+
 // SetMaxDatagramSize implements Controller.
 func (c *CubicController) SetMaxDatagramSize(n int) {
 	if n <= 0 {
 		return
 	}
+	c.prior.mss = 0 // a datagram size change voids the undo
 	f := float64(n) / float64(c.mss)
 	if c.cwnd == float64(initialWindow(c.mss)) {
 		c.cwnd = float64(initialWindow(n))

@@ -23,7 +23,9 @@
 //     region and fast convergence, and HyStart++ of RFC 9406 to leave slow
 //     start on rising delay), byte-based, one reduction per recovery
 //     period, ECN-CE treated as loss, no growth while app-limited, a
-//     minimum window of two datagrams, RFC 9002's initial window.
+//     minimum window of two datagrams, RFC 9002's initial window. A
+//     reduction whose losses are all acknowledged later (reordering, not
+//     loss) is taken back, as RFC 9438 §4.9 allows (Stats.CongestionUndone).
 //   - Pacer: a token bucket at 1.25·cwnd/srtt with a burst of 10 to 64
 //     datagrams (one GSO batch), asked once per batch through SendBudget.
 //   - ECN validation (RFC 9000 §13.4.2) inside Recovery: MarkECT says

@@ -52,7 +52,15 @@ type Recovery struct {
 	ampBlocked         bool
 	firstSampleTime    time.Time
 	lastAckEliciting   time.Time // over all spaces, discarded ones included
-	ecn                ECNValidator
+
+	// Undo of a reduction whose losses all prove spurious: losses tagged
+	// with loss events in [undoFrom, undoTo] must all be acknowledged.
+	lossEvents  uint32
+	undoFrom    uint32
+	undoTo      uint32
+	undoPending int
+	undoArmed   bool
+	ecn         ECNValidator
 
 	stats Stats
 }
@@ -69,6 +77,7 @@ type Stats struct {
 	PTOs              uint64
 	PersistentCongest uint64
 	SpuriousLosses    uint64 // packets declared lost, then acknowledged
+	CongestionUndone  uint64 // reductions taken back: all their losses were spurious
 }
 
 // AckResult collects the packets an ACK or a timeout settled. The caller
@@ -317,6 +326,7 @@ func (r *Recovery) OnAck(now time.Time, id SpaceID, ack *Ack, out *AckResult) er
 			case stateLost:
 				e.state = stateAcked
 				r.stats.SpuriousLosses++
+				r.onSpurious(e)
 			}
 		}
 	}
@@ -351,6 +361,7 @@ func (r *Recovery) OnAck(now time.Time, id SpaceID, ack *Ack, out *AckResult) er
 		if r.cc.Window() < before {
 			r.stats.CongestionEvents++
 		}
+		r.undoArmed = false // CE is never spurious
 	}
 
 	r.detectLost(now, s, out)
@@ -400,6 +411,8 @@ func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 	persistent := false
 	var lastLostSent time.Time
 	congestion := false
+	event := r.lossEvents + 1
+	tagged := 0
 
 	settled := true // every entry so far is acknowledged or lost
 	for i := s.search(s.lowOutstanding); i < s.n; i++ {
@@ -428,6 +441,8 @@ func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 			if e.InFlight && !e.NotCongestion {
 				congestion = true
 				lastLostSent = e.Time
+				e.lossEvent = event
+				tagged++
 			}
 			if e.AckEliciting && !e.NotCongestion && !r.firstSampleTime.IsZero() && e.Time.After(r.firstSampleTime) {
 				if runStart.IsZero() {
@@ -448,13 +463,41 @@ func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 	if len(out.Lost) == first || !congestion {
 		return
 	}
+	r.lossEvents = event
 	before := r.cc.Window()
 	r.cc.OnCongestion(now, lastLostSent, persistent)
+	switch {
+	case persistent:
+		r.stats.PersistentCongest++
+		r.undoArmed = false
+	case r.cc.Window() < before:
+		// A new reduction: it is undone if all these losses prove spurious.
+		r.undoArmed, r.undoFrom, r.undoTo, r.undoPending = true, event, event, tagged
+	case r.undoArmed:
+		// More losses in the same recovery period: they must prove
+		// spurious too.
+		r.undoTo = event
+		r.undoPending += tagged
+	}
 	if r.cc.Window() < before {
 		r.stats.CongestionEvents++
 	}
-	if persistent {
-		r.stats.PersistentCongest++
+}
+
+// onSpurious notes that a packet declared lost was acknowledged after all;
+// when every loss behind the last reduction did, the reduction is undone
+// (RFC 9438 §4.9).
+func (r *Recovery) onSpurious(e *entry) {
+	if !r.undoArmed || e.lossEvent < r.undoFrom || e.lossEvent > r.undoTo {
+		return
+	}
+	if r.undoPending--; r.undoPending > 0 {
+		return
+	}
+	r.undoArmed = false
+	if u, ok := r.cc.(undoer); ok {
+		u.undoCongestion()
+		r.stats.CongestionUndone++
 	}
 }
 

@@ -488,3 +488,59 @@ func TestOptions(t *testing.T) {
 		t.Errorf("window %d after raising the datagram size", r.Window())
 	}
 }
+
+func TestSpuriousUndo(t *testing.T) {
+	tests := []struct {
+		name   string
+		late   []AckRange // the ACK revealing the reordering
+		undone bool
+	}{
+		{"all losses spurious", []AckRange{{0, 9}}, true},
+		{"one loss real", []AckRange{{3, 9}, {0, 1}}, false},
+	}
+	for _, alg := range []Algorithm{NewReno, CUBIC} {
+		for _, tt := range tests {
+			t.Run(alg.String()+"/"+tt.name, func(t *testing.T) {
+				r := newRec(t, &Options{PathOnly: true, Algorithm: alg})
+				for pn := range uint64(10) {
+					send(t, r, t0, Application, pn)
+				}
+				w := r.Window()
+				res := ack(t, r, t0.Add(50*ms), Application, AckRange{3, 9})
+				if !equal(numbers(res.Lost), []uint64{0, 1, 2}) || r.Window() >= w {
+					t.Fatalf("lost %v, window %d -> %d", numbers(res.Lost), w, r.Window())
+				}
+				ack(t, r, t0.Add(51*ms), Application, tt.late...)
+				if undone := r.Window() >= w; undone != tt.undone || (r.Stats().CongestionUndone == 1) != tt.undone {
+					t.Fatalf("window %d -> %d, undone %d", w, r.Window(), r.Stats().CongestionUndone)
+				}
+				// After an undo, a real loss reduces again.
+				for pn := uint64(10); pn < 20; pn++ {
+					send(t, r, t0.Add(60*ms), Application, pn)
+				}
+				before := r.Window()
+				ack(t, r, t0.Add(110*ms), Application, AckRange{14, 19})
+				if r.Window() >= before {
+					t.Fatalf("no reduction after the undo: %d -> %d", before, r.Window())
+				}
+			})
+		}
+	}
+	t.Run("CE with the late ACK still reduces", func(t *testing.T) {
+		r := newRec(t, &Options{PathOnly: true, Algorithm: NewReno})
+		for pn := range uint64(10) {
+			sendECT(t, r, t0, pn)
+		}
+		var res AckResult
+		if err := r.OnAck(t0.Add(50*ms), Application, &Ack{Ranges: []AckRange{{3, 9}}, ECN: true, ECT0: 7}, &res); err != nil {
+			t.Fatal(err)
+		}
+		r.OnSent(t0.Add(50*ms), Application, SentPacket{Number: 10, Size: 1200, AckEliciting: true, InFlight: true})
+		if err := r.OnAck(t0.Add(51*ms), Application, &Ack{Ranges: []AckRange{{0, 10}}, ECN: true, ECT0: 9, CE: 1}, &res); err != nil {
+			t.Fatal(err)
+		}
+		if r.Window() >= 12000 || r.Stats().CongestionUndone != 1 || r.Stats().ECNCE != 1 {
+			t.Fatalf("window %d, stats %+v: CE in the ACK that undid the loss reduction did not reduce", r.Window(), r.Stats())
+		}
+	})
+}

@@ -84,7 +84,8 @@ const (
 
 type entry struct {
 	SentPacket
-	state packetState
+	state     packetState
+	lossEvent uint32 // the congestion event its loss joined (0: none)
 }
 
 // space tracks the packets sent in one packet number space: a ring of

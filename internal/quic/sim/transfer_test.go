@@ -489,3 +489,34 @@ func TestSharedBottleneck(t *testing.T) {
 		})
 	}
 }
+
+// TestTransferReordering: a link that holds back 2% of the datagrams by
+// 15 ms makes the packet threshold declare losses that the late ACKs
+// disprove; recovery takes those window reductions back.
+func TestTransferReordering(t *testing.T) {
+	a := netip.MustParseAddrPort("10.0.0.1:1")
+	b := netip.MustParseAddrPort("10.0.0.2:2")
+	const chunks = 3000
+	for _, alg := range []recovery.Algorithm{recovery.NewReno, recovery.CUBIC} {
+		t.Run(alg.String(), func(t *testing.T) {
+			s := sim.New(&sim.Options{Seed1: 21, Seed2: 22})
+			snd := newSender(t, alg, chunks, a, b)
+			rcv := &receiver{got: make([]bool, chunks)}
+			s.AddNode(snd, a)
+			s.AddNode(rcv, b)
+			ab := s.Link(a, b, sim.LinkConfig{Delay: 20 * time.Millisecond, Rate: 10e6, QueueBytes: 1 << 20, Reorder: 0.02, ReorderDelay: 15 * time.Millisecond})
+			s.Link(b, a, sim.LinkConfig{Delay: 20 * time.Millisecond})
+			start := s.Now()
+			if err := s.RunUntil(snd.done, start.Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+			st := snd.rec.Stats()
+			el := rcv.doneAt.Sub(start)
+			t.Logf("%v: %.2f Mbit/s, declared lost %d (queue drops %d), spurious %d, reductions %d, undone %d", el.Round(time.Millisecond),
+				float64(chunks*chunkSize*8)/el.Seconds()/1e6, st.PacketsLost, ab.Stats().Dropped[sim.DropQueue], st.SpuriousLosses, st.CongestionEvents, st.CongestionUndone)
+			if st.SpuriousLosses == 0 || st.CongestionUndone == 0 || rcv.nGot != chunks {
+				t.Fatalf("stats %+v", st)
+			}
+		})
+	}
+}
