@@ -163,17 +163,22 @@ func (l *Link) SetUp(up bool) { l.up = up }
 func (l *Link) transmit(s *Sim, fromExt, toExt netip.AddrPort, data []byte, ecn uint8) {
 	l.stats.Sent++
 	l.stats.BytesSent += uint64(len(data))
+	s.traceEvent(TraceSent, fromExt, toExt, len(data), ecn, 0)
 	c := &l.cfg
+	drop := func(r DropReason) {
+		l.stats.Dropped[r]++
+		s.traceEvent(TraceDropped, fromExt, toExt, len(data), ecn, r)
+	}
 	if !l.up {
-		l.stats.Dropped[DropPartition]++
+		drop(DropPartition)
 		return
 	}
 	if c.MTU > 0 && len(data) > c.MTU {
-		l.stats.Dropped[DropMTU]++
+		drop(DropMTU)
 		return
 	}
 	if c.Loss > 0 && s.rng.Float64() < c.Loss {
-		l.stats.Dropped[DropLoss]++
+		drop(DropLoss)
 		return
 	}
 	depart := s.now
@@ -183,7 +188,7 @@ func (l *Link) transmit(s *Sim, fromExt, toExt netip.AddrPort, data []byte, ecn 
 		depart, marked, ok = b.shaper.admit(depart, len(data), b.rate, b.queue, b.markCEAbove)
 		if !ok {
 			b.stats.Dropped++
-			l.stats.Dropped[DropQueue]++
+			drop(DropQueue)
 			return
 		}
 		b.stats.Sent++
@@ -191,7 +196,7 @@ func (l *Link) transmit(s *Sim, fromExt, toExt netip.AddrPort, data []byte, ecn 
 	if c.Rate > 0 {
 		d, m, ok := l.shaper.admit(depart, len(data), c.Rate, c.QueueBytes, c.MarkCEAbove)
 		if !ok {
-			l.stats.Dropped[DropQueue]++
+			drop(DropQueue)
 			return
 		}
 		depart, marked = d, marked || m

@@ -75,11 +75,54 @@ type Options struct {
 	// link of their own; nil leaves them unreachable (drops counted as
 	// DropNoRoute).
 	DefaultLink *LinkConfig
+	// Trace, when set, is called for every datagram put on a link, dropped
+	// or delivered, from the goroutine running the Sim (for debugging and
+	// for tests that look at individual datagrams).
+	Trace func(TraceEvent)
 	// MaxEventsAtOnce stops a run (with ErrStalled) that processes this
 	// many events without time advancing (a node whose timeout never moves
 	// on), or polls one node this many times in a row; zero means
 	// 1,000,000.
 	MaxEventsAtOnce int
+}
+
+// TraceKind is what happened to a datagram.
+type TraceKind uint8
+
+// The trace kinds.
+const (
+	TraceSent      TraceKind = iota // offered to a link
+	TraceDelivered                  // handed to the receiving node
+	TraceDropped                    // dropped, see TraceEvent.Reason
+)
+
+func (k TraceKind) String() string {
+	switch k {
+	case TraceSent:
+		return "sent"
+	case TraceDelivered:
+		return "delivered"
+	case TraceDropped:
+		return "dropped"
+	}
+	return fmt.Sprintf("trace(%d)", uint8(k))
+}
+
+// TraceEvent is one datagram's step, for Options.Trace. From is the
+// sender's external address, To the address it was sent to.
+type TraceEvent struct {
+	Time     time.Time
+	Kind     TraceKind
+	From, To netip.AddrPort
+	Size     int
+	ECN      uint8
+	Reason   DropReason // for TraceDropped
+}
+
+func (s *Sim) traceEvent(k TraceKind, from, to netip.AddrPort, size int, ecn uint8, r DropReason) {
+	if s.opts.Trace != nil {
+		s.opts.Trace(TraceEvent{Time: s.now, Kind: k, From: from, To: to, Size: size, ECN: ecn, Reason: r})
+	}
 }
 
 // ErrStalled is returned when a run makes no progress in time.
@@ -327,6 +370,7 @@ func (s *Sim) send(from *nodeState, d Datagram) {
 	toLocal, ok := s.internal[d.To]
 	if !ok || s.natExpired(toLocal) {
 		s.stats.NoRoute++
+		s.traceEvent(TraceDropped, s.external[d.From], d.To, len(d.Data), d.ECN&3, DropNoRoute)
 		return
 	}
 	l := s.links[linkKey{d.From, toLocal}]
@@ -406,14 +450,17 @@ func (s *Sim) deliver(e *event) {
 	l := e.link
 	if !l.up && l.cfg.DropInFlightOnCut {
 		l.stats.Dropped[DropPartition]++
+		s.traceEvent(TraceDropped, e.from, e.to, len(e.data), e.ecn, DropPartition)
 		return
 	}
 	toLocal, ok := s.internal[e.to]
 	if !ok || s.natExpired(toLocal) {
 		l.stats.Dropped[DropNoRoute]++
+		s.traceEvent(TraceDropped, e.from, e.to, len(e.data), e.ecn, DropNoRoute)
 		return
 	}
 	ns := s.byLocal[toLocal]
+	s.traceEvent(TraceDelivered, e.from, e.to, len(e.data), e.ecn, 0)
 	l.stats.Delivered++
 	l.stats.BytesDelivered += uint64(len(e.data))
 	s.traceHeader = binary.BigEndian.AppendUint64(s.traceHeader[:0], uint64(s.now.UnixNano()))

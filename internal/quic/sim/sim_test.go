@@ -564,3 +564,28 @@ func TestNATMappingTimeout(t *testing.T) {
 		t.Fatal("bad NAT accepted")
 	}
 }
+
+func TestTrace(t *testing.T) {
+	var events [3]int
+	var reasons [numDropReasons]int
+	s := New(&Options{Seed1: 2, Trace: func(e TraceEvent) {
+		events[e.Kind]++
+		if e.Kind == TraceDropped {
+			reasons[e.Reason]++
+		}
+		if e.From != addrA || e.To != addrB || e.Size != 100 {
+			t.Errorf("event %+v", e)
+		}
+	}})
+	b := &blaster{from: addrA, to: addrB, size: 100, remaining: 1000}
+	k := &sink{}
+	s.AddNode(b, addrA)
+	s.AddNode(k, addrB)
+	l := s.Link(addrA, addrB, LinkConfig{Loss: 0.2, Rate: 1e6, QueueBytes: 20000})
+	s.Run(s.Now().Add(time.Minute))
+	st := l.Stats()
+	if events[TraceSent] != 1000 || events[TraceDelivered] != len(k.got) || uint64(reasons[DropLoss]) != st.Dropped[DropLoss] ||
+		uint64(reasons[DropQueue]) != st.Dropped[DropQueue] || uint64(events[TraceDropped]) != st.TotalDropped() {
+		t.Fatalf("trace %v %v, stats %+v", events, reasons, st)
+	}
+}
