@@ -118,7 +118,7 @@ func New(opts *Options) (*Recovery, error) {
 		return nil, fmt.Errorf("recovery: max datagram size %d outside [%d, 65527]", o.MaxDatagramSize, MinDatagramSize)
 	}
 	if o.InitialRTT < 0 || o.MaxAckDelay < 0 || o.MaxTracked < 0 {
-		return nil, fmt.Errorf("recovery: negative option")
+		return nil, fmt.Errorf("recovery: negative option: initial RTT %v, max ack delay %v, max tracked %d", o.InitialRTT, o.MaxAckDelay, o.MaxTracked)
 	}
 	if o.MaxAckDelay == 0 {
 		o.MaxAckDelay = DefaultMaxAckDelay
