@@ -65,11 +65,13 @@ func initialWindow(mss int) int {
 func minWindow(mss int) int { return 2 * mss }
 
 // NewRenoController implements RFC 9002 §7's NewReno: slow start doubling
-// per round trip, halving on congestion, then one datagram per window
+// per round trip (left early by HyStart++, RFC 9406, when the delay
+// rises), halving on congestion, then one datagram per window
 // acknowledged.
 type NewRenoController struct {
 	renoState
 	prior renoState // before the last reduction, for undoCongestion
+	hs    hystart
 }
 
 type renoState struct {
@@ -86,7 +88,9 @@ func NewNewReno(mss int) *NewRenoController {
 	if mss <= 0 {
 		mss = MinDatagramSize
 	}
-	return &NewRenoController{renoState: renoState{mss: mss, cwnd: initialWindow(mss), ssthresh: int(^uint(0) >> 1)}}
+	c := &NewRenoController{renoState: renoState{mss: mss, cwnd: initialWindow(mss), ssthresh: int(^uint(0) >> 1)}}
+	c.hs.reset()
+	return c
 }
 
 // Window implements Controller.
@@ -102,8 +106,16 @@ func (c *NewRenoController) InSlowStart() bool { return c.cwnd < c.ssthresh }
 // OnSent implements Controller.
 func (c *NewRenoController) OnSent(time.Time, int) {}
 
-// OnRTTSample implements Controller.
-func (c *NewRenoController) OnRTTSample(time.Time, time.Time, *RTT) {}
+// OnRTTSample implements Controller: HyStart++.
+func (c *NewRenoController) OnRTTSample(now, largestSent time.Time, rtt *RTT) {
+	if c.InSlowStart() && c.hs.onRTTSample(now, largestSent, rtt.Latest()) {
+		c.ssthresh = c.cwnd
+	}
+}
+
+// InConservativeSlowStart reports whether HyStart++ saw the delay rise and
+// slows the growth to a quarter.
+func (c *NewRenoController) InConservativeSlowStart() bool { return c.InSlowStart() && c.hs.css }
 
 // OnAcked implements Controller.
 func (c *NewRenoController) OnAcked(now, sent time.Time, bytes int, rtt *RTT, cwndLimited bool) {
@@ -111,7 +123,7 @@ func (c *NewRenoController) OnAcked(now, sent time.Time, bytes int, rtt *RTT, cw
 		return
 	}
 	if c.cwnd < c.ssthresh {
-		c.cwnd += bytes
+		c.cwnd += int(c.hs.growth(bytes))
 		return
 	}
 	c.bytesAcked += bytes
@@ -129,11 +141,13 @@ func (c *NewRenoController) OnCongestion(now, sent time.Time, persistent bool) {
 		c.ssthresh = max(c.cwnd/2, minWindow(c.mss))
 		c.cwnd = c.ssthresh
 		c.bytesAcked = 0
+		c.hs.css = false
 	}
 	if persistent {
 		c.cwnd = minWindow(c.mss)
 		c.recoveryStart = time.Time{}
 		c.bytesAcked = 0
+		c.hs.reset()
 	}
 }
 

@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -155,9 +156,20 @@ func TestCubicRenoFriendly(t *testing.T) {
 	}
 }
 
-func TestCubicHyStart(t *testing.T) {
+type hyStarter interface {
+	Controller
+	InConservativeSlowStart() bool
+	SlowStartThreshold() int
+}
+
+func TestHyStart(t *testing.T) {
+	for _, c := range []hyStarter{NewCubic(1200), NewNewReno(1200)} {
+		t.Run(fmt.Sprintf("%T", c), func(t *testing.T) { testHyStart(t, c) })
+	}
+}
+
+func testHyStart(t *testing.T, c hyStarter) {
 	const base = 50 * time.Millisecond
-	c := NewCubic(1200)
 	rtt := NewRTT(0)
 	round := func(i int, latest time.Duration) {
 		now := t0.Add(time.Duration(i) * 100 * ms)

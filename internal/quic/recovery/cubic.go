@@ -99,10 +99,15 @@ func (c *CubicController) OnSent(time.Time, int) {}
 
 // OnRTTSample implements Controller: HyStart++'s per-round minimum RTT.
 func (c *CubicController) OnRTTSample(now, largestSent time.Time, rtt *RTT) {
-	if !c.InSlowStart() {
-		return
+	if c.InSlowStart() && c.hs.onRTTSample(now, largestSent, rtt.Latest()) {
+		c.exitSlowStart()
 	}
-	h := &c.hs
+}
+
+// onRTTSample feeds HyStart++ one RTT sample during slow start; it reports
+// true when slow start should end (CSS_ROUNDS rounds of conservative slow
+// start passed).
+func (h *hystart) onRTTSample(now, largestSent time.Time, latest time.Duration) bool {
 	if h.roundStart.IsZero() || !largestSent.Before(h.roundStart) {
 		// A new round: packets sent from now on belong to it.
 		h.roundStart = now
@@ -112,15 +117,15 @@ func (c *CubicController) OnRTTSample(now, largestSent time.Time, rtt *RTT) {
 		if h.css {
 			h.cssRounds++
 			if h.cssRounds >= hyCSSRounds {
-				c.exitSlowStart()
-				return
+				h.css = false
+				return true
 			}
 		}
 	}
-	h.curRoundMin = min(h.curRoundMin, rtt.Latest())
+	h.curRoundMin = min(h.curRoundMin, latest)
 	h.samples++
 	if h.samples < hyNRTTSample || h.curRoundMin == hyNoRTT || h.lastRoundMin == hyNoRTT {
-		return
+		return false
 	}
 	if !h.css {
 		thresh := min(max(h.lastRoundMin/hyMinRTTDivisor, hyMinRTTThresh), hyMaxRTTThresh)
@@ -134,6 +139,16 @@ func (c *CubicController) OnRTTSample(now, largestSent time.Time, rtt *RTT) {
 		h.css = false
 		h.cssBaseline = hyNoRTT
 	}
+	return false
+}
+
+// growth is the slow-start increase for bytes acknowledged: all of them,
+// a quarter in conservative slow start.
+func (h *hystart) growth(bytes int) float64 {
+	if h.css {
+		return float64(bytes) / hyCSSGrowthDiv
+	}
+	return float64(bytes)
 }
 
 func (c *CubicController) exitSlowStart() {
@@ -155,11 +170,7 @@ func (c *CubicController) OnAcked(now, sent time.Time, bytes int, rtt *RTT, cwnd
 		return
 	}
 	if c.InSlowStart() {
-		if c.hs.css {
-			c.cwnd += float64(bytes) / hyCSSGrowthDiv
-		} else {
-			c.cwnd += float64(bytes)
-		}
+		c.cwnd += c.hs.growth(bytes)
 		return
 	}
 	mss := float64(c.mss)

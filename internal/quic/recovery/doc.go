@@ -20,8 +20,8 @@
 //     timer, the PTO with exponential backoff and anti-deadlock probes,
 //     persistent congestion, and discarding a space when its keys go.
 //   - Controller: NewReno (§7) or CUBIC (RFC 9438, with its Reno-friendly
-//     region and fast convergence, and HyStart++ of RFC 9406 to leave slow
-//     start on rising delay), byte-based, one reduction per recovery
+//     region and fast convergence), both leaving slow start on rising
+//     delay with HyStart++ (RFC 9406), byte-based, one reduction per recovery
 //     period, ECN-CE treated as loss, no growth while app-limited, a
 //     minimum window of two datagrams, RFC 9002's initial window. A
 //     reduction whose losses are all acknowledged later (reordering, not
