@@ -166,6 +166,7 @@ type nodeState struct {
 	addrs   []netip.AddrPort
 	timerAt time.Time
 	timerID uint64 // the live timer event's generation
+	removed bool
 }
 
 type linkKey struct{ from, to netip.AddrPort }
@@ -314,6 +315,28 @@ func (s *Sim) natExpired(local netip.AddrPort) bool {
 	return n != nil && s.now.Sub(n.lastOut) > n.idle
 }
 
+// RemoveNode takes n off the network, as a crashed or closed endpoint:
+// its timers stop and datagrams in flight to its addresses are dropped
+// (DropNoRoute), unless a node added later at the same address receives
+// them, as a restarted endpoint would. Its links stay for a successor.
+func (s *Sim) RemoveNode(n Node) {
+	for i, ns := range s.nodes {
+		if ns.n != n {
+			continue
+		}
+		ns.removed = true
+		ns.timerID++
+		for _, a := range ns.addrs {
+			delete(s.byLocal, a)
+			delete(s.internal, s.external[a])
+			delete(s.external, a)
+			delete(s.nats, a)
+		}
+		s.nodes = append(s.nodes[:i], s.nodes[i+1:]...)
+		return
+	}
+}
+
 // External is the address peers see for the node address local.
 func (s *Sim) External(local netip.AddrPort) netip.AddrPort { return s.external[local] }
 
@@ -421,6 +444,9 @@ func (s *Sim) run(until time.Time, cond func() bool) error {
 			return ErrStalled
 		}
 		s.stats.Events++
+		if e.node != nil && e.node.removed {
+			continue
+		}
 		if e.kick {
 			s.wake(e.node)
 		} else if e.node != nil {

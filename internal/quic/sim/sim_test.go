@@ -589,3 +589,30 @@ func TestTrace(t *testing.T) {
 		t.Fatalf("trace %v %v, stats %+v", events, reasons, st)
 	}
 }
+
+func TestRemoveNode(t *testing.T) {
+	// The client pings every 10 ms; the server goes away at 100 ms and a
+	// new one comes up at its address at 300 ms.
+	b := &blaster{size: 16, remaining: 50, interval: 10 * time.Millisecond}
+	k := &sink{echo: true}
+	s, _ := pair(t, 1, LinkConfig{Delay: 5 * time.Millisecond}, b, k)
+	s.Run(s.Now().Add(100 * time.Millisecond))
+	got := len(k.got)
+	s.RemoveNode(k)
+	s.Run(s.Now().Add(200 * time.Millisecond))
+	if len(k.got) > got+1 {
+		t.Fatalf("removed node received %d more", len(k.got)-got)
+	}
+	k2 := &sink{echo: true}
+	if err := s.AddNode(k2, addrB); err != nil {
+		t.Fatal(err)
+	}
+	s.Run(s.Now().Add(time.Second))
+	if len(k2.got) < 19 || len(k2.got) > 21 {
+		t.Fatalf("successor received %d", len(k2.got))
+	}
+	if s.Stats().NoRoute < 19 {
+		t.Fatalf("no-route drops while nobody listened: %d", s.Stats().NoRoute)
+	}
+	s.RemoveNode(&sink{}) // unknown: nothing happens
+}
