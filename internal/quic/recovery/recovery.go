@@ -248,6 +248,19 @@ func (r *Recovery) OnSent(now time.Time, id SpaceID, p SentPacket) error {
 	return nil
 }
 
+// MaxNonEliciting is how many packets in a row a space may send without
+// one that elicits an ACK before ShouldElicitAck says to add a PING.
+const MaxNonEliciting = 20
+
+// ShouldElicitAck reports whether the next packet in space id should
+// carry an ack-eliciting frame (a PING if nothing else): a receiver that
+// sends only ACKs never has them acknowledged, so without an occasional
+// PING its tracked packets would pile up to MaxTracked and its peer would
+// keep ACK ranges forever (RFC 9000 §13.2.4).
+func (r *Recovery) ShouldElicitAck(id SpaceID) bool {
+	return id < numSpaces && r.spaces[id].nonEliciting >= MaxNonEliciting
+}
+
 // SendBudget answers the core's question once per batch: how many bytes
 // may leave now, and, when none, the time the pacer allows the next
 // datagram. Zero bytes with a zero time means the congestion window is

@@ -544,3 +544,33 @@ func TestSpuriousUndo(t *testing.T) {
 		}
 	})
 }
+
+func TestShouldElicitAck(t *testing.T) {
+	r := newRec(t, &Options{PathOnly: true})
+	for pn := range uint64(MaxNonEliciting) {
+		if r.ShouldElicitAck(Application) {
+			t.Fatalf("PING asked after %d ACK-only packets", pn)
+		}
+		r.OnSent(t0, Application, SentPacket{Number: pn, Size: 50})
+	}
+	if !r.ShouldElicitAck(Application) || r.ShouldElicitAck(Handshake) || r.ShouldElicitAck(9) {
+		t.Fatal("no PING asked")
+	}
+	send(t, r, t0, Application, MaxNonEliciting)
+	if r.ShouldElicitAck(Application) {
+		t.Fatal("PING still asked after an ack-eliciting packet")
+	}
+	// Once the PING is acknowledged, the ACK-only packets before it are
+	// settled (declared lost, no congestion signal) and the ring drains.
+	w := r.Window()
+	res := ack(t, r, t0.Add(10*ms), Application, AckRange{MaxNonEliciting, MaxNonEliciting})
+	if r.Outstanding(Application) != 2 || r.Window() < w || len(res.Lost) != MaxNonEliciting-2 {
+		t.Fatalf("outstanding %d, lost %d, window %d -> %d", r.Outstanding(Application), len(res.Lost), w, r.Window())
+	}
+	// The last two go by the time threshold.
+	res.Reset()
+	r.HandleTimeout(r.LossDetectionTimeout(), &res)
+	if r.Outstanding(Application) != 0 || len(res.Lost) != 2 || r.Stats().CongestionEvents != 0 {
+		t.Fatalf("outstanding %d, lost %d, congestion events %d", r.Outstanding(Application), len(res.Lost), r.Stats().CongestionEvents)
+	}
+}

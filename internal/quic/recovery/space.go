@@ -103,6 +103,7 @@ type space struct {
 	hasLargestAcked bool
 	largestAcked    uint64
 
+	nonEliciting         int       // packets sent since the last ack-eliciting one
 	lossTime             time.Time // earliest time a packet becomes lost by time, zero if none
 	lastAckEliciting     time.Time
 	ackElicitingInFlight int
@@ -165,6 +166,9 @@ func (s *space) push(p SentPacket) error {
 	if p.AckEliciting {
 		s.ackElicitingInFlight++
 		s.lastAckEliciting = p.Time
+		s.nonEliciting = 0
+	} else {
+		s.nonEliciting++
 	}
 	return nil
 }
