@@ -51,17 +51,21 @@
 //
 //	// Sending a batch:
 //	budget, next := rec.SendBudget(now) // next: pacer's time when budget is 0
-//	for budget >= size {
+//	for budget > 0 {
+//		ect := rec.MarkECT()                           // set ECT(0) on this datagram?
+//		ping := rec.ShouldElicitAck(recovery.Application) // add a PING to ACK-only packets?
 //		rec.OnSent(now, recovery.Application, recovery.SentPacket{
 //			Number: pn, Size: size, Token: frameRecord,
-//			AckEliciting: true, InFlight: true,
+//			AckEliciting: true, InFlight: true, ECT: ect,
 //		})
 //		budget -= size
 //	}
 //
-//	// An ACK frame arrived (ranges straight from the parsed frame):
+//	// An ACK frame arrived (ranges straight from the parsed frame, ECN
+//	// counts if it had them):
 //	res.Reset()
-//	err := rec.OnAck(now, recovery.Application, &recovery.Ack{Ranges: ranges, Delay: d}, &res)
+//	err := rec.OnAck(now, recovery.Application, &recovery.Ack{Ranges: ranges, Delay: d,
+//		ECN: true, ECT0: ect0, ECT1: ect1, CE: ce}, &res)
 //	// res.Acked: forget their frames; res.Lost: queue their frames again.
 //
 //	// Timers: wake at rec.LossDetectionTimeout() (zero: none), then
