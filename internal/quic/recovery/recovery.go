@@ -40,6 +40,8 @@ type Options struct {
 // clock, starts nothing and never blocks.
 type Recovery struct {
 	spaces      [numSpaces]space
+	alg         Algorithm
+	initialRTT  time.Duration
 	rtt         RTT
 	cc          Controller
 	pacer       Pacer
@@ -127,6 +129,8 @@ func New(opts *Options) (*Recovery, error) {
 		o.MaxTracked = DefaultMaxTracked
 	}
 	r := &Recovery{
+		alg:           o.Algorithm,
+		initialRTT:    o.InitialRTT,
 		rtt:           NewRTT(o.InitialRTT),
 		mss:           o.MaxDatagramSize,
 		maxAckDelay:   o.MaxAckDelay,
@@ -149,6 +153,28 @@ func New(opts *Options) (*Recovery, error) {
 		r.handshakeConfirmed = true
 	}
 	return r, nil
+}
+
+// ResetCongestion starts the path's congestion controller, RTT estimate
+// and pacer afresh, as after a migration to a new peer address (RFC 9000
+// §9.4: not when only the port changed). Packets in flight stay tracked
+// and counted; the PTO backoff and ECN validation restart too.
+func (r *Recovery) ResetCongestion() {
+	switch r.alg {
+	case NewReno:
+		r.cc = NewNewReno(r.mss)
+	default:
+		r.cc = NewCubic(r.mss)
+	}
+	r.rtt = NewRTT(r.initialRTT)
+	r.pacer = Pacer{}
+	r.firstSampleTime = time.Time{}
+	r.ptoCount = 0
+	r.undoArmed = false
+	r.ecn = ECNValidator{}
+	for i := range r.spaces {
+		r.spaces[i].ce = 0
+	}
 }
 
 // MarkECT reports whether the next packet on this path should be sent

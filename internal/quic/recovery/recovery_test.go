@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -572,5 +573,25 @@ func TestShouldElicitAck(t *testing.T) {
 	r.HandleTimeout(r.LossDetectionTimeout(), &res)
 	if r.Outstanding(Application) != 0 || len(res.Lost) != 2 || r.Stats().CongestionEvents != 0 {
 		t.Fatalf("outstanding %d, lost %d, congestion events %d", r.Outstanding(Application), len(res.Lost), r.Stats().CongestionEvents)
+	}
+}
+
+func TestResetCongestion(t *testing.T) {
+	for _, alg := range []Algorithm{NewReno, CUBIC} {
+		r := newRec(t, &Options{PathOnly: true, Algorithm: alg, InitialRTT: 100 * ms})
+		for pn := range uint64(12) {
+			send(t, r, t0, Application, pn)
+		}
+		ack(t, r, t0.Add(30*ms), Application, AckRange{3, 9}) // 0..2 lost: window cut; RTT 30ms; 10, 11 in flight
+		if r.Window() >= 12000 || r.RTT().Smoothed() != 30*ms {
+			t.Fatalf("%v: before reset window %d srtt %v", alg, r.Window(), r.RTT().Smoothed())
+		}
+		r.ResetCongestion()
+		if r.Window() != 12000 || r.RTT().Smoothed() != 100*ms || r.RTT().HasSample() || r.Outstanding(Application) != 2 || r.BytesInFlight() != 2400 {
+			t.Fatalf("%v: after reset window %d srtt %v outstanding %d in flight %d", alg, r.Window(), r.RTT().Smoothed(), r.Outstanding(Application), r.BytesInFlight())
+		}
+		if (alg == NewReno) != (fmt.Sprintf("%T", r.Controller()) == "*recovery.NewRenoController") {
+			t.Fatalf("%v: controller %T", alg, r.Controller())
+		}
 	}
 }
