@@ -595,3 +595,29 @@ func TestResetCongestion(t *testing.T) {
 		}
 	}
 }
+
+// TestAppLimited: a sender that keeps only two packets in flight (an
+// interactive application) does not grow its window, however many ACKs
+// arrive; one that fills the window does.
+func TestAppLimited(t *testing.T) {
+	for _, alg := range []Algorithm{NewReno, CUBIC} {
+		for _, perRound := range []int{2, 10} {
+			r := newRec(t, &Options{PathOnly: true, Algorithm: alg})
+			now := t0
+			var pn uint64
+			for range 50 {
+				first := pn
+				for range perRound {
+					send(t, r, now, Application, pn)
+					pn++
+				}
+				now = now.Add(20 * ms)
+				ack(t, r, now, Application, AckRange{first, pn - 1})
+			}
+			limited := perRound == 2
+			if grew := r.Window() > 12000; grew == limited {
+				t.Errorf("%v, %d per round: window %d", alg, perRound, r.Window())
+			}
+		}
+	}
+}

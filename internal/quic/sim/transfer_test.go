@@ -520,3 +520,41 @@ func TestTransferReordering(t *testing.T) {
 		})
 	}
 }
+
+// TestRateChange: the bottleneck falls from 10 to 2 Mbit/s mid-transfer
+// (a link reconfigured with Sim.Link); the sender's window follows it down
+// and the transfer completes.
+func TestRateChange(t *testing.T) {
+	a := netip.MustParseAddrPort("10.0.0.1:1")
+	b := netip.MustParseAddrPort("10.0.0.2:2")
+	const chunks = 2000
+	for _, alg := range []recovery.Algorithm{recovery.NewReno, recovery.CUBIC} {
+		t.Run(alg.String(), func(t *testing.T) {
+			s := sim.New(&sim.Options{Seed1: 41, Seed2: 42})
+			snd := newSender(t, alg, chunks, a, b)
+			rcv := &receiver{got: make([]bool, chunks)}
+			s.AddNode(snd, a)
+			s.AddNode(rcv, b)
+			cfg := sim.LinkConfig{Delay: 20 * time.Millisecond, Rate: 10e6, QueueBytes: 64 << 10}
+			s.LinkBoth(a, b, cfg)
+			s.Run(s.Now().Add(time.Second))
+			before := snd.rec.Window()
+			cfg.Rate = 2e6
+			s.Link(a, b, cfg)
+			got := rcv.nGot
+			s.Run(s.Now().Add(3 * time.Second))
+			rate := float64((rcv.nGot-got)*chunkSize*8) / 3
+			after := snd.rec.Window()
+			t.Logf("window %d at 10 Mbit/s, %d at 2 Mbit/s; %.2f Mbit/s after the drop", before, after, rate/1e6)
+			// 2 Mbit/s * 40 ms + 64 KiB of queue is about 75 kB. The
+			// datagrams queued before the change still leave at the old
+			// rate, hence a little over 2 Mbit/s.
+			if after >= before || after > 100_000 || rate < 1.6e6 || rate > 2.3e6 {
+				t.Fatalf("window %d -> %d, %.2f Mbit/s", before, after, rate/1e6)
+			}
+			if err := s.RunUntil(snd.done, s.Now().Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
