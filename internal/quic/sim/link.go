@@ -122,8 +122,9 @@ type Link struct {
 }
 
 // Link creates or reconfigures the direction from -> to between two node
-// addresses (local addresses, unchanged by Rebind). It panics on an
-// invalid config, a programmer error in a test.
+// addresses (local addresses, unchanged by Rebind). Reconfiguring mid-run
+// keeps the link's counters; datagrams already on it keep their schedule.
+// It panics on an invalid config, a programmer error in a test.
 func (s *Sim) Link(from, to netip.AddrPort, cfg LinkConfig) *Link {
 	if err := cfg.validate(); err != nil {
 		panic(err)
