@@ -400,6 +400,7 @@ func (s *Sim) send(from *nodeState, d Datagram) {
 	if l == nil {
 		if s.opts.DefaultLink == nil {
 			s.stats.NoRoute++
+			s.traceEvent(TraceDropped, s.external[d.From], d.To, len(d.Data), d.ECN&3, DropNoRoute)
 			return
 		}
 		l = s.Link(d.From, toLocal, *s.opts.DefaultLink)
