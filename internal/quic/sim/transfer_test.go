@@ -447,7 +447,7 @@ func TestECNOverLink(t *testing.T) {
 }
 
 // TestSharedBottleneck: two flows cross one 10 Mbit/s bottleneck, the
-// second starting 2 s after the first; from 6 s to 18 s both have a fair
+// second starting 2 s after the first; from 4 s to 12 s both have a fair
 // share and together they fill the link.
 func TestSharedBottleneck(t *testing.T) {
 	for _, algs := range [][2]recovery.Algorithm{{recovery.CUBIC, recovery.CUBIC}, {recovery.NewReno, recovery.NewReno}, {recovery.CUBIC, recovery.NewReno}} {
@@ -468,12 +468,12 @@ func TestSharedBottleneck(t *testing.T) {
 				s.Link(a, b, sim.LinkConfig{Delay: 20 * time.Millisecond, Bottleneck: bn})
 				s.Link(b, a, sim.LinkConfig{Delay: 20 * time.Millisecond})
 			}
-			s.Run(s.Now().Add(6 * time.Second))
+			s.Run(s.Now().Add(4 * time.Second))
 			var before [2]int
 			for i := range 2 {
 				before[i] = rcvs[i].nGot
 			}
-			const window = 12 * time.Second
+			const window = 8 * time.Second
 			s.Run(s.Now().Add(window))
 			var rates [2]float64
 			for i := range 2 {
