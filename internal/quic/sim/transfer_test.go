@@ -456,7 +456,7 @@ func TestSharedBottleneck(t *testing.T) {
 			bn := s.NewBottleneck(10e6, 64<<10, 0)
 			var snds [2]*sender
 			var rcvs [2]*receiver
-			const chunks = 1 << 20 // more than 30 s can carry
+			const chunks = 1 << 15 // more than 12 s can carry
 			for i := range 2 {
 				a := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 0, byte(1 + i)}), 1)
 				b := netip.AddrPortFrom(netip.AddrFrom4([4]byte{10, 0, 1, byte(1 + i)}), 2)
