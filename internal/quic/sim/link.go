@@ -129,6 +129,7 @@ func (s *Sim) Link(from, to netip.AddrPort, cfg LinkConfig) *Link {
 	if err := cfg.validate(); err != nil {
 		panic(err)
 	}
+	from, to = unmap(from), unmap(to)
 	k := linkKey{from, to}
 	l := s.links[k]
 	if l == nil {
@@ -145,7 +146,9 @@ func (s *Sim) LinkBoth(a, b netip.AddrPort, cfg LinkConfig) (ab, ba *Link) {
 }
 
 // LinkBetween returns the link from -> to, nil if none.
-func (s *Sim) LinkBetween(from, to netip.AddrPort) *Link { return s.links[linkKey{from, to}] }
+func (s *Sim) LinkBetween(from, to netip.AddrPort) *Link {
+	return s.links[linkKey{unmap(from), unmap(to)}]
+}
 
 // Config returns the link's configuration.
 func (l *Link) Config() LinkConfig { return l.cfg }

@@ -221,6 +221,10 @@ func (s *Sim) AddNode(n Node, addrs ...netip.AddrPort) error {
 	if len(addrs) == 0 {
 		return fmt.Errorf("sim: node with no address")
 	}
+	addrs = append([]netip.AddrPort(nil), addrs...)
+	for i, a := range addrs {
+		addrs[i] = unmap(a)
+	}
 	ns := &nodeState{n: n, addrs: addrs}
 	for _, a := range addrs {
 		if !a.IsValid() {
@@ -249,6 +253,7 @@ func (s *Sim) AddNode(n Node, addrs ...netip.AddrPort) error {
 // the old external address (also those in flight) are dropped as
 // DropNoRoute, and datagrams to ext reach it at local.
 func (s *Sim) Rebind(local, ext netip.AddrPort) error {
+	local, ext = unmap(local), unmap(ext)
 	if _, ok := s.byLocal[local]; !ok {
 		return fmt.Errorf("sim: rebind: no node at %v", local)
 	}
@@ -277,6 +282,7 @@ type nat struct {
 // a new port, so its peers see a NAT rebinding. Mapping and filtering are
 // endpoint-independent (RFC 4787).
 func (s *Sim) SetNAT(local netip.AddrPort, ip netip.Addr, idle time.Duration) error {
+	local, ip = unmap(local), ip.Unmap()
 	if _, ok := s.byLocal[local]; !ok {
 		return fmt.Errorf("sim: NAT: no node at %v", local)
 	}
@@ -338,7 +344,7 @@ func (s *Sim) RemoveNode(n Node) {
 }
 
 // External is the address peers see for the node address local.
-func (s *Sim) External(local netip.AddrPort) netip.AddrPort { return s.external[local] }
+func (s *Sim) External(local netip.AddrPort) netip.AddrPort { return s.external[unmap(local)] }
 
 // Wake polls n for datagrams and re-reads its Timeout; call it after
 // changing a node from outside (e.g. giving it data to send).
@@ -379,7 +385,14 @@ func (s *Sim) wake(ns *nodeState) {
 	s.push(&event{at: at, node: ns, timerID: ns.timerID})
 }
 
+// unmap turns an IPv4-mapped IPv6 address into plain IPv4, so both
+// spellings of one address reach the same node.
+func unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
 func (s *Sim) send(from *nodeState, d Datagram) {
+	d.From, d.To = unmap(d.From), unmap(d.To)
 	if s.byLocal[d.From] != from {
 		s.stats.NoRoute++
 		return

@@ -616,3 +616,17 @@ func TestRemoveNode(t *testing.T) {
 	}
 	s.RemoveNode(&sink{}) // unknown: nothing happens
 }
+
+func TestMappedAddresses(t *testing.T) {
+	mapped := netip.AddrPortFrom(netip.AddrFrom16(addrB.Addr().As16()), addrB.Port())
+	b := &blaster{from: addrA, to: mapped, size: 10, remaining: 3}
+	k := &sink{}
+	s := New(nil)
+	s.AddNode(b, addrA)
+	s.AddNode(k, addrB)
+	s.Link(addrA, mapped, LinkConfig{})
+	s.Run(s.Now().Add(time.Second))
+	if len(k.got) != 3 || s.LinkBetween(addrA, addrB).Stats().Delivered != 3 {
+		t.Fatalf("got %d through a link named by a mapped address", len(k.got))
+	}
+}
