@@ -74,6 +74,9 @@ func (c *Conn) clientStart() error {
 			}
 		}
 	}
+	if c.testHello != nil {
+		c.testHello(c.hello)
+	}
 	raw, err := c.marshalHello()
 	if err != nil {
 		return err
@@ -208,6 +211,7 @@ func (c *Conn) handleServerHello(msg []byte) error {
 		c.resumed = true
 		c.psk = c.session.psk
 	}
+	c.group = ks.group
 	shared, err := ks.finish(sh.keyShare.data)
 	if err != nil {
 		return alertf(AlertIllegalParameter, "server key share: %v", err)

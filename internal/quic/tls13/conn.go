@@ -204,11 +204,16 @@ type Conn struct {
 	shares    []*keyShare
 	session   *Session
 	certAsked bool
+	testHello func(*clientHello) // tests: reshape the ClientHello
 
 	// server
 	ticketNonce uint64
 	hrrGroup    Group
+	group       Group // the key exchange group in use
 }
+
+// Group is the negotiated key exchange group, zero before it is known.
+func (c *Conn) Group() Group { return c.group }
 
 // Client returns the client side of a handshake; Start writes the
 // ClientHello.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -110,11 +111,138 @@ type clientHello struct {
 	pskIdentities       []pskIdentity
 	pskBinders          [][]byte
 	extensions          []uint16 // types in wire order (parsed only)
+
+	// Tests only: extensions we never send, and a wire order to imitate
+	// another implementation's ClientHello.
+	extra []rawExt
+	order []uint16
+}
+
+// rawExt is one encoded extension.
+type rawExt struct {
+	typ  uint16
+	data []byte
+}
+
+// extensionList encodes the extensions we send, in our default order
+// (pre_shared_key last, as it must be).
+func (m *clientHello) extensionList() []rawExt {
+	var exts []rawExt
+	add := func(typ uint16, f func(b *cryptobyte.Builder)) {
+		var b cryptobyte.Builder
+		f(&b)
+		exts = append(exts, rawExt{typ, b.BytesOrPanic()})
+	}
+	if m.serverName != "" {
+		add(extServerName, func(b *cryptobyte.Builder) {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+				b.AddUint8(0) // host_name
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.serverName)) })
+			})
+		})
+	}
+	if m.serverCertTypes != nil {
+		add(extServerCertType, func(b *cryptobyte.Builder) {
+			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.serverCertTypes) })
+		})
+	}
+	if m.clientCertTypes != nil {
+		add(extClientCertType, func(b *cryptobyte.Builder) {
+			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.clientCertTypes) })
+		})
+	}
+	if len(m.supportedGroups) > 0 {
+		add(extSupportedGroups, func(b *cryptobyte.Builder) {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+				for _, g := range m.supportedGroups {
+					b.AddUint16(uint16(g))
+				}
+			})
+		})
+	}
+	if len(m.alpn) > 0 {
+		add(extALPN, func(b *cryptobyte.Builder) { addALPN(b, m.alpn) })
+	}
+	if len(m.supportedVersions) > 0 {
+		add(extSupportedVersions, func(b *cryptobyte.Builder) {
+			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
+				for _, v := range m.supportedVersions {
+					b.AddUint16(v)
+				}
+			})
+		})
+	}
+	if len(m.pskModes) > 0 {
+		add(extPSKModes, func(b *cryptobyte.Builder) {
+			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.pskModes) })
+		})
+	}
+	if len(m.signatureAlgorithms) > 0 {
+		add(extSignatureAlgorithms, func(b *cryptobyte.Builder) { addSigAlgs(b, m.signatureAlgorithms) })
+	}
+	if m.transportParams != nil {
+		add(extQUICTransportParams, func(b *cryptobyte.Builder) { b.AddBytes(m.transportParams) })
+	}
+	if m.cookie != nil {
+		add(extCookie, func(b *cryptobyte.Builder) {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.cookie) })
+		})
+	}
+	if len(m.keyShares) > 0 {
+		add(extKeyShare, func(b *cryptobyte.Builder) {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+				for _, ks := range m.keyShares {
+					b.AddUint16(uint16(ks.group))
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ks.data) })
+				}
+			})
+		})
+	}
+	if m.earlyData {
+		exts = append(exts, rawExt{extEarlyData, []byte{}})
+	}
+	exts = append(exts, m.extra...)
+	if m.order != nil {
+		slices.SortStableFunc(exts, func(a, b rawExt) int {
+			return orderIndex(m.order, a.typ) - orderIndex(m.order, b.typ)
+		})
+	}
+	if len(m.pskIdentities) > 0 {
+		add(extPreSharedKey, func(b *cryptobyte.Builder) {
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+				for _, id := range m.pskIdentities {
+					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(id.identity) })
+					b.AddUint32(id.age)
+				}
+			})
+			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
+				for _, bd := range m.pskBinders {
+					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(bd) })
+				}
+			})
+		})
+	}
+	return exts
+}
+
+func orderIndex(order []uint16, typ uint16) int {
+	if i := slices.Index(order, typ); i >= 0 {
+		return i
+	}
+	return len(order)
 }
 
 // marshal appends the whole message with its header. When PSKs are
 // offered, binders are written as given (zeros to be filled by the caller).
-func (m *clientHello) marshal() ([]byte, error) {
+func (m *clientHello) marshal() (out []byte, err error) {
+	defer func() {
+		// BytesOrPanic in extensionList panics only on a length overflow,
+		// which the caller's config checks rule out; report it anyway.
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("client hello: %v", r)
+		}
+	}()
+	exts := m.extensionList()
 	return addHandshake(typeClientHello, func(b *cryptobyte.Builder) {
 		b.AddUint16(versionTLS12)
 		b.AddBytes(m.random)
@@ -126,96 +254,9 @@ func (m *clientHello) marshal() ([]byte, error) {
 		})
 		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.compression) })
 		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			if m.serverName != "" {
-				b.AddUint16(extServerName)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-						b.AddUint8(0) // host_name
-						b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.serverName)) })
-					})
-				})
-			}
-			if m.serverCertTypes != nil {
-				addCertTypes(b, extServerCertType, m.serverCertTypes)
-			}
-			if m.clientCertTypes != nil {
-				addCertTypes(b, extClientCertType, m.clientCertTypes)
-			}
-			if len(m.supportedGroups) > 0 {
-				b.AddUint16(extSupportedGroups)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-						for _, g := range m.supportedGroups {
-							b.AddUint16(uint16(g))
-						}
-					})
-				})
-			}
-			if len(m.alpn) > 0 {
-				b.AddUint16(extALPN)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addALPN(b, m.alpn) })
-			}
-			if len(m.supportedVersions) > 0 {
-				b.AddUint16(extSupportedVersions)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
-						for _, v := range m.supportedVersions {
-							b.AddUint16(v)
-						}
-					})
-				})
-			}
-			if len(m.pskModes) > 0 {
-				b.AddUint16(extPSKModes)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.pskModes) })
-				})
-			}
-			if len(m.signatureAlgorithms) > 0 {
-				b.AddUint16(extSignatureAlgorithms)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addSigAlgs(b, m.signatureAlgorithms) })
-			}
-			if m.transportParams != nil {
-				b.AddUint16(extQUICTransportParams)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.transportParams) })
-			}
-			if m.cookie != nil {
-				b.AddUint16(extCookie)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.cookie) })
-				})
-			}
-			if len(m.keyShares) > 0 {
-				b.AddUint16(extKeyShare)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-						for _, ks := range m.keyShares {
-							b.AddUint16(uint16(ks.group))
-							b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ks.data) })
-						}
-					})
-				})
-			}
-			if m.earlyData {
-				b.AddUint16(extEarlyData)
-				b.AddUint16(0)
-			}
-			if len(m.pskIdentities) > 0 {
-				// pre_shared_key must be last (RFC 8446 §4.2.11).
-				b.AddUint16(extPreSharedKey)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-						for _, id := range m.pskIdentities {
-							b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(id.identity) })
-							b.AddUint32(id.age)
-						}
-					})
-					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-						for _, bd := range m.pskBinders {
-							b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(bd) })
-						}
-					})
-				})
+			for _, e := range exts {
+				b.AddUint16(e.typ)
+				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.data) })
 			}
 		})
 	})

@@ -179,6 +179,7 @@ func (c *Conn) handleClientHello(msg []byte) error {
 		}
 	}
 
+	c.group = group
 	share, shared, err := serverKeyExchange(group, clientShare, c.rand)
 	if err != nil {
 		return alertf(AlertIllegalParameter, "client key share: %v", err)
