@@ -51,17 +51,17 @@ func serverConfig() *Config {
 
 // endpoint collects what one side's events said.
 type endpoint struct {
-	c          *Conn
-	read       map[Level][]byte
-	write      map[Level][]byte
-	suites     map[Level]CipherSuite
-	peerTP     []byte
-	done       bool
-	early      EventKind // EventEarlyDataAccepted/Rejected, or 0
-	stored     int
-	kinds      []EventKind
-	out        []Event // WriteData not yet delivered
-	sentByLvl  map[Level][][]byte
+	c         *Conn
+	read      map[Level][]byte
+	write     map[Level][]byte
+	suites    map[Level]CipherSuite
+	peerTP    []byte
+	done      bool
+	early     EventKind // EventEarlyDataAccepted/Rejected, or 0
+	stored    int
+	kinds     []EventKind
+	out       []Event // WriteData not yet delivered
+	sentByLvl map[Level][][]byte
 }
 
 func newEndpoint(c *Conn) *endpoint {
