@@ -132,9 +132,11 @@ func handshake(t testing.TB, ccfg, scfg *Config, mut mutator, chunk int) *result
 func handshakeConns(t testing.TB, cc, sc *Conn, mut mutator, chunk int) *result {
 	t.Helper()
 	r := &result{client: newEndpoint(cc), server: newEndpoint(sc)}
-	if err := cc.Start(); err != nil {
-		r.clientErr = err
-		return r
+	if cc.state == stateStart {
+		if err := cc.Start(); err != nil {
+			r.clientErr = err
+			return r
+		}
 	}
 	if err := sc.Start(); err != nil {
 		r.serverErr = err
