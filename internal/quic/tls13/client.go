@@ -306,6 +306,9 @@ func (c *Conn) handleEncryptedExtensions(msg []byte) error {
 	case ee.earlyData && c.early != earlyOffered:
 		return alertf(AlertUnsupportedExtension, "server accepted early data we did not offer")
 	case ee.earlyData:
+		if !c.resumed {
+			return alertf(AlertIllegalParameter, "server accepted early data without resuming the session")
+		}
 		if ee.alpn != c.session.ALPN {
 			return alertf(AlertIllegalParameter, "server accepted 0-RTT but selected ALPN %q, not the session's %q", ee.alpn, c.session.ALPN)
 		}

@@ -116,9 +116,14 @@ const (
 	EventSessionTicketStored                      // client: a ticket from the server is in the SessionCache
 )
 
+var eventNames = [...]string{"None", "WriteData", "SetReadSecret", "SetWriteSecret", "PeerTransportParameters",
+	"EarlyDataAccepted", "EarlyDataRejected", "HandshakeDone", "SessionTicketStored"}
+
 func (k EventKind) String() string {
-	return [...]string{"None", "WriteData", "SetReadSecret", "SetWriteSecret", "PeerTransportParameters",
-		"EarlyDataAccepted", "EarlyDataRejected", "HandshakeDone", "SessionTicketStored"}[k]
+	if int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
 
 // Event is one instruction for the QUIC core. Data is owned by the

@@ -132,6 +132,10 @@
 // The key schedule, binders and parsers are checked against the traces of
 // RFC 8448; our ClientHello against the one a real Rust iroh 1.0 endpoint
 // sent (shared/spec/vectors/core.json); the server against a ClientHello of
-// Rust's exact shape. Every parser, and the client and server as a whole,
-// has a fuzz target.
+// Rust's exact shape. TestInteropRust runs real Rust iroh 1.0 endpoints
+// (shared/interop, in a network namespace) over a test-only QUIC packet
+// layer: our client completes handshakes with a Rust listener, stores its
+// tickets and resumes with 0-RTT accepted; a Rust client completes its
+// handshake with our server. Every parser, and the client and server as a
+// whole, has a fuzz target.
 package tls13

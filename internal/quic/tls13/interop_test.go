@@ -320,27 +320,35 @@ func interopClient(t *testing.T, udp *net.UDPConn) {
 	rust.wait(t, 30*time.Second, func(m map[string]any) bool { return m["event"] == "ready" })
 
 	ourKey := key.NewSecretKey()
-	scid := randBytes(8)
-	dcid := randBytes(16)
-	c := Client(&Config{
-		SecretKey:           ourKey,
-		ALPNs:               []string{"not-served/0", interopALPN},
-		ServerName:          rustKey.Public().SNIName(),
-		TransportParameters: encodeTransportParams(nil, scid),
-		SessionCache:        NewSessionCache(0),
-	})
-	q := newQuicSide(t, c, udp, scid, true)
-	q.peer = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4433}
-	q.dcid = dcid
-	clientKeys, serverKeys := initialKeys(dcid)
-	q.write[LevelInitial], q.read[LevelInitial] = clientKeys, serverKeys
-	if err := c.Start(); err != nil {
-		t.Fatal(err)
+	cache := NewSessionCache(0)
+	dial := func(udp *net.UDPConn) (*Conn, *quicSide) {
+		scid := randBytes(8)
+		dcid := randBytes(16)
+		c := Client(&Config{
+			SecretKey:           ourKey,
+			ALPNs:               []string{interopALPN, "not-served/0"},
+			ServerName:          rustKey.Public().SNIName(),
+			TransportParameters: encodeTransportParams(nil, scid),
+			SessionCache:        cache,
+			EnableEarlyData:     true,
+		})
+		q := newQuicSide(t, c, udp, scid, true)
+		q.peer = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4433}
+		q.dcid = dcid
+		clientKeys, serverKeys := initialKeys(dcid)
+		q.write[LevelInitial], q.read[LevelInitial] = clientKeys, serverKeys
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		q.drain()
+		q.dcid = nil // learn the server's SCID from its first packet
+		q.loop(15*time.Second, func() bool { return q.done })
+		return c, q
 	}
-	q.dcid = dcid
-	q.drain()
-	q.dcid = nil // learn the server's SCID from its first packet
-	q.loop(15*time.Second, func() bool { return q.done })
+	c, q := dial(udp)
+	if c.UsedResumption() {
+		t.Fatal("first connection resumed")
+	}
 	if c.PeerKey() != rustKey.Public() || c.ALPN() != interopALPN {
 		t.Fatalf("peer %v alpn %q", c.PeerKey(), c.ALPN())
 	}
@@ -353,7 +361,29 @@ func interopClient(t *testing.T, udp *net.UDPConn) {
 	// Rust sends NewSessionTicket at 1-RTT; take it if it comes.
 	deadline := time.Now().Add(2 * time.Second)
 	q.loop(3*time.Second, func() bool { return q.tickets > 0 || time.Now().After(deadline) })
+	if q.tickets == 0 {
+		t.Fatal("no session ticket from Rust")
+	}
 	t.Logf("session tickets from Rust stored: %d", q.tickets)
+
+	// Resume with a Rust ticket: our binder must verify in rustls.
+	udp2, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp2.Close()
+	c2, _ := dial(udp2)
+	if !c2.UsedResumption() || c2.PeerKey() != rustKey.Public() {
+		t.Fatalf("second connection: resumed %v, peer %v", c2.UsedResumption(), c2.PeerKey())
+	}
+	conn = rust.wait(t, 10*time.Second, func(m map[string]any) bool { return m["event"] == "conn" })
+	if conn["remote"] != ourKey.Public().String() {
+		t.Fatalf("Rust server saw %v", conn)
+	}
+	if !c2.EarlyDataOffered() || !c2.EarlyDataAccepted() {
+		t.Fatalf("0-RTT with a Rust ticket: offered %v, accepted %v (Rust iroh accepts early data)", c2.EarlyDataOffered(), c2.EarlyDataAccepted())
+	}
+	t.Logf("resumed with a Rust ticket, 0-RTT accepted")
 }
 
 // interopServer: a Rust iroh client dials our server. Our server must

@@ -314,7 +314,8 @@ func (c *Conn) selectPSK(ch *clientHello, msg []byte) (*ticketState, int, error)
 			// Replayed (or the replay table is full): a full handshake instead.
 			return nil, 0, nil
 		}
-		st.ageAdd = id.age - st.ageAdd // now the client's view of the age, in ms
+		// The client's view of the ticket's age, in ms (RFC 8446 §4.2.11.1).
+		st.clientAge = time.Duration(id.age-st.ageAdd) * time.Millisecond
 		return st, i, nil
 	}
 	return nil, 0, nil
@@ -325,9 +326,7 @@ func (c *Conn) acceptEarly(ch *clientHello, st *ticketState) bool {
 	if !c.cfg.EnableEarlyData || !st.earlyData || c.hrr || st.suite != c.suite || st.alpn != c.alpn {
 		return false
 	}
-	clientAge := time.Duration(st.ageAdd) * time.Millisecond
-	serverAge := c.now().Sub(st.created)
-	d := clientAge - serverAge
+	d := st.clientAge - c.now().Sub(st.created)
 	return d <= earlyDataAgeWindow && d >= -earlyDataAgeWindow
 }
 

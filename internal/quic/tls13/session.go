@@ -193,6 +193,8 @@ type ticketState struct {
 	alpn      string
 	clientKey key.PublicKey
 	id        [12]byte // the seal nonce, unique per ticket
+
+	clientAge time.Duration // not sealed: the age the client claims when redeeming
 }
 
 const ticketVersion = 1
