@@ -51,7 +51,7 @@ func TestInteropRust(t *testing.T) {
 		unshare = []string{"unshare", "-r", "-n"}
 	}
 	shared := testutil.SharedDir(t)
-	for _, mode := range []string{"client", "server"} {
+	for _, mode := range []string{"client", "client-hrr", "server", "server-hrr"} {
 		t.Run(mode, func(t *testing.T) {
 			args := append(unshare[1:], os.Args[0], "-test.run=^TestInteropRustHelper$", "-test.v", "-test.timeout=60s")
 			cmd := exec.Command(unshare[0], args...)
@@ -303,9 +303,15 @@ func TestInteropRustHelper(t *testing.T) {
 	defer udp.Close()
 	switch mode {
 	case "client":
-		interopClient(t, udp)
+		interopClient(t, udp, nil)
+	case "client-hrr":
+		// Only a hybrid share: Rust's ring build asks for x25519.
+		interopClient(t, udp, []Group{X25519MLKEM768})
 	case "server":
-		interopServer(t, udp)
+		interopServer(t, udp, nil, nil)
+	case "server-hrr":
+		// Rust sends an x25519 share; we want P-256 and ChaCha20.
+		interopServer(t, udp, []Group{P256}, []CipherSuite{TLS_CHACHA20_POLY1305_SHA256})
 	default:
 		t.Fatalf("unknown mode %q", mode)
 	}
@@ -314,7 +320,7 @@ func TestInteropRustHelper(t *testing.T) {
 // interopClient: our client against a Rust iroh listener. Our client must
 // verify the Rust server (key, signature, Finished), and the Rust server
 // must accept our client (it reports the connection with our id).
-func interopClient(t *testing.T, udp *net.UDPConn) {
+func interopClient(t *testing.T, udp *net.UDPConn, keyShares []Group) {
 	rustKey := key.NewSecretKey()
 	rust := startRustPeer(t, "listen", "--bind", "127.0.0.1:4433", "--secret", hex.EncodeToString(rustKey[:]), "--alpn", interopALPN)
 	rust.wait(t, 30*time.Second, func(m map[string]any) bool { return m["event"] == "ready" })
@@ -331,6 +337,7 @@ func interopClient(t *testing.T, udp *net.UDPConn) {
 			TransportParameters: encodeTransportParams(nil, scid),
 			SessionCache:        cache,
 			EnableEarlyData:     true,
+			KeyShares:           keyShares,
 		})
 		q := newQuicSide(t, c, udp, scid, true)
 		q.peer = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4433}
@@ -346,8 +353,8 @@ func interopClient(t *testing.T, udp *net.UDPConn) {
 		return c, q
 	}
 	c, q := dial(udp)
-	if c.UsedResumption() {
-		t.Fatal("first connection resumed")
+	if c.UsedResumption() || c.DidHelloRetryRequest() != (keyShares != nil) {
+		t.Fatalf("first connection: resumed %v, hrr %v", c.UsedResumption(), c.DidHelloRetryRequest())
 	}
 	if c.PeerKey() != rustKey.Public() || c.ALPN() != interopALPN {
 		t.Fatalf("peer %v alpn %q", c.PeerKey(), c.ALPN())
@@ -380,6 +387,13 @@ func interopClient(t *testing.T, udp *net.UDPConn) {
 	if conn["remote"] != ourKey.Public().String() {
 		t.Fatalf("Rust server saw %v", conn)
 	}
+	if keyShares != nil {
+		if !c2.EarlyDataOffered() || c2.EarlyDataAccepted() || !c2.DidHelloRetryRequest() {
+			t.Fatalf("0-RTT after a HelloRetryRequest: offered %v, accepted %v", c2.EarlyDataOffered(), c2.EarlyDataAccepted())
+		}
+		t.Logf("resumed with a Rust ticket after a HelloRetryRequest, 0-RTT rejected")
+		return
+	}
 	if !c2.EarlyDataOffered() || !c2.EarlyDataAccepted() {
 		t.Fatalf("0-RTT with a Rust ticket: offered %v, accepted %v (Rust iroh accepts early data)", c2.EarlyDataOffered(), c2.EarlyDataAccepted())
 	}
@@ -390,12 +404,12 @@ func interopClient(t *testing.T, udp *net.UDPConn) {
 // verify the Rust client, and the Rust client must accept our server (its
 // connect succeeds; the exchange after it then times out, as the test
 // speaks no 1-RTT).
-func interopServer(t *testing.T, udp *net.UDPConn) {
+func interopServer(t *testing.T, udp *net.UDPConn, groups []Group, suites []CipherSuite) {
 	ourKey := key.NewSecretKey()
 	addr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
 	tk := ticket.EncodeEndpoint(endpointaddr.Addr{ID: ourKey.Public(), Direct: []netip.AddrPort{netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())}})
 	rustKey := key.NewSecretKey()
-	rust := startRustPeer(t, "connect", tk, "--alpn", interopALPN, "--mode", "echo", "--bytes", "16", "--timeout", "4", "--secret", hex.EncodeToString(rustKey[:]))
+	rust := startRustPeer(t, "connect", tk, "--alpn", interopALPN, "--mode", "echo", "--bytes", "16", "--timeout", "2", "--secret", hex.EncodeToString(rustKey[:]))
 
 	scid := randBytes(8)
 	var q *quicSide
@@ -414,6 +428,8 @@ func interopServer(t *testing.T, udp *net.UDPConn) {
 		SecretKey:           ourKey,
 		ALPNs:               []string{interopALPN},
 		TransportParameters: encodeTransportParams(odcid, scid),
+		Groups:              groups,
+		CipherSuites:        suites,
 	})
 	q = newQuicSide(t, s, udp, scid, false)
 	q.peer = from
@@ -425,8 +441,8 @@ func interopServer(t *testing.T, udp *net.UDPConn) {
 		t.Fatalf("first datagram: %v", err)
 	}
 	q.loop(15*time.Second, func() bool { return q.done })
-	if s.PeerKey() != rustKey.Public() || s.ALPN() != interopALPN {
-		t.Fatalf("peer %v alpn %q", s.PeerKey(), s.ALPN())
+	if s.PeerKey() != rustKey.Public() || s.ALPN() != interopALPN || s.DidHelloRetryRequest() != (groups != nil) {
+		t.Fatalf("peer %v alpn %q hrr %v", s.PeerKey(), s.ALPN(), s.DidHelloRetryRequest())
 	}
 	t.Logf("our server verified Rust client %s: suite %v, group %v, hrr %v, SNI %s", s.PeerKey().ShortString(), s.CipherSuite(), s.Group(), s.DidHelloRetryRequest(), s.ServerName())
 	res := rust.wait(t, 20*time.Second, func(m map[string]any) bool { _, ok := m["ok"]; return ok })
