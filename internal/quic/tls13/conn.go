@@ -3,7 +3,6 @@ package tls13
 import (
 	crand "crypto/rand"
 	"fmt"
-	"hash"
 	"io"
 	"slices"
 	"time"
@@ -186,7 +185,6 @@ type Conn struct {
 
 	ts     transcript
 	suite  CipherSuite
-	h      func() hash.Hash
 	master []byte
 	cHS    []byte
 	sHS    []byte
