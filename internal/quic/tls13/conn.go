@@ -267,6 +267,9 @@ func (c *Conn) checkConfig() error {
 	if len(c.cfg.ALPNs) == 0 {
 		return alertf(AlertInternalError, "config: no ALPN (QUIC requires one)")
 	}
+	if len(c.cfg.ALPNs) > maxALPNProtocols {
+		return alertf(AlertInternalError, "config: %d ALPNs, at most %d", len(c.cfg.ALPNs), maxALPNProtocols)
+	}
 	for _, p := range c.cfg.ALPNs {
 		if len(p) == 0 || len(p) > 255 {
 			return alertf(AlertInternalError, "config: ALPN %q must be 1 to 255 bytes", p)

@@ -63,6 +63,16 @@ var hrrRandom = []byte{
 	0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 }
 
+// Limits on list lengths in messages, far above what iroh peers send, so
+// that a message of MaxMessageSize cannot make the parser allocate much
+// more than its size.
+const (
+	maxKeyShares     = 16
+	maxALPNProtocols = 64
+	maxPSKOffered    = 16
+	maxCertEntries   = 16
+)
+
 // errDecode is wrapped by every message parse error.
 var errDecode = errors.New("malformed")
 
@@ -343,6 +353,9 @@ func readALPN(data cryptobyte.String) ([]string, error) {
 		if !list.ReadUint8LengthPrefixed(&p) || p.Empty() {
 			return nil, decodeErr("alpn protocol name")
 		}
+		if len(out) == maxALPNProtocols {
+			return nil, decodeErr("alpn: more than %d protocols", maxALPNProtocols)
+		}
 		out = append(out, string(p))
 	}
 	return out, nil
@@ -462,6 +475,9 @@ func parseClientHello(msg []byte) (*clientHello, error) {
 				if !list.ReadUint16(&g) || !list.ReadUint16LengthPrefixed(&ks) || ks.Empty() {
 					return decodeErr("key_share entry")
 				}
+				if len(m.keyShares) == maxKeyShares {
+					return decodeErr("key_share: more than %d shares", maxKeyShares)
+				}
 				m.keyShares = append(m.keyShares, keyShareEntry{group: Group(g), data: bytes.Clone(ks)})
 			}
 		case extPSKModes:
@@ -497,6 +513,9 @@ func parseClientHello(msg []byte) (*clientHello, error) {
 				var age uint32
 				if !ids.ReadUint16LengthPrefixed(&id) || id.Empty() || !ids.ReadUint32(&age) {
 					return decodeErr("psk identity")
+				}
+				if len(m.pskIdentities) == maxPSKOffered {
+					return decodeErr("pre_shared_key: more than %d identities", maxPSKOffered)
 				}
 				m.pskIdentities = append(m.pskIdentities, pskIdentity{identity: bytes.Clone(id), age: age})
 			}
@@ -807,6 +826,9 @@ func parseCertificate(msg []byte) (*certificateMsg, error) {
 		var data, exts cryptobyte.String
 		if !list.ReadUint24LengthPrefixed(&data) || data.Empty() || !list.ReadUint16LengthPrefixed(&exts) {
 			return nil, decodeErr("certificate entry")
+		}
+		if len(m.entries) == maxCertEntries {
+			return nil, decodeErr("certificate: more than %d entries", maxCertEntries)
 		}
 		m.entries = append(m.entries, bytes.Clone(data))
 	}

@@ -1,0 +1,58 @@
+package tls13
+
+import (
+	"runtime"
+	"testing"
+)
+
+// TestWorstCaseAllocation feeds a server ClientHellos near the message
+// size limit built to allocate the most per byte (thousands of tiny key
+// shares, ALPN names, PSK identities, extensions), and checks that the
+// memory a HandleData call allocates stays proportional to its input.
+func TestWorstCaseAllocation(t *testing.T) {
+	const budget = 64 << 10
+	// fill adds n items of per bytes each, n chosen to reach about budget.
+	fill := func(per int, f func(ch *clientHello, i int)) []byte {
+		ch := &clientHello{random: make([]byte, 32), compression: []byte{0}, cipherSuites: []CipherSuite{TLS_AES_128_GCM_SHA256}}
+		for i := range (budget - 200) / per {
+			f(ch, i)
+		}
+		return mustBytes(ch.marshal())
+	}
+	inputs := map[string][]byte{
+		"key shares": fill(5, func(ch *clientHello, i int) {
+			ch.keyShares = append(ch.keyShares, keyShareEntry{group: Group(i), data: []byte{1}})
+		}),
+		"alpn": fill(2, func(ch *clientHello, i int) { ch.alpn = append(ch.alpn, "a") }),
+		"psk identities": fill(40, func(ch *clientHello, i int) {
+			ch.pskIdentities = append(ch.pskIdentities, pskIdentity{identity: []byte{1}})
+			ch.pskBinders = append(ch.pskBinders, make([]byte, 32))
+		}),
+		"unknown extensions": fill(4, func(ch *clientHello, i int) {
+			ch.extra = append(ch.extra, rawExt{typ: uint16(1000 + i)})
+		}),
+		"groups": fill(2, func(ch *clientHello, i int) {
+			ch.supportedGroups = append(ch.supportedGroups, Group(i))
+		}),
+	}
+	for name, in := range inputs {
+		t.Run(name, func(t *testing.T) {
+			if len(in) < budget/2 {
+				t.Fatalf("input only %d bytes", len(in))
+			}
+			keys, _ := NewTicketKeys(nil, 0)
+			cfg := serverConfig()
+			cfg.TicketKeys = keys
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			err := Server(cfg).HandleData(LevelInitial, in)
+			runtime.ReadMemStats(&after)
+			alloc := after.TotalAlloc - before.TotalAlloc
+			t.Logf("%d bytes in, %d bytes allocated, err %v", len(in), alloc, err)
+			if alloc > 4*uint64(len(in))+1<<20 {
+				t.Errorf("allocated %d bytes for %d bytes of input", alloc, len(in))
+			}
+		})
+	}
+}
