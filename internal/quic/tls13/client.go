@@ -48,6 +48,7 @@ func (c *Conn) clientStart() error {
 	if tp == nil {
 		tp = []byte{}
 	}
+	c.clientRandom = random
 	c.hello = &clientHello{
 		random:              random,
 		cipherSuites:        c.suites,

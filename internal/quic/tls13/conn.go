@@ -84,6 +84,11 @@ type Config struct {
 	// MaxMessageSize bounds one handshake message; zero means
 	// DefaultMaxMessageSize.
 	MaxMessageSize int
+	// KeyLogWriter, if set, receives every traffic secret in the NSS key
+	// log format (SSLKEYLOGFILE) so that Wireshark can decrypt a capture.
+	// For debugging only: it exposes the connection's secrets. Written from
+	// the goroutine that drives the Conn; nil means no key log.
+	KeyLogWriter io.Writer
 }
 
 // DefaultCipherSuites are offered in Rust iroh's order.
@@ -200,6 +205,8 @@ type Conn struct {
 	serverName string
 	resumed    bool
 	hrr        bool
+	// clientRandom is the ClientHello.random, for the key log.
+	clientRandom []byte
 
 	// client
 	wantKey   key.PublicKey
@@ -418,6 +425,31 @@ func (c *Conn) writeData(level Level, b []byte) {
 
 func (c *Conn) setSecret(kind EventKind, level Level, suite CipherSuite, secret []byte) {
 	c.emit(Event{Kind: kind, Level: level, Suite: suite, Data: slices.Clone(secret)})
+	if c.cfg.KeyLogWriter != nil {
+		// A client writes with client secrets; a server reads with them.
+		clientSecret := (kind == EventSetWriteSecret) == c.isClient
+		c.logKey(clientSecret, level, secret)
+	}
+}
+
+// logKey writes one NSS key log line; clientSecret says whose secret it is.
+func (c *Conn) logKey(clientSecret bool, level Level, secret []byte) {
+	side := "SERVER_"
+	if clientSecret {
+		side = "CLIENT_"
+	}
+	var label string
+	switch level {
+	case LevelEarly:
+		label = "CLIENT_EARLY_TRAFFIC_SECRET"
+	case LevelHandshake:
+		label = side + "HANDSHAKE_TRAFFIC_SECRET"
+	case LevelApplication:
+		label = side + "TRAFFIC_SECRET_0"
+	default:
+		return
+	}
+	fmt.Fprintf(c.cfg.KeyLogWriter, "%s %x %x\n", label, c.clientRandom, secret)
 }
 
 // PeerKey is the peer's authenticated key once known: after the peer's

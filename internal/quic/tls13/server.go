@@ -158,6 +158,7 @@ func (c *Conn) handleClientHello(msg []byte) error {
 		return alertf(AlertIllegalParameter, "second client hello changed groups")
 	}
 	c.serverName = ch.serverName
+	c.clientRandom = ch.random
 	c.alpn = alpn
 	c.peerTP = ch.transportParams
 
