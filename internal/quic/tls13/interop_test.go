@@ -51,7 +51,7 @@ func TestInteropRust(t *testing.T) {
 		unshare = []string{"unshare", "-r", "-n"}
 	}
 	shared := testutil.SharedDir(t)
-	for _, mode := range []string{"client", "client-hrr", "server", "server-hrr"} {
+	for _, mode := range []string{"client", "client-hrr", "server", "server-hrr", "server-wrong-key"} {
 		t.Run(mode, func(t *testing.T) {
 			args := append(unshare[1:], os.Args[0], "-test.run=^TestInteropRustHelper$", "-test.v", "-test.timeout=60s")
 			cmd := exec.Command(unshare[0], args...)
@@ -261,8 +261,15 @@ func (q *quicSide) receive(d []byte) error {
 	return nil
 }
 
-// loop receives until stop returns true or the deadline passes.
+// loop receives until stop returns true or the deadline passes; it fails
+// the test on a packet it cannot process (a peer's CONNECTION_CLOSE too).
 func (q *quicSide) loop(d time.Duration, stop func() bool) {
+	if err := q.loopErr(d, stop); err != nil {
+		q.t.Fatalf("receive: %v", err)
+	}
+}
+
+func (q *quicSide) loopErr(d time.Duration, stop func() bool) error {
 	deadline := time.Now().Add(d)
 	buf := make([]byte, 65536)
 	for !stop() {
@@ -282,9 +289,10 @@ func (q *quicSide) loop(d time.Duration, stop func() bool) {
 			q.peer = from
 		}
 		if err := q.receive(append([]byte(nil), buf[:n]...)); err != nil {
-			q.t.Fatalf("receive: %v", err)
+			return err
 		}
 	}
+	return nil
 }
 
 // TestInteropRustHelper is the namespaced half of TestInteropRust.
@@ -308,10 +316,13 @@ func TestInteropRustHelper(t *testing.T) {
 		// Only a hybrid share: Rust's ring build asks for x25519.
 		interopClient(t, udp, []Group{X25519MLKEM768})
 	case "server":
-		interopServer(t, udp, nil, nil)
+		interopServer(t, udp, nil, nil, false)
 	case "server-hrr":
 		// Rust sends an x25519 share; we want P-256 and ChaCha20.
-		interopServer(t, udp, []Group{P256}, []CipherSuite{TLS_CHACHA20_POLY1305_SHA256})
+		interopServer(t, udp, []Group{P256}, []CipherSuite{TLS_CHACHA20_POLY1305_SHA256}, false)
+	case "server-wrong-key":
+		// Our server presents a key other than the one Rust dials.
+		interopServer(t, udp, nil, nil, true)
 	default:
 		t.Fatalf("unknown mode %q", mode)
 	}
@@ -404,7 +415,7 @@ func interopClient(t *testing.T, udp *net.UDPConn, keyShares []Group) {
 // verify the Rust client, and the Rust client must accept our server (its
 // connect succeeds; the exchange after it then times out, as the test
 // speaks no 1-RTT).
-func interopServer(t *testing.T, udp *net.UDPConn, groups []Group, suites []CipherSuite) {
+func interopServer(t *testing.T, udp *net.UDPConn, groups []Group, suites []CipherSuite, wrongKey bool) {
 	ourKey := key.NewSecretKey()
 	addr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
 	tk := ticket.EncodeEndpoint(endpointaddr.Addr{ID: ourKey.Public(), Direct: []netip.AddrPort{netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())}})
@@ -424,8 +435,12 @@ func interopServer(t *testing.T, udp *net.UDPConn, groups []Group, suites []Ciph
 		t.Fatalf("first datagram is not a long header packet")
 	}
 	odcid := append([]byte(nil), d[6:6+int(d[5])]...)
+	presented := ourKey
+	if wrongKey {
+		presented = key.NewSecretKey()
+	}
 	s := Server(&Config{
-		SecretKey:           ourKey,
+		SecretKey:           presented,
 		ALPNs:               []string{interopALPN},
 		TransportParameters: encodeTransportParams(odcid, scid),
 		Groups:              groups,
@@ -439,6 +454,19 @@ func interopServer(t *testing.T, udp *net.UDPConn, groups []Group, suites []Ciph
 	q.dcid = append([]byte(nil), d[7+int(d[5]):7+int(d[5])+int(d[6+int(d[5])])]...)
 	if err := q.receive(d); err != nil {
 		t.Fatalf("first datagram: %v", err)
+	}
+	if wrongKey {
+		err := q.loopErr(15*time.Second, func() bool { return q.done })
+		// 0x130: unknown_ca, what our client sends in the same case.
+		if err == nil || !strings.Contains(err.Error(), "peer closed with code 0x130") {
+			t.Fatalf("Rust client did not refuse a server with the wrong key: %v (done %v)", err, q.done)
+		}
+		res := rust.wait(t, 20*time.Second, func(m map[string]any) bool { _, ok := m["ok"]; return ok })
+		if res["phase"] != "connect" {
+			t.Fatalf("Rust client result %v", res)
+		}
+		t.Logf("Rust client refused our server presenting %s for %s: %v", presented.Public().ShortString(), ourKey.Public().ShortString(), err)
+		return
 	}
 	q.loop(15*time.Second, func() bool { return q.done })
 	if s.PeerKey() != rustKey.Public() || s.ALPN() != interopALPN || s.DidHelloRetryRequest() != (groups != nil) {
