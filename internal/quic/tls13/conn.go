@@ -65,6 +65,17 @@ type Config struct {
 	// EnableEarlyData lets the client offer 0-RTT with a ticket that allows
 	// it, and the server accept 0-RTT and issue tickets allowing it.
 	EnableEarlyData bool
+	// TicketData (server only, optional) is opaque data sealed into the
+	// tickets SendSessionTicket issues, at most 1024 bytes: typically what
+	// the QUIC core must remember to accept 0-RTT (its transport parameter
+	// limits, RFC 9000 §7.4.1). A resumed server Conn returns it from
+	// ResumedTicketData.
+	TicketData []byte
+	// AcceptEarlyData (server only, optional) is asked, while the
+	// ClientHello is processed, whether to accept 0-RTT resumed from a
+	// ticket that carries ticketData; nil means yes. It runs on the
+	// goroutine that called HandleData and must not block.
+	AcceptEarlyData func(ticketData []byte) bool
 	// CipherSuites restricts the suites, in order of preference; nil means
 	// DefaultCipherSuites.
 	CipherSuites []CipherSuite
@@ -217,6 +228,7 @@ type Conn struct {
 	testHello func(*clientHello) // tests: reshape the ClientHello
 
 	// server
+	ticketData  []byte // from the ticket resumed
 	ticketNonce uint64
 	hrrGroup    Group
 	group       Group // the key exchange group in use
@@ -297,6 +309,9 @@ func (c *Conn) checkConfig() error {
 		if !g.supported() {
 			return alertf(AlertInternalError, "config: unsupported group %v", g)
 		}
+	}
+	if len(c.cfg.TicketData) > maxTicketData {
+		return alertf(AlertInternalError, "config: ticket data of %d bytes, at most %d", len(c.cfg.TicketData), maxTicketData)
 	}
 	if len(c.cfg.TransportParameters) > 0xffff {
 		return alertf(AlertInternalError, "config: transport parameters of %d bytes", len(c.cfg.TransportParameters))
@@ -491,6 +506,10 @@ func (c *Conn) EarlySession() *Session {
 	}
 	return c.session
 }
+
+// ResumedTicketData (server) is the Config.TicketData of the connection
+// that issued the ticket this one resumed; nil without resumption.
+func (c *Conn) ResumedTicketData() []byte { return c.ticketData }
 
 // Err is the error that ended the handshake, nil if none.
 func (c *Conn) Err() error {

@@ -171,6 +171,7 @@ func (c *Conn) handleClientHello(msg []byte) error {
 		c.resumed = true
 		c.psk = ticket.psk
 		c.peerKey = ticket.clientKey
+		c.ticketData = ticket.appData
 	}
 	if ch.earlyData {
 		c.early = earlyRejected
@@ -327,7 +328,10 @@ func (c *Conn) acceptEarly(ch *clientHello, st *ticketState) bool {
 		return false
 	}
 	d := st.clientAge - c.now().Sub(st.created)
-	return d <= earlyDataAgeWindow && d >= -earlyDataAgeWindow
+	if d > earlyDataAgeWindow || d < -earlyDataAgeWindow {
+		return false
+	}
+	return c.cfg.AcceptEarlyData == nil || c.cfg.AcceptEarlyData(st.appData)
 }
 
 // SendSessionTicket (server only, after EventHandshakeDone) issues a
@@ -361,6 +365,7 @@ func (c *Conn) SendSessionTicket() error {
 		psk:       resumptionPSK(c.suite, c.resMS, nonce[:]),
 		alpn:      c.alpn,
 		clientKey: c.peerKey,
+		appData:   c.cfg.TicketData,
 	}
 	ticket, err := c.cfg.TicketKeys.seal(st, c.rand)
 	if err != nil {

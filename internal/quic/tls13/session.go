@@ -34,6 +34,8 @@ const (
 	// earlyDataAgeWindow is how far the client's view of a ticket's age may
 	// differ from ours for 0-RTT to be accepted (RFC 8446 §8.3).
 	earlyDataAgeWindow = 10 * time.Second
+	// maxTicketData bounds Config.TicketData.
+	maxTicketData = 1024
 	// maxPSKIdentities is how many offered tickets a server looks at.
 	maxPSKIdentities = 4
 )
@@ -192,14 +194,15 @@ type ticketState struct {
 	psk       []byte
 	alpn      string
 	clientKey key.PublicKey
+	appData   []byte   // Config.TicketData of the issuing connection
 	id        [12]byte // the seal nonce, unique per ticket
 
 	clientAge time.Duration // not sealed: the age the client claims when redeeming
 }
 
-const ticketVersion = 1
+const ticketVersion = 2
 
-var ticketAAD = []byte("iroh-go tls13 ticket v1")
+var ticketAAD = []byte("iroh-go tls13 ticket v2")
 
 func (tk *TicketKeys) seal(st *ticketState, rand io.Reader) ([]byte, error) {
 	var b cryptobyte.Builder
@@ -216,6 +219,7 @@ func (tk *TicketKeys) seal(st *ticketState, rand io.Reader) ([]byte, error) {
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(st.psk) })
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(st.alpn)) })
 	b.AddBytes(st.clientKey[:])
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(st.appData) })
 	plain, err := b.Bytes()
 	if err != nil {
 		return nil, err
@@ -244,11 +248,12 @@ func (tk *TicketKeys) open(ticket []byte) (*ticketState, error) {
 	var suite uint16
 	var created uint64
 	var lifetime uint32
-	var psk, alpn cryptobyte.String
+	var psk, alpn, appData cryptobyte.String
 	var ck []byte
 	if !s.ReadUint8(&version) || version != ticketVersion || !s.ReadUint16(&suite) || !s.ReadUint64(&created) ||
 		!s.ReadUint32(&st.ageAdd) || !s.ReadUint32(&lifetime) || !s.ReadUint8(&early) ||
-		!s.ReadUint8LengthPrefixed(&psk) || !s.ReadUint8LengthPrefixed(&alpn) || !s.ReadBytes(&ck, key.Size) || !s.Empty() {
+		!s.ReadUint8LengthPrefixed(&psk) || !s.ReadUint8LengthPrefixed(&alpn) || !s.ReadBytes(&ck, key.Size) ||
+		!s.ReadUint16LengthPrefixed(&appData) || !s.Empty() {
 		return nil, errBadTicket
 	}
 	st.suite = CipherSuite(suite)
@@ -261,6 +266,7 @@ func (tk *TicketKeys) open(ticket []byte) (*ticketState, error) {
 	st.psk = []byte(psk)
 	st.alpn = string(alpn)
 	copy(st.clientKey[:], ck)
+	st.appData = []byte(appData)
 	return st, nil
 }
 
