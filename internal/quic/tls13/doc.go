@@ -78,9 +78,15 @@
 // QUICCode (0x100+alert) the CONNECTION_CLOSE code, and the message says
 // what was wrong ("tls13: server key ab12cd34ef does not match dialed id
 // 0011223344"). After an error the Conn is dead and returns it again.
-// KeyUpdate and EndOfEarlyData are forbidden in QUIC and fail the
-// handshake. One handshake message may be at most Config.MaxMessageSize
-// (64 KiB by default).
+// A client dialing a key the server does not hold fails with unknown_ca
+// (0x130), as Rust iroh does. KeyUpdate and EndOfEarlyData are forbidden in
+// QUIC and fail the handshake. One handshake message may be at most
+// Config.MaxMessageSize (64 KiB by default), and lists inside messages are
+// bounded (16 key shares, 64 ALPNs, 16 PSK identities, 16 certificate
+// entries), so a message never costs more than a few times its size.
+//
+// Config.KeyLogWriter writes the traffic secrets in the NSS key log format
+// (SSLKEYLOGFILE) for Wireshark; for debugging only.
 //
 // # Resumption and 0-RTT
 //
@@ -99,8 +105,11 @@
 // 0-RTT packets must respect (RFC 9000 §7.4.1). The server accepts 0-RTT
 // (SetReadSecret(Early), EventEarlyDataAccepted) only for a fresh,
 // first-offered ticket with the same suite and ALPN, a plausible ticket age
-// and no HelloRetryRequest; otherwise both sides get EventEarlyDataRejected
-// and the core resends its 0-RTT data at 1-RTT.
+// and no HelloRetryRequest, and when Config.AcceptEarlyData (if set) agrees;
+// otherwise both sides get EventEarlyDataRejected and the core resends its
+// 0-RTT data at 1-RTT. The server's core keeps what 0-RTT must respect (its
+// own transport parameter limits) in Config.TicketData, sealed in each
+// ticket; AcceptEarlyData sees it, and ResumedTicketData returns it.
 //
 // Replay policy: a ticket resumes at most one connection within its
 // lifetime (TicketLifetime, 2 hours), 0-RTT or not. TicketKeys remembers
