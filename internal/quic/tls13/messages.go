@@ -198,7 +198,7 @@ func (m *clientHello) extensionList() []rawExt {
 			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.cookie) })
 		})
 	}
-	if len(m.keyShares) > 0 {
+	if m.keyShares != nil {
 		add(extKeyShare, func(b *cryptobyte.Builder) {
 			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 				for _, ks := range m.keyShares {
@@ -469,6 +469,8 @@ func parseClientHello(msg []byte) (*clientHello, error) {
 			if !data.ReadUint16LengthPrefixed(&list) || !data.Empty() {
 				return decodeErr("key_share extension")
 			}
+			// Present but possibly empty: a client may ask for a HelloRetryRequest.
+			m.keyShares = []keyShareEntry{}
 			for !list.Empty() {
 				var g uint16
 				var ks cryptobyte.String

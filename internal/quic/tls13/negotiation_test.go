@@ -162,3 +162,41 @@ func TestServerChecksClientHello(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyKeyShareGetsHelloRetryRequest: a client may send an empty
+// key_share list to learn the server's group.
+func TestEmptyKeyShareGetsHelloRetryRequest(t *testing.T) {
+	cc, sc := clientConfig(), serverConfig()
+	cc.KeyShares = []Group{}
+	c := Client(cc)
+	c.testHello = func(ch *clientHello) {
+		ch.keyShares = []keyShareEntry{}
+		c.shares = nil
+	}
+	r := handshakeConns(t, c, Server(sc), nil, 0)
+	r.mustSucceed(t)
+	if !r.server.c.DidHelloRetryRequest() || r.server.c.Group() != X25519MLKEM768 {
+		t.Errorf("hrr %v group %v", r.server.c.DidHelloRetryRequest(), r.server.c.Group())
+	}
+}
+
+// TestServerEarlyEventsAfterHRR: one EarlyDataRejected per handshake.
+func TestServerEarlyEventsAfterHRR(t *testing.T) {
+	rs := newResumption(t, true)
+	rs.first(t, 1)
+	cc, sc := rs.configs()
+	sc.Groups = []Group{P256}
+	r := handshake(t, cc, sc, nil, 0)
+	r.mustSucceed(t)
+	for _, e := range []*endpoint{r.client, r.server} {
+		n := 0
+		for _, k := range e.kinds {
+			if k == EventEarlyDataRejected {
+				n++
+			}
+		}
+		if n != 1 {
+			t.Errorf("%d EarlyDataRejected events: %v", n, e.kinds)
+		}
+	}
+}

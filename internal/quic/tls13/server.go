@@ -191,7 +191,8 @@ func (c *Conn) handleClientHello(msg []byte) error {
 		secret := deriveSecret(c.suite, early, labelClientEarly, c.ts.sum(c.suite))
 		c.setSecret(EventSetReadSecret, LevelEarly, c.suite, secret)
 		c.emit(Event{Kind: EventEarlyDataAccepted})
-	} else if c.early == earlyRejected {
+	} else if ch.earlyData {
+		// (After a HelloRetryRequest, sendHelloRetryRequest said it already.)
 		c.emit(Event{Kind: EventEarlyDataRejected})
 	}
 	c.emit(Event{Kind: EventPeerTransportParameters, Data: bytes.Clone(ch.transportParams)})
