@@ -43,6 +43,13 @@ func TestInteropRust(t *testing.T) {
 	if _, err := exec.LookPath("node"); err != nil {
 		t.Skip("interop: node not installed (scripts/test.sh installs it)")
 	}
+	dir := os.Getenv("IROH_INTEROP_DIR")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "iroh-interop")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", "@number0", "iroh", "package.json")); err != nil {
+		t.Skipf("interop: Rust iroh bindings not installed in %s (scripts/test.sh runs shared/interop/install.sh)", dir)
+	}
 	unshare := []string{"unshare", "-n"}
 	if os.Geteuid() != 0 {
 		if err := exec.Command("unshare", "-r", "-n", "true").Run(); err != nil {
