@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -290,12 +289,6 @@ func (tk *TicketKeys) redeem(st *ticketState, now time.Time) bool {
 	}
 	tk.redeemed[st.id] = st.created.Add(st.lifetime)
 	return true
-}
-
-// ticketID names a session in tests and logs without revealing it.
-func ticketID(ticket []byte) string {
-	sum := sha256.Sum256(ticket)
-	return fmt.Sprintf("%x", sum[:4])
 }
 
 func u32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }
