@@ -155,22 +155,21 @@ func randBytes(n int) []byte {
 
 // quicSide drives one Conn over UDP with the test packet layer.
 type quicSide struct {
-	t         *testing.T
-	conn      *Conn
-	udp       *net.UDPConn
-	peer      *net.UDPAddr
-	scid      []byte // ours
-	dcid      []byte // the peer's
-	read      map[Level]*pktKeys
-	write     map[Level]*pktKeys
-	streams   map[Level]*cryptoStream
-	offsets   map[Level]uint64
-	pn        map[Level]uint64
-	pending   [][]byte
-	done      bool
-	tickets   int
-	isClient  bool
-	initialCh []byte
+	t        *testing.T
+	conn     *Conn
+	udp      *net.UDPConn
+	peer     *net.UDPAddr
+	scid     []byte // ours
+	dcid     []byte // the peer's
+	read     map[Level]*pktKeys
+	write    map[Level]*pktKeys
+	streams  map[Level]*cryptoStream
+	offsets  map[Level]uint64
+	pn       map[Level]uint64
+	pending  [][]byte
+	done     bool
+	tickets  int
+	isClient bool
 }
 
 func newQuicSide(t *testing.T, c *Conn, udp *net.UDPConn, scid []byte, client bool) *quicSide {

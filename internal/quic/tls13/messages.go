@@ -282,13 +282,6 @@ func (m *clientHello) bindersLen() int {
 	return n
 }
 
-func addCertTypes(b *cryptobyte.Builder, ext uint16, types []uint8) {
-	b.AddUint16(ext)
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(types) })
-	})
-}
-
 func addALPN(b *cryptobyte.Builder, protos []string) {
 	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
 		for _, p := range protos {
