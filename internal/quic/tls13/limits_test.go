@@ -56,3 +56,25 @@ func TestWorstCaseAllocation(t *testing.T) {
 		})
 	}
 }
+
+// TestMarshalAllocations: encoding a message allocates only its output.
+func TestMarshalAllocations(t *testing.T) {
+	c := Client(clientConfig())
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := c.hello
+	ee := &encryptedExtensions{alpn: testALPN, transportParams: make([]byte, 100), serverCertType: 2, clientCertType: 2}
+	cert := &certificateMsg{entries: [][]byte{AppendSPKI(nil, serverSecret.Public())}}
+	cv := &certificateVerify{algorithm: sigEd25519, signature: make([]byte, 64)}
+	nst := &newSessionTicket{lifetime: 1, nonce: make([]byte, 8), ticket: make([]byte, 150), maxEarlyData: maxEarlyDataQUIC}
+	sh := &serverHello{random: make([]byte, 32), suite: TLS_AES_128_GCM_SHA256, supportedVersion: versionTLS13, keyShare: keyShareEntry{X25519, make([]byte, 32)}}
+	for name, f := range map[string]func() ([]byte, error){
+		"ClientHello": ch.marshal, "ServerHello": sh.marshal, "EncryptedExtensions": ee.marshal,
+		"Certificate": cert.marshal, "CertificateVerify": cv.marshal, "NewSessionTicket": nst.marshal,
+	} {
+		if n := testing.AllocsPerRun(20, func() { f() }); n > 1 {
+			t.Errorf("%s: %v allocations, want 1", name, n)
+		}
+	}
+}
