@@ -354,14 +354,34 @@ func (c *Conn) HandleData(level Level, b []byte) error {
 		}
 		return c.fail(alertf(AlertUnexpectedMessage, "handshake data at %v level while expecting %v", level, want))
 	}
-	c.in = append(c.in, b...)
+	// Take b in pieces that fit the buffer's bound (one largest message), so
+	// a huge call never copies more than that at once.
+	for len(b) > 0 {
+		if c.readLevel() != level {
+			return c.fail(alertf(AlertUnexpectedMessage, "%d bytes of handshake data at %v level after the last message of that level", len(b), level))
+		}
+		n := min(len(b), c.maxMsg+handshakeHeaderSize-len(c.in))
+		c.in = append(c.in, b[:n]...)
+		b = b[n:]
+		if err := c.processBuffered(level); err != nil {
+			return err
+		}
+	}
+	if len(c.in) == 0 {
+		c.in = nil // release the buffer between flights
+	}
+	return nil
+}
+
+// processBuffered handles every complete message in c.in.
+func (c *Conn) processBuffered(level Level) error {
 	for len(c.in) >= handshakeHeaderSize {
 		n := int(c.in[1])<<16 | int(c.in[2])<<8 | int(c.in[3])
 		if n > c.maxMsg {
 			return c.fail(alertf(AlertDecodeError, "handshake message type %d of %d bytes exceeds the limit of %d", c.in[0], n, c.maxMsg))
 		}
 		if len(c.in) < handshakeHeaderSize+n {
-			break
+			return nil
 		}
 		msg := c.in[:handshakeHeaderSize+n]
 		if err := c.handleMessage(msg); err != nil {
@@ -371,11 +391,6 @@ func (c *Conn) HandleData(level Level, b []byte) error {
 		if len(c.in) > 0 && c.readLevel() != level {
 			return c.fail(alertf(AlertUnexpectedMessage, "%d bytes of handshake data at %v level after the last message of that level", len(c.in), level))
 		}
-	}
-	if len(c.in) == 0 {
-		c.in = nil // release the buffer between flights
-	} else if len(c.in) > c.maxMsg+handshakeHeaderSize {
-		return c.fail(alertf(AlertDecodeError, "%d bytes buffered exceed the message limit", len(c.in)))
 	}
 	return nil
 }

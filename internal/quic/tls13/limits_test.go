@@ -78,3 +78,29 @@ func TestMarshalAllocations(t *testing.T) {
 		}
 	}
 }
+
+// TestHugeHandleData: megabytes in one call are refused without buffering
+// them; a message split at every byte still works (TestHandshakeByteByByte).
+func TestHugeHandleData(t *testing.T) {
+	r := handshake(t, clientConfig(), serverConfig(), nil, 0)
+	r.mustSucceed(t)
+	// Many valid-looking tickets in one call, then garbage: the client
+	// processes them piecewise and stops at the first bad one.
+	nst := mustBytes((&newSessionTicket{lifetime: 60, nonce: []byte{1}, ticket: []byte{1}}).marshal())
+	var big []byte
+	for len(big) < 4<<20 {
+		big = append(big, nst...)
+	}
+	big = append(big, 0xff, 0, 0, 0)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	err := r.client.c.HandleData(LevelApplication, big)
+	runtime.ReadMemStats(&after)
+	if err == nil {
+		t.Fatal("garbage after tickets accepted")
+	}
+	if cap(r.client.c.in) > 2*(DefaultMaxMessageSize+4) {
+		t.Errorf("buffer grew to %d bytes", cap(r.client.c.in))
+	}
+	t.Logf("4 MiB in one call: %v, %d bytes allocated", err, after.TotalAlloc-before.TotalAlloc)
+}
