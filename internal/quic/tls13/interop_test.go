@@ -60,6 +60,7 @@ func TestInteropRust(t *testing.T) {
 	shared := testutil.SharedDir(t)
 	for _, mode := range []string{"client", "client-hrr", "server", "server-hrr", "server-wrong-key"} {
 		t.Run(mode, func(t *testing.T) {
+			t.Parallel() // each in its own namespace; mostly waiting on Rust's timeouts
 			args := append(unshare[1:], os.Args[0], "-test.run=^TestInteropRustHelper$", "-test.v", "-test.timeout=60s")
 			cmd := exec.Command(unshare[0], args...)
 			cmd.Env = append(os.Environ(), interopEnv+"="+mode, "IROH_SHARED="+shared)
