@@ -58,7 +58,7 @@ func TestInteropRust(t *testing.T) {
 		unshare = []string{"unshare", "-r", "-n"}
 	}
 	shared := testutil.SharedDir(t)
-	for _, mode := range []string{"client", "client-hrr", "server", "server-hrr", "server-wrong-key"} {
+	for _, mode := range []string{"client", "client-hrr", "server", "server-hrr", "server-wrong-key", "server-resume"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel() // each in its own namespace; mostly waiting on Rust's timeouts
 			args := append(unshare[1:], os.Args[0], "-test.run=^TestInteropRustHelper$", "-test.v", "-test.timeout=60s")
@@ -85,7 +85,13 @@ type rustPeer struct {
 
 func startRustPeer(t *testing.T, args ...string) *rustPeer {
 	t.Helper()
-	script := filepath.Join(testutil.SharedDir(t), "interop", "rust-peer.mjs")
+	return startNode(t, filepath.Join(testutil.SharedDir(t), "interop", "rust-peer.mjs"), args...)
+}
+
+// startNode runs a node script printing JSON lines; the process is stopped
+// (stdin closed, then killed) and waited for at cleanup.
+func startNode(t *testing.T, script string, args ...string) *rustPeer {
+	t.Helper()
 	cmd := exec.Command("node", append([]string{script}, args...)...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -201,6 +207,17 @@ func (q *quicSide) drain() {
 }
 
 func (q *quicSide) send(level Level, data []byte) {
+	if level == LevelApplication {
+		// A NewSessionTicket; with HANDSHAKE_DONE, as a server confirms the handshake.
+		payload := append(cryptoFrame(q.offsets[level], data), 0x1e)
+		q.offsets[level] += uint64(len(data))
+		pkt := sealShort(q.dcid, q.write[level], q.pn[level], payload)
+		q.pn[level]++
+		if _, err := q.udp.WriteToUDP(pkt, q.peer); err != nil {
+			q.t.Fatal(err)
+		}
+		return
+	}
 	typ := byte(pktInitial)
 	if level == LevelHandshake {
 		typ = pktHandshake
@@ -330,6 +347,8 @@ func TestInteropRustHelper(t *testing.T) {
 	case "server-wrong-key":
 		// Our server presents a key other than the one Rust dials.
 		interopServer(t, udp, nil, nil, true)
+	case "server-resume":
+		interopServerResume(t, udp)
 	default:
 		t.Fatalf("unknown mode %q", mode)
 	}
@@ -485,4 +504,92 @@ func interopServer(t *testing.T, udp *net.UDPConn, groups []Group, suites []Ciph
 		t.Fatalf("Rust client did not complete its handshake with us: %v", res)
 	}
 	t.Logf("Rust client connected to our server (then %v in phase %v)", res["error"], res["phase"])
+}
+
+// interopServerResume: one Rust endpoint dials our server twice; the first
+// connection gets our session tickets (at 1-RTT), the second must resume
+// with one (rustls computes the binder, our server checks it).
+func interopServerResume(t *testing.T, udp *net.UDPConn) {
+	ourKey := key.NewSecretKey()
+	addr := udp.LocalAddr().(*net.UDPAddr).AddrPort()
+	tk := ticket.EncodeEndpoint(endpointaddr.Addr{ID: ourKey.Public(), Direct: []netip.AddrPort{netip.AddrPortFrom(addr.Addr().Unmap(), addr.Port())}})
+	rustKey := key.NewSecretKey()
+	rust := startNode(t, filepath.Join("testdata", "rust-reconnect.mjs"), tk, interopALPN, hex.EncodeToString(rustKey[:]))
+	keys, err := NewTicketKeys(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var conns []*quicSide
+	byCID := map[string]*quicSide{}
+	buf := make([]byte, 65536)
+	deadline := time.Now().Add(30 * time.Second)
+	for len(conns) < 2 || !conns[1].done {
+		if time.Now().After(deadline) {
+			t.Fatalf("timeout with %d connections", len(conns))
+		}
+		udp.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		n, from, err := udp.ReadFromUDP(buf)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			continue
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := append([]byte(nil), buf[:n]...)
+		var dcid []byte
+		if d[0]&0x80 != 0 {
+			dcid = d[6 : 6+int(d[5])]
+		} else {
+			dcid = d[1:9]
+		}
+		q := byCID[string(dcid)]
+		if q == nil {
+			if d[0]&0xb0 != 0x80 { // not an Initial
+				continue
+			}
+			odcid := append([]byte(nil), dcid...)
+			scid := randBytes(8)
+			s := Server(&Config{
+				SecretKey:           ourKey,
+				ALPNs:               []string{interopALPN},
+				TransportParameters: encodeTransportParams(odcid, scid),
+				TicketKeys:          keys,
+			})
+			q = newQuicSide(t, s, udp, scid, false)
+			q.peer = from
+			q.read[LevelInitial], q.write[LevelInitial] = initialKeys(odcid)
+			sl := int(d[6+int(d[5])])
+			q.dcid = append([]byte(nil), d[7+int(d[5]):7+int(d[5])+sl]...)
+			byCID[string(odcid)], byCID[string(scid)] = q, q
+			conns = append(conns, q)
+		}
+		wasDone := q.done
+		if err := q.receive(d); err != nil {
+			if q.done {
+				continue // the Rust side closing a finished connection
+			}
+			t.Fatalf("connection %d: %v", len(conns), err)
+		}
+		if q.done && !wasDone && q == conns[0] {
+			for range 2 {
+				if err := q.conn.SendSessionTicket(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			q.drain()
+		}
+	}
+	s1, s2 := conns[0].conn, conns[1].conn
+	if s1.UsedResumption() || !s2.UsedResumption() || s2.PeerKey() != rustKey.Public() {
+		t.Fatalf("resumed: first %v, second %v (peer %v)", s1.UsedResumption(), s2.UsedResumption(), s2.PeerKey())
+	}
+	for i := 1; i <= 2; i++ {
+		res := rust.wait(t, 15*time.Second, func(m map[string]any) bool { return m["conn"] != nil })
+		if res["ok"] != true || res["remote"] != ourKey.Public().String() {
+			t.Fatalf("Rust connection %d: %v", i, res)
+		}
+	}
+	t.Logf("a Rust client resumed with our ticket (suite %v)", s2.CipherSuite())
 }

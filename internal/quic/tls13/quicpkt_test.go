@@ -117,6 +117,23 @@ func sealLong(typ byte, dcid, scid []byte, k *pktKeys, pn uint64, payload []byte
 	return pkt
 }
 
+// sealShort builds a protected 1-RTT packet (4-byte packet number).
+func sealShort(dcid []byte, k *pktKeys, pn uint64, payload []byte) []byte {
+	hdr := append([]byte{0x40 | 0x03}, dcid...)
+	pnOff := len(hdr)
+	hdr = binary.BigEndian.AppendUint32(hdr, uint32(pn))
+	for len(payload) < 16 {
+		payload = append(payload, 0) // PADDING, so there is a sample
+	}
+	pkt := k.aead.Seal(hdr, k.nonce(pn), payload, hdr)
+	mask := k.hp(pkt[pnOff+4 : pnOff+20])
+	pkt[0] ^= mask[0] & 0x1f
+	for i := range 4 {
+		pkt[pnOff+i] ^= mask[1+i]
+	}
+	return pkt
+}
+
 // packet is one decrypted packet.
 type packet struct {
 	level   Level

@@ -228,10 +228,10 @@ func (c *Conn) handleClientHello(msg []byte) error {
 	if tp == nil {
 		tp = []byte{}
 	}
-	ee := &encryptedExtensions{alpn: alpn, transportParams: tp, earlyData: c.early == earlyAccepted}
-	if !c.resumed {
-		ee.serverCertType, ee.clientCertType = certTypeRawPublic, certTypeRawPublic
-	}
+	// The certificate types are echoed on resumption too: rustls clients
+	// fail without them (IncorrectCertificateTypeExtension).
+	ee := &encryptedExtensions{alpn: alpn, transportParams: tp, earlyData: c.early == earlyAccepted,
+		serverCertType: certTypeRawPublic, clientCertType: certTypeRawPublic}
 	flight, err := ee.marshal()
 	if err != nil {
 		return alertf(AlertInternalError, "encrypted extensions: %v", err)
