@@ -143,8 +143,10 @@
 // sent (shared/spec/vectors/core.json); the server against a ClientHello of
 // Rust's exact shape. TestInteropRust runs real Rust iroh 1.0 endpoints
 // (shared/interop, in a network namespace) over a test-only QUIC packet
-// layer: our client completes handshakes with a Rust listener, stores its
-// tickets and resumes with 0-RTT accepted; a Rust client completes its
-// handshake with our server. Every parser, and the client and server as a
-// whole, has a fuzz target.
+// layer: our client completes handshakes with a Rust listener (also after
+// a HelloRetryRequest), stores its tickets and resumes with 0-RTT accepted;
+// a Rust client completes its handshake with our server (also after a
+// HelloRetryRequest to P-256 with ChaCha20), resumes with our ticket, and
+// refuses our server when it presents a key other than the one dialed.
+// Every parser, and the client and server as a whole, has a fuzz target.
 package tls13
