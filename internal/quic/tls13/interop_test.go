@@ -58,7 +58,7 @@ func TestInteropRust(t *testing.T) {
 		unshare = []string{"unshare", "-r", "-n"}
 	}
 	shared := testutil.SharedDir(t)
-	for _, mode := range []string{"client", "client-hrr", "server", "server-hrr", "server-wrong-key", "server-resume"} {
+	for _, mode := range []string{"client", "client-hrr", "client-aes128-p256", "server", "server-hrr", "server-wrong-key", "server-resume"} {
 		t.Run(mode, func(t *testing.T) {
 			t.Parallel() // each in its own namespace; mostly waiting on Rust's timeouts
 			args := append(unshare[1:], os.Args[0], "-test.run=^TestInteropRustHelper$", "-test.v", "-test.timeout=60s")
@@ -335,10 +335,13 @@ func TestInteropRustHelper(t *testing.T) {
 	defer udp.Close()
 	switch mode {
 	case "client":
-		interopClient(t, udp, nil)
+		interopClient(t, udp, clientOpts{})
 	case "client-hrr":
 		// Only a hybrid share: Rust's ring build asks for x25519.
-		interopClient(t, udp, []Group{X25519MLKEM768})
+		interopClient(t, udp, clientOpts{keyShares: []Group{X25519MLKEM768}, hrr: true})
+	case "client-aes128-p256":
+		// SHA-256 schedule and binder, P-256, with rustls.
+		interopClient(t, udp, clientOpts{suites: []CipherSuite{TLS_AES_128_GCM_SHA256}, groups: []Group{P256}})
 	case "server":
 		interopServer(t, udp, nil, nil, false)
 	case "server-hrr":
@@ -357,7 +360,14 @@ func TestInteropRustHelper(t *testing.T) {
 // interopClient: our client against a Rust iroh listener. Our client must
 // verify the Rust server (key, signature, Finished), and the Rust server
 // must accept our client (it reports the connection with our id).
-func interopClient(t *testing.T, udp *net.UDPConn, keyShares []Group) {
+// clientOpts vary our client in interopClient.
+type clientOpts struct {
+	keyShares, groups []Group
+	suites            []CipherSuite
+	hrr               bool // a HelloRetryRequest is expected
+}
+
+func interopClient(t *testing.T, udp *net.UDPConn, o clientOpts) {
 	rustKey := key.NewSecretKey()
 	rust := startRustPeer(t, "listen", "--bind", "127.0.0.1:4433", "--secret", hex.EncodeToString(rustKey[:]), "--alpn", interopALPN)
 	rust.wait(t, 30*time.Second, func(m map[string]any) bool { return m["event"] == "ready" })
@@ -374,7 +384,9 @@ func interopClient(t *testing.T, udp *net.UDPConn, keyShares []Group) {
 			TransportParameters: encodeTransportParams(nil, scid),
 			SessionCache:        cache,
 			EnableEarlyData:     true,
-			KeyShares:           keyShares,
+			KeyShares:           o.keyShares,
+			Groups:              o.groups,
+			CipherSuites:        o.suites,
 		})
 		q := newQuicSide(t, c, udp, scid, true)
 		q.peer = &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4433}
@@ -390,7 +402,7 @@ func interopClient(t *testing.T, udp *net.UDPConn, keyShares []Group) {
 		return c, q
 	}
 	c, q := dial(udp)
-	if c.UsedResumption() || c.DidHelloRetryRequest() != (keyShares != nil) {
+	if c.UsedResumption() || c.DidHelloRetryRequest() != o.hrr {
 		t.Fatalf("first connection: resumed %v, hrr %v", c.UsedResumption(), c.DidHelloRetryRequest())
 	}
 	if c.PeerKey() != rustKey.Public() || c.ALPN() != interopALPN {
@@ -424,7 +436,7 @@ func interopClient(t *testing.T, udp *net.UDPConn, keyShares []Group) {
 	if conn["remote"] != ourKey.Public().String() {
 		t.Fatalf("Rust server saw %v", conn)
 	}
-	if keyShares != nil {
+	if o.hrr {
 		if !c2.EarlyDataOffered() || c2.EarlyDataAccepted() || !c2.DidHelloRetryRequest() {
 			t.Fatalf("0-RTT after a HelloRetryRequest: offered %v, accepted %v", c2.EarlyDataOffered(), c2.EarlyDataAccepted())
 		}
