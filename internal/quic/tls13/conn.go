@@ -54,7 +54,8 @@ type Config struct {
 	// (key.PublicKey.SNIName); the server must prove it holds that key.
 	ServerName string
 	// TransportParameters are our encoded QUIC transport parameters, sent
-	// as the quic_transport_parameters extension. Opaque here.
+	// as the quic_transport_parameters extension. Opaque here; nil sends an
+	// empty extension (which a QUIC peer will reject: the core must set it).
 	TransportParameters []byte
 	// SessionCache (client only, optional) stores tickets and offers them
 	// to resume; nil means no resumption.
