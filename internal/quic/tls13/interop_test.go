@@ -52,10 +52,10 @@ func TestInteropRust(t *testing.T) {
 	}
 	unshare := []string{"unshare", "-n"}
 	if os.Geteuid() != 0 {
-		if err := exec.Command("unshare", "-r", "-n", "true").Run(); err != nil {
-			t.Skipf("interop: not root and no unprivileged user namespaces (%v)", err)
-		}
 		unshare = []string{"unshare", "-r", "-n"}
+	}
+	if out, err := exec.Command(unshare[0], append(unshare[1:], "true")...).CombinedOutput(); err != nil {
+		t.Skipf("interop: network namespaces unavailable (%s: %v %s)", strings.Join(unshare, " "), err, out)
 	}
 	shared := testutil.SharedDir(t)
 	for _, mode := range []string{"client", "client-hrr", "client-aes128-p256", "server", "server-hrr", "server-wrong-key", "server-resume"} {
