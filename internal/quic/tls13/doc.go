@@ -115,8 +115,9 @@
 // lifetime (TicketLifetime, 2 hours), 0-RTT or not. TicketKeys remembers
 // redeemed tickets in a table of bounded size; when the table is full of
 // unexpired entries, further resumptions fall back to full handshakes
-// rather than risk a replay. Tickets do not survive the TicketKeys (no key
-// rotation or persistence yet). A server accepting 0-RTT must still keep
+// rather than risk a replay. TicketKeys.Rotate replaces the sealing key,
+// the previous one still opening tickets until the next rotation; tickets
+// do not survive the TicketKeys (no persistence). A server accepting 0-RTT must still keep
 // its transport parameter limits at least as high as before.
 //
 // # What it does not do

@@ -309,3 +309,22 @@ func TestTicketData(t *testing.T) {
 		t.Error("2000 bytes of ticket data accepted")
 	}
 }
+
+// TestTicketKeyRotation: a ticket survives one Rotate, not two.
+func TestTicketKeyRotation(t *testing.T) {
+	for _, rotations := range []int{0, 1, 2} {
+		rs := newResumption(t, false)
+		rs.first(t, 1)
+		for range rotations {
+			if err := rs.keys.Rotate(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cc, sc := rs.configs()
+		r := handshake(t, cc, sc, nil, 0)
+		r.mustSucceed(t)
+		if want := rotations < 2; r.client.c.UsedResumption() != want {
+			t.Errorf("after %d rotations: resumed %v, want %v", rotations, r.client.c.UsedResumption(), want)
+		}
+	}
+}
