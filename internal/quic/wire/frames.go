@@ -47,6 +47,25 @@ type Frame struct {
 // bytes consumed. An unknown type is an error (RFC 9000 §12.4:
 // FRAME_ENCODING_ERROR).
 func ParseFrame(b []byte, f *Frame) (int, error) {
+	// Fast paths for the frames of bulk transfer: one-byte types parsed
+	// once, straight into f.
+	if len(b) > 0 {
+		switch t := FrameType(b[0]); {
+		case t.IsStream():
+			r := reader{b: b, off: 1, typ: t}
+			f.Type = FrameStream
+			f.Stream = parseStreamBody(&r)
+			return r.off, r.err
+		case t == FrameAck || t == FrameAckECN:
+			r := reader{b: b, off: 1, typ: t}
+			f.Type = t
+			f.Ack = parseAckBody(&r, f.ackBuf)
+			if cap(f.Ack.Ranges) > cap(f.ackBuf) {
+				f.ackBuf = f.Ack.Ranges[:0]
+			}
+			return r.off, r.err
+		}
+	}
 	t, _, err := parseType(b)
 	if err != nil {
 		return 0, err
