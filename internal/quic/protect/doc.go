@@ -17,7 +17,10 @@
 //	pn, payload, err := keys.OpenPacket(pkt, h.PNOffset, largestReceived)
 //
 // Receiving a 1-RTT packet: UnprotectHeader, read the key phase bit of
-// pkt[0], pick the current or next Keys (Next), then Open.
+// pkt[0], pick the current or next Keys (Next), then Open. With multipath
+// (draft-ietf-quic-multipath-18, as noq and rustls do it) the path ID
+// enters the nonce: SealForPath, OpenForPath, SealPacketForPath; path 0
+// is the same as without multipath.
 //
 // Seal, Open and the header protection do not allocate (a test checks
 // it), so a Keys holds scratch space and is not safe for concurrent use:
