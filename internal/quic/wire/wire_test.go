@@ -232,3 +232,27 @@ func BenchmarkDecodePacketNumber(b *testing.B) {
 }
 
 var _ = strconv.Itoa
+
+func TestStatelessReset(t *testing.T) {
+	tok := [16]byte{1, 2, 3}
+	if _, err := AppendStatelessReset(nil, tok, 20); err == nil {
+		t.Error("20-byte reset accepted")
+	}
+	for _, size := range []int{21, 43, 1200} {
+		b, err := AppendStatelessReset([]byte{9}, tok, size)
+		if err != nil || len(b) != size+1 {
+			t.Fatalf("size %d: %d bytes, %v", size, len(b), err)
+		}
+		d := b[1:]
+		got, ok := StatelessResetToken(d)
+		if !ok || got != tok || d[0]&0xc0 != 0x40 {
+			t.Errorf("size %d: token %x %v, first byte %#x", size, got, ok, d[0])
+		}
+		if h, err := ParseHeader(d, 8); err != nil || h.Type != Packet1RTT {
+			t.Errorf("a reset does not parse as a short header: %v", err)
+		}
+	}
+	if _, ok := StatelessResetToken(make([]byte, 20)); ok {
+		t.Error("20-byte datagram taken for a reset")
+	}
+}
