@@ -5,7 +5,8 @@
 // ChaCha20-Poly1305) with the nonce IV xor packet number, header
 // protection (AES-ECB or ChaCha20 mask over a 16-byte sample), key
 // updates ("quic ku", keeping the header key), the Retry integrity tag
-// (§5.8) and stateless reset tokens (RFC 9000 §10.3.2).
+// (§5.8), stateless reset tokens (RFC 9000 §10.3.2) and sealed address
+// validation tokens for Retry and NEW_TOKEN (TokenKey, RFC 9000 §8.1).
 //
 // It works on packets laid out by internal/quic/wire: the header, a
 // packet number at pnOff, the payload, room for the 16-byte tag. Sending:
