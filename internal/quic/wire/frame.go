@@ -57,6 +57,16 @@ func (r *reader) failf(field, format string, args ...any) {
 }
 
 func (r *reader) varint(field string) uint64 {
+	// The one-byte case inline; the rest, and errors, out of line. After
+	// an error the parse may go on reading: the error is what returns.
+	if off := r.off; off < len(r.b) && r.b[off] < 0x40 {
+		r.off = off + 1
+		return uint64(r.b[off])
+	}
+	return r.varintSlow(field)
+}
+
+func (r *reader) varintSlow(field string) uint64 {
 	if r.err != nil {
 		return 0
 	}

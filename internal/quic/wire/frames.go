@@ -66,6 +66,12 @@ func ParseFrame(b []byte, f *Frame) (int, error) {
 			return r.off, r.err
 		}
 	}
+	return parseFrameSlow(b, f)
+}
+
+// parseFrameSlow is ParseFrame for all types; kept apart so that the
+// fast paths above do not pay for its large stack frame.
+func parseFrameSlow(b []byte, f *Frame) (int, error) {
 	t, _, err := parseType(b)
 	if err != nil {
 		return 0, err
