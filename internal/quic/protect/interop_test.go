@@ -36,6 +36,15 @@ func TestRustIrohInitial(t *testing.T) {
 		rustInitialChild(t)
 		return
 	}
+	runInNamespace(t, "TestRustIrohInitial")
+}
+
+// runInNamespace runs the test named name of this binary again, as a
+// child inside a new loopback-only network namespace (root: unshare -n;
+// else an unprivileged user namespace), where Rust iroh's port mapper
+// finds nothing to probe. The child sees interopChildEnv set.
+func runInNamespace(t *testing.T, name string) {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("interop: skipped in -short mode")
 	}
@@ -53,7 +62,7 @@ func TestRustIrohInitial(t *testing.T) {
 		args = []string{"-r", "-n"}
 	}
 	shared := testutil.SharedDir(t)
-	args = append(args, "sh", "-c", `ip link set lo up && exec "$0" -test.run='^TestRustIrohInitial$' -test.v`, os.Args[0])
+	args = append(args, "sh", "-c", `ip link set lo up && exec "$0" -test.run="^$1\$" -test.v`, os.Args[0], name)
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "unshare", args...)

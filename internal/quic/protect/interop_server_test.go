@@ -1,0 +1,225 @@
+package protect
+
+import (
+	"bufio"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/iroh-go/iroh/internal/quic/wire"
+	"github.com/iroh-go/iroh/internal/testutil"
+	"github.com/iroh-go/iroh/key"
+	"github.com/iroh-go/iroh/ticket"
+)
+
+// TestRustIrohServerInitial sends a client Initial built with this
+// package and wire (Builder, transport parameters with GREASE in random
+// order, a hand-made TLS 1.3 ClientHello offering raw public keys) to a
+// real Rust iroh 1.0 endpoint listening in a loopback-only namespace,
+// and opens its answer: the server Initial must decrypt with our keys and
+// carry an ACK of our packet and the ServerHello, followed by Handshake
+// packets; a CONNECTION_CLOSE (for instance over our transport
+// parameters) fails the test with its code and reason.
+func TestRustIrohServerInitial(t *testing.T) {
+	if os.Getenv(interopChildEnv) != "" {
+		rustServerChild(t)
+		return
+	}
+	runInNamespace(t, "TestRustIrohServerInitial")
+}
+
+func rustServerChild(t *testing.T) {
+	peer := exec.Command("node", filepath.Join(testutil.SharedDir(t), "interop", "rust-peer.mjs"),
+		"listen", "--bind", "127.0.0.1:0", "--alpn", "iroh-go-interop/echo/0")
+	stdout, err := peer.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer.Stderr = os.Stderr
+	stdin, err := peer.StdinPipe() // the listener serves until its stdin closes
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdin.Close()
+	if err := peer.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		peer.Process.Kill()
+		peer.Wait()
+	}()
+	ready := make(chan string, 1)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		sc.Buffer(make([]byte, 1<<20), 1<<20)
+		for sc.Scan() {
+			var ev struct {
+				Event  string `json:"event"`
+				Ticket string `json:"ticket"`
+			}
+			if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.Event == "ready" {
+				ready <- ev.Ticket
+			} else {
+				os.Stderr.Write(append(sc.Bytes(), '\n'))
+			}
+		}
+		close(ready)
+	}()
+	var tk string
+	select {
+	case tk = <-ready:
+	case <-time.After(30 * time.Second):
+		t.Fatal("rust-peer listen: not ready in 30 s")
+	}
+	addr, err := ticket.ParseEndpoint(tk)
+	if err != nil || len(addr.Direct) == 0 {
+		t.Fatalf("ticket %q: %v", tk, err)
+	}
+	server := addr.Direct[0]
+	t.Logf("server %v", addr.Direct)
+
+	dcid, scid := make([]byte, 20), make([]byte, 8)
+	rand.Read(dcid)
+	rand.Read(scid)
+	ch := clientHello(t, addr.ID, scid)
+
+	var b wire.Builder
+	b.Reset(make([]byte, 0, 1500), 1452)
+	h := wire.LongHeader{Type: wire.PacketInitial, Version: wire.Version1, DstCID: dcid, SrcCID: scid}
+	if !b.StartLong(&h, 0, 1, TagLen) || b.AddCrypto(0, ch) != len(ch) {
+		t.Fatal("ClientHello does not fit one Initial")
+	}
+	p, ok := b.Finish(wire.MinInitialDatagramSize)
+	if !ok {
+		t.Fatal("no packet")
+	}
+	seal, open := InitialKeys(dcid, true)
+	if _, err := seal.SealPacket(p.Plain, p.PNOffset, p.PNLen, 0); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write(b.Datagram()); err != nil {
+		t.Fatal(err)
+	}
+
+	buf := make([]byte, 65536)
+	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
+	var acked, serverHello, handshake bool
+	for !(acked && serverHello && handshake) {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("answer from Rust iroh: acked %v, ServerHello %v, Handshake %v: %v", acked, serverHello, handshake, err)
+		}
+		pkts, err := wire.SplitCoalesced(nil, buf[:n], len(scid))
+		if err != nil {
+			t.Fatalf("split the answer: %v", err)
+		}
+		for _, pkt := range pkts {
+			h, err := wire.ParseHeader(pkt, len(scid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(h.DstCID) != string(scid) {
+				t.Fatalf("answer to DCID %x, we are %x", h.DstCID, scid)
+			}
+			switch h.Type {
+			case wire.PacketHandshake:
+				handshake = true
+				t.Logf("Handshake packet: %d bytes", len(pkt))
+				continue
+			case wire.PacketInitial:
+			default:
+				t.Fatalf("unexpected %v packet", h.Type)
+			}
+			pn, payload, err := open.OpenPacket(pkt, h.PNOffset, wire.NoPacketNumber)
+			if err != nil {
+				t.Fatalf("open the server Initial: %v", err)
+			}
+			it := wire.NewFrameIter(payload)
+			for it.Next() {
+				f := it.Frame()
+				switch f.Type {
+				case wire.FrameAck, wire.FrameAckECN:
+					if f.Ack.Largest() == 0 && f.Ack.Ranges[len(f.Ack.Ranges)-1].Smallest == 0 {
+						acked = true
+					}
+				case wire.FrameCrypto:
+					if f.Crypto.Offset == 0 && len(f.Crypto.Data) > 40 && f.Crypto.Data[0] == 2 {
+						serverHello = true
+						suite := binary.BigEndian.Uint16(f.Crypto.Data[4+2+32+1+int(f.Crypto.Data[4+2+32]):])
+						t.Logf("ServerHello: cipher suite %#04x, %d bytes", suite, len(f.Crypto.Data))
+					}
+				case wire.FrameConnectionClose, wire.FrameApplicationClose:
+					c := f.ConnectionClose
+					t.Fatalf("Rust iroh closed: code %#x frame %v reason %q", c.Code, c.FrameType, c.Reason)
+				}
+			}
+			if it.Err() != nil {
+				t.Fatalf("frames of the server Initial: %v", it.Err())
+			}
+			t.Logf("server Initial pn %d: %d bytes; acked %v, ServerHello %v", pn, len(pkt), acked, serverHello)
+		}
+	}
+}
+
+// clientHello is a TLS 1.3 ClientHello as iroh offers it (core.md §6.1):
+// raw public keys both ways, Ed25519, x25519, the SNI of the server's id,
+// our transport parameters.
+func clientHello(t *testing.T, server key.PublicKey, scid []byte) []byte {
+	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := wire.NewTransportParameters()
+	cid := wire.MustConnID(scid)
+	tp.InitialSourceCID = &cid
+	tp.MaxIdleTimeout = 30000
+	tp.MaxUDPPayloadSize = 1472
+	tp.InitialMaxData = 1 << 24
+	tp.InitialMaxStreamDataBidiLocal, tp.InitialMaxStreamDataBidiRemote, tp.InitialMaxStreamDataUni = 1<<20, 1<<20, 1<<20
+	tp.InitialMaxStreamsBidi, tp.InitialMaxStreamsUni = 100, 100
+	tp.ActiveConnectionIDLimit = 5
+	tp.MaxDatagramFrameSize = 65535
+	tp.HasMinAckDelay, tp.MinAckDelay = true, 1000
+	tp.HasInitialMaxPathID, tp.InitialMaxPathID = true, 7
+	tp.NATTraversal = 32
+
+	u16 := func(b []byte, v int) []byte { return binary.BigEndian.AppendUint16(b, uint16(v)) }
+	ext := func(b []byte, typ int, body []byte) []byte { return append(u16(u16(b, typ), len(body)), body...) }
+	sni := server.SNIName()
+	var exts []byte
+	exts = ext(exts, 0, append(u16(append(u16(nil, 3+len(sni)), 0), len(sni)), sni...))
+	exts = ext(exts, 10, []byte{0, 2, 0x00, 0x1d})
+	exts = ext(exts, 13, []byte{0, 2, 0x08, 0x07})
+	alpn := "iroh-go-interop/echo/0"
+	exts = ext(exts, 16, append(append(u16(nil, 1+len(alpn)), byte(len(alpn))), alpn...))
+	exts = ext(exts, 43, []byte{2, 0x03, 0x04})
+	exts = ext(exts, 45, []byte{1, 1})
+	pub := priv.PublicKey().Bytes()
+	exts = ext(exts, 51, append(u16(u16(u16(nil, 4+len(pub)), 0x1d), len(pub)), pub...))
+	exts = ext(exts, 19, []byte{1, 2})
+	exts = ext(exts, 20, []byte{1, 2})
+	exts = ext(exts, 57, tp.AppendRandomized(nil, nil))
+
+	body := []byte{3, 3}
+	random := make([]byte, 32)
+	rand.Read(random)
+	body = append(body, random...)
+	body = append(body, 0)                // legacy_session_id
+	body = append(body, 0, 2, 0x13, 0x01) // cipher_suites
+	body = append(body, 1, 0)             // legacy_compression_methods
+	body = append(u16(body, len(exts)), exts...)
+	msg := []byte{1, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}
+	return append(msg, body...)
+}
