@@ -2,8 +2,11 @@ package protect
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/ecdh"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"net"
@@ -13,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iroh-go/iroh/internal/quic/tls13"
 	"github.com/iroh-go/iroh/internal/quic/wire"
 	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
@@ -25,8 +29,10 @@ import (
 // real Rust iroh 1.0 endpoint listening in a loopback-only namespace,
 // and opens its answer: the server Initial must decrypt with our keys and
 // carry an ACK of our packet and the ServerHello, followed by Handshake
-// packets; a CONNECTION_CLOSE (for instance over our transport
-// parameters) fails the test with its code and reason.
+// packets, which open with keys derived from the ServerHello and hold the
+// server's transport parameters (server-only ones included); a
+// CONNECTION_CLOSE (for instance over our transport parameters) fails the
+// test with its code and reason.
 func TestRustIrohServerInitial(t *testing.T) {
 	if os.Getenv(interopChildEnv) != "" {
 		rustServerChild(t)
@@ -88,7 +94,7 @@ func rustServerChild(t *testing.T) {
 	dcid, scid := make([]byte, 20), make([]byte, 8)
 	rand.Read(dcid)
 	rand.Read(scid)
-	ch := clientHello(t, addr.ID, scid)
+	ch, priv := clientHello(t, addr.ID, scid)
 
 	var b wire.Builder
 	b.Reset(make([]byte, 0, 1500), 1452)
@@ -116,7 +122,9 @@ func rustServerChild(t *testing.T) {
 	buf := make([]byte, 65536)
 	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
 	var acked, serverHello, handshake bool
-	for !(acked && serverHello && handshake) {
+	var sh, serverSCID []byte
+	var hsPackets [][]byte
+	for !(acked && serverHello && handshake) || !serverParams(t, priv, ch, sh, hsPackets, dcid, serverSCID) {
 		n, err := conn.Read(buf)
 		if err != nil {
 			t.Fatalf("answer from Rust iroh: acked %v, ServerHello %v, Handshake %v: %v", acked, serverHello, handshake, err)
@@ -136,6 +144,7 @@ func rustServerChild(t *testing.T) {
 			switch h.Type {
 			case wire.PacketHandshake:
 				handshake = true
+				hsPackets = append(hsPackets, bytes.Clone(pkt))
 				t.Logf("Handshake packet: %d bytes", len(pkt))
 				continue
 			case wire.PacketInitial:
@@ -157,6 +166,8 @@ func rustServerChild(t *testing.T) {
 				case wire.FrameCrypto:
 					if f.Crypto.Offset == 0 && len(f.Crypto.Data) > 40 && f.Crypto.Data[0] == 2 {
 						serverHello = true
+						sh = bytes.Clone(f.Crypto.Data)
+						serverSCID = bytes.Clone(h.SrcCID)
 						suite := binary.BigEndian.Uint16(f.Crypto.Data[4+2+32+1+int(f.Crypto.Data[4+2+32]):])
 						t.Logf("ServerHello: cipher suite %#04x, %d bytes", suite, len(f.Crypto.Data))
 					}
@@ -176,7 +187,7 @@ func rustServerChild(t *testing.T) {
 // clientHello is a TLS 1.3 ClientHello as iroh offers it (core.md §6.1):
 // raw public keys both ways, Ed25519, x25519, the SNI of the server's id,
 // our transport parameters.
-func clientHello(t *testing.T, server key.PublicKey, scid []byte) []byte {
+func clientHello(t *testing.T, server key.PublicKey, scid []byte) ([]byte, *ecdh.PrivateKey) {
 	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -221,5 +232,105 @@ func clientHello(t *testing.T, server key.PublicKey, scid []byte) []byte {
 	body = append(body, 1, 0)             // legacy_compression_methods
 	body = append(u16(body, len(exts)), exts...)
 	msg := []byte{1, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}
-	return append(msg, body...)
+	return append(msg, body...), priv
+}
+
+// serverParams derives the server's handshake traffic secret from the
+// ServerHello (TLS 1.3 key schedule, RFC 8446 §7.1, SHA-256 suites),
+// opens the Handshake packets with NewKeys, and checks the transport
+// parameters in EncryptedExtensions: server-only parameters from a real
+// Rust server. It returns false while the packets so far do not hold the
+// whole EncryptedExtensions.
+func serverParams(t *testing.T, priv *ecdh.PrivateKey, ch, sh []byte, pkts [][]byte, odcid, serverSCID []byte) bool {
+	t.Helper()
+	if sh == nil || len(pkts) == 0 {
+		return false
+	}
+	// ServerHello: type, length, version, random, session id, suite,
+	// compression, extensions.
+	m := sh[4:]
+	sidLen := int(m[2+32])
+	m = m[2+32+1+sidLen:]
+	suite := tls13.CipherSuite(binary.BigEndian.Uint16(m))
+	if suite != tls13.TLS_AES_128_GCM_SHA256 {
+		t.Fatalf("server chose %v, we offered only TLS_AES_128_GCM_SHA256", suite)
+	}
+	m = m[2+1+2:]
+	var share []byte
+	for len(m) >= 4 {
+		typ, n := binary.BigEndian.Uint16(m), int(binary.BigEndian.Uint16(m[2:]))
+		if typ == 51 {
+			share = m[4+4 : 4+n]
+		}
+		m = m[4+n:]
+	}
+	peerPub, err := ecdh.X25519().NewPublicKey(share)
+	if err != nil {
+		t.Fatalf("server key share: %v", err)
+	}
+	shared, err := priv.ECDH(peerPub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	early, _ := hkdf.Extract(sha256.New, make([]byte, 32), nil)
+	empty := sha256.Sum256(nil)
+	derived := tls13.ExpandLabel(sha256.New, early, "derived", empty[:], 32)
+	hs, _ := hkdf.Extract(sha256.New, shared, derived)
+	th := sha256.New()
+	th.Write(ch)
+	th.Write(sh)
+	secret := tls13.ExpandLabel(sha256.New, hs, "s hs traffic", th.Sum(nil), 32)
+	keys, err := NewKeys(suite, secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var crypto []byte
+	largest := wire.NoPacketNumber
+	for _, pkt := range pkts {
+		h, err := wire.ParseHeader(pkt, 0) // long headers only
+		if err != nil {
+			t.Fatal(err)
+		}
+		pn, payload, err := keys.OpenPacket(bytes.Clone(pkt), h.PNOffset, largest)
+		if err != nil {
+			t.Fatalf("open a Handshake packet with keys from the ServerHello: %v", err)
+		}
+		largest = pn
+		it := wire.NewFrameIter(payload)
+		for it.Next() {
+			if f := it.Frame(); f.Type == wire.FrameCrypto && f.Crypto.Offset == uint64(len(crypto)) {
+				crypto = append(crypto, f.Crypto.Data...)
+			}
+		}
+		if it.Err() != nil {
+			t.Fatalf("Handshake frames: %v", it.Err())
+		}
+	}
+	if len(crypto) < 6 || crypto[0] != 8 {
+		t.Fatalf("first Handshake message is type %x, want EncryptedExtensions", crypto[:1])
+	}
+	l := int(crypto[1])<<16 | int(crypto[2])<<8 | int(crypto[3])
+	if len(crypto) < 4+l {
+		return false
+	}
+	exts := crypto[6 : 4+l]
+	for len(exts) >= 4 {
+		typ, n := binary.BigEndian.Uint16(exts), int(binary.BigEndian.Uint16(exts[2:]))
+		if typ == 57 {
+			p, err := wire.ParseTransportParameters(exts[4:4+n], true)
+			if err != nil {
+				t.Fatalf("Rust server transport parameters: %v", err)
+			}
+			if p.OriginalDestinationCID == nil || !bytes.Equal(p.OriginalDestinationCID.Bytes(), odcid) ||
+				p.InitialSourceCID == nil || !bytes.Equal(p.InitialSourceCID.Bytes(), serverSCID) ||
+				!p.HasInitialMaxPathID || p.InitialMaxPathID != 7 || p.NATTraversal != 32 || p.MaxIdleTimeout != 30000 {
+				t.Errorf("Rust server transport parameters: %+v", p)
+			}
+			t.Logf("Rust server transport parameters (%d bytes): %+v", n, p)
+			return true
+		}
+		exts = exts[4+n:]
+	}
+	t.Fatal("EncryptedExtensions without quic_transport_parameters")
+	return false
 }
