@@ -164,6 +164,18 @@ func (b *Builder) AddFrame(f *Frame) bool {
 	return true
 }
 
+// AddAck appends an ACK or PATH_ACK frame, dropping its oldest ranges
+// (f.FitTo) if that makes it fit, and reports whether it was added.
+func (b *Builder) AddAck(f *AckFrame) bool {
+	b.mustBeOpen()
+	if !f.FitTo(b.Room()) {
+		return false
+	}
+	b.buf = f.Append(b.buf)
+	b.added(FrameAck)
+	return true
+}
+
 // AddStream appends a STREAM frame with as much of data as fits, from
 // offset, and returns how many bytes of data it carries; fin is sent only
 // if all of data fits. A frame cut short fills the packet and leaves out

@@ -281,6 +281,33 @@ func (f *AckFrame) Append(b []byte) []byte {
 	return b
 }
 
+// FitTo drops the oldest ranges until the frame's encoding is at most n
+// bytes (older acknowledgements were sent before, RFC 9000 §13.2.4),
+// reslicing Ranges without allocating. It reports false, leaving the
+// ranges alone, if even the newest range alone does not fit.
+func (f *AckFrame) FitTo(n int) bool {
+	if len(f.Ranges) == 0 {
+		return false
+	}
+	total := f.Len()
+	if total <= n {
+		return true
+	}
+	// Peel ranges off the end, adjusting the length as we go (linear).
+	k := len(f.Ranges)
+	for k > 1 && total > n {
+		r, prev := f.Ranges[k-1], f.Ranges[k-2].Smallest
+		total -= vl(prev-r.Largest-2) + vl(r.Largest-r.Smallest)
+		total += vl(uint64(k-2)) - vl(uint64(k-1))
+		k--
+	}
+	if total > n {
+		return false
+	}
+	f.Ranges = f.Ranges[:k]
+	return true
+}
+
 // ParseAck parses an ACK, ACK_ECN, PATH_ACK or PATH_ACK_ECN frame. The
 // ranges are appended to ranges[:0] (grown only if its capacity is too
 // small), so a caller reusing one slice parses without allocating. More

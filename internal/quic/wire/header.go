@@ -313,6 +313,9 @@ func (h *LongHeader) Len(pnLen int) int {
 // known. It panics on a connection ID longer than 20 bytes or a bad pnLen.
 func (h *LongHeader) Append(b []byte, pn uint64, pnLen int) (out []byte, lengthOff int) {
 	checkPNLen(pnLen)
+	if h.Type != PacketInitial && h.Type != Packet0RTT && h.Type != PacketHandshake {
+		panic("wire: LongHeader.Append of a " + h.Type.String() + " packet (Retry and Version Negotiation have their own Append functions)")
+	}
 	if len(h.DstCID) > MaxConnIDLen || len(h.SrcCID) > MaxConnIDLen {
 		panic("wire: connection ID longer than 20 bytes")
 	}
