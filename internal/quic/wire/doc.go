@@ -57,7 +57,10 @@
 // that fit (STREAM and CRYPTO data cut to the room left), room for the
 // AEAD tag, padding of Initial datagrams to 1200 bytes and of short
 // packets to the header protection sample; the caller seals each
-// finished packet in place with protect.Keys.SealPacket.
+// finished packet in place with protect.Keys.SealPacket. AckFrame.FitTo
+// (used by Builder.AddAck) drops the oldest ACK ranges to fit a budget.
+// AppendStatelessReset and StatelessResetToken make and recognize
+// stateless resets (RFC 9000 §10.3).
 //
 // # Transport parameters
 //
@@ -67,6 +70,12 @@
 // TransportParameters.AppendRandomized sends them in a random order with a
 // GREASE parameter as Rust iroh does. The captured parameters of a Rust
 // iroh 1.0 client Initial (shared/spec/vectors/core.json) are a test.
+//
+// # Stability
+//
+// The connection core in internal/quic builds on these names; they only
+// grow. Frame.Type of a parsed STREAM frame is always FrameStream and of a
+// DATAGRAM frame FrameDatagram (the flags live in the frame structs).
 //
 // # Concurrency
 //
