@@ -307,6 +307,17 @@ func (p *TransportParameters) appendOne(b []byte, id TransportParameterID) []byt
 	return b
 }
 
+// Validate checks p by the rules ParseTransportParameters applies to a
+// peer's parameters, as the peer will: fromServer says p is a server's.
+func (p *TransportParameters) Validate(fromServer bool) error {
+	b := p.Append(nil)
+	if len(b) > MaxTransportParametersLen {
+		return ErrTransportParametersTooLong
+	}
+	_, err := ParseTransportParameters(b, fromServer)
+	return err
+}
+
 // ParseTransportParameters decodes and validates the parameters sent by
 // the peer. fromServer says the sender is the server; a client sending a
 // server-only parameter is an error. Unknown and reserved (GREASE)

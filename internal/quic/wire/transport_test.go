@@ -118,6 +118,15 @@ func TestTransportParametersServer(t *testing.T) {
 	if _, err := ParseTransportParameters(p.Append(nil), false); err == nil {
 		t.Error("server-only parameters accepted from a client")
 	}
+	if p.Validate(true) != nil || p.Validate(false) == nil {
+		t.Error("Validate")
+	}
+	bad := NewTransportParameters()
+	bad.ActiveConnectionIDLimit = 1
+	var te *TransportParameterError
+	if err := bad.Validate(false); !errors.As(err, &te) || te.ID != TPActiveConnectionIDLimit {
+		t.Errorf("Validate of active_connection_id_limit 1: %v", err)
+	}
 }
 
 func TestTransportParametersErrors(t *testing.T) {
