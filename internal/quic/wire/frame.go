@@ -1064,8 +1064,8 @@ func ParsePathCIDsBlocked(b []byte) (PathCIDsBlockedFrame, int, error) {
 // ADD_ADDRESS (Seq is the sequence number) and REACH_OUT (Seq is the
 // round), and OBSERVED_ADDRESS of address discovery. Kind is the IPv4
 // type of the pair (FrameAddAddressIPv4, FrameReachOutIPv4 or
-// FrameObservedAddressIPv4); Append picks the IPv6 type for an address
-// that is not IPv4.
+// FrameObservedAddressIPv4; the IPv6 type is accepted as the same
+// kind); Append picks the type of the pair by the address family.
 type AddressFrame struct {
 	Kind FrameType
 	Seq  uint64
@@ -1074,9 +1074,9 @@ type AddressFrame struct {
 
 func (f *AddressFrame) typ() FrameType {
 	if f.Addr.Addr().Is4() {
-		return f.Kind
+		return f.Kind &^ 1
 	}
-	return f.Kind + 1
+	return f.Kind | 1
 }
 
 func (f *AddressFrame) Len() int { return vl(uint64(f.typ())) + vl(f.Seq) + addrLen(f.Addr) }

@@ -134,6 +134,18 @@ func TestFrameErrors(t *testing.T) {
 	}
 }
 
+func TestAddressFrameKind(t *testing.T) {
+	for _, kind := range []FrameType{FrameAddAddressIPv4, FrameAddAddressIPv6} {
+		for _, a := range []string{"10.0.0.1:5", "[::1]:5"} {
+			f := AddressFrame{Kind: kind, Seq: 1, Addr: netip.MustParseAddrPort(a)}
+			got, _, err := ParseAddress(f.Append(nil))
+			if err != nil || got.Kind != FrameAddAddressIPv4 || got.Addr != f.Addr {
+				t.Errorf("kind %#x addr %s: %+v %v", uint64(kind), a, got, err)
+			}
+		}
+	}
+}
+
 func TestFrameAllowed(t *testing.T) {
 	for _, c := range []struct {
 		t    FrameType
