@@ -10,9 +10,11 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
@@ -32,7 +34,8 @@ import (
 // packets, which open with keys derived from the ServerHello and hold the
 // server's transport parameters (server-only ones included); a
 // CONNECTION_CLOSE (for instance over our transport parameters) fails the
-// test with its code and reason.
+// test with its code and reason. A packet of an unknown version gets a
+// Version Negotiation packet that parses and offers version 1.
 func TestRustIrohServerInitial(t *testing.T) {
 	if os.Getenv(interopChildEnv) != "" {
 		rustServerChild(t)
@@ -120,6 +123,7 @@ func rustServerChild(t *testing.T) {
 	}
 
 	buf := make([]byte, 65536)
+	versionNegotiation(t, server, buf)
 	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
 	var acked, serverHello, handshake bool
 	var sh, serverSCID []byte
@@ -333,4 +337,46 @@ func serverParams(t *testing.T, priv *ecdh.PrivateKey, ch, sh []byte, pkts [][]b
 	}
 	t.Fatal("EncryptedExtensions without quic_transport_parameters")
 	return false
+}
+
+// versionNegotiation sends a 1200-byte Initial of an unknown version
+// (0x1a2a3a4a, of the reserved pattern) to the Rust server and parses
+// its Version Negotiation answer.
+func versionNegotiation(t *testing.T, server netip.AddrPort, buf []byte) {
+	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	dcid, scid := make([]byte, 20), make([]byte, 8)
+	rand.Read(dcid)
+	rand.Read(scid)
+	p := []byte{0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 20}
+	p = append(append(p, dcid...), 8)
+	p = append(p, scid...)
+	p = append(p, make([]byte, wire.MinInitialDatagramSize-len(p))...)
+	if h, err := wire.ParseHeader(p, 0); err != nil || h.Type != wire.PacketUnknownVersion {
+		t.Fatalf("our unknown-version packet parses as %v, %v", h.Type, err)
+	}
+	if _, err := conn.Write(p); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, err := conn.Read(buf)
+	if err != nil {
+		t.Fatalf("no Version Negotiation from Rust iroh: %v", err)
+	}
+	h, err := wire.ParseHeader(buf[:n], 0)
+	if err != nil || h.Type != wire.PacketVersionNegotiation {
+		t.Fatalf("answer to an unknown version: %v %v", h.Type, err)
+	}
+	if !bytes.Equal(h.DstCID, scid) || !bytes.Equal(h.SrcCID, dcid) {
+		t.Errorf("Version Negotiation connection IDs %x %x, want %x %x", h.DstCID, h.SrcCID, scid, dcid)
+	}
+	var versions []uint32
+	h.Versions(func(v uint32) { versions = append(versions, v) })
+	if !slices.Contains(versions, wire.Version1) {
+		t.Errorf("Version Negotiation without version 1: %x", versions)
+	}
+	t.Logf("Version Negotiation: versions %x", versions)
 }
