@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -182,6 +183,12 @@ func TestFrameIter(t *testing.T) {
 	it := NewFrameIter(payload)
 	got := 0
 	for it.Next() {
+		if s := it.Frame().String(); s == "" || strings.Contains(s, "%!") {
+			t.Errorf("String of %v: %q", it.Frame().Type, s)
+		}
+		if b := it.Bytes(); len(b) == 0 || !bytes.Equal(b, AppendFrame(nil, it.Frame())) && it.Frame().Type != FramePadding {
+			t.Errorf("Bytes of %v: %x", it.Frame().Type, b)
+		}
 		got++
 	}
 	if it.Err() != nil || got != n || it.Offset() != len(payload) {

@@ -283,10 +283,11 @@ func (f *Frame) Len() int {
 // It does not allocate per frame. Frame data references the payload; the
 // returned *Frame is overwritten by the next call of Next.
 type FrameIter struct {
-	b   []byte
-	off int
-	f   Frame
-	err error
+	b     []byte
+	start int
+	off   int
+	f     Frame
+	err   error
 }
 
 // NewFrameIter returns an iterator over the frames of payload.
@@ -298,7 +299,7 @@ func NewFrameIter(payload []byte) *FrameIter {
 
 // Reset restarts the iterator on a new payload, keeping its buffers.
 func (it *FrameIter) Reset(payload []byte) {
-	it.b, it.off, it.err = payload, 0, nil
+	it.b, it.start, it.off, it.err = payload, 0, 0, nil
 }
 
 // Next parses the next frame. It returns false at the end of the payload
@@ -312,12 +313,17 @@ func (it *FrameIter) Next() bool {
 		it.err = err
 		return false
 	}
+	it.start = it.off
 	it.off += n
 	return true
 }
 
 // Frame returns the frame Next parsed.
 func (it *FrameIter) Frame() *Frame { return &it.f }
+
+// Bytes returns the encoding of the current frame (a slice of the
+// payload), for logs or for keeping it as it was received.
+func (it *FrameIter) Bytes() []byte { return it.b[it.start:it.off] }
 
 // Offset returns the payload offset after the current frame.
 func (it *FrameIter) Offset() int { return it.off }
