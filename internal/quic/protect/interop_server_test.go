@@ -97,7 +97,7 @@ func rustServerChild(t *testing.T) {
 	dcid, scid := make([]byte, 20), make([]byte, 8)
 	rand.Read(dcid)
 	rand.Read(scid)
-	ch, priv := clientHello(t, addr.ID, scid)
+	ch, priv := clientHello(t, addr.ID, scid, nil)
 
 	var b wire.Builder
 	b.Reset(make([]byte, 0, 1500), 1452)
@@ -124,6 +124,7 @@ func rustServerChild(t *testing.T) {
 
 	buf := make([]byte, 65536)
 	versionNegotiation(t, server, buf)
+	badTransportParameters(t, server, addr.ID, buf)
 	conn.SetReadDeadline(time.Now().Add(15 * time.Second))
 	var acked, serverHello, handshake bool
 	var sh, serverSCID []byte
@@ -191,7 +192,9 @@ func rustServerChild(t *testing.T) {
 // clientHello is a TLS 1.3 ClientHello as iroh offers it (core.md §6.1):
 // raw public keys both ways, Ed25519, x25519, the SNI of the server's id,
 // our transport parameters.
-func clientHello(t *testing.T, server key.PublicKey, scid []byte) ([]byte, *ecdh.PrivateKey) {
+//
+// badParams, if not nil, replaces the transport parameters.
+func clientHello(t *testing.T, server key.PublicKey, scid []byte, badParams []byte) ([]byte, *ecdh.PrivateKey) {
 	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -225,7 +228,11 @@ func clientHello(t *testing.T, server key.PublicKey, scid []byte) ([]byte, *ecdh
 	exts = ext(exts, 51, append(u16(u16(u16(nil, 4+len(pub)), 0x1d), len(pub)), pub...))
 	exts = ext(exts, 19, []byte{1, 2})
 	exts = ext(exts, 20, []byte{1, 2})
-	exts = ext(exts, 57, tp.AppendRandomized(nil, nil))
+	if badParams != nil {
+		exts = ext(exts, 57, badParams)
+	} else {
+		exts = ext(exts, 57, tp.AppendRandomized(nil, nil))
+	}
 
 	body := []byte{3, 3}
 	random := make([]byte, 32)
@@ -379,4 +386,73 @@ func versionNegotiation(t *testing.T, server netip.AddrPort, buf []byte) {
 		t.Errorf("Version Negotiation without version 1: %x", versions)
 	}
 	t.Logf("Version Negotiation: versions %x", versions)
+}
+
+// badTransportParameters is the negative control of the main test: the
+// same Initial with active_connection_id_limit 1 (invalid, RFC 9000
+// §18.2) must get a CONNECTION_CLOSE with TRANSPORT_PARAMETER_ERROR, so
+// the ServerHello we get with our own parameters means Rust accepted them.
+func badTransportParameters(t *testing.T, server netip.AddrPort, id key.PublicKey, buf []byte) {
+	dcid, scid := make([]byte, 20), make([]byte, 8)
+	rand.Read(dcid)
+	rand.Read(scid)
+	var tp []byte
+	tp = wire.AppendVarint(wire.AppendVarint(tp, uint64(wire.TPInitialSourceCID)), 8)
+	tp = append(tp, scid...)
+	tp = wire.AppendVarint(wire.AppendVarint(tp, uint64(wire.TPActiveConnectionIDLimit)), 1)
+	tp = wire.AppendVarint(tp, 1)
+	if _, err := wire.ParseTransportParameters(tp, false); err == nil {
+		t.Fatal("our own parser accepts active_connection_id_limit 1")
+	}
+	ch, _ := clientHello(t, id, scid, tp)
+	var b wire.Builder
+	b.Reset(make([]byte, 0, 1500), 1452)
+	h := wire.LongHeader{Type: wire.PacketInitial, Version: wire.Version1, DstCID: dcid, SrcCID: scid}
+	b.StartLong(&h, 0, 1, TagLen)
+	b.AddCrypto(0, ch)
+	p, _ := b.Finish(wire.MinInitialDatagramSize)
+	seal, open := InitialKeys(dcid, true)
+	if _, err := seal.SealPacket(p.Plain, p.PNOffset, p.PNLen, 0); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.Write(b.Datagram()); err != nil {
+		t.Fatal(err)
+	}
+	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("no CONNECTION_CLOSE for invalid transport parameters: %v", err)
+		}
+		pkts, _ := wire.SplitCoalesced(nil, buf[:n], len(scid))
+		for _, pkt := range pkts {
+			h, err := wire.ParseHeader(pkt, len(scid))
+			if err != nil || h.Type != wire.PacketInitial {
+				continue
+			}
+			_, payload, err := open.OpenPacket(pkt, h.PNOffset, wire.NoPacketNumber)
+			if err != nil {
+				t.Fatalf("open the server Initial: %v", err)
+			}
+			it := wire.NewFrameIter(payload)
+			for it.Next() {
+				f := it.Frame()
+				switch f.Type {
+				case wire.FrameCrypto:
+					t.Fatal("Rust iroh answered invalid transport parameters with handshake data")
+				case wire.FrameConnectionClose:
+					if f.ConnectionClose.Code != 0x08 {
+						t.Fatalf("closed with %v, want TRANSPORT_PARAMETER_ERROR", f)
+					}
+					t.Logf("invalid transport parameters: %v", f)
+					return
+				}
+			}
+		}
+	}
 }
