@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
+	"github.com/iroh-go/iroh/endpointaddr"
 	"net"
 	"net/netip"
 	"os"
@@ -44,7 +45,9 @@ func TestRustIrohServerInitial(t *testing.T) {
 	runInNamespace(t, "TestRustIrohServerInitial")
 }
 
-func rustServerChild(t *testing.T) {
+// startRustListener starts rust-peer.mjs listen on 127.0.0.1 serving the
+// echo ALPN and returns its address; the process ends with the test.
+func startRustListener(t *testing.T) endpointaddr.Addr {
 	peer := exec.Command("node", filepath.Join(testutil.SharedDir(t), "interop", "rust-peer.mjs"),
 		"listen", "--bind", "127.0.0.1:0", "--alpn", "iroh-go-interop/echo/0")
 	stdout, err := peer.StdoutPipe()
@@ -56,14 +59,14 @@ func rustServerChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer stdin.Close()
 	if err := peer.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer func() {
+	t.Cleanup(func() {
+		stdin.Close()
 		peer.Process.Kill()
 		peer.Wait()
-	}()
+	})
 	ready := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)
@@ -91,6 +94,11 @@ func rustServerChild(t *testing.T) {
 	if err != nil || len(addr.Direct) == 0 {
 		t.Fatalf("ticket %q: %v", tk, err)
 	}
+	return addr
+}
+
+func rustServerChild(t *testing.T) {
+	addr := startRustListener(t)
 	server := addr.Direct[0]
 	t.Logf("server %v", addr.Direct)
 

@@ -1,0 +1,368 @@
+package protect
+
+import (
+	"bytes"
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/hkdf"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"net"
+	"net/netip"
+	"os"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/iroh-go/iroh/internal/quic/tls13"
+	"github.com/iroh-go/iroh/internal/quic/wire"
+	"github.com/iroh-go/iroh/key"
+)
+
+// TestRustIrohHandshake completes a QUIC handshake with a real Rust iroh
+// 1.0 listener, driving TLS 1.3 by hand in the test (raw public keys,
+// Ed25519, as core.md §6.1 describes) so that only this package and wire
+// touch the packets: Initial and Handshake keys, then the 1-RTT keys from
+// the application traffic secret. Rust's 1-RTT packets must open and all
+// their frames parse: HANDSHAKE_DONE, PATH_NEW_CONNECTION_ID for paths
+// 1..7 (our transport parameters negotiated multipath), ADD_ADDRESS with
+// the listener's address (and NAT traversal). A STREAM frame in our first
+// sealed 1-RTT packet comes back from the echo protocol.
+func TestRustIrohHandshake(t *testing.T) {
+	if os.Getenv(interopChildEnv) != "" {
+		rustHandshakeChild(t)
+		return
+	}
+	runInNamespace(t, "TestRustIrohHandshake")
+}
+
+func rustHandshakeChild(t *testing.T) {
+	addr := startRustListener(t)
+	server := addr.Direct[0]
+	ours := key.NewSecretKey()
+
+	dcid, scid := make([]byte, 20), make([]byte, 8)
+	rand.Read(dcid)
+	rand.Read(scid)
+	ch, priv := clientHello(t, addr.ID, scid, nil)
+	initSeal, initOpen := InitialKeys(dcid, true)
+
+	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	send := func(typ wire.PacketType, k *Keys, dst []byte, pn uint64, crypto []byte, frames ...wire.Frame) {
+		t.Helper()
+		var b wire.Builder
+		b.Reset(make([]byte, 0, 1500), 1452)
+		if typ == wire.Packet1RTT {
+			b.StartShort(dst, pn, 2, false, false, TagLen)
+		} else {
+			h := wire.LongHeader{Type: typ, Version: wire.Version1, DstCID: dst, SrcCID: scid}
+			b.StartLong(&h, pn, 2, TagLen)
+		}
+		for i := range frames {
+			b.AddFrame(&frames[i])
+		}
+		if crypto != nil && b.AddCrypto(0, crypto) != len(crypto) {
+			t.Fatalf("%d bytes of CRYPTO do not fit one packet", len(crypto))
+		}
+		pad := 0
+		if typ == wire.PacketInitial {
+			pad = wire.MinInitialDatagramSize
+		}
+		p, _ := b.Finish(pad)
+		if _, err := k.SealPacket(p.Plain, p.PNOffset, p.PNLen, pn); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn.Write(b.Datagram()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(wire.PacketInitial, initSeal, dcid, 0, ch)
+
+	var (
+		sh, serverCID []byte
+		hsSecret      []byte
+		hsCrypto      []byte
+		hsPending     [][]byte // Handshake packets before the keys
+		appPending    [][]byte // 1-RTT packets before the keys
+		sHS, sAP, cHS *Keys
+		transcript    []byte
+		hsLargest     = wire.NoPacketNumber
+		appLargest    = wire.NoPacketNumber
+		sentFinished  bool
+		handshakeDone bool
+		seen          = map[string]int{}
+		deadline      = time.Now().Add(20 * time.Second)
+		advertised    []netip.AddrPort
+		echo          []byte
+		echoFin       bool
+	)
+	const hello = "hello from Go, over wire and protect"
+	buf := make([]byte, 65536)
+	openHandshake := func(pkt []byte) {
+		h, _ := wire.ParseHeader(pkt, len(scid))
+		pn, payload, err := sHS.OpenPacket(pkt, h.PNOffset, hsLargest)
+		if err != nil {
+			t.Fatalf("open a Handshake packet: %v", err)
+		}
+		hsLargest = max(hsLargest+1, pn+1) - 1
+		it := wire.NewFrameIter(payload)
+		for it.Next() {
+			if f := it.Frame(); f.Type == wire.FrameCrypto && f.Crypto.Offset == uint64(len(hsCrypto)) {
+				hsCrypto = append(hsCrypto, f.Crypto.Data...)
+			}
+		}
+		if it.Err() != nil {
+			t.Fatalf("Handshake frames: %v", it.Err())
+		}
+	}
+	openApp := func(pkt []byte) {
+		h, err := wire.ParseHeader(pkt, len(scid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pnLen, err := sAP.UnprotectHeader(pkt, h.PNOffset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wire.KeyPhase(pkt[0]) {
+			t.Fatal("key update in the first packets")
+		}
+		pn := wire.DecodePacketNumber(appLargest, wire.ReadPacketNumber(pkt[h.PNOffset:], pnLen), pnLen)
+		payload, err := sAP.Open(pkt, h.PNOffset+pnLen, pn)
+		if err != nil {
+			t.Fatalf("open a 1-RTT packet (pn %d): %v", pn, err)
+		}
+		appLargest = max(appLargest+1, pn+1) - 1
+		it := wire.NewFrameIter(payload)
+		for it.Next() {
+			f := it.Frame()
+			if !f.Type.Allowed(wire.Packet1RTT) {
+				t.Errorf("%v not allowed in 1-RTT", f.Type)
+			}
+			if seen[f.Type.String()] == 0 {
+				t.Logf("1-RTT pn %d: %v", pn, f)
+			}
+			seen[f.Type.String()]++
+			switch f.Type {
+			case wire.FrameAddAddressIPv4, wire.FrameAddAddressIPv6:
+				advertised = append(advertised, f.Address.Addr)
+			case wire.FrameStream:
+				if f.Stream.StreamID == 0 {
+					echo = append(echo, f.Stream.Data...)
+					echoFin = echoFin || f.Stream.Fin
+				}
+			}
+			if f.Type == wire.FrameHandshakeDone {
+				handshakeDone = true
+			}
+			if f.Type == wire.FrameConnectionClose || f.Type == wire.FrameApplicationClose {
+				t.Fatalf("Rust iroh closed the connection: %v", f)
+			}
+		}
+		if it.Err() != nil {
+			t.Fatalf("1-RTT frames of pn %d: %v (frames so far %v)", pn, it.Err(), seen)
+		}
+	}
+
+	for !(handshakeDone && echoFin) {
+		conn.SetReadDeadline(deadline)
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("with Rust iroh: ServerHello %v, %d bytes of handshake data, Finished sent %v, HANDSHAKE_DONE %v, echo %q (fin %v): %v",
+				sh != nil, len(hsCrypto), sentFinished, handshakeDone, echo, echoFin, err)
+		}
+		pkts, err := wire.SplitCoalesced(nil, bytes.Clone(buf[:n]), len(scid))
+		if err != nil {
+			t.Fatalf("split: %v", err)
+		}
+		for _, pkt := range pkts {
+			h, err := wire.ParseHeader(pkt, len(scid))
+			if err != nil {
+				t.Fatal(err)
+			}
+			switch h.Type {
+			case wire.PacketInitial:
+				_, payload, err := initOpen.OpenPacket(pkt, h.PNOffset, wire.NoPacketNumber)
+				if err != nil {
+					t.Fatalf("open the server Initial: %v", err)
+				}
+				it := wire.NewFrameIter(payload)
+				for it.Next() {
+					if f := it.Frame(); f.Type == wire.FrameCrypto && f.Crypto.Offset == 0 && sh == nil {
+						sh = bytes.Clone(f.Crypto.Data)
+						serverCID = bytes.Clone(h.SrcCID)
+					}
+				}
+				if sh != nil && sHS == nil {
+					var cSecret, sSecret []byte
+					hsSecret, cSecret, sSecret = handshakeSecrets(t, priv, ch, sh)
+					if sHS, err = NewKeys(tls13.TLS_AES_128_GCM_SHA256, sSecret); err != nil {
+						t.Fatal(err)
+					}
+					cHS, _ = NewKeys(tls13.TLS_AES_128_GCM_SHA256, cSecret)
+					transcript = append(append([]byte(nil), ch...), sh...)
+					for _, p := range hsPending {
+						openHandshake(p)
+					}
+					hsPending = nil
+				}
+			case wire.PacketHandshake:
+				if sHS == nil {
+					hsPending = append(hsPending, pkt)
+				} else {
+					openHandshake(pkt)
+				}
+			case wire.Packet1RTT:
+				if sAP == nil {
+					appPending = append(appPending, pkt)
+				} else {
+					openApp(pkt)
+				}
+			}
+		}
+		if sHS != nil && !sentFinished {
+			msgs, done := serverFlight(t, hsCrypto)
+			if !done {
+				continue
+			}
+			transcript = append(transcript, msgs.all...)
+			sSecret, cSecret := appSecrets(hsSecret, transcript)
+			if sAP, err = NewKeys(tls13.TLS_AES_128_GCM_SHA256, sSecret); err != nil {
+				t.Fatal(err)
+			}
+			cAP, err := NewKeys(tls13.TLS_AES_128_GCM_SHA256, cSecret)
+			if err != nil {
+				t.Fatal(err)
+			}
+			flight := clientFlight(t, ours, msgs.certRequestContext, transcript, cHS)
+			ack := wire.Frame{Type: wire.FrameAck, Ack: wire.AckFrame{Ranges: []wire.AckRange{{Smallest: 0, Largest: hsLargest}}}}
+			send(wire.PacketHandshake, cHS, serverCID, 0, flight, ack)
+			sentFinished = true
+			t.Logf("sent our Certificate, CertificateVerify and Finished (%d bytes)", len(flight))
+			// A stream for the echo protocol, in our first 1-RTT packet.
+			stream := wire.Frame{Type: wire.FrameStream, Stream: wire.StreamFrame{StreamID: 0, Data: []byte(hello), Fin: true}}
+			send(wire.Packet1RTT, cAP, serverCID, 0, nil, stream)
+			for _, p := range appPending {
+				openApp(p)
+			}
+			appPending = nil
+		}
+	}
+	if string(echo) != hello {
+		t.Errorf("echo %q, want %q", echo, hello)
+	}
+	// Our transport parameters negotiated multipath and NAT traversal:
+	// Rust issues connection IDs for paths 1..7 and advertises addresses.
+	if seen["PATH_NEW_CONNECTION_ID"] == 0 {
+		t.Error("no PATH_NEW_CONNECTION_ID: multipath not negotiated")
+	}
+	if !slices.Contains(advertised, server) {
+		t.Errorf("ADD_ADDRESS frames %v do not include the listener's %v: NAT traversal not negotiated", advertised, server)
+	}
+	t.Logf("1-RTT frames from Rust iroh: %v", seen)
+}
+
+// handshakeSecrets derives the handshake secret and the client and server
+// handshake traffic secrets from the ServerHello (RFC 8446 §7.1).
+func handshakeSecrets(t *testing.T, priv *ecdh.PrivateKey, ch, sh []byte) (hs, client, server []byte) {
+	m := sh[4:]
+	sidLen := int(m[2+32])
+	m = m[2+32+1+sidLen+2+1+2:]
+	var share []byte
+	for len(m) >= 4 {
+		typ, n := binary.BigEndian.Uint16(m), int(binary.BigEndian.Uint16(m[2:]))
+		if typ == 51 {
+			share = m[4+4 : 4+n]
+		}
+		m = m[4+n:]
+	}
+	peer, err := ecdh.X25519().NewPublicKey(share)
+	if err != nil {
+		t.Fatalf("server key share: %v", err)
+	}
+	shared, err := priv.ECDH(peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	early, _ := hkdf.Extract(sha256.New, make([]byte, 32), nil)
+	empty := sha256.Sum256(nil)
+	hs, _ = hkdf.Extract(sha256.New, shared, tls13.ExpandLabel(sha256.New, early, "derived", empty[:], 32))
+	th := sha256.Sum256(append(append([]byte(nil), ch...), sh...))
+	return hs, tls13.ExpandLabel(sha256.New, hs, "c hs traffic", th[:], 32),
+		tls13.ExpandLabel(sha256.New, hs, "s hs traffic", th[:], 32)
+}
+
+// appSecrets derives the server and client application traffic secrets
+// from the handshake secret and the transcript through the server's
+// Finished.
+func appSecrets(hs, transcript []byte) (server, client []byte) {
+	empty := sha256.Sum256(nil)
+	ms, _ := hkdf.Extract(sha256.New, make([]byte, 32), tls13.ExpandLabel(sha256.New, hs, "derived", empty[:], 32))
+	th := sha256.Sum256(transcript)
+	return tls13.ExpandLabel(sha256.New, ms, "s ap traffic", th[:], 32), tls13.ExpandLabel(sha256.New, ms, "c ap traffic", th[:], 32)
+}
+
+type serverMsgs struct {
+	all                []byte
+	certRequestContext []byte
+}
+
+// serverFlight splits the server's handshake messages; done once its
+// Finished arrived.
+func serverFlight(t *testing.T, b []byte) (serverMsgs, bool) {
+	var m serverMsgs
+	off := 0
+	for off+4 <= len(b) {
+		typ := b[off]
+		l := int(b[off+1])<<16 | int(b[off+2])<<8 | int(b[off+3])
+		if off+4+l > len(b) {
+			return m, false
+		}
+		body := b[off+4 : off+4+l]
+		if typ == 13 && len(body) > 0 {
+			m.certRequestContext = body[1 : 1+int(body[0])]
+		}
+		off += 4 + l
+		if typ == 20 {
+			m.all = b[:off]
+			return m, true
+		}
+	}
+	return m, false
+}
+
+// clientFlight is our Certificate (the raw Ed25519 key as a
+// SubjectPublicKeyInfo), CertificateVerify and Finished; it extends
+// transcript.
+func clientFlight(t *testing.T, sk key.SecretKey, ctx, transcript []byte, cHS *Keys) []byte {
+	msg := func(typ byte, body []byte) []byte {
+		return append([]byte{typ, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}, body...)
+	}
+	pub := sk.Public()
+	spki := append([]byte{0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00}, pub[:]...)
+	entry := append([]byte{0, 0, byte(len(spki))}, spki...)
+	entry = append(entry, 0, 0) // no extensions
+	cert := append([]byte{byte(len(ctx))}, ctx...)
+	cert = append(cert, byte(len(entry)>>16), byte(len(entry)>>8), byte(len(entry)))
+	cert = msg(11, append(cert, entry...))
+	transcript = append(transcript, cert...)
+
+	th := sha256.Sum256(transcript)
+	content := append(bytes.Repeat([]byte{0x20}, 64), "TLS 1.3, client CertificateVerify\x00"...)
+	sig := ed25519.Sign(sk.Ed25519(), append(content, th[:]...))
+	cv := msg(15, append([]byte{0x08, 0x07, byte(len(sig) >> 8), byte(len(sig))}, sig...))
+	transcript = append(transcript, cv...)
+
+	finishedKey := tls13.ExpandLabel(sha256.New, cHS.secret, "finished", nil, 32)
+	th = sha256.Sum256(transcript)
+	mac := hmac.New(sha256.New, finishedKey)
+	mac.Write(th[:])
+	fin := msg(20, mac.Sum(nil))
+	return append(append(cert, cv...), fin...)
+}
