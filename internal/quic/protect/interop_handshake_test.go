@@ -29,7 +29,8 @@ import (
 // their frames parse: HANDSHAKE_DONE, PATH_NEW_CONNECTION_ID for paths
 // 1..7 (our transport parameters negotiated multipath), ADD_ADDRESS with
 // the listener's address (and NAT traversal). A STREAM frame in our first
-// sealed 1-RTT packet comes back from the echo protocol.
+// sealed 1-RTT packet comes back from the echo protocol; after a key
+// update of ours (Keys.Next), a second stream comes back in key phase 1.
 func TestRustIrohHandshake(t *testing.T) {
 	if os.Getenv(interopChildEnv) != "" {
 		rustHandshakeChild(t)
@@ -54,12 +55,13 @@ func rustHandshakeChild(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
+	keyPhase := false
 	send := func(typ wire.PacketType, k *Keys, dst []byte, pn uint64, crypto []byte, frames ...wire.Frame) {
 		t.Helper()
 		var b wire.Builder
 		b.Reset(make([]byte, 0, 1500), 1452)
 		if typ == wire.Packet1RTT {
-			b.StartShort(dst, pn, 2, false, false, TagLen)
+			b.StartShort(dst, pn, 2, keyPhase, false, TagLen)
 		} else {
 			h := wire.LongHeader{Type: typ, Version: wire.Version1, DstCID: dst, SrcCID: scid}
 			b.StartLong(&h, pn, 2, TagLen)
@@ -101,8 +103,14 @@ func rustHandshakeChild(t *testing.T) {
 		advertised    []netip.AddrPort
 		echo          []byte
 		echoFin       bool
+		sAPNext       *Keys
+		cAP           *Keys
+		updated       bool
+		echo2         []byte
+		echo2Fin      bool
 	)
 	const hello = "hello from Go, over wire and protect"
+	const hello2 = "and again after a key update"
 	buf := make([]byte, 65536)
 	openHandshake := func(pkt []byte) {
 		h, _ := wire.ParseHeader(pkt, len(scid))
@@ -130,11 +138,16 @@ func rustHandshakeChild(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if wire.KeyPhase(pkt[0]) {
-			t.Fatal("key update in the first packets")
+		keys := sAP
+		phase := wire.KeyPhase(pkt[0])
+		if phase {
+			if sAPNext == nil {
+				t.Fatal("Rust updated the keys first")
+			}
+			keys = sAPNext
 		}
 		pn := wire.DecodePacketNumber(appLargest, wire.ReadPacketNumber(pkt[h.PNOffset:], pnLen), pnLen)
-		payload, err := sAP.Open(pkt, h.PNOffset+pnLen, pn)
+		payload, err := keys.Open(pkt, h.PNOffset+pnLen, pn)
 		if err != nil {
 			t.Fatalf("open a 1-RTT packet (pn %d): %v", pn, err)
 		}
@@ -153,9 +166,16 @@ func rustHandshakeChild(t *testing.T) {
 			case wire.FrameAddAddressIPv4, wire.FrameAddAddressIPv6:
 				advertised = append(advertised, f.Address.Addr)
 			case wire.FrameStream:
-				if f.Stream.StreamID == 0 {
+				switch f.Stream.StreamID {
+				case 0:
 					echo = append(echo, f.Stream.Data...)
 					echoFin = echoFin || f.Stream.Fin
+				case 4:
+					if !phase {
+						t.Error("stream 4 echoed in key phase 0, after our key update")
+					}
+					echo2 = append(echo2, f.Stream.Data...)
+					echo2Fin = echo2Fin || f.Stream.Fin
 				}
 			}
 			if f.Type == wire.FrameHandshakeDone {
@@ -170,12 +190,21 @@ func rustHandshakeChild(t *testing.T) {
 		}
 	}
 
-	for !(handshakeDone && echoFin) {
+	for !echo2Fin {
+		if handshakeDone && echoFin && !updated {
+			// Handshake confirmed: update our keys (RFC 9001 §6) and send
+			// a second stream in key phase 1; Rust must follow.
+			updated, keyPhase = true, true
+			sAPNext = sAP.Next()
+			stream := wire.Frame{Type: wire.FrameStream, Stream: wire.StreamFrame{StreamID: 4, Data: []byte(hello2), Fin: true}}
+			send(wire.Packet1RTT, cAP.Next(), serverCID, 1, nil, stream)
+			t.Log("sent stream 4 in key phase 1")
+		}
 		conn.SetReadDeadline(deadline)
 		n, err := conn.Read(buf)
 		if err != nil {
-			t.Fatalf("with Rust iroh: ServerHello %v, %d bytes of handshake data, Finished sent %v, HANDSHAKE_DONE %v, echo %q (fin %v): %v",
-				sh != nil, len(hsCrypto), sentFinished, handshakeDone, echo, echoFin, err)
+			t.Fatalf("with Rust iroh: ServerHello %v, %d bytes of handshake data, Finished sent %v, HANDSHAKE_DONE %v, echo %q (fin %v), after key update %q (fin %v): %v",
+				sh != nil, len(hsCrypto), sentFinished, handshakeDone, echo, echoFin, echo2, echo2Fin, err)
 		}
 		pkts, err := wire.SplitCoalesced(nil, bytes.Clone(buf[:n]), len(scid))
 		if err != nil {
@@ -236,7 +265,7 @@ func rustHandshakeChild(t *testing.T) {
 			if sAP, err = NewKeys(tls13.TLS_AES_128_GCM_SHA256, sSecret); err != nil {
 				t.Fatal(err)
 			}
-			cAP, err := NewKeys(tls13.TLS_AES_128_GCM_SHA256, cSecret)
+			cAP, err = NewKeys(tls13.TLS_AES_128_GCM_SHA256, cSecret)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -254,8 +283,8 @@ func rustHandshakeChild(t *testing.T) {
 			appPending = nil
 		}
 	}
-	if string(echo) != hello {
-		t.Errorf("echo %q, want %q", echo, hello)
+	if string(echo) != hello || string(echo2) != hello2 {
+		t.Errorf("echo %q and %q, want %q and %q", echo, echo2, hello, hello2)
 	}
 	// Our transport parameters negotiated multipath and NAT traversal:
 	// Rust issues connection IDs for paths 1..7 and advertises addresses.
