@@ -7,8 +7,8 @@ import (
 	"crypto/hkdf"
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
+	"github.com/iroh-go/iroh/endpointaddr"
 	"net"
 	"net/netip"
 	"os"
@@ -31,6 +31,8 @@ import (
 // the listener's address (and NAT traversal). A STREAM frame in our first
 // sealed 1-RTT packet comes back from the echo protocol; after a key
 // update of ours (Keys.Next), a second stream comes back in key phase 1.
+// Once per cipher suite: AES-128-GCM, AES-256-GCM (SHA-384 key
+// schedule) and ChaCha20-Poly1305 (ChaCha20 header protection).
 func TestRustIrohHandshake(t *testing.T) {
 	if os.Getenv(interopChildEnv) != "" {
 		rustHandshakeChild(t)
@@ -41,13 +43,19 @@ func TestRustIrohHandshake(t *testing.T) {
 
 func rustHandshakeChild(t *testing.T) {
 	addr := startRustListener(t)
+	for _, s := range suites {
+		t.Run(s.String(), func(t *testing.T) { rustHandshake(t, addr, s) })
+	}
+}
+
+func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite) {
 	server := addr.Direct[0]
 	ours := key.NewSecretKey()
 
 	dcid, scid := make([]byte, 20), make([]byte, 8)
 	rand.Read(dcid)
 	rand.Read(scid)
-	ch, priv := clientHello(t, addr.ID, scid, nil)
+	ch, priv := clientHelloSuite(t, addr.ID, scid, nil, suite)
 	initSeal, initOpen := InitialKeys(dcid, true)
 
 	conn, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(server))
@@ -230,11 +238,11 @@ func rustHandshakeChild(t *testing.T) {
 				}
 				if sh != nil && sHS == nil {
 					var cSecret, sSecret []byte
-					hsSecret, cSecret, sSecret = handshakeSecrets(t, priv, ch, sh)
-					if sHS, err = NewKeys(tls13.TLS_AES_128_GCM_SHA256, sSecret); err != nil {
+					hsSecret, cSecret, sSecret = handshakeSecrets(t, suite, priv, ch, sh)
+					if sHS, err = NewKeys(suite, sSecret); err != nil {
 						t.Fatal(err)
 					}
-					cHS, _ = NewKeys(tls13.TLS_AES_128_GCM_SHA256, cSecret)
+					cHS, _ = NewKeys(suite, cSecret)
 					transcript = append(append([]byte(nil), ch...), sh...)
 					for _, p := range hsPending {
 						openHandshake(p)
@@ -261,15 +269,15 @@ func rustHandshakeChild(t *testing.T) {
 				continue
 			}
 			transcript = append(transcript, msgs.all...)
-			sSecret, cSecret := appSecrets(hsSecret, transcript)
-			if sAP, err = NewKeys(tls13.TLS_AES_128_GCM_SHA256, sSecret); err != nil {
+			sSecret, cSecret := appSecrets(suite, hsSecret, transcript)
+			if sAP, err = NewKeys(suite, sSecret); err != nil {
 				t.Fatal(err)
 			}
-			cAP, err = NewKeys(tls13.TLS_AES_128_GCM_SHA256, cSecret)
+			cAP, err = NewKeys(suite, cSecret)
 			if err != nil {
 				t.Fatal(err)
 			}
-			flight := clientFlight(t, ours, msgs.certRequestContext, transcript, cHS)
+			flight := clientFlight(t, suite, ours, msgs.certRequestContext, transcript, cHS)
 			ack := wire.Frame{Type: wire.FrameAck, Ack: wire.AckFrame{Ranges: []wire.AckRange{{Smallest: 0, Largest: hsLargest}}}}
 			send(wire.PacketHandshake, cHS, serverCID, 0, flight, ack)
 			sentFinished = true
@@ -299,9 +307,12 @@ func rustHandshakeChild(t *testing.T) {
 
 // handshakeSecrets derives the handshake secret and the client and server
 // handshake traffic secrets from the ServerHello (RFC 8446 §7.1).
-func handshakeSecrets(t *testing.T, priv *ecdh.PrivateKey, ch, sh []byte) (hs, client, server []byte) {
+func handshakeSecrets(t *testing.T, suite tls13.CipherSuite, priv *ecdh.PrivateKey, ch, sh []byte) (hs, client, server []byte) {
 	m := sh[4:]
 	sidLen := int(m[2+32])
+	if got := tls13.CipherSuite(binary.BigEndian.Uint16(m[2+32+1+sidLen:])); got != suite {
+		t.Fatalf("server chose %v, we offered only %v", got, suite)
+	}
 	m = m[2+32+1+sidLen+2+1+2:]
 	var share []byte
 	for len(m) >= 4 {
@@ -319,22 +330,30 @@ func handshakeSecrets(t *testing.T, priv *ecdh.PrivateKey, ch, sh []byte) (hs, c
 	if err != nil {
 		t.Fatal(err)
 	}
-	early, _ := hkdf.Extract(sha256.New, make([]byte, 32), nil)
-	empty := sha256.Sum256(nil)
-	hs, _ = hkdf.Extract(sha256.New, shared, tls13.ExpandLabel(sha256.New, early, "derived", empty[:], 32))
-	th := sha256.Sum256(append(append([]byte(nil), ch...), sh...))
-	return hs, tls13.ExpandLabel(sha256.New, hs, "c hs traffic", th[:], 32),
-		tls13.ExpandLabel(sha256.New, hs, "s hs traffic", th[:], 32)
+	h, size := suite.NewHash(), suite.Hash().Size()
+	early, _ := hkdf.Extract(h, make([]byte, size), nil)
+	hs, _ = hkdf.Extract(h, shared, tls13.ExpandLabel(h, early, "derived", sum(suite, nil), size))
+	th := sum(suite, ch, sh)
+	return hs, tls13.ExpandLabel(h, hs, "c hs traffic", th, size), tls13.ExpandLabel(h, hs, "s hs traffic", th, size)
+}
+
+// sum hashes the concatenation of parts with the suite's hash.
+func sum(suite tls13.CipherSuite, parts ...[]byte) []byte {
+	h := suite.NewHash()()
+	for _, p := range parts {
+		h.Write(p)
+	}
+	return h.Sum(nil)
 }
 
 // appSecrets derives the server and client application traffic secrets
 // from the handshake secret and the transcript through the server's
 // Finished.
-func appSecrets(hs, transcript []byte) (server, client []byte) {
-	empty := sha256.Sum256(nil)
-	ms, _ := hkdf.Extract(sha256.New, make([]byte, 32), tls13.ExpandLabel(sha256.New, hs, "derived", empty[:], 32))
-	th := sha256.Sum256(transcript)
-	return tls13.ExpandLabel(sha256.New, ms, "s ap traffic", th[:], 32), tls13.ExpandLabel(sha256.New, ms, "c ap traffic", th[:], 32)
+func appSecrets(suite tls13.CipherSuite, hs, transcript []byte) (server, client []byte) {
+	h, size := suite.NewHash(), suite.Hash().Size()
+	ms, _ := hkdf.Extract(h, make([]byte, size), tls13.ExpandLabel(h, hs, "derived", sum(suite, nil), size))
+	th := sum(suite, transcript)
+	return tls13.ExpandLabel(h, ms, "s ap traffic", th, size), tls13.ExpandLabel(h, ms, "c ap traffic", th, size)
 }
 
 type serverMsgs struct {
@@ -369,7 +388,7 @@ func serverFlight(t *testing.T, b []byte) (serverMsgs, bool) {
 // clientFlight is our Certificate (the raw Ed25519 key as a
 // SubjectPublicKeyInfo), CertificateVerify and Finished; it extends
 // transcript.
-func clientFlight(t *testing.T, sk key.SecretKey, ctx, transcript []byte, cHS *Keys) []byte {
+func clientFlight(t *testing.T, suite tls13.CipherSuite, sk key.SecretKey, ctx, transcript []byte, cHS *Keys) []byte {
 	msg := func(typ byte, body []byte) []byte {
 		return append([]byte{typ, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}, body...)
 	}
@@ -382,16 +401,14 @@ func clientFlight(t *testing.T, sk key.SecretKey, ctx, transcript []byte, cHS *K
 	cert = msg(11, append(cert, entry...))
 	transcript = append(transcript, cert...)
 
-	th := sha256.Sum256(transcript)
 	content := append(bytes.Repeat([]byte{0x20}, 64), "TLS 1.3, client CertificateVerify\x00"...)
-	sig := ed25519.Sign(sk.Ed25519(), append(content, th[:]...))
+	sig := ed25519.Sign(sk.Ed25519(), append(content, sum(suite, transcript)...))
 	cv := msg(15, append([]byte{0x08, 0x07, byte(len(sig) >> 8), byte(len(sig))}, sig...))
 	transcript = append(transcript, cv...)
 
-	finishedKey := tls13.ExpandLabel(sha256.New, cHS.secret, "finished", nil, 32)
-	th = sha256.Sum256(transcript)
-	mac := hmac.New(sha256.New, finishedKey)
-	mac.Write(th[:])
+	finishedKey := tls13.ExpandLabel(suite.NewHash(), cHS.secret, "finished", nil, suite.Hash().Size())
+	mac := hmac.New(suite.NewHash(), finishedKey)
+	mac.Write(sum(suite, transcript))
 	fin := msg(20, mac.Sum(nil))
 	return append(append(cert, cv...), fin...)
 }

@@ -203,6 +203,11 @@ func rustServerChild(t *testing.T) {
 //
 // badParams, if not nil, replaces the transport parameters.
 func clientHello(t *testing.T, server key.PublicKey, scid []byte, badParams []byte) ([]byte, *ecdh.PrivateKey) {
+	return clientHelloSuite(t, server, scid, badParams, tls13.TLS_AES_128_GCM_SHA256)
+}
+
+// clientHelloSuite is clientHello offering only suite.
+func clientHelloSuite(t *testing.T, server key.PublicKey, scid []byte, badParams []byte, suite tls13.CipherSuite) ([]byte, *ecdh.PrivateKey) {
 	priv, err := ecdh.X25519().GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
@@ -246,9 +251,9 @@ func clientHello(t *testing.T, server key.PublicKey, scid []byte, badParams []by
 	random := make([]byte, 32)
 	rand.Read(random)
 	body = append(body, random...)
-	body = append(body, 0)                // legacy_session_id
-	body = append(body, 0, 2, 0x13, 0x01) // cipher_suites
-	body = append(body, 1, 0)             // legacy_compression_methods
+	body = append(body, 0)                                 // legacy_session_id
+	body = append(body, 0, 2, byte(suite>>8), byte(suite)) // cipher_suites
+	body = append(body, 1, 0)                              // legacy_compression_methods
 	body = append(u16(body, len(exts)), exts...)
 	msg := []byte{1, byte(len(body) >> 16), byte(len(body) >> 8), byte(len(body))}
 	return append(msg, body...), priv
