@@ -31,6 +31,7 @@ import (
 // the listener's address (and NAT traversal). A STREAM frame in our first
 // sealed 1-RTT packet comes back from the echo protocol; after a key
 // update of ours (Keys.Next), a second stream comes back in key phase 1.
+// Then path 1 of multipath opens from a second socket (secondPath).
 // Once per cipher suite: AES-128-GCM, AES-256-GCM (SHA-384 key
 // schedule) and ChaCha20-Poly1305 (ChaCha20 header protection).
 func TestRustIrohHandshake(t *testing.T) {
@@ -116,6 +117,8 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 		updated       bool
 		echo2         []byte
 		echo2Fin      bool
+		cAPNext       *Keys
+		rustPath1CID  []byte
 	)
 	const hello = "hello from Go, over wire and protect"
 	const hello2 = "and again after a key update"
@@ -171,6 +174,10 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 			}
 			seen[f.Type.String()]++
 			switch f.Type {
+			case wire.FramePathNewConnectionID:
+				if n := &f.NewConnectionID; n.PathID == 1 && n.Seq == 0 {
+					rustPath1CID = bytes.Clone(n.CID)
+				}
 			case wire.FrameAddAddressIPv4, wire.FrameAddAddressIPv6:
 				advertised = append(advertised, f.Address.Addr)
 			case wire.FrameStream:
@@ -205,7 +212,8 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 			updated, keyPhase = true, true
 			sAPNext = sAP.Next()
 			stream := wire.Frame{Type: wire.FrameStream, Stream: wire.StreamFrame{StreamID: 4, Data: []byte(hello2), Fin: true}}
-			send(wire.Packet1RTT, cAP.Next(), serverCID, 1, nil, stream)
+			cAPNext = cAP.Next()
+			send(wire.Packet1RTT, cAPNext, serverCID, 1, nil, stream)
 			t.Log("sent stream 4 in key phase 1")
 		}
 		conn.SetReadDeadline(deadline)
@@ -291,6 +299,7 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 			appPending = nil
 		}
 	}
+	secondPath(t, server, rustPath1CID, serverCID, scid, cAPNext, sAPNext, send)
 	if string(echo) != hello || string(echo2) != hello2 {
 		t.Errorf("echo %q and %q, want %q and %q", echo, echo2, hello, hello2)
 	}
@@ -411,4 +420,84 @@ func clientFlight(t *testing.T, suite tls13.CipherSuite, sk key.SecretKey, ctx, 
 	mac.Write(sum(suite, transcript))
 	fin := msg(20, mac.Sum(nil))
 	return append(append(cert, cv...), fin...)
+}
+
+// secondPath opens multipath path 1 from a second UDP socket: our
+// connection IDs for path 1 go to Rust on path 0 (PATH_NEW_CONNECTION_ID),
+// then a PATH_CHALLENGE sealed with path ID 1 in the nonce
+// (SealPacketForPath) goes to Rust's path-1 connection ID; Rust's answer
+// on path 1 opens with OpenForPath and carries our PATH_RESPONSE.
+func secondPath(t *testing.T, server netip.AddrPort, rustCID, serverCID, scid []byte, seal, open *Keys,
+	send func(wire.PacketType, *Keys, []byte, uint64, []byte, ...wire.Frame)) {
+	t.Helper()
+	if rustCID == nil {
+		t.Fatal("Rust sent no connection ID for path 1")
+	}
+	ourCID := make([]byte, 8)
+	rand.Read(ourCID)
+	var tok [16]byte
+	rand.Read(tok[:])
+	ncid := wire.Frame{Type: wire.FramePathNewConnectionID, NewConnectionID: wire.NewConnectionIDFrame{
+		Multipath: true, PathID: 1, Seq: 0, CID: ourCID, ResetToken: tok}}
+	send(wire.Packet1RTT, seal, serverCID, 2, nil, ncid)
+
+	conn2, err := net.DialUDP("udp4", nil, net.UDPAddrFromAddrPort(server))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn2.Close()
+	var challenge [8]byte
+	rand.Read(challenge[:])
+	var b wire.Builder
+	b.Reset(make([]byte, 0, 1500), 1452)
+	b.StartShort(rustCID, 0, 1, true, false, TagLen)
+	b.AddFrame(&wire.Frame{Type: wire.FramePathChallenge, PathChallenge: wire.PathChallengeFrame{Data: challenge}})
+	p, _ := b.Finish(wire.MinInitialDatagramSize) // probes are padded to 1200
+	if _, err := seal.SealPacketForPath(p.Plain, p.PNOffset, p.PNLen, 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(20 * time.Millisecond) // let the connection IDs arrive first
+	if _, err := conn2.Write(b.Datagram()); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65536)
+	conn2.SetReadDeadline(time.Now().Add(10 * time.Second))
+	largest := wire.NoPacketNumber
+	for {
+		n, err := conn2.Read(buf)
+		if err != nil {
+			t.Fatalf("no answer on path 1: %v", err)
+		}
+		pkt := buf[:n]
+		h, err := wire.ParseHeader(pkt, len(ourCID))
+		if err != nil || h.Type != wire.Packet1RTT || !bytes.Equal(h.DstCID, ourCID) {
+			t.Fatalf("path 1 answer: %v %v to %x, want our path-1 CID %x", h.Type, err, h.DstCID, ourCID)
+		}
+		pnLen, err := open.UnprotectHeader(pkt, h.PNOffset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !wire.KeyPhase(pkt[0]) {
+			t.Fatal("path 1 answer in key phase 0")
+		}
+		pn := wire.DecodePacketNumber(largest, wire.ReadPacketNumber(pkt[h.PNOffset:], pnLen), pnLen)
+		payload, err := open.OpenForPath(pkt, h.PNOffset+pnLen, 1, pn)
+		if err != nil {
+			t.Fatalf("open Rust's path-1 packet pn %d with path ID 1 in the nonce: %v", pn, err)
+		}
+		largest = pn
+		it := wire.NewFrameIter(payload)
+		for it.Next() {
+			f := it.Frame()
+			if f.Type != wire.FramePadding {
+				t.Logf("path 1 pn %d: %v", pn, f)
+			}
+			if f.Type == wire.FramePathResponse && f.PathChallenge.Data == challenge {
+				return
+			}
+		}
+		if it.Err() != nil {
+			t.Fatalf("path 1 frames: %v", it.Err())
+		}
+	}
 }
