@@ -448,23 +448,39 @@ func secondPath(t *testing.T, server netip.AddrPort, rustCID, serverCID, scid []
 	defer conn2.Close()
 	var challenge [8]byte
 	rand.Read(challenge[:])
-	var b wire.Builder
-	b.Reset(make([]byte, 0, 1500), 1452)
-	b.StartShort(rustCID, 0, 1, true, false, TagLen)
-	b.AddFrame(&wire.Frame{Type: wire.FramePathChallenge, PathChallenge: wire.PathChallengeFrame{Data: challenge}})
-	p, _ := b.Finish(wire.MinInitialDatagramSize) // probes are padded to 1200
-	if _, err := seal.SealPacketForPath(p.Plain, p.PNOffset, p.PNLen, 1, 0); err != nil {
-		t.Fatal(err)
-	}
-	time.Sleep(20 * time.Millisecond) // let the connection IDs arrive first
-	if _, err := conn2.Write(b.Datagram()); err != nil {
-		t.Fatal(err)
+	probe := func(pn uint64) {
+		var b wire.Builder
+		b.Reset(make([]byte, 0, 1500), 1452)
+		b.StartShort(rustCID, pn, 1, true, false, TagLen)
+		b.AddFrame(&wire.Frame{Type: wire.FramePathChallenge, PathChallenge: wire.PathChallengeFrame{Data: challenge}})
+		p, _ := b.Finish(wire.MinInitialDatagramSize) // probes are padded to 1200
+		if _, err := seal.SealPacketForPath(p.Plain, p.PNOffset, p.PNLen, 1, pn); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := conn2.Write(b.Datagram()); err != nil {
+			t.Fatal(err)
+		}
 	}
 	buf := make([]byte, 65536)
-	conn2.SetReadDeadline(time.Now().Add(10 * time.Second))
 	largest := wire.NoPacketNumber
+	// Probe again every 300 ms, in case the probe overtook our connection
+	// IDs for path 1 (they travel on path 0).
+	var sent uint64
 	for {
+		if largest == wire.NoPacketNumber {
+			if sent == 30 {
+				t.Fatal("no answer on path 1 to 30 probes")
+			}
+			probe(sent)
+			sent++
+			conn2.SetReadDeadline(time.Now().Add(300 * time.Millisecond))
+		} else {
+			conn2.SetReadDeadline(time.Now().Add(10 * time.Second))
+		}
 		n, err := conn2.Read(buf)
+		if ne, ok := err.(net.Error); ok && ne.Timeout() && largest == wire.NoPacketNumber {
+			continue
+		}
 		if err != nil {
 			t.Fatalf("no answer on path 1: %v", err)
 		}
