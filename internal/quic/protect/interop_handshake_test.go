@@ -29,7 +29,8 @@ import (
 // their frames parse: HANDSHAKE_DONE, PATH_NEW_CONNECTION_ID for paths
 // 1..7 (our transport parameters negotiated multipath), ADD_ADDRESS with
 // the listener's address (and NAT traversal). A STREAM frame in our first
-// sealed 1-RTT packet comes back from the echo protocol; after a key
+// sealed 1-RTT packet comes back from the echo protocol, and so does a
+// DATAGRAM; after a key
 // update of ours (Keys.Next), a second stream comes back in key phase 1.
 // Then path 1 of multipath opens from a second socket (secondPath).
 // Once per cipher suite: AES-128-GCM, AES-256-GCM (SHA-384 key
@@ -119,9 +120,11 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 		echo2Fin      bool
 		cAPNext       *Keys
 		rustPath1CID  []byte
+		datagrams     []string
 	)
 	const hello = "hello from Go, over wire and protect"
 	const hello2 = "and again after a key update"
+	const helloDatagram = "a datagram, echoed too"
 	buf := make([]byte, 65536)
 	openHandshake := func(pkt []byte) {
 		h, _ := wire.ParseHeader(pkt, len(scid))
@@ -174,6 +177,8 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 			}
 			seen[f.Type.String()]++
 			switch f.Type {
+			case wire.FrameDatagram:
+				datagrams = append(datagrams, string(f.Datagram.Data))
 			case wire.FramePathNewConnectionID:
 				if n := &f.NewConnectionID; n.PathID == 1 && n.Seq == 0 {
 					rustPath1CID = bytes.Clone(n.CID)
@@ -205,7 +210,7 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 		}
 	}
 
-	for !echo2Fin {
+	for !echo2Fin || len(datagrams) == 0 {
 		if handshakeDone && echoFin && !updated {
 			// Handshake confirmed: update our keys (RFC 9001 §6) and send
 			// a second stream in key phase 1; Rust must follow.
@@ -292,7 +297,8 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 			t.Logf("sent our Certificate, CertificateVerify and Finished (%d bytes)", len(flight))
 			// A stream for the echo protocol, in our first 1-RTT packet.
 			stream := wire.Frame{Type: wire.FrameStream, Stream: wire.StreamFrame{StreamID: 0, Data: []byte(hello), Fin: true}}
-			send(wire.Packet1RTT, cAP, serverCID, 0, nil, stream)
+			dgram := wire.Frame{Type: wire.FrameDatagram, Datagram: wire.DatagramFrame{Data: []byte(helloDatagram)}}
+			send(wire.Packet1RTT, cAP, serverCID, 0, nil, stream, dgram)
 			for _, p := range appPending {
 				openApp(p)
 			}
@@ -300,6 +306,9 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 		}
 	}
 	secondPath(t, server, rustPath1CID, serverCID, scid, cAPNext, sAPNext, send)
+	if len(datagrams) != 1 || datagrams[0] != helloDatagram {
+		t.Errorf("datagrams back %q, want %q", datagrams, helloDatagram)
+	}
 	if string(echo) != hello || string(echo2) != hello2 {
 		t.Errorf("echo %q and %q, want %q and %q", echo, echo2, hello, hello2)
 	}
