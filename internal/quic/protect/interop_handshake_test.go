@@ -32,7 +32,8 @@ import (
 // sealed 1-RTT packet comes back from the echo protocol, and so does a
 // DATAGRAM; after a key
 // update of ours (Keys.Next), a second stream comes back in key phase 1.
-// Then path 1 of multipath opens from a second socket (secondPath).
+// Then path 1 of multipath opens from a second socket (secondPath), and a
+// REACH_OUT makes Rust probe a third one (reachOut).
 // Once per cipher suite: AES-128-GCM, AES-256-GCM (SHA-384 key
 // schedule) and ChaCha20-Poly1305 (ChaCha20 header protection).
 func TestRustIrohHandshake(t *testing.T) {
@@ -306,6 +307,7 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 		}
 	}
 	secondPath(t, server, rustPath1CID, serverCID, scid, cAPNext, sAPNext, send)
+	reachOut(t, server, serverCID, scid, cAPNext, sAPNext, send, appLargest)
 	if len(datagrams) != 1 || datagrams[0] != helloDatagram {
 		t.Errorf("datagrams back %q, want %q", datagrams, helloDatagram)
 	}
@@ -523,6 +525,55 @@ func secondPath(t *testing.T, server netip.AddrPort, rustCID, serverCID, scid []
 		}
 		if it.Err() != nil {
 			t.Fatalf("path 1 frames: %v", it.Err())
+		}
+	}
+}
+
+// reachOut sends the QNT frame REACH_OUT (round 1) naming a third socket
+// of ours; Rust, the server side of NAT traversal, probes that address
+// off-path: a PATH_CHALLENGE in a path-0 packet to our connection ID,
+// which opens with our keys.
+func reachOut(t *testing.T, server netip.AddrPort, serverCID, scid []byte, seal, open *Keys,
+	send func(wire.PacketType, *Keys, []byte, uint64, []byte, ...wire.Frame), largest uint64) {
+	t.Helper()
+	conn3, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn3.Close()
+	candidate := conn3.LocalAddr().(*net.UDPAddr).AddrPort()
+	ro := wire.Frame{Type: wire.FrameReachOutIPv4, Address: wire.AddressFrame{Kind: wire.FrameReachOutIPv4, Seq: 1, Addr: candidate}}
+	send(wire.Packet1RTT, seal, serverCID, 3, nil, ro)
+	buf := make([]byte, 65536)
+	conn3.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		n, from, err := conn3.ReadFromUDPAddrPort(buf)
+		if err != nil {
+			t.Fatalf("no NAT traversal probe at %v after REACH_OUT: %v", candidate, err)
+		}
+		pkt := buf[:n]
+		h, err := wire.ParseHeader(pkt, len(scid))
+		if err != nil || h.Type != wire.Packet1RTT || !bytes.Equal(h.DstCID, scid) {
+			t.Fatalf("probe: %v %v to %x", h.Type, err, h.DstCID)
+		}
+		pnLen, err := open.UnprotectHeader(pkt, h.PNOffset)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pn := wire.DecodePacketNumber(largest, wire.ReadPacketNumber(pkt[h.PNOffset:], pnLen), pnLen)
+		payload, err := open.Open(pkt, h.PNOffset+pnLen, pn)
+		if err != nil {
+			t.Fatalf("open the probe (pn %d): %v", pn, err)
+		}
+		it := wire.NewFrameIter(payload)
+		for it.Next() {
+			if f := it.Frame(); f.Type == wire.FramePathChallenge {
+				t.Logf("NAT traversal probe from %v: %v (%d bytes, not padded)", from, f, n)
+				return
+			}
+		}
+		if it.Err() != nil {
+			t.Fatalf("probe frames: %v", it.Err())
 		}
 	}
 }
