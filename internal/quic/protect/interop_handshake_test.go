@@ -33,7 +33,9 @@ import (
 // DATAGRAM; after a key
 // update of ours (Keys.Next), a second stream comes back in key phase 1.
 // Then path 1 of multipath opens from a second socket (secondPath), and a
-// REACH_OUT makes Rust probe a third one (reachOut).
+// REACH_OUT makes Rust probe a third one (reachOut); last, a packet with
+// PATH_ACK, ACK_FREQUENCY, PATH_STATUS_AVAILABLE and IMMEDIATE_ACK of ours
+// is acknowledged.
 // Once per cipher suite: AES-128-GCM, AES-256-GCM (SHA-384 key
 // schedule) and ChaCha20-Poly1305 (ChaCha20 header protection).
 func TestRustIrohHandshake(t *testing.T) {
@@ -122,6 +124,8 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 		cAPNext       *Keys
 		rustPath1CID  []byte
 		datagrams     []string
+		ackedByRust   int64    = -1
+		received      []uint64 // 1-RTT packet numbers of path 0
 	)
 	const hello = "hello from Go, over wire and protect"
 	const hello2 = "and again after a key update"
@@ -167,6 +171,7 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 			t.Fatalf("open a 1-RTT packet (pn %d): %v", pn, err)
 		}
 		appLargest = max(appLargest+1, pn+1) - 1
+		received = append(received, pn)
 		it := wire.NewFrameIter(payload)
 		for it.Next() {
 			f := it.Frame()
@@ -180,6 +185,10 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 			switch f.Type {
 			case wire.FrameDatagram:
 				datagrams = append(datagrams, string(f.Datagram.Data))
+			case wire.FrameAck, wire.FrameAckECN, wire.FramePathAck, wire.FramePathAckECN:
+				if f.Ack.PathID == 0 {
+					ackedByRust = max(ackedByRust, int64(f.Ack.Largest()))
+				}
 			case wire.FramePathNewConnectionID:
 				if n := &f.NewConnectionID; n.PathID == 1 && n.Seq == 0 {
 					rustPath1CID = bytes.Clone(n.CID)
@@ -308,6 +317,33 @@ func rustHandshake(t *testing.T, addr endpointaddr.Addr, suite tls13.CipherSuite
 	}
 	secondPath(t, server, rustPath1CID, serverCID, scid, cAPNext, sAPNext, send)
 	reachOut(t, server, serverCID, scid, cAPNext, sAPNext, send, appLargest)
+
+	// The ack-frequency and multipath frames of ours that are safe to
+	// send now: Rust must acknowledge the packet, not close.
+	// Only what arrived: noq skips packet numbers to catch optimistic
+	// acknowledgements (acking one is "unsent packet acked").
+	ackUs := wire.Frame{Type: wire.FramePathAck, Ack: wire.AckFrame{Multipath: true, PathID: 0, Ranges: ackRanges(received)}}
+	freq := wire.Frame{Type: wire.FrameAckFrequency, AckFrequency: wire.AckFrequencyFrame{
+		Seq: 0, AckElicitingThreshold: 2, RequestMaxAckDelay: 25000, ReorderingThreshold: 1}}
+	status := wire.Frame{Type: wire.FramePathStatusAvailable, PathStatus: wire.PathStatusFrame{Available: true, PathID: 0, Seq: 1}}
+	send(wire.Packet1RTT, cAPNext, serverCID, 4, nil, ackUs, freq, status,
+		wire.Frame{Type: wire.FrameImmediateAck}, wire.Frame{Type: wire.FramePing})
+	for ackedByRust < 4 {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := conn.Read(buf)
+		if err != nil {
+			t.Fatalf("Rust did not acknowledge our PATH_ACK, ACK_FREQUENCY, PATH_STATUS_AVAILABLE, IMMEDIATE_ACK packet (acked up to %d): %v", ackedByRust, err)
+		}
+		pkts, err := wire.SplitCoalesced(nil, bytes.Clone(buf[:n]), len(scid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pkt := range pkts {
+			if h, _ := wire.ParseHeader(pkt, len(scid)); h.Type == wire.Packet1RTT {
+				openApp(pkt)
+			}
+		}
+	}
 	if len(datagrams) != 1 || datagrams[0] != helloDatagram {
 		t.Errorf("datagrams back %q, want %q", datagrams, helloDatagram)
 	}
@@ -576,4 +612,20 @@ func reachOut(t *testing.T, server netip.AddrPort, serverCID, scid []byte, seal,
 			t.Fatalf("probe frames: %v", it.Err())
 		}
 	}
+}
+
+// ackRanges turns packet numbers into descending ACK ranges.
+func ackRanges(pns []uint64) []wire.AckRange {
+	pns = slices.Clone(pns)
+	slices.Sort(pns)
+	pns = slices.Compact(pns)
+	var r []wire.AckRange
+	for i := len(pns) - 1; i >= 0; i-- {
+		if n := len(r); n > 0 && r[n-1].Smallest == pns[i]+1 {
+			r[n-1].Smallest = pns[i]
+		} else {
+			r = append(r, wire.AckRange{Smallest: pns[i], Largest: pns[i]})
+		}
+	}
+	return r
 }
