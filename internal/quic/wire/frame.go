@@ -30,10 +30,12 @@ type FrameError struct {
 	Err   error
 }
 
+// Error describes the error.
 func (e *FrameError) Error() string {
 	return "wire: " + e.Type.String() + " frame: " + e.Field + ": " + e.Err.Error()
 }
 
+// Unwrap returns the underlying error.
 func (e *FrameError) Unwrap() error { return e.Err }
 
 // reader parses frame fields, keeping the first error.
@@ -187,8 +189,11 @@ func PaddingLen(b []byte) int {
 // IMMEDIATE_ACK.
 type SimpleFrame struct{ Type FrameType }
 
+// Append appends the encoded frame to b and returns it.
 func (f SimpleFrame) Append(b []byte) []byte { return AppendVarint(b, uint64(f.Type)) }
-func (f SimpleFrame) Len() int               { return vl(uint64(f.Type)) }
+
+// Len returns the encoded length in bytes.
+func (f SimpleFrame) Len() int { return vl(uint64(f.Type)) }
 
 // ParseSimpleFrame parses a PING, HANDSHAKE_DONE or IMMEDIATE_ACK frame.
 func ParseSimpleFrame(b []byte) (SimpleFrame, int, error) {
@@ -375,7 +380,10 @@ func parseAckBody(r *reader, ranges []AckRange) AckFrame {
 // ResetStreamFrame is RESET_STREAM (RFC 9000 §19.4).
 type ResetStreamFrame struct{ StreamID, Code, FinalSize uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *ResetStreamFrame) Len() int { return 1 + vl(f.StreamID) + vl(f.Code) + vl(f.FinalSize) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *ResetStreamFrame) Append(b []byte) []byte {
 	b = append(b, byte(FrameResetStream))
 	return AppendVarint(AppendVarint(AppendVarint(b, f.StreamID), f.Code), f.FinalSize)
@@ -394,7 +402,10 @@ func ParseResetStream(b []byte) (ResetStreamFrame, int, error) {
 // StopSendingFrame is STOP_SENDING (RFC 9000 §19.5).
 type StopSendingFrame struct{ StreamID, Code uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *StopSendingFrame) Len() int { return 1 + vl(f.StreamID) + vl(f.Code) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *StopSendingFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(append(b, byte(FrameStopSending)), f.StreamID), f.Code)
 }
@@ -421,7 +432,10 @@ func CryptoOverhead(offset uint64, dataLen int) int {
 	return 1 + vl(offset) + vl(uint64(dataLen))
 }
 
+// Len returns the encoded length in bytes.
 func (f *CryptoFrame) Len() int { return CryptoOverhead(f.Offset, len(f.Data)) + len(f.Data) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *CryptoFrame) Append(b []byte) []byte {
 	b = AppendVarint(AppendVarint(append(b, byte(FrameCrypto)), f.Offset), uint64(len(f.Data)))
 	return append(b, f.Data...)
@@ -451,7 +465,10 @@ func parseCryptoBody(r *reader) CryptoFrame {
 // NewTokenFrame is NEW_TOKEN (RFC 9000 §19.7). The token is not empty.
 type NewTokenFrame struct{ Token []byte }
 
+// Len returns the encoded length in bytes.
 func (f *NewTokenFrame) Len() int { return 1 + vl(uint64(len(f.Token))) + len(f.Token) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *NewTokenFrame) Append(b []byte) []byte {
 	return append(AppendVarint(append(b, byte(FrameNewToken)), uint64(len(f.Token))), f.Token...)
 }
@@ -497,10 +514,12 @@ func StreamOverhead(id, offset uint64, dataLen int, omitLen bool) int {
 	return n
 }
 
+// Len returns the encoded length in bytes.
 func (f *StreamFrame) Len() int {
 	return StreamOverhead(f.StreamID, f.Offset, len(f.Data), f.OmitLen) + len(f.Data)
 }
 
+// Append appends the encoded frame to b and returns it.
 func (f *StreamFrame) Append(b []byte) []byte {
 	t := byte(FrameStream)
 	if f.Offset != 0 {
@@ -560,7 +579,10 @@ func parseStreamBody(r *reader) StreamFrame {
 // MaxDataFrame is MAX_DATA (§19.9) and DataBlockedFrame DATA_BLOCKED (§19.12).
 type MaxDataFrame struct{ Max uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *MaxDataFrame) Len() int { return 1 + vl(f.Max) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *MaxDataFrame) Append(b []byte) []byte {
 	return AppendVarint(append(b, byte(FrameMaxData)), f.Max)
 }
@@ -578,7 +600,10 @@ func ParseMaxData(b []byte) (MaxDataFrame, int, error) {
 // DataBlockedFrame is DATA_BLOCKED (RFC 9000 §19.12).
 type DataBlockedFrame struct{ Limit uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *DataBlockedFrame) Len() int { return 1 + vl(f.Limit) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *DataBlockedFrame) Append(b []byte) []byte {
 	return AppendVarint(append(b, byte(FrameDataBlocked)), f.Limit)
 }
@@ -596,7 +621,10 @@ func ParseDataBlocked(b []byte) (DataBlockedFrame, int, error) {
 // MaxStreamDataFrame is MAX_STREAM_DATA (RFC 9000 §19.10).
 type MaxStreamDataFrame struct{ StreamID, Max uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *MaxStreamDataFrame) Len() int { return 1 + vl(f.StreamID) + vl(f.Max) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *MaxStreamDataFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(append(b, byte(FrameMaxStreamData)), f.StreamID), f.Max)
 }
@@ -614,7 +642,10 @@ func ParseMaxStreamData(b []byte) (MaxStreamDataFrame, int, error) {
 // StreamDataBlockedFrame is STREAM_DATA_BLOCKED (RFC 9000 §19.13).
 type StreamDataBlockedFrame struct{ StreamID, Limit uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *StreamDataBlockedFrame) Len() int { return 1 + vl(f.StreamID) + vl(f.Limit) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *StreamDataBlockedFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(append(b, byte(FrameStreamDataBlocked)), f.StreamID), f.Limit)
 }
@@ -636,7 +667,10 @@ type MaxStreamsFrame struct {
 	Max uint64
 }
 
+// Len returns the encoded length in bytes.
 func (f *MaxStreamsFrame) Len() int { return 1 + vl(f.Max) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *MaxStreamsFrame) Append(b []byte) []byte {
 	t := FrameMaxStreamsBidi
 	if f.Uni {
@@ -669,7 +703,10 @@ type StreamsBlockedFrame struct {
 	Limit uint64
 }
 
+// Len returns the encoded length in bytes.
 func (f *StreamsBlockedFrame) Len() int { return 1 + vl(f.Limit) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *StreamsBlockedFrame) Append(b []byte) []byte {
 	t := FrameStreamsBlockedBidi
 	if f.Uni {
@@ -706,6 +743,7 @@ func (f *NewConnectionIDFrame) typ() FrameType {
 	return FrameNewConnectionID
 }
 
+// Len returns the encoded length in bytes.
 func (f *NewConnectionIDFrame) Len() int {
 	n := vl(uint64(f.typ())) + vl(f.Seq) + vl(f.RetirePriorTo) + 1 + len(f.CID) + ResetTokenLen
 	if f.Multipath {
@@ -714,6 +752,7 @@ func (f *NewConnectionIDFrame) Len() int {
 	return n
 }
 
+// Append appends the encoded frame to b and returns it.
 func (f *NewConnectionIDFrame) Append(b []byte) []byte {
 	b = AppendVarint(b, uint64(f.typ()))
 	if f.Multipath {
@@ -776,6 +815,7 @@ func (f *RetireConnectionIDFrame) typ() FrameType {
 	return FrameRetireConnectionID
 }
 
+// Len returns the encoded length in bytes.
 func (f *RetireConnectionIDFrame) Len() int {
 	n := vl(uint64(f.typ())) + vl(f.Seq)
 	if f.Multipath {
@@ -784,6 +824,7 @@ func (f *RetireConnectionIDFrame) Len() int {
 	return n
 }
 
+// Append appends the encoded frame to b and returns it.
 func (f *RetireConnectionIDFrame) Append(b []byte) []byte {
 	b = AppendVarint(b, uint64(f.typ()))
 	if f.Multipath {
@@ -815,7 +856,10 @@ type PathChallengeFrame struct {
 	Data     [8]byte
 }
 
+// Len returns the encoded length in bytes.
 func (f *PathChallengeFrame) Len() int { return 9 }
+
+// Append appends the encoded frame to b and returns it.
 func (f *PathChallengeFrame) Append(b []byte) []byte {
 	t := FramePathChallenge
 	if f.Response {
@@ -848,6 +892,7 @@ type ConnectionCloseFrame struct {
 	Reason      []byte
 }
 
+// Len returns the encoded length in bytes.
 func (f *ConnectionCloseFrame) Len() int {
 	n := 1 + vl(f.Code) + vl(uint64(len(f.Reason))) + len(f.Reason)
 	if !f.Application {
@@ -856,6 +901,7 @@ func (f *ConnectionCloseFrame) Len() int {
 	return n
 }
 
+// Append appends the encoded frame to b and returns it.
 func (f *ConnectionCloseFrame) Append(b []byte) []byte {
 	t := FrameConnectionClose
 	if f.Application {
@@ -905,7 +951,10 @@ func DatagramOverhead(dataLen int, omitLen bool) int {
 	return 1 + vl(uint64(dataLen))
 }
 
+// Len returns the encoded length in bytes.
 func (f *DatagramFrame) Len() int { return DatagramOverhead(len(f.Data), f.OmitLen) + len(f.Data) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *DatagramFrame) Append(b []byte) []byte {
 	if f.OmitLen {
 		b = append(b, byte(FrameDatagram))
@@ -947,10 +996,12 @@ type AckFrequencyFrame struct {
 	ReorderingThreshold   uint64
 }
 
+// Len returns the encoded length in bytes.
 func (f *AckFrequencyFrame) Len() int {
 	return 2 + vl(f.Seq) + vl(f.AckElicitingThreshold) + vl(f.RequestMaxAckDelay) + vl(f.ReorderingThreshold)
 }
 
+// Append appends the encoded frame to b and returns it.
 func (f *AckFrequencyFrame) Append(b []byte) []byte {
 	b = AppendVarint(b, uint64(FrameAckFrequency))
 	b = AppendVarint(AppendVarint(b, f.Seq), f.AckElicitingThreshold)
@@ -975,7 +1026,10 @@ func ParseAckFrequency(b []byte) (AckFrequencyFrame, int, error) {
 // PathAbandonFrame is PATH_ABANDON (multipath).
 type PathAbandonFrame struct{ PathID, Code uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *PathAbandonFrame) Len() int { return 2 + vl(f.PathID) + vl(f.Code) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *PathAbandonFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(AppendVarint(b, uint64(FramePathAbandon)), f.PathID), f.Code)
 }
@@ -998,7 +1052,10 @@ type PathStatusFrame struct {
 	Seq       uint64
 }
 
+// Len returns the encoded length in bytes.
 func (f *PathStatusFrame) Len() int { return 2 + vl(f.PathID) + vl(f.Seq) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *PathStatusFrame) Append(b []byte) []byte {
 	t := FramePathStatusBackup
 	if f.Available {
@@ -1023,7 +1080,10 @@ type MaxPathIDFrame struct {
 	PathID  uint64
 }
 
+// Len returns the encoded length in bytes.
 func (f *MaxPathIDFrame) Len() int { return 2 + vl(f.PathID) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *MaxPathIDFrame) Append(b []byte) []byte {
 	t := FrameMaxPathID
 	if f.Blocked {
@@ -1045,7 +1105,10 @@ func ParseMaxPathID(b []byte) (MaxPathIDFrame, int, error) {
 // PathCIDsBlockedFrame is PATH_CIDS_BLOCKED (multipath).
 type PathCIDsBlockedFrame struct{ PathID, NextSeq uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *PathCIDsBlockedFrame) Len() int { return 2 + vl(f.PathID) + vl(f.NextSeq) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *PathCIDsBlockedFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(AppendVarint(b, uint64(FramePathCIDsBlocked)), f.PathID), f.NextSeq)
 }
@@ -1079,7 +1142,10 @@ func (f *AddressFrame) typ() FrameType {
 	return f.Kind | 1
 }
 
+// Len returns the encoded length in bytes.
 func (f *AddressFrame) Len() int { return vl(uint64(f.typ())) + vl(f.Seq) + addrLen(f.Addr) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *AddressFrame) Append(b []byte) []byte {
 	return appendAddrPort(AppendVarint(AppendVarint(b, uint64(f.typ())), f.Seq), f.Addr)
 }
@@ -1107,7 +1173,10 @@ func parseAddressBody(r *reader) AddressFrame {
 // RemoveAddressFrame is the QNT REMOVE_ADDRESS frame.
 type RemoveAddressFrame struct{ Seq uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *RemoveAddressFrame) Len() int { return vl(uint64(FrameRemoveAddress)) + vl(f.Seq) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *RemoveAddressFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(b, uint64(FrameRemoveAddress)), f.Seq)
 }

@@ -49,6 +49,7 @@ const (
 	PacketUnknownVersion
 )
 
+// String returns the name.
 func (t PacketType) String() string {
 	switch t {
 	case PacketInitial:
@@ -133,7 +134,10 @@ type HeaderError struct {
 	Err   error
 }
 
+// Error describes the error.
 func (e *HeaderError) Error() string { return "wire: packet header: " + e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
 func (e *HeaderError) Unwrap() error { return e.Err }
 
 func hdrErr(field string, err error) error { return &HeaderError{Field: field, Err: err} }

@@ -52,6 +52,7 @@ var tpNames = map[TransportParameterID]string{
 	TPN0NATTraversal: "n0_nat_traversal",
 }
 
+// String returns the name.
 func (id TransportParameterID) String() string {
 	if s, ok := tpNames[id]; ok {
 		return s
@@ -146,10 +147,12 @@ type TransportParameterError struct {
 	Err error
 }
 
+// Error describes the error.
 func (e *TransportParameterError) Error() string {
 	return "wire: transport parameter " + e.ID.String() + ": " + e.Err.Error()
 }
 
+// Unwrap returns the underlying error.
 func (e *TransportParameterError) Unwrap() error { return e.Err }
 
 func tpErr(id TransportParameterID, format string, args ...any) error {
