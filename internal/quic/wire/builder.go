@@ -46,6 +46,7 @@ type Builder struct {
 	ackEliciting bool
 	frames       int
 	openEnded    bool // the last frame runs to the end of the packet
+	full         bool // a 1-RTT packet was finished: nothing may follow
 }
 
 // BuiltPacket describes a packet Finish closed.
@@ -65,7 +66,7 @@ type BuiltPacket struct {
 
 // Reset starts a new datagram in buf[:0] with at most maxSize bytes.
 func (b *Builder) Reset(buf []byte, maxSize int) {
-	b.buf, b.max, b.open = buf[:0], maxSize, false
+	b.buf, b.max, b.open, b.full = buf[:0], maxSize, false, false
 }
 
 // Datagram returns the datagram built so far.
@@ -79,10 +80,12 @@ func (b *Builder) Open() bool { return b.open }
 
 // StartLong opens an Initial, 0-RTT or Handshake packet. It returns false,
 // writing nothing, if the budget cannot hold the header, the minimum
-// payload and the tag. It panics if a packet is open.
+// payload and the tag, or if the datagram already ends with a 1-RTT
+// packet (which has no length, so nothing can follow it). It panics if a
+// packet is open.
 func (b *Builder) StartLong(h *LongHeader, pn uint64, pnLen, tagLen int) bool {
 	b.mustBeClosed()
-	if len(b.buf)+h.Len(pnLen)+max(MinPayloadForSample-pnLen, 1)+tagLen > b.max {
+	if b.full || len(b.buf)+h.Len(pnLen)+max(MinPayloadForSample-pnLen, 1)+tagLen > b.max {
 		return false
 	}
 	b.start = len(b.buf)
@@ -93,10 +96,11 @@ func (b *Builder) StartLong(h *LongHeader, pn uint64, pnLen, tagLen int) bool {
 	return true
 }
 
-// StartShort opens a 1-RTT packet; see StartLong.
+// StartShort opens a 1-RTT packet, which will be the last of the
+// datagram; see StartLong.
 func (b *Builder) StartShort(dcid []byte, pn uint64, pnLen int, keyPhase, spin bool, tagLen int) bool {
 	b.mustBeClosed()
-	if len(b.buf)+ShortHeaderLen(len(dcid), pnLen)+max(MinPayloadForSample-pnLen, 1)+tagLen > b.max {
+	if b.full || len(b.buf)+ShortHeaderLen(len(dcid), pnLen)+max(MinPayloadForSample-pnLen, 1)+tagLen > b.max {
 		return false
 	}
 	b.start = len(b.buf)
@@ -275,6 +279,7 @@ func (b *Builder) Finish(minDatagram int) (BuiltPacket, bool) {
 		PutVarint2(b.buf[b.lenOff:], uint64(len(b.buf)-b.pnOff+b.tagLen))
 	}
 	end := len(b.buf)
+	b.full = b.typ == Packet1RTT
 	for range b.tagLen {
 		b.buf = append(b.buf, 0)
 	}
