@@ -131,6 +131,15 @@ func (b *Builder) mustBeOpen() {
 	}
 }
 
+// mustAllow panics unless a packet is open and allows frames of type t
+// (RFC 9000 Table 3): the Add methods' programmer-error check.
+func (b *Builder) mustAllow(t FrameType) {
+	b.mustBeOpen()
+	if !t.Allowed(b.typ) {
+		panic(fmt.Sprintf("wire: Builder: %v frame in a %v packet", t, b.typ))
+	}
+}
+
 // Room returns how many bytes of frames still fit in the open packet:
 // 0 after a frame that runs to the end of the packet.
 func (b *Builder) Room() int {
@@ -154,12 +163,9 @@ func (b *Builder) added(t FrameType) {
 // AddFrame appends f if it fits and reports whether it did. For STREAM
 // and DATAGRAM frames that should fill what is left, see AddStream and
 // AddDatagram. It panics if f's type is not allowed in the packet type
-// (a programmer error).
+// (a programmer error; the other Add methods check the same).
 func (b *Builder) AddFrame(f *Frame) bool {
-	b.mustBeOpen()
-	if !f.Type.Allowed(b.typ) {
-		panic(fmt.Sprintf("wire: Builder: %v frame in a %v packet", f.Type, b.typ))
-	}
+	b.mustAllow(f.Type)
 	if f.Len() > b.Room() {
 		return false
 	}
@@ -171,7 +177,7 @@ func (b *Builder) AddFrame(f *Frame) bool {
 // AddAck appends an ACK or PATH_ACK frame, dropping its oldest ranges
 // (f.FitTo) if that makes it fit, and reports whether it was added.
 func (b *Builder) AddAck(f *AckFrame) bool {
-	b.mustBeOpen()
+	b.mustAllow(FrameAck)
 	if !f.FitTo(b.Room()) {
 		return false
 	}
@@ -186,7 +192,7 @@ func (b *Builder) AddAck(f *AckFrame) bool {
 // its length. It returns 0 and adds nothing if no byte fits (or, for an
 // empty data with fin, if the empty frame does not fit).
 func (b *Builder) AddStream(id, offset uint64, data []byte, fin bool) int {
-	b.mustBeOpen()
+	b.mustAllow(FrameStream)
 	room := b.Room()
 	base := StreamOverhead(id, offset, 0, true)
 	if room <= base || (len(data) == 0 && !fin) {
@@ -207,7 +213,7 @@ func (b *Builder) AddStream(id, offset uint64, data []byte, fin bool) int {
 // AddCrypto appends a CRYPTO frame with as much of data as fits and
 // returns how many bytes it carries (0: nothing added).
 func (b *Builder) AddCrypto(offset uint64, data []byte) int {
-	b.mustBeOpen()
+	b.mustAllow(FrameCrypto)
 	room := b.Room()
 	n := len(data)
 	for n > 0 && CryptoOverhead(offset, n)+n > room {
@@ -228,7 +234,7 @@ func (b *Builder) AddCrypto(offset uint64, data []byte) int {
 // never split) and reports whether it did. last leaves out the length
 // (then nothing may follow: the caller finishes the packet).
 func (b *Builder) AddDatagram(data []byte, last bool) bool {
-	b.mustBeOpen()
+	b.mustAllow(FrameDatagram)
 	f := DatagramFrame{Data: data, OmitLen: last}
 	if f.Len() > b.Room() {
 		return false
