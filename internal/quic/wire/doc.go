@@ -71,6 +71,22 @@
 // GREASE parameter as Rust iroh does. The captured parameters of a Rust
 // iroh 1.0 client Initial (shared/spec/vectors/core.json) are a test.
 //
+// # What Rust iroh sends (seen in protect's interop tests)
+//
+// With multipath negotiated, noq issues connection IDs with
+// PATH_NEW_CONNECTION_ID for every path up to the limit, path 0 included
+// (never NEW_CONNECTION_ID), acknowledges with PATH_ACK, marks path 0 with
+// PATH_STATUS_AVAILABLE and sends IMMEDIATE_ACK with its probes. With QNT
+// negotiated the server side sends ADD_ADDRESS for its local addresses
+// right after the handshake and answers REACH_OUT with unpadded
+// PATH_CHALLENGE probes in path-0 packets. It skips packet numbers on
+// purpose and closes with PROTOCOL_VIOLATION "unsent packet acked" when
+// one is acknowledged: acknowledge only what arrived. Its Version
+// Negotiation packets list a greased version and drafts besides 1.
+//
+// This package keeps no state: no packet number spaces, no
+// retransmission, no keys; the core does that.
+//
 // # Stability
 //
 // The connection core in internal/quic builds on these names; they only
