@@ -39,7 +39,10 @@
 // whole handshake (TLS 1.3 with raw public keys driven by hand in the
 // test) for each of the three suites, then streams, a DATAGRAM, a key
 // update, multipath path 1 (path ID in the nonce), REACH_OUT probing,
-// and ACK_FREQUENCY/PATH_ACK/PATH_STATUS frames all work with Rust.
+// and ACK_FREQUENCY/PATH_ACK/PATH_STATUS frames all work with Rust; and
+// the other way round, a Rust client completes a handshake with our
+// hand-driven server (our server transport parameters) and gets its
+// stream echoed.
 // They need node and root or unprivileged user namespaces on
 // linux/amd64, and are skipped with -short.
 package protect
