@@ -256,3 +256,24 @@ func TestStatelessReset(t *testing.T) {
 		t.Error("20-byte datagram taken for a reset")
 	}
 }
+
+func TestPaddingLen(t *testing.T) {
+	for n := range 40 {
+		for tail := range 3 {
+			b := make([]byte, n+tail)
+			if tail > 0 {
+				b[n] = 1
+			}
+			if got := PaddingLen(b); got != n {
+				t.Fatalf("PaddingLen of %d zeros then %d bytes = %d", n, tail, got)
+			}
+		}
+	}
+}
+
+func BenchmarkPaddingLen(b *testing.B) {
+	p := make([]byte, 917)
+	for b.Loop() {
+		PaddingLen(p)
+	}
+}
