@@ -286,9 +286,7 @@ func (b *Builder) Finish(minDatagram int) (BuiltPacket, bool) {
 	}
 	end := len(b.buf)
 	b.full = b.typ == Packet1RTT
-	for range b.tagLen {
-		b.buf = append(b.buf, 0)
-	}
+	b.buf = AppendPadding(b.buf, b.tagLen)
 	return BuiltPacket{
 		Type:         b.typ,
 		Plain:        b.buf[b.start:end],

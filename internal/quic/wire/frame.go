@@ -170,10 +170,10 @@ func vl(v uint64) int { return VarintLen(v) }
 
 // AppendPadding appends n PADDING bytes.
 func AppendPadding(b []byte, n int) []byte {
-	for range n {
-		b = append(b, 0)
+	if n <= 0 {
+		return b
 	}
-	return b
+	return append(b, make([]byte, n)...) // the compiler clears in place, no allocation
 }
 
 // PaddingLen returns how many PADDING bytes start b.
