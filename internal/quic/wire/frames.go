@@ -52,8 +52,11 @@ func ParseFrame(b []byte, f *Frame) (int, error) {
 	if len(b) > 0 {
 		switch t := FrameType(b[0]); {
 		case t.IsStream():
-			r := reader{b: b, off: 1, typ: t}
 			f.Type = FrameStream
+			if n, ok := parseStreamFast(b, t, &f.Stream); ok {
+				return n, nil
+			}
+			r := reader{b: b, off: 1, typ: t}
 			f.Stream = parseStreamBody(&r)
 			return r.off, r.err
 		case t == FrameAck || t == FrameAckECN:
@@ -330,3 +333,36 @@ func (it *FrameIter) Offset() int { return it.off }
 
 // Err returns the parse error that stopped the iteration, if any.
 func (it *FrameIter) Err() error { return it.err }
+
+// parseStreamFast parses a well-formed STREAM frame with straight-line
+// code; on anything unusual (truncation, limits) it reports false and the
+// checked parser runs instead, to produce the error.
+func parseStreamFast(b []byte, t FrameType, f *StreamFrame) (int, bool) {
+	off := 1
+	id, n, err := ParseVarint(b[off:])
+	if err != nil {
+		return 0, false
+	}
+	off += n
+	var offset uint64
+	if t&0x04 != 0 {
+		if offset, n, err = ParseVarint(b[off:]); err != nil {
+			return 0, false
+		}
+		off += n
+	}
+	var l uint64
+	if t&0x02 != 0 {
+		if l, n, err = ParseVarint(b[off:]); err != nil || l > uint64(len(b)-off-n) {
+			return 0, false
+		}
+		off += n
+	} else {
+		l = uint64(len(b) - off)
+	}
+	if offset+l > MaxVarint {
+		return 0, false
+	}
+	*f = StreamFrame{StreamID: id, Offset: offset, Data: b[off : off+int(l)], Fin: t&0x01 != 0, OmitLen: t&0x02 == 0}
+	return off + int(l), true
+}

@@ -33,6 +33,13 @@ func FuzzFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var f1 Frame
 		n, err := ParseFrame(b, &f1)
+		if len(b) > 0 && FrameType(b[0]).IsStream() {
+			// The fast path agrees with the checked parser.
+			s, sn, serr := ParseStream(b)
+			if (serr == nil) != (err == nil) || (err == nil && (sn != n || !reflect.DeepEqual(s, f1.Stream))) {
+				t.Fatalf("STREAM fast path %+v %d %v, checked %+v %d %v", f1.Stream, n, err, s, sn, serr)
+			}
+		}
 		if err != nil {
 			return
 		}
