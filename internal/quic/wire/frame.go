@@ -173,7 +173,10 @@ func AppendPadding(b []byte, n int) []byte {
 	if n <= 0 {
 		return b
 	}
-	return append(b, make([]byte, n)...) // the compiler clears in place, no allocation
+	l := len(b)
+	b = slices.Grow(b, n)[:l+n]
+	clear(b[l:])
+	return b
 }
 
 // PaddingLen returns how many PADDING bytes start b.
