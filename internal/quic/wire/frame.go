@@ -362,11 +362,18 @@ func parseAckBody(r *reader, ranges []AckRange) AckFrame {
 	ranges = append(ranges[:0], AckRange{Smallest: largest - first, Largest: largest})
 	smallest := largest - first
 	for range count {
-		gap := r.varint("gap")
-		n := r.varint("range length")
-		if r.err != nil {
+		// Inline varints: this loop is the bulk of a sender's receive work.
+		gap, n1, err := ParseVarint(r.b[r.off:])
+		if err != nil {
+			r.fail("gap", err)
 			return f
 		}
+		n, n2, err := ParseVarint(r.b[r.off+n1:])
+		if err != nil {
+			r.fail("range length", err)
+			return f
+		}
+		r.off += n1 + n2
 		if gap+2 > smallest {
 			r.failf("gap", "%d goes below packet number 0", gap)
 			return f
