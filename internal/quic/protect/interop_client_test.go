@@ -29,8 +29,9 @@ import (
 // TestRustIrohClientHandshake is the server side: a real Rust iroh 1.0
 // endpoint dials a UDP socket of ours (in a loopback-only namespace) and
 // we answer as the server, TLS 1.3 with raw public keys driven by hand in
-// the test, packets only through wire and protect: our server Initial,
-// Handshake packets with our server transport parameters
+// the test, packets only through wire and protect: our server Initial
+// and Handshake packets coalesced in one datagram, with our server
+// transport parameters
 // (original_destination_connection_id, stateless_reset_token, multipath,
 // QNT), HANDSHAKE_DONE, and the echo of its stream; Rust's connect
 // command must report success.
@@ -212,10 +213,31 @@ func rustClientChild(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	ackInitial := wire.Frame{Type: wire.FrameAck, Ack: wire.AckFrame{Ranges: []wire.AckRange{{Smallest: 0, Largest: 0}}}}
-	send(wire.PacketInitial, seal, 0, sh, ackInitial)
-	send(wire.PacketHandshake, sHS, 0, flight)
-	t.Logf("sent ServerHello and our flight (%d bytes)", len(flight))
+	// ServerHello in an Initial and our flight in a Handshake packet,
+	// coalesced in one datagram (RFC 9000 §12.2), each sealed in place.
+	var b wire.Builder
+	b.Reset(make([]byte, 0, 1500), 1452)
+	ih := wire.LongHeader{Type: wire.PacketInitial, Version: wire.Version1, DstCID: clientCID, SrcCID: scid}
+	hh := wire.LongHeader{Type: wire.PacketHandshake, Version: wire.Version1, DstCID: clientCID, SrcCID: scid}
+	b.StartLong(&ih, 0, 2, TagLen)
+	b.AddAck(&wire.AckFrame{Ranges: []wire.AckRange{{Smallest: 0, Largest: 0}}})
+	b.AddCrypto(0, sh)
+	pi, _ := b.Finish(0)
+	if _, err := seal.SealPacket(pi.Plain, pi.PNOffset, pi.PNLen, 0); err != nil {
+		t.Fatal(err)
+	}
+	b.StartLong(&hh, 0, 2, TagLen)
+	if b.AddCrypto(0, flight) != len(flight) {
+		t.Fatal("our flight does not fit the datagram")
+	}
+	ph, _ := b.Finish(wire.MinInitialDatagramSize) // it carries an ack-eliciting Initial (RFC 9000 §14.1)
+	if _, err := sHS.SealPacket(ph.Plain, ph.PNOffset, ph.PNLen, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.WriteToUDPAddrPort(b.Datagram(), client); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("sent ServerHello and our flight (%d bytes) coalesced in one %d-byte datagram", len(flight), len(b.Datagram()))
 
 	// Until Rust's connect reports: its Finished, then 1-RTT stream data
 	// to echo.
