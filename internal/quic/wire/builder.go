@@ -268,7 +268,7 @@ func (b *Builder) Finish(minDatagram int) (BuiltPacket, bool) {
 	}
 	pad := 0
 	if need := min(minDatagram, b.max) - (len(b.buf) + b.tagLen); need > 0 {
-		pad = need
+		pad = min(need, max(b.limit-len(b.buf), 0)) // a long header's Length caps it too
 	}
 	if short := MinPayloadForSample - (b.pnLen + len(b.buf) - b.payloadStart); short > pad {
 		pad = short
