@@ -117,6 +117,25 @@ type Header struct {
 	Len int
 }
 
+// String describes the header for debug logs.
+func (h *Header) String() string {
+	switch h.Type {
+	case Packet1RTT:
+		return fmt.Sprintf("1-RTT dcid=%x len=%d", h.DstCID, h.Len)
+	case PacketVersionNegotiation:
+		return fmt.Sprintf("VersionNegotiation dcid=%x scid=%x versions=%d", h.DstCID, h.SrcCID, len(h.SupportedVersions)/4)
+	case PacketRetry:
+		return fmt.Sprintf("Retry dcid=%x scid=%x token=%d", h.DstCID, h.SrcCID, len(h.Token))
+	case PacketUnknownVersion:
+		return fmt.Sprintf("version %#x dcid=%x scid=%x len=%d", h.Version, h.DstCID, h.SrcCID, h.Len)
+	}
+	s := fmt.Sprintf("%v dcid=%x scid=%x len=%d", h.Type, h.DstCID, h.SrcCID, h.Len)
+	if h.Type == PacketInitial {
+		s += fmt.Sprintf(" token=%d", len(h.Token))
+	}
+	return s
+}
+
 // FixedBit reports whether the QUIC bit (0x40) is set. RFC 9000 requires
 // it unless the peer sent grease_quic_bit (RFC 9287).
 func (h *Header) FixedBit() bool { return h.FirstByte&0x40 != 0 }

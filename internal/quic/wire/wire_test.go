@@ -106,6 +106,9 @@ func TestHeaderRFC9001(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s := h.String(); s != "Initial dcid=8394c8f03e515708 scid= len=1200 token=0" {
+		t.Errorf("String: %q", s)
+	}
 	if h.Type != PacketInitial || h.Version != Version1 || hex.EncodeToString(h.DstCID) != "8394c8f03e515708" ||
 		len(h.SrcCID) != 0 || len(h.Token) != 0 || h.PNOffset != 18 || h.Len != 1200 {
 		t.Errorf("A.2 header: %+v", h)
