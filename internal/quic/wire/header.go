@@ -443,10 +443,12 @@ func AppendPacketNumber(b []byte, pn uint64, n int) []byte {
 	}
 }
 
-// ReadPacketNumber reads an n-byte truncated packet number from b.
+// ReadPacketNumber reads an n-byte truncated packet number from b (fewer
+// bytes if b is shorter: after header protection was removed, which needs
+// more than the packet number, it never is).
 func ReadPacketNumber(b []byte, n int) uint64 {
 	var v uint64
-	for i := range n {
+	for i := range min(n, len(b)) {
 		v = v<<8 | uint64(b[i])
 	}
 	return v
