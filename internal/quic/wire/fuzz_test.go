@@ -62,6 +62,7 @@ func FuzzFrame(f *testing.F) {
 		if enc2 := AppendFrame(nil, &f2); !bytes.Equal(enc, enc2) {
 			t.Fatalf("encoding changed: %x %x", enc, enc2)
 		}
+		_ = f1.String() // never panics
 		if f1.Len() != len(enc) {
 			t.Fatalf("Len %d, encoded %d", f1.Len(), len(enc))
 		}
@@ -81,6 +82,9 @@ func FuzzFrameIter(f *testing.F) {
 		it.Reset(b)
 		last := 0
 		for it.Next() {
+			if raw := it.Bytes(); len(raw) != it.Offset()-last {
+				t.Fatalf("Bytes %d, frame spans %d", len(raw), it.Offset()-last)
+			}
 			if it.Offset() <= last || it.Offset() > len(b) {
 				t.Fatalf("offset %d after %d of %d", it.Offset(), last, len(b))
 			}
