@@ -280,3 +280,36 @@ func BenchmarkPaddingLen(b *testing.B) {
 		PaddingLen(p)
 	}
 }
+
+func TestHeaderNoAllocs(t *testing.T) {
+	lh := LongHeader{Type: PacketInitial, Version: Version1, DstCID: make([]byte, 20), SrcCID: make([]byte, 8)}
+	d, off := lh.Append(nil, 0, 2)
+	d = append(d, make([]byte, 1200-len(d))...)
+	PutVarint2(d[off:], uint64(len(d)-off-2))
+	d = AppendShortHeader(d, make([]byte, 8), 5, 2, false, false)
+	d = append(d, make([]byte, 40)...)
+	dst := make([][]byte, 0, 4)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := ParseDstCID(d, 8); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseHeader(d, 8); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := SplitCoalesced(dst[:0], d, 8); err != nil || len(p) != 2 {
+			t.Fatal(len(p), err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per datagram", allocs)
+	}
+}
+
+func BenchmarkParseHeader(b *testing.B) {
+	d := AppendShortHeader(nil, make([]byte, 8), 5, 2, false, false)
+	d = append(d, make([]byte, 1400)...)
+	b.ReportAllocs()
+	for b.Loop() {
+		ParseHeader(d, 8)
+	}
+}
