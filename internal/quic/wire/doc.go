@@ -6,7 +6,7 @@
 // n0 NAT traversal frames (ADD_ADDRESS, REACH_OUT, REMOVE_ADDRESS), the
 // address discovery OBSERVED_ADDRESS frames, and the transport parameters
 // (§18.2 plus max_datagram_frame_size, grease_quic_bit, min_ack_delay,
-// initial_max_path_id and n0_nat_traversal). Packet protection lives in
+// initial_max_path_id, n0_nat_traversal and the address discovery role). Packet protection lives in
 // internal/quic/protect; the connection core in internal/quic uses both.
 //
 // # Conventions
