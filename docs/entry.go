@@ -41,11 +41,11 @@ type Entry struct {
 }
 
 // IsEmpty reports whether e is a tombstone (len 0, empty hash).
-func (e *Entry) IsEmpty() bool { return e.Len == 0 && e.Hash == blobs.EmptyHash }
+func (e Entry) IsEmpty() bool { return e.Len == 0 && e.Hash == blobs.EmptyHash }
 
 // AppendSignedBytes appends the bytes both signatures cover (spec §3.2):
 // namespace || author || key || len (u64 BE) || hash || timestamp (u64 BE).
-func (e *Entry) AppendSignedBytes(b []byte) []byte {
+func (e Entry) AppendSignedBytes(b []byte) []byte {
 	b = append(b, e.Namespace[:]...)
 	b = append(b, e.Author[:]...)
 	b = append(b, e.Key...)
