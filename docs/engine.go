@@ -792,8 +792,12 @@ func (e *Engine) Accept(ctx context.Context, conn *iroh.Connection) error {
 		return nil
 	}
 	peer := conn.RemoteID()
+	e.learnAddr(conn)
 	stats, err := e.store.SyncAccept(ctx, st, peer, e.acceptSync, e.contentStatus, e.limits)
 	st.Close()
+	// Wait for the initiator to finish (it closes after reading our last
+	// frame or the Abort), so closing the connection loses nothing.
+	drain(st)
 	var ae *AbortError
 	if errors.As(err, &ae) {
 		if e.metrics != nil {
@@ -801,11 +805,35 @@ func (e *Engine) Accept(ctx context.Context, conn *iroh.Connection) error {
 		}
 		return nil
 	}
-	if err == nil {
-		drain(st)
-	}
 	e.afterSync(stats.Namespace, peer, stats, err, "acceptor")
 	return nil
+}
+
+// learnAddr remembers the addresses an incoming connection came from, so
+// the peer can be dialed back (content downloads, later syncs).
+func (e *Engine) learnAddr(conn *iroh.Connection) {
+	e.mu.Lock()
+	_, known := e.addrs[conn.RemoteID()]
+	e.mu.Unlock()
+	if known {
+		return
+	}
+	path, cands := conn.Paths()
+	a := iroh.EndpointAddr{ID: conn.RemoteID()}
+	if path.RelayURL != "" {
+		a.RelayURLs = append(a.RelayURLs, path.RelayURL)
+	}
+	if path.Addr.IsValid() {
+		a.Direct = append(a.Direct, path.Addr)
+	}
+	for _, c := range cands {
+		if c.Addr.IsValid() && c.Addr != path.Addr {
+			a.Direct = append(a.Direct, c.Addr)
+		}
+	}
+	if !a.IsIDOnly() {
+		e.AddAddr(a)
+	}
 }
 
 // acceptSync applies the accept rules of spec §7.3 and §8.
