@@ -167,10 +167,9 @@ func (bb *boltBackend) commit(b *batch) error {
 				return err
 			}
 		}
-		buf := make([]byte, 0, 512)
 		for _, e := range b.puts {
-			buf = e.AppendBinary(buf[:0])
-			if err := entries.Put(e.ID(), buf); err != nil {
+			// bbolt keeps the value until the commit: one buffer each.
+			if err := entries.Put(e.ID(), e.AppendBinary(nil)); err != nil {
 				return err
 			}
 		}

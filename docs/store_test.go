@@ -245,6 +245,16 @@ func TestBoltReopen(t *testing.T) {
 		set(t, r, a, fmt.Sprintf("k%03d", i), fmt.Sprint(i))
 	}
 	r.DeletePrefix(a, []byte("k09"))
+	// A batch of remote entries in one commit (as a sync message brings).
+	secret, _ := s.Capability(r.Namespace())
+	other := NewAuthor()
+	var vals []ranger.Value[*SignedEntry]
+	for i := range 20 {
+		vals = append(vals, ranger.Value[*SignedEntry]{Entry: Sign(secret.Secret, other, Entry{Key: fmt.Appendf(nil, "r%02d", i), Len: 1, Hash: blobs.ComputeHash([]byte{byte(i)}), Timestamp: 1})})
+	}
+	if n, err := r.insertRemote(vals, key.PublicKey{}, false); n != 20 || err != nil {
+		t.Fatalf("batch insert: %d %v", n, err)
+	}
 	r.AddUsefulPeer(key.PublicKey{7})
 	def, _ := s.DefaultAuthor()
 	heads, _ := r.Heads()
@@ -261,13 +271,13 @@ func TestBoltReopen(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, _ := r2.Query(Query{IncludeEmpty: true})
-	if keys(got) != keys(want) || len(got) != 91 {
+	if keys(got) != keys(want) || len(got) != 111 {
 		t.Fatalf("after reopen %d entries: %s", len(got), keys(got))
 	}
 	if d, _ := s2.DefaultAuthor(); d != def {
 		t.Fatal("default author lost")
 	}
-	if h2, _ := r2.Heads(); len(h2) != 1 || h2[0] != heads[0] {
+	if h2, _ := r2.Heads(); len(h2) != 2 || h2[0] != heads[0] {
 		t.Fatal("heads lost")
 	}
 	if p := r2.UsefulPeers(); len(p) != 1 || p[0] != (key.PublicKey{7}) {
