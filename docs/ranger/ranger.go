@@ -91,9 +91,15 @@ type Store[E Entry[E]] interface {
 // Limits bound what one peer can make a Session do. Zero fields take the
 // defaults.
 type Limits struct {
-	// MaxParts is the most parts a received message may have. Zero means
-	// 16384.
+	// MaxParts is the most parts a received message may have. A
+	// reconciliation of 1,000,000 entries with 10,000 differences sends
+	// messages of about 20,000 parts; zero means 1<<20.
 	MaxParts int
+	// MaxTotalParts is the most parts all received messages of a Session
+	// may have together, bounding the work a peer can ask for (each part
+	// costs O(log n)); zero means 1<<23, four times what two completely
+	// different sets of 1,000,000 entries need.
+	MaxTotalParts int
 	// MaxRounds is the most messages a Session processes. A legitimate
 	// exchange needs about log2(n) rounds plus a few; zero means 256.
 	MaxRounds int
@@ -104,7 +110,10 @@ type Limits struct {
 
 func (l Limits) withDefaults() Limits {
 	if l.MaxParts == 0 {
-		l.MaxParts = 16384
+		l.MaxParts = 1 << 20
+	}
+	if l.MaxTotalParts == 0 {
+		l.MaxTotalParts = 1 << 23
 	}
 	if l.MaxRounds == 0 {
 		l.MaxRounds = 256
@@ -254,6 +263,9 @@ func (s *Session[E]) Process(m Message[E]) (Message[E], error) {
 		return out, fmt.Errorf("%w: %d parts in a message, max %d", ErrLimit, len(m.Parts), s.limits.MaxParts)
 	}
 	s.Stats.PartsRecv += len(m.Parts)
+	if s.Stats.PartsRecv > s.limits.MaxTotalParts {
+		return out, fmt.Errorf("%w: more than %d parts in a session", ErrLimit, s.limits.MaxTotalParts)
+	}
 	for _, p := range m.Parts {
 		if p.Kind != RangeItem {
 			continue

@@ -3,6 +3,7 @@ package ranger
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"slices"
@@ -363,6 +364,16 @@ func TestLimits(t *testing.T) {
 	sess = NewSession[*item](&s, Limits{MaxParts: 10})
 	if _, err := sess.Process(Message[*item]{Parts: make([]Part[*item], 11)}); err == nil {
 		t.Fatal("11 parts accepted with MaxParts 10")
+	}
+	sess = NewSession[*item](&s, Limits{MaxTotalParts: 25})
+	six := Message[*item]{Parts: []Part[*item]{bogus.Parts[0], bogus.Parts[0], bogus.Parts[0], bogus.Parts[0], bogus.Parts[0], bogus.Parts[0]}}
+	for i := range 4 {
+		if _, err := sess.Process(six); err != nil {
+			t.Fatalf("round %d: %v", i, err)
+		}
+	}
+	if _, err := sess.Process(six); !errors.Is(err, ErrLimit) {
+		t.Fatalf("30 parts in a session with MaxTotalParts 25: %v", err)
 	}
 }
 
