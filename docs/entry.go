@@ -170,10 +170,10 @@ var (
 // (small-order keys and R rejected).
 func (se *SignedEntry) Verify() error {
 	msg := se.entry.AppendSignedBytes(make([]byte, 0, 64+len(se.entry.Key)+48))
-	if !key.PublicKey(se.entry.Namespace).Verify(msg, se.nsSig) {
+	if !verifyStrict(se.entry.Namespace, msg, se.nsSig) {
 		return fmt.Errorf("%w: namespace signature of %s", ErrBadSignature, se)
 	}
-	if !key.PublicKey(se.entry.Author).Verify(msg, se.authorSig) {
+	if !verifyStrict(se.entry.Author, msg, se.authorSig) {
 		return fmt.Errorf("%w: author signature of %s", ErrBadSignature, se)
 	}
 	return nil

@@ -86,7 +86,15 @@ func (r *Replica) insertLocal(author AuthorID, k []byte, hash blobs.Hash, length
 		s.mu.Unlock()
 		return nil, 0, fmt.Errorf("%w: %s", ErrAuthorUnknown, author.ShortString())
 	}
-	e := Sign(rs.cap.Secret, a, Entry{Key: k, Len: length, Hash: hash, Timestamp: s.localTimestamp(rs)})
+	sg := rs.signers[author]
+	if sg == nil {
+		sg = newSigner(rs.cap.Secret, a)
+		if rs.signers == nil {
+			rs.signers = make(map[AuthorID]*signer)
+		}
+		rs.signers[author] = sg
+	}
+	e := sg.sign(Entry{Key: k, Len: length, Hash: hash, Timestamp: s.localTimestamp(rs)})
 	b := &batch{ns: r.ns}
 	ok, removed := rs.insertLocked(e, b)
 	if !ok {
@@ -137,10 +145,10 @@ func (r *Replica) insertRemote(vals []ranger.Value[*SignedEntry], from key.Publi
 }
 
 func (s *Store) putRemoteLocked(rs *replicaState, ns NamespaceID, vals []ranger.Value[*SignedEntry], from key.PublicKey, gossip bool, evs *[]InsertEvent) error {
-	now := s.now()
 	b := &batch{ns: ns}
-	for _, v := range vals {
-		if err := v.Entry.Validate(ns, now); err != nil {
+	errs := validateAll(vals, ns, s.now())
+	for i, v := range vals {
+		if err := errs[i]; err != nil {
 			s.metrics.rejected(err)
 			s.log.Debug("entry rejected", "remote", from.ShortString(), "err", err)
 			continue

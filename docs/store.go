@@ -71,6 +71,8 @@ type replicaState struct {
 	tree   ranger.Tree[*SignedEntry]
 	latest map[AuthorID]latestInfo
 	peers  []key.PublicKey // most recent first
+	// signers caches expanded keys of local authors (write replicas).
+	signers map[AuthorID]*signer
 }
 
 // InsertOrigin tells local writes from entries received from a peer.
