@@ -51,6 +51,10 @@ type topic struct {
 	alive    map[PeerID]bool // passive peers that said alive when leaving
 	refused  map[PeerID]time.Time
 	peerData map[PeerID][]byte
+	// lost are active peers whose connection broke without a Disconnect
+	// (crash or partition); each shuffle we try to join one again, which
+	// heals partitions. At most maxLost, forgotten after lostRetention.
+	lost map[PeerID]time.Time
 
 	// PlumTree.
 	eager      []PeerID
@@ -71,6 +75,7 @@ func (s *State) newTopic(id TopicID) *topic {
 		alive:     make(map[PeerID]bool),
 		refused:   make(map[PeerID]time.Time),
 		peerData:  make(map[PeerID][]byte),
+		lost:      make(map[PeerID]time.Time),
 		lazyQueue: make(map[PeerID][]IHave),
 		missing:   make(map[MessageID][]announce),
 		received:  make(map[MessageID]time.Time),
@@ -133,7 +138,7 @@ func (tp *topic) recordData(p PeerID, d []byte) {
 
 // forget drops what we know of p unless it is still in a view.
 func (tp *topic) forget(p PeerID) {
-	if tp.isActive(p) || slices.Contains(tp.passive, p) || tp.pending[p] {
+	if _, lost := tp.lost[p]; lost || tp.isActive(p) || slices.Contains(tp.passive, p) || tp.pending[p] {
 		return
 	}
 	delete(tp.peerData, p)
@@ -330,6 +335,9 @@ func (tp *topic) onDisconnect(p PeerID, alive bool) {
 func (tp *topic) onPeerDisconnected(p PeerID) {
 	delete(tp.pending, p)
 	if tp.isActive(p) {
+		if !tp.alive[p] {
+			tp.rememberLost(p)
+		}
 		tp.removeActive(p, tp.alive[p])
 	} else if !tp.alive[p] {
 		tp.passive = slices.DeleteFunc(tp.passive, func(x PeerID) bool { return x == p })
@@ -391,8 +399,49 @@ func (tp *topic) addPassiveAll(nodes []PeerInfo) {
 	}
 }
 
+// maxLost bounds the lost peers remembered per topic.
+const maxLost = 8
+
+// lostRetention is how long a lost peer is retried: 10 shuffle intervals.
+const lostRetention = 10
+
+func (tp *topic) rememberLost(p PeerID) {
+	if len(tp.lost) >= maxLost {
+		var oldest PeerID
+		var at time.Time
+		for q, t := range tp.lost {
+			if at.IsZero() || t.Before(at) || (t.Equal(at) && bytes.Compare(q[:], oldest[:]) < 0) {
+				oldest, at = q, t
+			}
+		}
+		delete(tp.lost, oldest)
+	}
+	tp.lost[p] = tp.s.now
+}
+
+// retryLost sends Join to one lost peer that is not a neighbour again.
+func (tp *topic) retryLost() {
+	var cand []PeerID
+	for p, at := range tp.lost {
+		if tp.s.now.Sub(at) > lostRetention*tp.cfg().ShuffleInterval || tp.isActive(p) {
+			delete(tp.lost, p)
+			tp.forget(p)
+			continue
+		}
+		if !tp.pending[p] {
+			cand = append(cand, p)
+		}
+	}
+	if len(cand) == 0 {
+		return
+	}
+	slices.SortFunc(cand, func(a, b PeerID) int { return bytes.Compare(a[:], b[:]) })
+	tp.join([]PeerID{cand[tp.s.rng.IntN(len(cand))]})
+}
+
 func (tp *topic) shuffle() {
 	tp.s.schedule(tp.id, Timer{Kind: TimerShuffle}, tp.cfg().ShuffleInterval)
+	tp.retryLost()
 	for p, at := range tp.refused {
 		if tp.s.now.Sub(at) >= tp.cfg().ShuffleInterval {
 			delete(tp.refused, p)

@@ -278,7 +278,9 @@ type reader struct {
 	off int
 }
 
-func (r *reader) fail(msg string, err error) error { return &ParseError{Off: r.off, Msg: msg, Err: err} }
+func (r *reader) fail(msg string, err error) error {
+	return &ParseError{Off: r.off, Msg: msg, Err: err}
+}
 
 func (r *reader) byte1(what string) (byte, error) {
 	if r.off >= len(r.b) {
@@ -570,3 +572,6 @@ func ReadFrame(r io.Reader, buf []byte, max int) ([]byte, error) {
 	}
 	return buf, nil
 }
+
+// ALPN is the protocol of iroh-gossip 0.101 (spec §3.3).
+const ALPN = "/iroh-gossip/1"
