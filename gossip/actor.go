@@ -27,6 +27,13 @@ const (
 	maxConnsPerPeer = 3
 	// housekeeping is the interval of address refresh and expiry.
 	housekeeping = 30 * time.Second
+	// stallTimeout: a peer whose writer has queued messages and completed
+	// no write for this long has stopped reading. When its queue
+	// overflows it is dropped; a peer that is merely slower than the
+	// traffic loses the overflowing messages instead.
+	stallTimeout = 2 * time.Second
+	// pressurePoll is how often waiting broadcasts recheck the queues.
+	pressurePoll = time.Millisecond
 )
 
 type peerState struct {
@@ -91,17 +98,19 @@ func (h *timerHeap) Pop() any {
 // actor owns the protocol state and all peer and topic tables; only run
 // touches them.
 type actor struct {
-	g      *Gossip
-	state  *proto.State
-	peers  map[iroh.EndpointID]*peerState
-	topics map[TopicID]*topicState
-	addrs  map[iroh.EndpointID]addrEntry
-	myData []byte
-	timers timerHeap
-	seq    uint64
+	g         *Gossip
+	state     *proto.State
+	peers     map[iroh.EndpointID]*peerState
+	topics    map[TopicID]*topicState
+	addrs     map[iroh.EndpointID]addrEntry
+	myData    []byte
+	timers    timerHeap
+	seq       uint64
 	flush     chan struct{}    // closed when the writers closed by quitAll are done
 	flushWait map[*writer]bool // writers quitAll waits for
 	queue     []proto.Input    // inputs not yet handled (input is not reentrant)
+	waiters   []chan struct{}  // local broadcasts waiting for queues to drain
+	polling   bool
 	busy      bool
 	stats     proto.Stats // last seen, for metrics deltas
 }
@@ -170,6 +179,10 @@ func (a *actor) shutdown() {
 		}
 	}
 	a.topics = nil
+	for _, w := range a.waiters {
+		close(w)
+	}
+	a.waiters = nil
 }
 
 func (a *actor) after(d time.Duration, f func()) {
@@ -290,6 +303,10 @@ func (a *actor) send(id iroh.EndpointID, m outMsg) {
 		select {
 		case p.w.q <- m:
 		default:
+			if !p.w.stalled(time.Now(), stallTimeout) {
+				a.g.m.Drops.WithLabelValues("queue_full").Inc()
+				return
+			}
 			a.g.m.Drops.WithLabelValues("queue_full").Add(float64(len(p.w.q) + 1))
 			a.g.log.Warn("peer not reading: dropped", "remote", id.ShortString(), "queued", len(p.w.q))
 			for _, cs := range slices.Clone(p.conns) {
@@ -543,12 +560,47 @@ func (a *actor) unsubscribe(topic TopicID, s *subscriber) {
 	}
 }
 
-func (a *actor) broadcast(t *Topic, content []byte, neighbors bool) error {
+// broadcast sends content; done is closed once no live peer's queue is
+// more than half full, so a local broadcaster cannot outrun the network.
+// Stalled peers do not hold it back.
+func (a *actor) broadcast(t *Topic, content []byte, neighbors bool, done chan struct{}) error {
 	if a.topics == nil || a.topics[t.id] == nil {
+		close(done)
 		return ErrClosed
 	}
 	a.input(proto.BroadcastCmd{Topic: t.id, Content: content, Neighbors: neighbors})
+	if !a.pressured() {
+		close(done)
+		return nil
+	}
+	a.waiters = append(a.waiters, done)
+	if !a.polling {
+		a.polling = true
+		a.after(pressurePoll, a.pollPressure)
+	}
 	return nil
+}
+
+func (a *actor) pressured() bool {
+	now := time.Now()
+	for _, p := range a.peers {
+		if p.w != nil && len(p.w.q) > cap(p.w.q)/2 && !p.w.stalled(now, stallTimeout) {
+			return true
+		}
+	}
+	return false
+}
+
+func (a *actor) pollPressure() {
+	if a.pressured() && a.g.ctx.Err() == nil {
+		a.after(pressurePoll, a.pollPressure)
+		return
+	}
+	a.polling = false
+	for _, w := range a.waiters {
+		close(w)
+	}
+	a.waiters = nil
 }
 
 func (a *actor) neighbors(topic TopicID) []iroh.EndpointID {

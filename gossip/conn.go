@@ -6,6 +6,7 @@ import (
 	"io"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/iroh-go/iroh"
 	"github.com/iroh-go/iroh/gossip/proto"
@@ -155,10 +156,20 @@ func (g *Gossip) readFailed(cs *connState, err error, header bool) {
 type writer struct {
 	cs *connState
 	q  chan outMsg
+	// progress is the time (unix nanoseconds) of the last completed write,
+	// or of the start.
+	progress atomic.Int64
+}
+
+// stalled reports whether the writer has messages queued and has not
+// completed a write for d.
+func (w *writer) stalled(now time.Time, d time.Duration) bool {
+	return len(w.q) > 0 && now.UnixNano()-w.progress.Load() >= int64(d)
 }
 
 func (g *Gossip) startWriter(cs *connState) *writer {
 	w := &writer{cs: cs, q: make(chan outMsg, g.sendQ)}
+	w.progress.Store(time.Now().UnixNano())
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
@@ -264,6 +275,7 @@ func (g *Gossip) writeLoop(w *writer) error {
 		if err := flush(); err != nil {
 			return err
 		}
+		w.progress.Store(time.Now().UnixNano())
 		for _, t := range closeAfter {
 			if ts := streams[t]; ts != nil {
 				ts.s.Close()

@@ -293,8 +293,10 @@ func (t *Topic) ID() TopicID { return t.id }
 func (t *Topic) Events() <-chan Event { return t.sub.ch }
 
 // Broadcast sends content to every member of the topic's swarm. Content
-// above MaxContentLen is an error, never a silent drop. It blocks only
-// while the actor's command queue is full.
+// above MaxContentLen is an error, never a silent drop. It returns once
+// the message is queued and no neighbour that is still reading has more
+// than half its send queue waiting, so a fast broadcaster is paced by
+// the network; a neighbour that stopped reading never holds it back.
 func (t *Topic) Broadcast(ctx context.Context, content []byte) error {
 	return t.broadcast(ctx, content, false)
 }
@@ -312,10 +314,21 @@ func (t *Topic) broadcast(ctx context.Context, content []byte, neighbors bool) e
 	}
 	c := slices.Clone(content)
 	var err error
-	if derr := t.g.do(ctx, func() { err = t.g.a.broadcast(t, c, neighbors) }); derr != nil {
+	done := make(chan struct{})
+	if derr := t.g.do(ctx, func() { err = t.g.a.broadcast(t, c, neighbors, done) }); derr != nil {
 		return derr
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err() // the message is queued all the same
+	case <-t.g.done:
+		return nil
+	}
 }
 
 // Neighbors returns the current neighbours (the active view).

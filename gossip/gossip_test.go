@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"testing"
 	"time"
@@ -14,6 +15,9 @@ import (
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// quiet discards the endpoints' logs.
+var quiet = slog.New(slog.DiscardHandler)
 
 type node struct {
 	ep     *iroh.Endpoint
@@ -25,10 +29,14 @@ type node struct {
 func newNode(t testing.TB, opts *Options) *node {
 	t.Helper()
 	ctx := context.Background()
-	ep, err := iroh.Bind(ctx, &iroh.Options{BindAddrV4: netip.MustParseAddrPort("127.0.0.1:0"), DisableIPv6: true})
+	ep, err := iroh.Bind(ctx, &iroh.Options{BindAddrV4: netip.MustParseAddrPort("127.0.0.1:0"), DisableIPv6: true, Logger: quiet})
 	if err != nil {
 		t.Fatal(err)
 	}
+	if opts == nil {
+		opts = &Options{}
+	}
+	opts.Logger = quiet
 	g, err := New(ep, opts)
 	if err != nil {
 		t.Fatal(err)
