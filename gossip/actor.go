@@ -1,6 +1,7 @@
 package gossip
 
 import (
+	"bytes"
 	"container/heap"
 	"context"
 	"math/rand/v2"
@@ -25,6 +26,11 @@ const (
 	maxAddrs = 4096
 	// maxConnsPerPeer bounds live connections to one peer.
 	maxConnsPerPeer = 3
+	// raceWindow: two connections to one peer established this close
+	// together come from both sides dialing at once. Both sides then keep
+	// the one dialed by the smaller EndpointID, so they agree; otherwise
+	// the newest wins (the peer may have restarted).
+	raceWindow = 5 * time.Second
 	// housekeeping is the interval of address refresh and expiry.
 	housekeeping = 30 * time.Second
 	// stallTimeout: a peer whose writer has queued messages and completed
@@ -342,7 +348,7 @@ func (a *actor) dial(p *peerState) {
 		cancel()
 		ev := connEvent{kind: evDialed, id: addr.ID, err: err}
 		if err == nil {
-			ev.cs = g.newConn(conn)
+			ev.cs = g.newConn(conn, true)
 		}
 		select {
 		case g.events <- ev:
@@ -411,15 +417,24 @@ func (a *actor) connUp(cs *connState) {
 	if len(p.conns) == 0 {
 		a.g.m.Peers.Inc()
 	}
-	if old := p.current(); old != nil {
-		a.stopWriter(p) // finish its streams
+	loser := p.current()
+	if loser != nil && cs.at.Sub(loser.at) < raceWindow && cs.dialed != loser.dialed && a.keepOlder(cs) {
+		// Simultaneous dials: the older connection stays current.
+		p.conns = slices.Insert(p.conns, len(p.conns)-1, cs)
+		loser = cs
+	} else {
+		if loser != nil {
+			a.stopWriter(p) // finish its streams
+		}
+		p.conns = append(p.conns, cs)
+	}
+	if loser != nil {
 		a.after(supersededGrace, func() {
-			if !old.down && p.current() != old {
-				a.g.closeWith(old, closeNormal, "superseded", "superseded")
+			if !loser.down && p.current() != loser {
+				a.g.closeWith(loser, closeNormal, "superseded", "superseded")
 			}
 		})
 	}
-	p.conns = append(p.conns, cs)
 	if len(p.conns) > maxConnsPerPeer {
 		a.g.closeWith(p.conns[0], closeNormal, "superseded", "superseded")
 	}
@@ -431,6 +446,16 @@ func (a *actor) connUp(cs *connState) {
 		}
 	}
 	p.topics = make(map[TopicID]bool)
+}
+
+// keepOlder reports, for a connection racing with an older one dialed
+// by the other side, whether the older one wins: the winner is the one
+// dialed by the smaller EndpointID.
+func (a *actor) keepOlder(cs *connState) bool {
+	me, remote := a.g.ep.ID(), cs.remote
+	meSmaller := bytes.Compare(me[:], remote[:]) < 0
+	// cs was dialed by us: it wins if we are smaller.
+	return cs.dialed != meSmaller
 }
 
 // connDown forgets cs; if it was the peer's last, the protocol learns

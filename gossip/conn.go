@@ -57,6 +57,8 @@ type connState struct {
 	ctx    context.Context // done when the connection ends or Gossip closes
 	cancel context.CancelFunc
 	seq    uint64
+	dialed bool      // we dialed it (else the peer did)
+	at     time.Time // when it was established
 
 	// Owned by the actor.
 	w    *writer // nil: no writer running
@@ -67,10 +69,10 @@ type connState struct {
 
 var connSeq atomic.Uint64
 
-func (g *Gossip) newConn(conn *iroh.Connection) *connState {
+func (g *Gossip) newConn(conn *iroh.Connection, dialed bool) *connState {
 	ctx, cancel := context.WithCancel(g.ctx)
 	context.AfterFunc(conn.Context(), cancel)
-	return &connState{conn: conn, remote: conn.RemoteID(), ctx: ctx, cancel: cancel, seq: connSeq.Add(1)}
+	return &connState{conn: conn, remote: conn.RemoteID(), ctx: ctx, cancel: cancel, seq: connSeq.Add(1), dialed: dialed, at: time.Now()}
 }
 
 // closeWith closes the connection and counts the reason.

@@ -232,7 +232,7 @@ func (g *Gossip) Subscribe(ctx context.Context, topic TopicID, bootstrap []iroh.
 // Accept serves one incoming gossip connection until it ends; the Router
 // calls it.
 func (g *Gossip) Accept(ctx context.Context, conn *iroh.Connection) error {
-	cs := g.newConn(conn)
+	cs := g.newConn(conn, false)
 	select {
 	case g.events <- connEvent{kind: evUp, cs: cs}:
 	case <-g.ctx.Done():
