@@ -35,11 +35,11 @@ func writeBench(b *testing.B, n *node, ns NamespaceID) {
 func BenchmarkCatchUp10k(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		a := startNode(b, nil, nil)
+		a := startNode(b, false, nil)
 		ns, _ := a.engine.CreateDoc(b.Context())
 		writeBench(b, a, ns)
 		tk, _ := a.engine.Share(b.Context(), ns, Read)
-		c := startNode(b, nil, nil)
+		c := startNode(b, false, nil)
 		b.StartTimer()
 		start, cpu := time.Now(), processCPU()
 		if _, err := c.engine.Import(b.Context(), tk); err != nil {
@@ -58,15 +58,13 @@ func BenchmarkCatchUp10k(b *testing.B) {
 // BenchmarkLive10k is the live measure: the second node joins
 // first, then the 10,000 entries are written; reported is the time from the
 // first write until the second node holds every entry and content (Rust
-// iroh 0.35: 6.9-8.6 s). Live sync runs over the in-process gossip hub of
-// the tests (the gossip package is not merged yet), so the gossip transport
-// is not measured; entries, syncs and content go over real endpoints.
+// iroh 0.35: 6.9-8.6 s). Live sync runs over the gossip package
+// (/iroh-gossip/1) on the same endpoints.
 func BenchmarkLive10k(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		g := newHub()
-		a := startNode(b, g, nil)
-		c := startNode(b, g, nil)
+		a := startNode(b, true, nil)
+		c := startNode(b, true, nil)
 		ns, _ := a.engine.CreateDoc(b.Context())
 		tk, _ := a.engine.Share(b.Context(), ns, Read)
 		if _, err := c.engine.Import(b.Context(), tk); err != nil {
@@ -93,8 +91,8 @@ func BenchmarkLive10k(b *testing.B) {
 func BenchmarkLivePoll10k(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		a := startNode(b, nil, nil)
-		c := startNode(b, nil, &EngineOptions{ResyncInterval: 100 * time.Millisecond})
+		a := startNode(b, false, nil)
+		c := startNode(b, false, &EngineOptions{ResyncInterval: 100 * time.Millisecond})
 		ns, _ := a.engine.CreateDoc(b.Context())
 		tk, _ := a.engine.Share(b.Context(), ns, Read)
 		if _, err := c.engine.Import(b.Context(), tk); err != nil {

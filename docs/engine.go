@@ -365,7 +365,11 @@ func (e *Engine) IsSyncing(ns NamespaceID) bool {
 
 func (e *Engine) joinGossip(ctx context.Context, d *liveDoc, bootstrap []key.PublicKey) {
 	defer e.wg.Done()
-	topic, err := e.gossip.Join(ctx, d.ns, bootstrap)
+	addrs := make([]iroh.EndpointAddr, len(bootstrap))
+	for i, p := range bootstrap {
+		addrs[i] = e.addr(p)
+	}
+	topic, err := e.gossip.Join(ctx, d.ns, addrs)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.Warn("join gossip topic", "namespace", d.ns.ShortString(), "err", err)
@@ -490,7 +494,7 @@ func (e *Engine) onInsert(evs []InsertEvent) {
 			e.broadcast(ev.Namespace, op.AppendBinary(nil), false)
 			continue
 		}
-		e.emit(Event{Kind: EventInsertRemote, Namespace: ev.Namespace, Entry: ev.Entry, Peer: ev.From, Status: ev.Status})
+		e.emit(Event{Kind: EventInsertRemote, Namespace: ev.Namespace, Entry: ev.Entry, Peer: ev.From, Status: ev.Status, ViaGossip: ev.Gossip})
 		if ev.Entry.IsEmpty() {
 			continue
 		}

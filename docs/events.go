@@ -34,6 +34,7 @@ type Event struct {
 	Entry     *SignedEntry
 	Peer      key.PublicKey
 	Status    ranger.ContentStatus
+	ViaGossip bool // InsertRemote: the entry came in a gossip broadcast
 	Hash      blobs.Hash
 	Sync      *SyncStats
 	Err       error
