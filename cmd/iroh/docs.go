@@ -12,6 +12,7 @@ import (
 	"github.com/iroh-go/iroh/blobs"
 	"github.com/iroh-go/iroh/blobs/store/fs"
 	"github.com/iroh-go/iroh/docs"
+	"github.com/iroh-go/iroh/gossip"
 )
 
 func init() {
@@ -269,14 +270,22 @@ func startDocsEngine(ctx context.Context, env *cmdEnv, ef *endpointFlags, node *
 	if err != nil {
 		return nil, nil, err
 	}
-	eng, err := docs.NewEngine(ep, node.store, node.blobs, &docs.EngineOptions{Logger: opts.Logger, ResyncInterval: resync})
+	g, err := gossip.New(ep, &gossip.Options{Logger: opts.Logger})
 	if err != nil {
 		ep.Close(context.Background())
 		return nil, nil, err
 	}
-	router := iroh.NewRouter(ep).Handle(docs.ALPN, eng).Handle(blobs.ALPN, blobs.NewProvider(node.blobs, &blobs.ProviderOptions{Logger: opts.Logger}))
+	eng, err := docs.NewEngine(ep, node.store, node.blobs, &docs.EngineOptions{Logger: opts.Logger, ResyncInterval: resync, Gossip: docs.FromGossip(g)})
+	if err != nil {
+		g.Close()
+		ep.Close(context.Background())
+		return nil, nil, err
+	}
+	router := iroh.NewRouter(ep).Handle(docs.ALPN, eng).Handle(gossip.ALPN, g).
+		Handle(blobs.ALPN, blobs.NewProvider(node.blobs, &blobs.ProviderOptions{Logger: opts.Logger}))
 	if err := router.Start(); err != nil {
 		eng.Close()
+		g.Close()
 		ep.Close(context.Background())
 		return nil, nil, err
 	}
@@ -285,6 +294,7 @@ func startDocsEngine(ctx context.Context, env *cmdEnv, ef *endpointFlags, node *
 		defer cancel()
 		eng.Close()
 		router.Shutdown(ctx)
+		g.Close()
 		ep.Close(ctx)
 	}
 	return eng, stop, nil
@@ -325,7 +335,7 @@ func docsShare(ctx context.Context, env *cmdEnv, ef *endpointFlags, node *docsNo
 func docsJoin(ctx context.Context, env *cmdEnv, ef *endpointFlags, node *docsNode, t docs.DocTicket, watch bool) error {
 	resync := time.Duration(0)
 	if watch {
-		resync = 2 * time.Second // no gossip yet: poll the peers
+		resync = 5 * time.Second // besides gossip, catch up with the peers now and then
 	}
 	eng, stop, err := startDocsEngine(ctx, env, ef, node, resync)
 	if err != nil {
