@@ -38,9 +38,9 @@ func benchReconcile(b *testing.B, n, diff int) {
 		x, y := buildPair(n, diff, uint64(i))
 		mem := heapInUse() - before
 		b.StartTimer()
-		start := time.Now()
+		start, cpu := time.Now(), processCPU()
 		res := reconcile(b, x, y)
-		el := time.Since(start)
+		el, cpuUsed := time.Since(start), processCPU()-cpu
 		b.StopTimer()
 		if x.Len() != y.Len() || x.t.PrefixFingerprint(x.Len()) != y.t.PrefixFingerprint(y.Len()) {
 			b.Fatal("replicas differ after reconciliation")
@@ -52,6 +52,7 @@ func benchReconcile(b *testing.B, n, diff int) {
 		b.ReportMetric(float64(naive)/float64(res.bytes), "naive/ours")
 		b.ReportMetric(float64(res.alice.ValuesSent+res.bob.ValuesSent), "values-sent")
 		b.ReportMetric(el.Seconds(), "s/reconcile")
+		b.ReportMetric(cpuUsed.Seconds(), "cpu-s/reconcile")
 		b.ReportMetric(float64(mem)/float64(1<<20), "MiB-two-indexes")
 		runtime.KeepAlive(x)
 		runtime.KeepAlive(y)
