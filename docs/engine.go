@@ -69,6 +69,7 @@ type Engine struct {
 	cancel      context.CancelFunc
 	wg          sync.WaitGroup
 	dlWake      chan struct{}
+	unhook      func()
 
 	// mu guards the following.
 	mu      sync.Mutex
@@ -77,6 +78,8 @@ type Engine struct {
 	syncs   map[syncKey]*syncState
 	addrs   map[key.PublicKey]iroh.EndpointAddr
 	missing map[blobs.Hash]*missingContent
+	ready   []blobs.Hash            // missing content to fetch now, FIFO
+	delayed map[blobs.Hash]struct{} // missing content waiting for its retry time
 	tags    map[blobs.Hash]*blobs.TempTag
 	subs    map[*subscription]struct{}
 }
@@ -104,8 +107,18 @@ type missingContent struct {
 	providers []key.PublicKey // most recently learned first
 	nss       map[NamespaceID]bool
 	inflight  bool
+	queued    bool // in Engine.ready
 	next      time.Time
 	attempts  int
+}
+
+// enqueueLocked puts h on the ready queue if it can be fetched now.
+func (e *Engine) enqueueLocked(h blobs.Hash, m *missingContent) {
+	if m.inflight || m.queued || len(m.providers) == 0 || m.next.After(time.Now()) {
+		return
+	}
+	m.queued = true
+	e.ready = append(e.ready, h)
 }
 
 // SyncReason says why a sync was started.
@@ -155,6 +168,7 @@ func NewEngine(ep *iroh.Endpoint, store *Store, bs blobs.Store, opts *EngineOpti
 		syncs:       make(map[syncKey]*syncState),
 		addrs:       make(map[key.PublicKey]iroh.EndpointAddr),
 		missing:     make(map[blobs.Hash]*missingContent),
+		delayed:     make(map[blobs.Hash]struct{}),
 		tags:        make(map[blobs.Hash]*blobs.TempTag),
 		subs:        make(map[*subscription]struct{}),
 	}
@@ -175,7 +189,7 @@ func NewEngine(ep *iroh.Endpoint, store *Store, bs blobs.Store, opts *EngineOpti
 			}
 		}
 	}
-	store.OnInsert(e.onInsert)
+	e.unhook = store.OnInsert(e.onInsert)
 	e.wg.Add(1)
 	go e.downloadLoop()
 	if e.resync > 0 {
@@ -208,6 +222,7 @@ func (e *Engine) Close() error {
 	subs := e.subs
 	e.subs = map[*subscription]struct{}{}
 	e.mu.Unlock()
+	e.unhook()
 	e.cancel()
 	for _, d := range docs {
 		d.cancel()
@@ -528,6 +543,7 @@ func (e *Engine) addMissing(h blobs.Hash, ns NamespaceID, from key.PublicKey) {
 	if !from.IsZero() {
 		m.addProvider(from)
 		m.next = time.Time{}
+		e.enqueueLocked(h, m)
 	}
 	e.mu.Unlock()
 	e.wake()
@@ -554,6 +570,7 @@ func (e *Engine) addProvider(h blobs.Hash, p key.PublicKey) {
 	if m != nil {
 		m.addProvider(p)
 		m.next = time.Time{}
+		e.enqueueLocked(h, m)
 	}
 	e.mu.Unlock()
 	if m != nil {
@@ -599,21 +616,34 @@ func (e *Engine) downloadLoop() {
 		}
 		var jobs []job
 		e.mu.Lock()
-		for h, m := range e.missing {
+		for h := range e.delayed {
+			m := e.missing[h]
+			switch {
+			case m == nil || m.inflight:
+				delete(e.delayed, h)
+			case !m.next.After(now):
+				delete(e.delayed, h)
+				e.enqueueLocked(h, m)
+			case m.next.Before(next):
+				next = m.next
+			}
+		}
+		for len(e.ready) > 0 && len(jobs)+len(sem) < e.conc {
+			h := e.ready[0]
+			e.ready = e.ready[1:]
+			m := e.missing[h]
+			if m == nil {
+				continue
+			}
+			m.queued = false
 			if m.inflight || len(m.providers) == 0 {
 				continue
 			}
-			if m.next.After(now) {
-				if m.next.Before(next) {
-					next = m.next
-				}
-				continue
-			}
-			if len(jobs)+len(sem) >= e.conc {
-				break // a finishing download wakes the loop
-			}
 			m.inflight = true
 			jobs = append(jobs, job{h, append([]key.PublicKey(nil), m.providers...)})
+		}
+		if len(e.ready) == 0 {
+			e.ready = nil // let the backing array go
 		}
 		e.mu.Unlock()
 		for _, j := range jobs {
@@ -667,6 +697,7 @@ func (e *Engine) download(h blobs.Hash, providers []key.PublicKey) {
 		m.attempts++
 		backoff := e.retryMin << min(m.attempts-1, 16)
 		m.next = time.Now().Add(min(backoff, e.retryMax))
+		e.delayed[h] = struct{}{}
 		attempts := m.attempts
 		e.mu.Unlock()
 		if e.metrics != nil {
@@ -905,12 +936,13 @@ func (e *Engine) afterSync(ns NamespaceID, peer key.PublicKey, stats SyncStats, 
 	}
 	e.mu.Lock()
 	woke := false
-	for _, m := range e.missing {
+	for h, m := range e.missing {
 		if m.nss[ns] && !containsKey(m.providers, peer) {
 			m.providers = append(m.providers, peer)
 			if m.attempts > 0 {
 				m.next = time.Time{}
 			}
+			e.enqueueLocked(h, m)
 			woke = true
 		}
 	}

@@ -57,7 +57,8 @@ type Store struct {
 	replicas      map[NamespaceID]*replicaState
 	authors       map[AuthorID]Author
 	defaultAuthor AuthorID
-	hooks         []func([]InsertEvent)
+	hooks         map[int]func([]InsertEvent)
+	nextHook      int
 }
 
 type latestInfo struct {
@@ -135,11 +136,22 @@ func (s *Store) Close() error {
 
 // OnInsert registers fn to be called after entries are inserted, from the
 // inserting goroutine, outside the store's lock; fn must not block for
-// long. It is how the live-sync Engine learns of new entries.
-func (s *Store) OnInsert(fn func([]InsertEvent)) {
+// long. It is how the live-sync Engine learns of new entries. The returned
+// function removes fn.
+func (s *Store) OnInsert(fn func([]InsertEvent)) (remove func()) {
 	s.mu.Lock()
-	s.hooks = append(s.hooks, fn)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	if s.hooks == nil {
+		s.hooks = make(map[int]func([]InsertEvent))
+	}
+	id := s.nextHook
+	s.nextHook++
+	s.hooks[id] = fn
+	return func() {
+		s.mu.Lock()
+		delete(s.hooks, id)
+		s.mu.Unlock()
+	}
 }
 
 func (s *Store) emit(evs []InsertEvent) {
@@ -147,7 +159,10 @@ func (s *Store) emit(evs []InsertEvent) {
 		return
 	}
 	s.mu.Lock()
-	hooks := s.hooks
+	hooks := make([]func([]InsertEvent), 0, len(s.hooks))
+	for _, h := range s.hooks {
+		hooks = append(hooks, h)
+	}
 	s.mu.Unlock()
 	for _, h := range hooks {
 		h(evs)
