@@ -162,3 +162,55 @@ func TestDocsBinary(t *testing.T) {
 		t.Fatal("set with a read ticket succeeded")
 	}
 }
+
+// TestDocsJoinWatch: a watching joiner prints an entry that reaches the
+// sharer from a third node after the watcher is in sync.
+func TestDocsJoinWatch(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	a, b, c := t.TempDir(), t.TempDir(), t.TempDir()
+	out, err := docsRun(t, ctx, "create", "--data-dir", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := strings.TrimSpace(out)
+	docsRun(t, ctx, "set", doc, "k1", "first", "--data-dir", a)
+	sctx, scancel := context.WithCancel(ctx)
+	defer scancel()
+	tk, sdone := startShare(t, sctx, doc, "--write", "--data-dir", a)
+
+	var watchOut syncBuffer
+	wctx, wcancel := context.WithCancel(ctx)
+	defer wcancel()
+	wdone := make(chan error, 1)
+	go func() {
+		wdone <- run(wctx, append([]string{"docs", "join", tk, "--watch", "--data-dir", b}, loopbackFlags...), testEnv(nil, &watchOut, io.Discard))
+	}()
+	// c joins, writes, and joins again (watching, so it stays to serve
+	// the content) to hand its entry to a.
+	var e bytes.Buffer
+	if err := run(ctx, append([]string{"docs", "join", tk, "--data-dir", c}, loopbackFlags...), testEnv(nil, io.Discard, &e)); err != nil {
+		t.Fatalf("join c: %v\n%s", err, e.String())
+	}
+	if _, err := docsRun(t, ctx, "set", doc, "k2", "from c", "--data-dir", c); err != nil {
+		t.Fatal(err)
+	}
+	cdone := make(chan error, 1)
+	go func() {
+		cdone <- run(wctx, append([]string{"docs", "join", tk, "--watch", "--data-dir", c}, loopbackFlags...), testEnv(nil, io.Discard, io.Discard))
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(watchOut.String(), "set k2 = from c") {
+		if time.Now().After(deadline) {
+			t.Fatalf("watcher printed %q", watchOut.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	wcancel()
+	if err := <-wdone; err != nil {
+		t.Fatalf("watch: %v", err)
+	}
+	<-cdone
+	scancel()
+	<-sdone
+}
