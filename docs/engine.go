@@ -409,9 +409,62 @@ func (e *Engine) joinGossip(ctx context.Context, d *liveDoc, bootstrap []key.Pub
 			if !ok {
 				return
 			}
-			e.onGossip(d, ev)
+			// Take what else is waiting, so a burst of Puts is
+			// verified and committed as one batch.
+			batch := []GossipEvent{ev}
+		drain:
+			for len(batch) < 1024 {
+				select {
+				case ev, ok := <-topic.Events():
+					if !ok {
+						break drain
+					}
+					batch = append(batch, ev)
+				default:
+					break drain
+				}
+			}
+			e.onGossipBatch(d, batch)
 		}
 	}
+}
+
+// onGossipBatch handles received events in order, inserting runs of Puts
+// delivered by one neighbour in one batch.
+func (e *Engine) onGossipBatch(d *liveDoc, evs []GossipEvent) {
+	var run []ranger.Value[*SignedEntry]
+	var runFrom key.PublicKey
+	flush := func() {
+		if len(run) == 0 {
+			return
+		}
+		if r, err := e.store.Replica(d.ns); err == nil {
+			r.insertRemote(run, runFrom, true)
+		}
+		run = run[:0]
+	}
+	for _, ev := range evs {
+		if ev.Kind == GossipReceived && len(ev.Content) > 0 && OpKind(ev.Content[0]) == OpPut {
+			op, err := ParseOp(ev.Content)
+			if err != nil {
+				e.log.Debug("bad gossip op", "remote", ev.DeliveredFrom.ShortString(), "err", err)
+				continue
+			}
+			if ev.DeliveredFrom != runFrom {
+				flush()
+				runFrom = ev.DeliveredFrom
+			}
+			st := ranger.Missing
+			if ev.Direct {
+				st = ranger.Complete
+			}
+			run = append(run, ranger.Value[*SignedEntry]{Entry: op.Entry, Status: st})
+			continue
+		}
+		flush()
+		e.onGossip(d, ev)
+	}
+	flush()
 }
 
 func (e *Engine) sendLoop(ctx context.Context, d *liveDoc, topic GossipTopic) {
@@ -439,6 +492,18 @@ func (e *Engine) onGossip(d *liveDoc, ev GossipEvent) {
 		return
 	case GossipNeighborDown:
 		e.emit(Event{Kind: EventNeighborDown, Namespace: d.ns, Peer: ev.Peer})
+		return
+	case GossipLagged:
+		// Broadcasts were lost: a sync with every peer brings them.
+		e.mu.Lock()
+		var peers []key.PublicKey
+		for p := range d.peers {
+			peers = append(peers, p)
+		}
+		e.mu.Unlock()
+		for _, p := range peers {
+			e.startSync(d.ns, p, ReasonResync)
+		}
 		return
 	}
 	op, err := ParseOp(ev.Content)

@@ -41,6 +41,9 @@ const (
 	GossipReceived GossipEventKind = iota
 	GossipNeighborUp
 	GossipNeighborDown
+	// GossipLagged reports that received messages were lost because we
+	// read too slowly; the Engine then syncs with its peers.
+	GossipLagged
 )
 
 // GossipEvent is a message received on a topic or a neighbour change.
@@ -95,8 +98,10 @@ func (a *adaptedTopic) run() {
 			out = GossipEvent{Kind: GossipNeighborUp, Peer: ev.ID}
 		case gossip.NeighborDown:
 			out = GossipEvent{Kind: GossipNeighborDown, Peer: ev.ID}
+		case gossip.Lagged:
+			out = GossipEvent{Kind: GossipLagged}
 		default:
-			continue // DialFailed, Lagged: syncs catch up
+			continue // DialFailed
 		}
 		select {
 		case a.ch <- out:
