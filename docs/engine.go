@@ -71,6 +71,12 @@ type Engine struct {
 	dlWake      chan struct{}
 	unhook      func()
 
+	// dialMu serializes our dials to one peer (syncs and downloads):
+	// concurrent handshakes resuming one cached TLS session race inside
+	// quic-go 0.65 (seen under -race).
+	dialMu sync.Mutex
+	dials  map[key.PublicKey]*sync.Mutex
+
 	// mu guards the following.
 	mu      sync.Mutex
 	closed  bool
@@ -173,7 +179,14 @@ func NewEngine(ep *iroh.Endpoint, store *Store, bs blobs.Store, opts *EngineOpti
 		subs:        make(map[*subscription]struct{}),
 	}
 	if e.dl == nil {
-		dl, err := blobs.NewDownloader(bs, blobs.EndpointDialer(ep), &blobs.DownloaderOptions{Logger: o.Logger})
+		dial := func(ctx context.Context, addr iroh.EndpointAddr) (blobs.Conn, error) {
+			c, err := e.connect(ctx, addr, blobs.ALPN)
+			if err != nil {
+				return nil, err
+			}
+			return c, nil
+		}
+		dl, err := blobs.NewDownloader(bs, dial, &blobs.DownloaderOptions{Logger: o.Logger})
 		if err != nil {
 			return nil, err
 		}
@@ -288,13 +301,30 @@ func (e *Engine) AddAddr(a iroh.EndpointAddr) {
 	e.addrs[a.ID] = a
 }
 
+// addr returns what we know of how to reach p: addresses from tickets and
+// incoming syncs, else the paths the endpoint knows (from a gossip
+// connection, say), else the id alone (for address lookup).
 func (e *Engine) addr(p key.PublicKey) iroh.EndpointAddr {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	if a, ok := e.addrs[p]; ok {
+	a, ok := e.addrs[p]
+	e.mu.Unlock()
+	if ok {
 		return a
 	}
-	return iroh.EndpointAddr{ID: p}
+	a = iroh.EndpointAddr{ID: p}
+	path, cands := e.ep.PathsTo(p)
+	if path.RelayURL != "" {
+		a.RelayURLs = append(a.RelayURLs, path.RelayURL)
+	}
+	if path.Addr.IsValid() {
+		a.Direct = append(a.Direct, path.Addr)
+	}
+	for _, c := range cands {
+		if c.Addr.IsValid() && c.Addr != path.Addr {
+			a.Direct = append(a.Direct, c.Addr)
+		}
+	}
+	return a
 }
 
 // StartSync makes ns live: incoming syncs for it are served, its gossip
@@ -854,7 +884,7 @@ func (e *Engine) connectAndSyncCtx(ctx context.Context, ns NamespaceID, peer key
 	}
 	ctx, cancel := context.WithTimeout(ctx, e.syncTimeout)
 	defer cancel()
-	conn, err := e.ep.Connect(ctx, e.addr(peer), ALPN)
+	conn, err := e.connect(ctx, e.addr(peer), ALPN)
 	if err != nil {
 		return SyncStats{Peer: peer, Namespace: ns}, fmt.Errorf("docs sync: connect %s: %w", peer.ShortString(), err)
 	}
@@ -871,6 +901,26 @@ func (e *Engine) connectAndSyncCtx(ctx context.Context, ns NamespaceID, peer key
 		drain(st)
 	}
 	return stats, err
+}
+
+// connect dials addr, one dial at a time per peer.
+func (e *Engine) connect(ctx context.Context, addr iroh.EndpointAddr, alpn string) (*iroh.Connection, error) {
+	e.dialMu.Lock()
+	if e.dials == nil {
+		e.dials = make(map[key.PublicKey]*sync.Mutex)
+	}
+	mu := e.dials[addr.ID]
+	if mu == nil {
+		if len(e.dials) > 4096 {
+			clear(e.dials) // bounded; a dial in flight keeps its own mutex
+		}
+		mu = new(sync.Mutex)
+		e.dials[addr.ID] = mu
+	}
+	e.dialMu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
+	return e.ep.Connect(ctx, addr, alpn)
 }
 
 // drain reads the rest of the peer's half to its end, so the peer's

@@ -374,3 +374,23 @@ func TestDownloadPolicy(t *testing.T) {
 		t.Fatal("default policy")
 	}
 }
+
+// TestLiveThreeNodes: two joiners of one sharer all see each other's
+// writes live, content included, whichever path gossip takes.
+func TestLiveThreeNodes(t *testing.T) {
+	a, b, c := startNode(t, true, nil), startNode(t, true, nil), startNode(t, true, nil)
+	ns, _ := a.engine.CreateDoc(t.Context())
+	tk, _ := a.engine.Share(t.Context(), ns, Write)
+	for _, n := range []*node{b, c} {
+		if _, err := n.engine.Import(t.Context(), tk); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitInSync(t, b, ns, 0)
+	waitInSync(t, c, ns, 0)
+	writeEntries(t, a, ns, "a", 50)
+	writeEntries(t, b, ns, "b", 20)
+	for _, n := range []*node{a, b, c} {
+		waitInSync(t, n, ns, 70)
+	}
+}
