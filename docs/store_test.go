@@ -379,23 +379,25 @@ func TestRandomOpsMatchModel(t *testing.T) {
 	defer s.Close()
 	rep, secret, _ := newDoc(t, s)
 	authors := []Author{NewAuthor(), NewAuthor()}
+	signers := []*signer{newSigner(secret, authors[0]), newSigner(secret, authors[1])}
 	type mk struct {
 		a AuthorID
 		k string
 	}
 	model := map[mk]*SignedEntry{}
 	for step := range 800 {
-		a := authors[r0.IntN(2)]
+		ai := r0.IntN(2)
+		a, sg := authors[ai], signers[ai]
 		k := strings.Repeat("x", r0.IntN(4)) + string(rune('a'+r0.IntN(2)))
 		if r0.IntN(5) == 0 {
 			k = k[:r0.IntN(len(k))]
 		}
 		var e *SignedEntry
 		if r0.IntN(4) == 0 {
-			e = Sign(secret, a, Entry{Key: []byte(k), Hash: blobs.EmptyHash, Timestamp: r0.Uint64N(50)})
+			e = sg.sign(Entry{Key: []byte(k), Hash: blobs.EmptyHash, Timestamp: r0.Uint64N(50)})
 		} else {
 			v := []byte{byte(r0.IntN(3))}
-			e = Sign(secret, a, Entry{Key: []byte(k), Len: 1, Hash: blobs.ComputeHash(v), Timestamp: r0.Uint64N(50)})
+			e = sg.sign(Entry{Key: []byte(k), Len: 1, Hash: blobs.ComputeHash(v), Timestamp: r0.Uint64N(50)})
 		}
 		// Model of spec §3.6.
 		blocked := false
