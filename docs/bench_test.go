@@ -32,13 +32,20 @@ func writeBench(b *testing.B, n *node, ns NamespaceID) {
 // (Rust iroh 0.35: 1.8-2.1 s). Real endpoints on loopback, memory stores.
 // cpu-s is the CPU time of both nodes (this process), a figure that holds
 // on a loaded machine where wall time does not.
-func BenchmarkCatchUp10k(b *testing.B) {
+func BenchmarkCatchUp10k(b *testing.B) { benchCatchUp(b, false) }
+
+// BenchmarkCatchUp10kDisk is BenchmarkCatchUp10k with the joining node on
+// the persistent stores (bbolt documents, fs blobs), as the CLI runs.
+func BenchmarkCatchUp10kDisk(b *testing.B) { benchCatchUp(b, true) }
+
+func benchCatchUp(b *testing.B, disk bool) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		a := startNode(b, false, nil)
 		ns, _ := a.engine.CreateDoc(b.Context())
 		writeBench(b, a, ns)
 		tk, _ := a.engine.Share(b.Context(), ns, Read)
+		onDisk[b.Name()] = disk
 		c := startNode(b, false, nil)
 		b.StartTimer()
 		start, cpu := time.Now(), processCPU()

@@ -6,17 +6,22 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/iroh-go/iroh"
 	"github.com/iroh-go/iroh/blobs"
+	"github.com/iroh-go/iroh/blobs/store/fs"
 	"github.com/iroh-go/iroh/blobs/store/mem"
 	"github.com/iroh-go/iroh/docs/ranger"
 	"github.com/iroh-go/iroh/gossip"
 )
 
 var loopback4 = netip.MustParseAddrPort("127.0.0.1:0")
+
+// onDisk names tests whose next startNode uses persistent stores.
+var onDisk = map[string]bool{}
 
 // node is a real endpoint on loopback serving docs and blobs.
 type node struct {
@@ -40,6 +45,17 @@ func startNode(t testing.TB, withGossip bool, opts *EngineOptions) *node {
 	var o EngineOptions
 	if opts != nil {
 		o = *opts
+	}
+	if onDisk[t.Name()] {
+		// Persistent stores in a temporary directory.
+		dir := t.TempDir()
+		if n.store, err = OpenStore(filepath.Join(dir, "docs"), nil); err != nil {
+			t.Fatal(err)
+		}
+		if n.blobs, err = fs.Open(filepath.Join(dir, "blobs"), nil); err != nil {
+			t.Fatal(err)
+		}
+		delete(onDisk, t.Name()) // the next node of this test is in memory
 	}
 	if withGossip {
 		if n.gossip, err = gossip.New(ep, nil); err != nil {
