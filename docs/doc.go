@@ -28,9 +28,21 @@
 //     session (ranger.Limits) and frames (MaxFrameSize).
 //   - Engine: the node-level service: serves /iroh-sync/1 on a Router,
 //     syncs with peers on join, gossip neighbours and reports, spreads new
-//     entries over live sync (Gossip), and downloads content through blobs
-//     by DownloadPolicy, retrying missing content from every peer known to
-//     have it until it arrives.
+//     entries over live sync (Gossip; FromGossip adapts the gossip
+//     package), and downloads content through blobs by DownloadPolicy,
+//     retrying missing content from every peer known to have it until it
+//     arrives (a peer we sync with becomes a candidate for all missing
+//     content, so iroh-docs #82 cannot happen). A gossip subscription that
+//     lags triggers syncs, so lost broadcasts are recovered.
+//
+// # Not yet
+//
+// Interop with Rust nodes waits for the endpoint's own QUIC with raw public
+// keys; until then byte compatibility rests on the spec's vectors. The
+// download policy is kept in memory only. Content is protected from blob GC
+// by temp tags while an Engine runs (the iroh command also tags what it
+// writes and downloads). The persistent store holds every entry's index in
+// memory (about 150 bytes an entry plus the key).
 //
 // # Concurrency
 //
