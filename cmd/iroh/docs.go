@@ -64,7 +64,7 @@ func runDocs(ctx context.Context, env *cmdEnv, args []string) error {
 		return usageError("docs: missing subcommand (create, set, get, list, del, share, join, authors)")
 	}
 	sub, args := args[0], args[1:]
-	fset := newFlagSet(env, "docs "+sub, docsUsage)
+	fset := newFlagSet(env, "docs", docsUsage)
 	dataDir := fset.String("data-dir", "", "directory of the document and blob stores (required)")
 	var ef endpointFlags
 	file, out, prefix := new(string), new(string), new(string)
@@ -102,17 +102,17 @@ func runDocs(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(pos) != n {
 		return usageError("docs %s: want %d arguments, got %d", sub, n, len(pos))
 	}
-	node, err := openDocsNode(*dataDir)
-	if err != nil {
-		return fmt.Errorf("docs: %w", err)
-	}
-	defer node.close()
 	var ns docs.NamespaceID
 	if n > 0 && sub != "join" {
 		if ns, err = docs.ParseNamespaceID(pos[0]); err != nil {
 			return usageError("docs %s: %v", sub, err)
 		}
 	}
+	node, err := openDocsNode(*dataDir)
+	if err != nil {
+		return fmt.Errorf("docs: %w", err)
+	}
+	defer node.close()
 	switch sub {
 	case "create":
 		id, err := node.store.NewNamespace()
