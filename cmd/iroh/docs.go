@@ -379,6 +379,10 @@ func docsJoin(ctx context.Context, env *cmdEnv, ef *endpointFlags, node *docsNod
 			}
 			switch ev.Kind {
 			case docs.EventSyncFinished:
+				var ae *docs.AbortError
+				if errors.As(ev.Err, &ae) && ae.Reason == docs.AbortAlreadySyncing {
+					break // our dial crossed the peer's; its session runs instead
+				}
 				if peers[ev.Peer.String()] && !inSync {
 					if ev.Err != nil {
 						failed++
