@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"path/filepath"
 	"strings"
 	"time"
@@ -21,6 +22,21 @@ func init() {
 		summary: "multi-writer key-value documents: create, set, get, list, del, share, join",
 		run:     runDocs,
 	})
+	ticketInspectors[docs.TicketKind] = inspectDocTicket
+}
+
+// inspectDocTicket prints a doc ticket for 'iroh ticket inspect'.
+func inspectDocTicket(w io.Writer, s string) error {
+	t, err := docs.ParseDocTicket(s)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "kind: doc")
+	fmt.Fprintf(w, "namespace: %s\ncapability: %s\n", t.Capability.ID, t.Capability.Kind)
+	for _, n := range t.Nodes {
+		printAddr(w, n.ID.String(), n.RelayURLs, n.Direct)
+	}
+	return nil
 }
 
 const docsUsage = `SUBCOMMAND --data-dir DIR [args]

@@ -98,6 +98,10 @@ func TestDocsCommands(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("share: %v", err)
 	}
+	var insp bytes.Buffer
+	if err := run(ctx, []string{"ticket", "inspect", tk}, testEnv(nil, &insp, io.Discard)); err != nil || !strings.Contains(insp.String(), "capability: write") || !strings.Contains(insp.String(), "namespace: "+doc) {
+		t.Fatalf("ticket inspect: %v\n%s", err, insp.String())
+	}
 	if out, _ := docsRun(t, ctx, "get", doc, "file", "--data-dir", b); out != "from a file\n" {
 		t.Fatalf("joined get file: %q", out)
 	}
