@@ -243,6 +243,10 @@ func (g *Gossip) Accept(ctx context.Context, conn *iroh.Connection) error {
 	return nil
 }
 
+// shutdownLinger is how long Shutdown waits after the last frames were
+// written before closing the connections.
+const shutdownLinger = 250 * time.Millisecond
+
 // Shutdown leaves every topic (Disconnect to all neighbours), waits up to
 // ctx (at most 2s) for the last messages to be written, then closes all
 // connections and stops. It is safe to call twice.
@@ -253,6 +257,15 @@ func (g *Gossip) Shutdown(ctx context.Context) error {
 			t := time.NewTimer(2 * time.Second)
 			select {
 			case <-flushed:
+				// The writers handed their last frames to QUIC; give them a
+				// moment to leave before the close discards unsent data
+				// (the endpoint API cannot wait for their acknowledgement).
+				linger := time.NewTimer(shutdownLinger)
+				select {
+				case <-linger.C:
+				case <-ctx.Done():
+				}
+				linger.Stop()
 			case <-ctx.Done():
 			case <-t.C:
 			}
