@@ -44,7 +44,8 @@ type Options struct {
 	EventBuffer int
 	// DialTimeout bounds one dial; zero means 10s.
 	DialTimeout time.Duration
-	// Logger; nil means slog.Default().
+	// Logger receives warnings (peers dropped) and debug detail; nil
+	// means no logs.
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means not registered.
 	Registerer prometheus.Registerer
@@ -159,7 +160,7 @@ func New(ep *iroh.Endpoint, opts *Options) (*Gossip, error) {
 	}
 	log := o.Logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gossip{
