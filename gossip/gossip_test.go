@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iroh-go/iroh"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 )
 
@@ -21,6 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 var quiet = slog.New(slog.DiscardHandler)
 
 type node struct {
+	reg    *prometheus.Registry // the endpoint's metrics
 	ep     *iroh.Endpoint
 	g      *Gossip
 	router *iroh.Router
@@ -30,7 +32,8 @@ type node struct {
 func newNode(t testing.TB, opts *Options) *node {
 	t.Helper()
 	ctx := context.Background()
-	ep, err := iroh.Bind(ctx, &iroh.Options{BindAddrV4: netip.MustParseAddrPort("127.0.0.1:0"), DisableIPv6: true, Logger: quiet})
+	reg := prometheus.NewRegistry()
+	ep, err := iroh.Bind(ctx, &iroh.Options{BindAddrV4: netip.MustParseAddrPort("127.0.0.1:0"), DisableIPv6: true, Logger: quiet, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -46,7 +49,7 @@ func newNode(t testing.TB, opts *Options) *node {
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{ep: ep, g: g, router: r}
+	n := &node{reg: reg, ep: ep, g: g, router: r}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
