@@ -491,23 +491,21 @@ func (a *actor) connDown(cs *connState) {
 	}
 }
 
-// disconnect: no topic uses the peer. Its writer finishes its streams;
-// the connection is closed after unusedGrace unless used again.
+// disconnect: no topic uses the peer. Its connections are closed after
+// unusedGrace unless a topic uses it again by then; the writer stays, so
+// the last messages (a Disconnect) leave in order before the close.
 func (a *actor) disconnect(id iroh.EndpointID) {
 	p := a.peers[id]
 	if p == nil {
 		return
 	}
-	a.stopWriter(p)
-	conns := slices.Clone(p.conns)
 	a.after(unusedGrace, func() {
-		if a.peers[id] == p && p.w != nil {
-			return // used again
+		if a.peers[id] != p || a.state.InUse(id) {
+			return
 		}
-		for _, cs := range conns {
-			if !cs.down {
-				a.g.closeWith(cs, closeNormal, "close from disconnect", "unused")
-			}
+		for _, cs := range slices.Clone(p.conns) {
+			a.g.closeWith(cs, closeNormal, "close from disconnect", "unused")
+			a.connDown(cs)
 		}
 	})
 }

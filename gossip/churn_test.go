@@ -3,9 +3,11 @@ package gossip
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/iroh-go/iroh"
 	"github.com/iroh-go/iroh/gossip/proto"
 )
 
@@ -59,8 +61,10 @@ func TestBootstrapLeaves(t *testing.T) {
 	boot := newNode(t, nil)
 	subscribe(t, boot, topic)
 	var topics []*Topic
+	var nodes []*node
 	for range 5 {
 		n := newNode(t, nil)
+		nodes = append(nodes, n)
 		tp := subscribe(t, n, topic, boot)
 		if err := tp.Joined(t.Context()); err != nil {
 			t.Fatal(err)
@@ -73,7 +77,17 @@ func TestBootstrapLeaves(t *testing.T) {
 	if err := boot.router.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(500 * time.Millisecond)
+	// The survivors must form one connected swarm again.
+	deadline := time.Now().Add(10 * time.Second)
+	for !connected(nodes, topics) {
+		if time.Now().After(deadline) {
+			for i, tp := range topics {
+				t.Logf("node %d (%s): %v", i, nodes[i].ep.ID().ShortString(), tp.Neighbors())
+			}
+			t.Fatal("survivors not connected")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 	for i, tp := range topics {
 		msg := fmt.Sprintf("from %d", i)
 		if err := tp.Broadcast(t.Context(), []byte(msg)); err != nil {
@@ -85,4 +99,38 @@ func TestBootstrapLeaves(t *testing.T) {
 			}
 		}
 	}
+}
+
+// connected reports whether the links both ends agree on (each in the
+// other's active view) connect all nodes.
+func connected(nodes []*node, topics []*Topic) bool {
+	idx := map[iroh.EndpointID]int{}
+	for i, n := range nodes {
+		idx[n.ep.ID()] = i
+	}
+	views := make([][]iroh.EndpointID, len(topics))
+	for i, tp := range topics {
+		views[i] = tp.Neighbors()
+	}
+	adj := make([][]int, len(nodes))
+	for i := range topics {
+		for _, p := range views[i] {
+			if j, ok := idx[p]; ok && slices.Contains(views[j], nodes[i].ep.ID()) {
+				adj[i] = append(adj[i], j)
+			}
+		}
+	}
+	seen := map[int]bool{0: true}
+	stack := []int{0}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, j := range adj[i] {
+			if !seen[j] {
+				seen[j] = true
+				stack = append(stack, j)
+			}
+		}
+	}
+	return len(seen) == len(nodes)
 }

@@ -44,7 +44,8 @@ type Options struct {
 	EventBuffer int
 	// DialTimeout bounds one dial; zero means 10s.
 	DialTimeout time.Duration
-	// Logger; nil means slog.Default().
+	// Logger receives warnings (peers dropped) and debug detail; nil
+	// means no logs.
 	Logger *slog.Logger
 	// Registerer receives the metrics; nil means not registered.
 	Registerer prometheus.Registerer
@@ -159,7 +160,7 @@ func New(ep *iroh.Endpoint, opts *Options) (*Gossip, error) {
 	}
 	log := o.Logger
 	if log == nil {
-		log = slog.Default()
+		log = slog.New(slog.DiscardHandler)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	g := &Gossip{
@@ -243,6 +244,10 @@ func (g *Gossip) Accept(ctx context.Context, conn *iroh.Connection) error {
 	return nil
 }
 
+// shutdownLinger is how long Shutdown waits after the last frames were
+// written before closing the connections.
+const shutdownLinger = 250 * time.Millisecond
+
 // Shutdown leaves every topic (Disconnect to all neighbours), waits up to
 // ctx (at most 2s) for the last messages to be written, then closes all
 // connections and stops. It is safe to call twice.
@@ -253,6 +258,15 @@ func (g *Gossip) Shutdown(ctx context.Context) error {
 			t := time.NewTimer(2 * time.Second)
 			select {
 			case <-flushed:
+				// The writers handed their last frames to QUIC; give them a
+				// moment to leave before the close discards unsent data
+				// (the endpoint API cannot wait for their acknowledgement).
+				linger := time.NewTimer(shutdownLinger)
+				select {
+				case <-linger.C:
+				case <-ctx.Done():
+				}
+				linger.Stop()
 			case <-ctx.Done():
 			case <-t.C:
 			}

@@ -3,6 +3,7 @@ package gossip
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/iroh-go/iroh"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/goleak"
 )
 
@@ -20,6 +22,7 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 var quiet = slog.New(slog.DiscardHandler)
 
 type node struct {
+	reg    *prometheus.Registry // the endpoint's metrics
 	ep     *iroh.Endpoint
 	g      *Gossip
 	router *iroh.Router
@@ -29,7 +32,8 @@ type node struct {
 func newNode(t testing.TB, opts *Options) *node {
 	t.Helper()
 	ctx := context.Background()
-	ep, err := iroh.Bind(ctx, &iroh.Options{BindAddrV4: netip.MustParseAddrPort("127.0.0.1:0"), DisableIPv6: true, Logger: quiet})
+	reg := prometheus.NewRegistry()
+	ep, err := iroh.Bind(ctx, &iroh.Options{BindAddrV4: netip.MustParseAddrPort("127.0.0.1:0"), DisableIPv6: true, Logger: quiet, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +49,7 @@ func newNode(t testing.TB, opts *Options) *node {
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
-	n := &node{ep: ep, g: g, router: r}
+	n := &node{reg: reg, ep: ep, g: g, router: r}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -178,4 +182,13 @@ func TestManyMessages(t *testing.T) {
 		}
 		waitReceived(t, tp, w, 10*time.Second)
 	}
+}
+
+func mustHex(t testing.TB, s string) []byte {
+	t.Helper()
+	b, err := hex.DecodeString(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -372,7 +372,10 @@ func (s *State) sortedTopics() []*topic {
 	return ts
 }
 
-// inUse reports whether any topic has p active or pending.
+// InUse reports whether any topic has p in its active view or a pending
+// neighbour request to it.
+func (s *State) InUse(p PeerID) bool { return s.inUse(p) }
+
 func (s *State) inUse(p PeerID) bool {
 	for _, tp := range s.topics {
 		if slices.Contains(tp.active, p) || tp.pending[p] {

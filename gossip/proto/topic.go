@@ -349,7 +349,8 @@ func (tp *topic) onPeerDisconnected(p PeerID) {
 
 // refill asks passive peers to become neighbours while the active view
 // plus pending requests are below capacity. Peers that refused us
-// within the shuffle interval are skipped.
+// within the shuffle interval are skipped unless we have no neighbour at
+// all (then the request is High, which cannot be refused).
 func (tp *topic) refill() {
 	for len(tp.active)+len(tp.pending) < tp.cfg().ActiveViewCapacity {
 		var cand []PeerID
@@ -357,7 +358,7 @@ func (tp *topic) refill() {
 			if tp.pending[p] {
 				continue
 			}
-			if at, ok := tp.refused[p]; ok && tp.s.now.Sub(at) < tp.cfg().ShuffleInterval {
+			if at, ok := tp.refused[p]; ok && len(tp.active) > 0 && tp.s.now.Sub(at) < tp.cfg().ShuffleInterval {
 				continue
 			}
 			cand = append(cand, p)
