@@ -385,12 +385,12 @@ func (rs *replicaState) insertLocked(e *SignedEntry, b *batch) (bool, int) {
 		}
 		return true
 	})
-	removed := 0
+	// removed counts the entries e replaces, its own key's included.
+	removed := len(dels)
 	for _, d := range dels {
 		rs.tree.Delete(d.ID())
 		if !bytes.Equal(d.ID(), id) {
-			b.dels = append(b.dels, d.ID())
-			removed++
+			b.dels = append(b.dels, d.ID()) // e's own key is overwritten by the put
 		}
 	}
 	rs.tree.Insert(e)

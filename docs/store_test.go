@@ -97,8 +97,8 @@ func TestInsertRules(t *testing.T) {
 		}
 		// Deleting prefix a removes a, a/b, a/c and leaves a tombstone.
 		n, err := r.DeletePrefix(a, []byte("a"))
-		if err != nil || n != 2 {
-			t.Fatalf("delete prefix: %d %v (a itself is replaced, 2 removed)", n, err)
+		if err != nil || n != 3 {
+			t.Fatalf("delete prefix: %d %v, want a, a/b and a/c removed", n, err)
 		}
 		all, _ := r.Query(Query{})
 		if keys(all) != "b" {
