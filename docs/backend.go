@@ -23,11 +23,12 @@ type batch struct {
 	defaultAuthor AuthorID
 	peers         []key.PublicKey
 	setPeers      bool
+	policy        *DownloadPolicy
 }
 
 func (b *batch) empty() bool {
 	return len(b.puts) == 0 && len(b.dels) == 0 && len(b.latest) == 0 && len(b.caps) == 0 &&
-		!b.dropNS && len(b.authors) == 0 && b.defaultAuthor == (AuthorID{}) && !b.setPeers
+		!b.dropNS && len(b.authors) == 0 && b.defaultAuthor == (AuthorID{}) && !b.setPeers && b.policy == nil
 }
 
 // backend persists batches.
@@ -49,6 +50,7 @@ var (
 	bucketLatest     = []byte("latest")     // namespace||author -> timestamp (u64 BE) || key
 	bucketPeers      = []byte("peers")      // namespace -> ids of useful peers
 	bucketMeta       = []byte("meta")       // "default_author" -> id
+	bucketPolicies   = []byte("policies")   // namespace -> DownloadPolicy (postcard)
 )
 
 var keyDefaultAuthor = []byte("default_author")
@@ -75,7 +77,7 @@ func OpenStore(dir string, opts *StoreOptions) (*Store, error) {
 
 func (s *Store) load(db *bolt.DB) error {
 	return db.Update(func(tx *bolt.Tx) error {
-		for _, name := range [][]byte{bucketNamespaces, bucketAuthors, bucketEntries, bucketLatest, bucketPeers, bucketMeta} {
+		for _, name := range [][]byte{bucketNamespaces, bucketAuthors, bucketEntries, bucketLatest, bucketPeers, bucketMeta, bucketPolicies} {
 			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
 				return err
 			}
@@ -126,6 +128,19 @@ func (s *Store) load(db *bolt.DB) error {
 			}
 			if rs := s.replicas[NamespaceID(k[:32])]; rs != nil {
 				rs.latest[AuthorID(k[32:])] = latestInfo{Timestamp: binary.BigEndian.Uint64(v), Key: append([]byte(nil), v[8:]...)}
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		err = tx.Bucket(bucketPolicies).ForEach(func(k, v []byte) error {
+			if rs := s.replicas[NamespaceID(k)]; rs != nil && len(k) == 32 {
+				p, err := ParseDownloadPolicy(v)
+				if err != nil {
+					return fmt.Errorf("docs store: policy of %x: %w", k, err)
+				}
+				rs.policy = p
 			}
 			return nil
 		})
@@ -189,6 +204,11 @@ func (bb *boltBackend) commit(b *batch) error {
 				return err
 			}
 		}
+		if b.policy != nil {
+			if err := tx.Bucket(bucketPolicies).Put(b.ns[:], b.policy.AppendBinary(nil)); err != nil {
+				return err
+			}
+		}
 		if b.dropNS {
 			if err := deletePrefix(entries, b.ns[:]); err != nil {
 				return err
@@ -197,6 +217,9 @@ func (bb *boltBackend) commit(b *batch) error {
 				return err
 			}
 			if err := tx.Bucket(bucketPeers).Delete(b.ns[:]); err != nil {
+				return err
+			}
+			if err := tx.Bucket(bucketPolicies).Delete(b.ns[:]); err != nil {
 				return err
 			}
 			if err := tx.Bucket(bucketNamespaces).Delete(b.ns[:]); err != nil {

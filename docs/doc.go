@@ -38,8 +38,7 @@
 // # Not yet
 //
 // Interop with Rust nodes waits for the endpoint's own QUIC with raw public
-// keys; until then byte compatibility rests on the spec's vectors. The
-// download policy is kept in memory only. Content is protected from blob GC
+// keys; until then byte compatibility rests on the spec's vectors. Content is protected from blob GC
 // by temp tags while an Engine runs (the iroh command also tags what it
 // writes and downloads). The persistent store holds every entry's index in
 // memory (about 150 bytes an entry plus the key).

@@ -92,7 +92,6 @@ type Engine struct {
 
 type liveDoc struct {
 	ns     NamespaceID
-	policy DownloadPolicy
 	topic  GossipTopic
 	out    chan []byte // broadcasts, drained by the doc's sender
 	cancel context.CancelFunc
@@ -358,7 +357,7 @@ func (e *Engine) StartSync(ctx context.Context, ns NamespaceID, peers []iroh.End
 	fresh := d == nil
 	if fresh {
 		dctx, cancel := context.WithCancel(e.ctx)
-		d = &liveDoc{ns: ns, policy: DownloadEverything(), cancel: cancel, out: make(chan []byte, 16384), peers: map[key.PublicKey]bool{}}
+		d = &liveDoc{ns: ns, cancel: cancel, out: make(chan []byte, 16384), peers: map[key.PublicKey]bool{}}
 		e.docs[ns] = d
 		if e.gossip != nil {
 			e.wg.Add(1)
@@ -609,13 +608,7 @@ func (e *Engine) onInsert(evs []InsertEvent) {
 			continue
 		}
 		e.protect(ev.Entry.Hash())
-		e.mu.Lock()
-		d := e.docs[ev.Namespace]
-		policy := DownloadEverything()
-		if d != nil {
-			policy = d.policy
-		}
-		e.mu.Unlock()
+		policy, _ := e.store.DownloadPolicy(ev.Namespace)
 		if !policy.Selects(ev.Entry.Key()) || e.hasContent(ev.Entry.Hash()) {
 			continue
 		}
@@ -1109,43 +1102,9 @@ func (e *Engine) resyncLoop() {
 	}
 }
 
-// SetDownloadPolicy sets which entries' content a live document downloads
-// (default: everything). It applies to entries inserted from now on.
+// SetDownloadPolicy sets which entries' content ns downloads (default:
+// everything) and stores it with the replica. It applies to entries
+// inserted from now on.
 func (e *Engine) SetDownloadPolicy(ns NamespaceID, p DownloadPolicy) error {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	d := e.docs[ns]
-	if d == nil {
-		return fmt.Errorf("%w: %s is not syncing", ErrNamespaceUnknown, ns.ShortString())
-	}
-	d.policy = p
-	return nil
-}
-
-// DownloadPolicy selects the entries whose content is downloaded (spec
-// §7.4): everything except the filters' matches, or nothing except them.
-type DownloadPolicy struct {
-	NothingExcept bool
-	Filters       []KeyFilter
-}
-
-// KeyFilter matches an entry key exactly or by prefix.
-type KeyFilter struct {
-	Prefix bool
-	Key    []byte
-}
-
-// DownloadEverything is the default policy.
-func DownloadEverything() DownloadPolicy { return DownloadPolicy{} }
-
-// Selects reports whether the policy downloads the content of key k.
-func (p DownloadPolicy) Selects(k []byte) bool {
-	matched := false
-	for _, f := range p.Filters {
-		if (f.Prefix && bytes.HasPrefix(k, f.Key)) || (!f.Prefix && bytes.Equal(k, f.Key)) {
-			matched = true
-			break
-		}
-	}
-	return matched == p.NothingExcept
+	return e.store.SetDownloadPolicy(ns, p)
 }

@@ -138,3 +138,19 @@ func FuzzParseDocTicket(f *testing.F) {
 
 // testNow is a fixed clock for Validate in fuzz targets.
 var testNow = time.Unix(1_800_000_000, 0)
+
+func FuzzParseDownloadPolicy(f *testing.F) {
+	f.Add(DownloadEverything().AppendBinary(nil))
+	f.Add(DownloadPolicy{NothingExcept: true, Filters: []KeyFilter{{Prefix: true, Key: []byte("a/")}, {Key: []byte("b")}}}.AppendBinary(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p, err := ParseDownloadPolicy(b)
+		if err != nil {
+			return
+		}
+		enc := p.AppendBinary(nil)
+		p2, err := ParseDownloadPolicy(enc)
+		if err != nil || !bytes.Equal(p2.AppendBinary(nil), enc) {
+			t.Fatalf("round trip: %v", err)
+		}
+	})
+}

@@ -72,6 +72,7 @@ type replicaState struct {
 	tree   ranger.Tree[*SignedEntry]
 	latest map[AuthorID]latestInfo
 	peers  []key.PublicKey // most recent first
+	policy DownloadPolicy
 	// signers caches expanded keys of local authors (write replicas).
 	signers map[AuthorID]*signer
 }
@@ -335,6 +336,33 @@ func (s *Store) SetDefaultAuthor(id AuthorID) error {
 	}
 	s.defaultAuthor = id
 	return nil
+}
+
+// SetDownloadPolicy stores which entries' content ns downloads.
+func (s *Store) SetDownloadPolicy(ns NamespaceID, p DownloadPolicy) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs, err := s.replicaLocked(ns)
+	if err != nil {
+		return err
+	}
+	if err := s.commit(&batch{ns: ns, policy: &p}); err != nil {
+		return s.failLocked(err)
+	}
+	rs.policy = p
+	return nil
+}
+
+// DownloadPolicy returns the download policy of ns (everything unless
+// set).
+func (s *Store) DownloadPolicy(ns NamespaceID) (DownloadPolicy, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rs, err := s.replicaLocked(ns)
+	if err != nil {
+		return DownloadEverything(), err
+	}
+	return rs.policy, nil
 }
 
 // Replica returns a handle on the replica of ns.

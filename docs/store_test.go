@@ -256,6 +256,10 @@ func TestBoltReopen(t *testing.T) {
 		t.Fatalf("batch insert: %d %v", n, err)
 	}
 	r.AddUsefulPeer(key.PublicKey{7})
+	policy := DownloadPolicy{NothingExcept: true, Filters: []KeyFilter{{Prefix: true, Key: []byte("img/")}, {Key: []byte("readme")}}}
+	if err := s.SetDownloadPolicy(r.Namespace(), policy); err != nil {
+		t.Fatal(err)
+	}
 	def, _ := s.DefaultAuthor()
 	heads, _ := r.Heads()
 	want, _ := r.Query(Query{IncludeEmpty: true})
@@ -282,6 +286,9 @@ func TestBoltReopen(t *testing.T) {
 	}
 	if p := r2.UsefulPeers(); len(p) != 1 || p[0] != (key.PublicKey{7}) {
 		t.Fatal("useful peers lost")
+	}
+	if p, _ := s2.DownloadPolicy(r.Namespace()); !bytes.Equal(p.AppendBinary(nil), policy.AppendBinary(nil)) {
+		t.Fatalf("policy after reopen: %+v", p)
 	}
 	if c, _ := s2.Capability(r.Namespace()); c.Kind != Write {
 		t.Fatal("capability lost")
