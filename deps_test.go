@@ -40,7 +40,7 @@ func listPackages(t *testing.T) []goPkg {
 // nothing imports the commands or examples.
 func TestImportLadder(t *testing.T) {
 	leaves := map[string]bool{"key": true, "endpointaddr": true, "ticket": true, "internal/postcard": true, "metrics": true}
-	belowRoot := []string{"key", "endpointaddr", "ticket", "internal/", "pkarr", "relay", "addrlookup", "dnsserver", "netreport", "metrics", "blobs/bao"}
+	belowRoot := []string{"key", "endpointaddr", "ticket", "internal/", "pkarr", "relay", "addrlookup", "dnsserver", "netreport", "metrics", "blobs/bao", "gossip/proto"}
 	pkgs := listPackages(t)
 	if len(pkgs) < 8 {
 		t.Fatalf("only %d packages listed", len(pkgs))

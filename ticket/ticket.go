@@ -71,7 +71,7 @@ func Decode(kind, s string) ([]byte, error) {
 // Kind returns the kind prefix of a ticket string: the leading lowercase
 // letters ("endpoint", "blob", "doc").
 func Kind(s string) string {
-	for _, k := range []string{"endpoint", "blob", "doc", "node"} {
+	for _, k := range []string{"endpoint", "blob", "doc", "node", "gossip"} {
 		if strings.HasPrefix(s, k) {
 			return k
 		}

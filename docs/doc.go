@@ -1,0 +1,52 @@
+// Package docs implements iroh-docs: eventually-consistent, multi-writer
+// key-value documents whose values are blobs, wire-compatible with
+// iroh-docs 0.100 (and 0.35, whose sync bytes are the same) on
+// /iroh-sync/1. Spec: shared/spec/docs.md; byte compatibility is asserted
+// against shared/spec/vectors/protocols.json (entries, signatures,
+// fingerprints, captured sync frames replayed against our acceptor and
+// initiator, tickets, gossip ops).
+//
+// A document (namespace) is an Ed25519 key: its secret is the write
+// capability, its id the read capability. Authors are Ed25519 keys too.
+// Every Entry (namespace, author, key -> content hash, length, timestamp)
+// is signed by both, so a replica holding only the read capability can
+// still verify and relay entries, and no peer can insert without the
+// namespace secret. The latest entry per author and key wins; an entry
+// removes the same author's older entries under its key (prefix deletion);
+// an empty entry is a tombstone.
+//
+// Parts:
+//   - keys.go, entry.go, ticket.go, proto.go: the model and encodings
+//     (SignedEntry, Capability, DocTicket, sync Message, gossip Op).
+//   - Store and Replica: the replicas, authors and entries, in memory
+//     (NewMemStore) or persistent and crash-safe in bbolt (OpenStore), with
+//     queries. Each replica keeps an index (ranger.Tree) with subtree sizes
+//     and fingerprints, so each reconciliation step costs O(log n); Rust
+//     iroh scans the range on every fingerprint.
+//   - SyncInitiate and SyncAccept: one /iroh-sync/1 session over a stream,
+//     driving the I/O-free core in docs/ranger, with bounded work per
+//     session (ranger.Limits) and frames (MaxFrameSize).
+//   - Engine: the node-level service: serves /iroh-sync/1 on a Router,
+//     syncs with peers on join, gossip neighbours and reports, spreads new
+//     entries over live sync (Gossip; FromGossip adapts the gossip
+//     package), and downloads content through blobs by DownloadPolicy,
+//     retrying missing content from every peer known to have it until it
+//     arrives (a peer we sync with becomes a candidate for all missing
+//     content, so iroh-docs #82 cannot happen). A gossip subscription that
+//     lags triggers syncs, so lost broadcasts are recovered.
+//
+// # Not yet
+//
+// Interop with Rust nodes waits for the endpoint's own QUIC with raw public
+// keys; until then byte compatibility rests on the spec's vectors. Content is protected from blob GC
+// by temp tags while an Engine runs (the iroh command also tags what it
+// writes and downloads). The persistent store holds every entry's index in
+// memory (about 150 bytes an entry plus the key).
+//
+// # Concurrency
+//
+// Store, Replica and Engine are safe for concurrent use. A sync session
+// holds the store's lock while it processes one message, so a session sees
+// a consistent replica; insert events are delivered after the lock is
+// released.
+package docs

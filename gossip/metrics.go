@@ -1,0 +1,109 @@
+package gossip
+
+import (
+	"errors"
+
+	"github.com/iroh-go/iroh/gossip/proto"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are the gossip layer's Prometheus metrics. Several Gossip
+// instances may share one Metrics.
+type Metrics struct {
+	// MessagesSent and MessagesRecv count protocol messages by type
+	// (Join ... IHave) written to and read from connections.
+	MessagesSent *prometheus.CounterVec
+	MessagesRecv *prometheus.CounterVec
+	// BytesSent and BytesRecv count frame bytes (with length prefixes).
+	BytesSent prometheus.Counter
+	BytesRecv prometheus.Counter
+	// Drops counts what was dropped, by reason: "queue_full" (messages to
+	// a peer whose send queue overflowed; the peer is dropped too),
+	// "oversize" (a message too large to send), "bad_id" (Gossip whose id
+	// is not its content's hash), "unknown_topic", "not_connected"
+	// (queued for a peer whose dial failed).
+	Drops *prometheus.CounterVec
+	// ConnClosed counts connections we closed, by reason: "slow_peer",
+	// "frame_too_large", "malformed", "superseded", "unused".
+	ConnClosed *prometheus.CounterVec
+	// Dials counts dial attempts by outcome: "ok", "error".
+	Dials *prometheus.CounterVec
+	// Peers is the number of peers with a connection.
+	Peers prometheus.Gauge
+	// Lagged counts events a slow subscriber missed.
+	Lagged prometheus.Counter
+}
+
+// NewMetrics creates the metrics and registers them with reg (nil: not
+// registered). Collectors already registered by another instance are
+// reused, never a panic.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		MessagesSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iroh_gossip_messages_sent_total", Help: "Gossip protocol messages written, by type.",
+		}, []string{"type"}),
+		MessagesRecv: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iroh_gossip_messages_received_total", Help: "Gossip protocol messages read, by type.",
+		}, []string{"type"}),
+		BytesSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iroh_gossip_sent_bytes_total", Help: "Gossip frame bytes written.",
+		}),
+		BytesRecv: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iroh_gossip_received_bytes_total", Help: "Gossip frame bytes read.",
+		}),
+		Drops: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iroh_gossip_drops_total", Help: "Gossip messages dropped, by reason.",
+		}, []string{"reason"}),
+		ConnClosed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iroh_gossip_connections_closed_total", Help: "Gossip connections closed by us, by reason.",
+		}, []string{"reason"}),
+		Dials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iroh_gossip_dials_total", Help: "Gossip dial attempts, by outcome.",
+		}, []string{"outcome"}),
+		Peers: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "iroh_gossip_peers", Help: "Peers with a gossip connection.",
+		}),
+		Lagged: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "iroh_gossip_lagged_events_total", Help: "Events lost by slow subscribers.",
+		}),
+	}
+	for t := proto.MsgJoin; t <= proto.MsgIHave; t++ {
+		m.MessagesSent.WithLabelValues(t.String())
+		m.MessagesRecv.WithLabelValues(t.String())
+	}
+	for _, r := range []string{"queue_full", "oversize", "bad_id", "unknown_topic", "not_connected"} {
+		m.Drops.WithLabelValues(r)
+	}
+	for _, r := range []string{"slow_peer", "frame_too_large", "malformed", "superseded", "unused"} {
+		m.ConnClosed.WithLabelValues(r)
+	}
+	for _, o := range []string{"ok", "error"} {
+		m.Dials.WithLabelValues(o)
+	}
+	if reg != nil {
+		m.MessagesSent = register(reg, m.MessagesSent)
+		m.MessagesRecv = register(reg, m.MessagesRecv)
+		m.BytesSent = register(reg, m.BytesSent)
+		m.BytesRecv = register(reg, m.BytesRecv)
+		m.Drops = register(reg, m.Drops)
+		m.ConnClosed = register(reg, m.ConnClosed)
+		m.Dials = register(reg, m.Dials)
+		m.Peers = register(reg, m.Peers)
+		m.Lagged = register(reg, m.Lagged)
+	}
+	return m
+}
+
+// register registers c, or returns the collector already registered
+// under its description.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old
+			}
+		}
+	}
+	return c
+}

@@ -1,0 +1,30 @@
+// Package proto is the I/O-free core of gossip: HyParView membership and
+// PlumTree broadcast per topic, as iroh-gossip 0.101 runs them
+// (shared/spec/gossip.md), plus the wire encoding of its messages.
+//
+// A State holds one peer's view of all its topics. The driver (the gossip
+// package over real connections, or the simulator in this package's
+// tests) feeds it Inputs with the current time (received messages, fired
+// timers, commands) and carries out the Outputs (messages to send, events
+// for the application, timers to schedule, peers to disconnect, address
+// data learned). Every random choice comes from the rand.Rand given to
+// NewState, so a seeded run is reproducible.
+//
+// # Wire format
+//
+// AppendMessage and ParseMessage encode a TopicMessage in postcard, as in
+// spec §2.1; AppendFrame and ReadFrame add the u32 big-endian length
+// prefix of §3; AppendStreamHeader starts a 0.101 uni stream. The tests
+// check every 0.101 frame of shared/spec/vectors/protocols.json and the
+// bodies captured from a Rust 0.35 node.
+//
+// # Differences from Rust
+//
+// Tables are bounded (Config.MaxReceivedIDs, MaxCachedMessages,
+// MaxMissing, MaxAnnouncers, MaxLazyQueue). A Neighbor from a peer that is
+// already active is not answered, which ends every request exchange; a
+// peer that refused our Low request is not asked again within a shuffle
+// interval, so a swarm of full peers does not trade requests forever.
+// Neighbors-scope broadcasts go to the whole active view (eager and
+// lazy), not only eager peers.
+package proto
