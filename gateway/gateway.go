@@ -176,6 +176,10 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpError(rw, http.StatusNotImplemented, "%s is not supported by this gateway", r.URL.Path)
 			return
 		}
+		if err := checkIPFSPath(r.URL.Path); err != nil {
+			httpError(rw, http.StatusNotImplemented, "%v", err)
+			return
+		}
 		g.ipfs.ServeHTTP(rw, r)
 		return
 	}
@@ -214,7 +218,7 @@ func setCORS(h http.Header) {
 	h.Set("Access-Control-Allow-Origin", "*")
 	h.Set("Access-Control-Allow-Methods", "GET, HEAD, OPTIONS")
 	h.Set("Access-Control-Allow-Headers", "Range, If-None-Match, If-Range, Accept, Content-Type, User-Agent, X-Requested-With")
-	h.Set("Access-Control-Expose-Headers", "Content-Range, Content-Length, Content-Type, ETag, Accept-Ranges, X-Ipfs-Path, X-Ipfs-Roots, X-Content-Type-Options")
+	h.Set("Access-Control-Expose-Headers", "Content-Range, Content-Length, Content-Type, ETag, Accept-Ranges, X-Ipfs-Path, X-Ipfs-Roots, X-Chunked-Output, X-Stream-Output, X-Content-Type-Options")
 }
 
 func (g *Gateway) finish(rw *respWriter, r *http.Request) {

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"mime/multipart"
 	"net/http"
@@ -322,7 +323,7 @@ var loopback4 = netip.MustParseAddrPort("127.0.0.1:0")
 
 func bind(t testing.TB) *iroh.Endpoint {
 	t.Helper()
-	ep, err := iroh.Bind(context.Background(), &iroh.Options{BindAddrV4: loopback4, DisableIPv6: true})
+	ep, err := iroh.Bind(context.Background(), &iroh.Options{BindAddrV4: loopback4, DisableIPv6: true, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

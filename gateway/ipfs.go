@@ -66,6 +66,24 @@ func BlobOfCID(c cid.Cid) (blobs.Hash, bool) {
 	return blobs.Hash(d.Digest), true
 }
 
+// ipldCodecs are the codecs boxo can decode (multicodec table).
+var ipldCodecs = map[uint64]bool{0x55: true, 0x70: true, 0x71: true, 0x0129: true, 0x0200: true, 0x51: true, 0x72: true}
+
+// checkIPFSPath refuses an /ipfs path whose CID is well formed but names a
+// codec no decoder exists for (boxo would answer 500). Malformed CIDs are
+// left to boxo, which answers 400.
+func checkIPFSPath(p string) error {
+	seg, _, _ := splitFirst(strings.TrimPrefix(p, "/ipfs/"))
+	c, err := cid.Decode(seg)
+	if err != nil {
+		return nil
+	}
+	if !ipldCodecs[c.Type()] {
+		return fmt.Errorf("cid %s: codec 0x%x is not supported by this gateway", trunc(seg), c.Type())
+	}
+	return nil
+}
+
 // tagPrefix starts the store tags that index foreign CIDs: tag
 // "ipfs/<multihash in base32>" points at the blob holding the block, and
 // protects it from GC.
@@ -299,7 +317,20 @@ func (b *ipfsBackend) Get(ctx context.Context, p path.ImmutablePath, ranges ...b
 	if err != nil {
 		return b.meta(p), nil, err
 	}
-	return b.meta(p), boxogw.NewGetResponseFromReader(newBlobFile(br), int64(br.Size())), nil
+	f := newBlobFile(br)
+	// boxo expects the reader at the start of the first range.
+	if len(ranges) > 0 {
+		size := int64(br.Size())
+		start := ranges[0].From
+		if start < 0 {
+			start = max(size+start, 0)
+		}
+		if _, err := f.Seek(min(start, size), io.SeekStart); err != nil {
+			f.Close()
+			return b.meta(p), nil, err
+		}
+	}
+	return b.meta(p), boxogw.NewGetResponseFromReader(f, int64(br.Size())), nil
 }
 
 // GetBlock implements boxo's IPFSBackend.
