@@ -10,6 +10,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
 	"slices"
 	"strconv"
@@ -102,8 +103,22 @@ func (g *Gateway) serveLocal(w http.ResponseWriter, r *http.Request, h blobs.Has
 		return true, nil
 	}
 	blobHeaders(w, r, h, name)
-	http.ServeContent(w, r, "", time.Time{}, io.NewSectionReader(br.Data(), 0, int64(br.Size())))
+	http.ServeContent(w, r, "", time.Time{}, contentOf(br))
 	return true, nil
+}
+
+// contentOf returns the data of br as a ReadSeeker: the store's file itself
+// when it holds exactly the blob (net/http then sends it with sendfile),
+// else a section reader.
+func contentOf(br blobs.BlobReader) io.ReadSeeker {
+	if f, ok := br.Data().(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode().IsRegular() && fi.Size() == int64(br.Size()) {
+			if _, err := f.Seek(0, io.SeekStart); err == nil {
+				return f
+			}
+		}
+	}
+	return io.NewSectionReader(br.Data(), 0, int64(br.Size()))
 }
 
 func (g *Gateway) serveBlobRoute(w http.ResponseWriter, r *http.Request, rest string) {
