@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/iroh-go/iroh/blobs"
 	"github.com/iroh-go/iroh/blobs/store/fs"
 	"github.com/iroh-go/iroh/gateway"
 )
@@ -89,5 +88,4 @@ func BenchmarkServeBlob(b *testing.B) {
 	b.ReportMetric(float64(sfT)/float64(gwT), "ratio-vs-servefile")
 	b.ReportMetric(float64(size)*float64(b.N)/gwT.Seconds()/1e6, "gateway-MB/s")
 	b.ReportMetric(float64(size)*float64(b.N)/sfT.Seconds()/1e6, "servefile-MB/s")
-	_ = blobs.ChunkSize
 }
