@@ -14,7 +14,6 @@ import (
 
 	"github.com/iroh-go/iroh/blobs"
 	"github.com/iroh-go/iroh/blobs/store/fs"
-	"github.com/iroh-go/iroh/blobs/store/mem"
 	"github.com/iroh-go/iroh/gateway"
 	"github.com/iroh-go/iroh/key"
 )
@@ -35,7 +34,7 @@ func runGateway(ctx context.Context, env *cmdEnv, args []string) error {
 	var ef endpointFlags
 	ef.register(fset, "")
 	addr := fset.String("addr", "127.0.0.1:8080", "HTTP listen address")
-	dataDir := fset.String("data-dir", "", "blob store directory (default: in memory)")
+	dataDir := fset.String("data-dir", "", "blob store directory (default: a temporary directory removed at exit)")
 	var allow stringList
 	fset.Var(&allow, "allow-provider", "endpoint id the gateway may fetch tickets' content from (repeatable)")
 	allowAll := fset.Bool("allow-all-providers", false, "fetch tickets' content from any provider")
@@ -62,10 +61,11 @@ func runGateway(ctx context.Context, env *cmdEnv, args []string) error {
 		}
 		ids = append(ids, id)
 	}
-	st, err := openStore(*dataDir)
+	st, cleanup, err := openStore(*dataDir)
 	if err != nil {
 		return fmt.Errorf("gateway: %w", err)
 	}
+	defer cleanup()
 	defer st.Close()
 
 	reg := prometheus.NewRegistry()
@@ -129,12 +129,24 @@ func runGateway(ctx context.Context, env *cmdEnv, args []string) error {
 	return nil
 }
 
-// openStore opens the fs store at dir, or a memory store when dir is "".
-func openStore(dir string) (blobs.Store, error) {
-	if dir == "" {
-		return mem.New(), nil
+// openStore opens the fs store at dir, or when dir is "" one in a new
+// temporary directory removed by cleanup (on disk, not in memory: fetched
+// blobs may be large).
+func openStore(dir string) (st blobs.Store, cleanup func(), err error) {
+	if dir != "" {
+		st, err := fs.Open(dir, nil)
+		return st, func() {}, err
 	}
-	return fs.Open(dir, nil)
+	tmp, err := os.MkdirTemp("", "iroh-gateway-*")
+	if err != nil {
+		return nil, nil, err
+	}
+	fst, err := fs.Open(tmp, nil)
+	if err != nil {
+		os.RemoveAll(tmp)
+		return nil, nil, err
+	}
+	return fst, func() { os.RemoveAll(tmp) }, nil
 }
 
 func runImportCAR(ctx context.Context, env *cmdEnv, args []string) error {
