@@ -1,7 +1,9 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -196,6 +198,13 @@ func (b *blockStore) Get(ctx context.Context, c cid.Cid) (blocks.Block, error) {
 	if !ok {
 		return nil, ipld.ErrNotFound{Cid: c}
 	}
+	bf, err := b.s.Bitfield(ctx, h)
+	if err != nil {
+		return nil, err
+	}
+	if bf.Complete() && bf.Size > uint64(b.max) {
+		return nil, boxogw.NewErrorStatusCode(fmt.Errorf("block %s: %d bytes exceeds the %d this gateway loads whole; ask for it without a path or format=car (raw, with ranges)", c, bf.Size, b.max), http.StatusNotImplemented)
+	}
 	data, err := store.ReadBlob(ctx, b.s, h, uint64(b.max))
 	if errors.Is(err, blobs.ErrNotFound) {
 		return nil, ipld.ErrNotFound{Cid: c}
@@ -355,6 +364,39 @@ func (b *ipfsBackend) Head(ctx context.Context, p path.ImmutablePath) (boxogw.Co
 		return b.meta(p), nil, err
 	}
 	return b.meta(p), boxogw.NewHeadResponseForFile(newBlobFile(br), int64(br.Size())), nil
+}
+
+// GetCAR implements boxo's IPFSBackend. A BLAKE3 raw CID alone is one
+// block whatever the CAR parameters: its CARv1 (header, then the block) is
+// streamed from the store.
+func (b *ipfsBackend) GetCAR(ctx context.Context, p path.ImmutablePath, params boxogw.CarParams) (boxogw.ContentPathMetadata, io.ReadCloser, error) {
+	br, ok, err := b.storeBlob(ctx, p)
+	if !ok {
+		return b.BlocksBackend.GetCAR(ctx, p, params)
+	}
+	if err != nil {
+		return b.meta(p), nil, err
+	}
+	c := p.RootCid()
+	cb := c.Bytes()
+	root := append([]byte{0}, cb...) // CID as a dag-cbor link: tag 42, identity multibase prefix
+	hdr := append([]byte{0xa2, 0x65}, "roots"...)
+	hdr = append(hdr, 0x81, 0xd8, 0x2a, 0x58, byte(len(root)))
+	hdr = append(hdr, root...)
+	hdr = append(hdr, 0x67)
+	hdr = append(hdr, "version"...)
+	hdr = append(hdr, 0x01)
+	pre := binary.AppendUvarint(nil, uint64(len(hdr)))
+	pre = append(pre, hdr...)
+	pre = binary.AppendUvarint(pre, uint64(len(cb))+br.Size())
+	pre = append(pre, cb...)
+	rd := io.MultiReader(bytes.NewReader(pre), io.NewSectionReader(br.Data(), 0, int64(br.Size())))
+	return b.meta(p), readCloser{rd, br}, nil
+}
+
+type readCloser struct {
+	io.Reader
+	io.Closer
 }
 
 // GetIPNSRecord implements boxo's IPFSBackend: not supported.

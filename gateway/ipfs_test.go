@@ -59,7 +59,7 @@ func TestIPFS(t *testing.T) {
 	}
 	big := randBytes(3 << 20) // larger than a block: streamed from the store
 	h := addBytes(t, s, big)
-	srv, _ := serve(t, s, &gateway.Options{IPFS: &gateway.IPFSOptions{}})
+	srv, _ := serve(t, s, &gateway.Options{IPFS: &gateway.IPFSOptions{MaxBlockSize: 1 << 20}})
 	c := gateway.CID(h)
 	if !strings.HasPrefix(c.String(), "bafkr4") {
 		t.Errorf("blob CID %s does not start with bafkr4", c)
@@ -83,6 +83,23 @@ func TestIPFS(t *testing.T) {
 	resp, body = do(t, srv, req{path: "/ipfs/" + c.String(), hdr: map[string]string{"Accept": "application/vnd.ipld.raw"}})
 	if resp.StatusCode != 200 || !bytes.Equal(body, big) {
 		t.Errorf("raw block of blob: %d, %d bytes", resp.StatusCode, len(body))
+	}
+	// A blob larger than a block is streamed as a one-block CAR, which
+	// imports back (verified against its CID).
+	resp, body = do(t, srv, req{path: "/ipfs/" + c.String() + "?format=car"})
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") == "" || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/vnd.ipld.car") {
+		t.Errorf("CAR of a large blob: %d %q", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	s2 := mem.New()
+	defer s2.Close()
+	if roots, n, err := gateway.ImportCAR(t.Context(), s2, bytes.NewReader(body)); err != nil || n != 1 || len(roots) != 1 || roots[0] != c {
+		t.Errorf("re-import of the blob's CAR: %v n %d roots %v", err, n, roots)
+	}
+	if bf, _ := s2.Bitfield(t.Context(), h); !bf.Complete() {
+		t.Errorf("blob not complete after re-import")
+	}
+	if resp, body := do(t, srv, req{path: "/ipfs/" + gateway.CID(addBytes(t, s, []byte("small"))).String() + "?format=car"}); resp.StatusCode != 200 || !bytes.Contains(body, []byte("small")) {
+		t.Errorf("CAR of a small blob: %d", resp.StatusCode)
 	}
 	for _, p := range []string{"/ipfs/not-a-cid", "/ipfs/bafkqaaa/x/../y"} {
 		if resp, _ := do(t, srv, req{path: p}); resp.StatusCode != 400 && resp.StatusCode != 404 {
