@@ -173,7 +173,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if route == "ipfs" || route == "ipns" {
-		if g.ipfs == nil || route == "ipns" {
+		if g.ipfs == nil || (route == "ipns" && !isIPNSKey(r.URL.Path)) {
 			httpError(rw, http.StatusNotImplemented, "%s is not supported by this gateway", r.URL.Path)
 			return
 		}

@@ -399,25 +399,6 @@ type readCloser struct {
 	io.Closer
 }
 
-// GetIPNSRecord implements boxo's IPFSBackend: not supported.
-func (b *ipfsBackend) GetIPNSRecord(context.Context, cid.Cid) ([]byte, error) {
-	return nil, boxogw.NewErrorStatusCode(errors.New("IPNS is not supported by this gateway"), http.StatusNotImplemented)
-}
-
-// ResolveMutable implements boxo's IPFSBackend: only immutable paths.
-func (b *ipfsBackend) ResolveMutable(ctx context.Context, p path.Path) (path.ImmutablePath, time.Duration, time.Time, error) {
-	if p.Mutable() {
-		return path.ImmutablePath{}, 0, time.Time{}, boxogw.NewErrorStatusCode(errors.New("IPNS and DNSLink are not supported by this gateway"), http.StatusNotImplemented)
-	}
-	ip, err := path.NewImmutablePath(p)
-	return ip, 0, time.Time{}, err
-}
-
-// GetDNSLinkRecord implements boxo's IPFSBackend: not supported.
-func (b *ipfsBackend) GetDNSLinkRecord(context.Context, string) (path.Path, error) {
-	return nil, boxogw.NewErrorStatusCode(errors.New("DNSLink is not supported by this gateway"), http.StatusNotImplemented)
-}
-
 // blobFile is a complete blob as a boxo files.File.
 type blobFile struct {
 	*io.SectionReader

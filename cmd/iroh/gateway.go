@@ -7,6 +7,8 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -21,7 +23,7 @@ import (
 func init() {
 	register(&command{
 		name:    "gateway",
-		summary: "HTTP gateway: /blob, /collection, /ticket and /ipfs over a blob store; 'gateway import-car FILE'",
+		summary: "HTTP gateway: /blob, /collection, /ticket, /ipfs and /ipns over a blob store; 'gateway import-car|import-ipns FILE'",
 		run:     runGateway,
 	})
 }
@@ -30,7 +32,10 @@ func runGateway(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(args) > 0 && args[0] == "import-car" {
 		return runImportCAR(ctx, env, args[1:])
 	}
-	fset := newFlagSet(env, "gateway", "[--addr HOST:PORT] [--data-dir DIR] | import-car FILE --data-dir DIR")
+	if len(args) > 0 && args[0] == "import-ipns" {
+		return runImportIPNS(ctx, env, args[1:])
+	}
+	fset := newFlagSet(env, "gateway", "[--addr HOST:PORT] [--data-dir DIR] | import-car FILE... --data-dir DIR | import-ipns FILE... --data-dir DIR")
 	var ef endpointFlags
 	ef.register(fset, "")
 	addr := fset.String("addr", "127.0.0.1:8080", "HTTP listen address")
@@ -181,6 +186,45 @@ func runImportCAR(ctx context.Context, env *cmdEnv, args []string) error {
 			fmt.Fprintf(env.stdout, "root %s\n", r)
 		}
 		fmt.Fprintf(env.stderr, "%s: %d blocks imported\n", p, n)
+	}
+	return st.Sync(ctx)
+}
+
+func runImportIPNS(ctx context.Context, env *cmdEnv, args []string) error {
+	fset := newFlagSet(env, "gateway import-ipns", "FILE... --data-dir DIR [--name NAME]")
+	dataDir := fset.String("data-dir", "", "blob store directory (required)")
+	name := fset.String("name", "", "IPNS name the record is for (default: the file name up to its first '_' or '.')")
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) == 0 {
+		return usageError("gateway import-ipns: want one or more FILEs")
+	}
+	if *dataDir == "" {
+		return usageError("gateway import-ipns: --data-dir is required")
+	}
+	st, err := fs.Open(*dataDir, nil)
+	if err != nil {
+		return fmt.Errorf("import-ipns: %w", err)
+	}
+	defer st.Close()
+	for _, p := range pos {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return fmt.Errorf("import-ipns: %w", err)
+		}
+		n := *name
+		if n == "" {
+			n = filepath.Base(p)
+			if i := strings.IndexAny(n, "_."); i > 0 {
+				n = n[:i]
+			}
+		}
+		if err := gateway.ImportIPNSRecord(ctx, st, n, data); err != nil {
+			return fmt.Errorf("import-ipns %s: %w", p, err)
+		}
+		fmt.Fprintf(env.stderr, "%s: record for %s imported\n", p, n)
 	}
 	return st.Sync(ctx)
 }

@@ -87,7 +87,7 @@ func TestGatewayCommand(t *testing.T) {
 	}
 	for path, want := range map[string]string{
 		"/collection/" + root + "/src/sub/a.txt": "hello gateway",
-		"/ipfs/" + c.String() + "?format=raw": "block from a car",
+		"/ipfs/" + c.String() + "?format=raw":    "block from a car",
 	} {
 		resp, err := http.Get(base + path)
 		if err != nil {
