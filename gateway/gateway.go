@@ -164,7 +164,6 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &respWriter{ResponseWriter: w, start: time.Now()}
 	route := routeOf(r.URL.Path)
 	rw.route = route
-	rw.g = g
 	defer g.finish(rw, r)
 	setCORS(w.Header())
 	if r.Method == http.MethodOptions {
@@ -244,7 +243,6 @@ func (g *Gateway) finish(rw *respWriter, r *http.Request) {
 // respWriter records the status, body bytes and time of the first byte.
 type respWriter struct {
 	http.ResponseWriter
-	g      *Gateway
 	route  string
 	start  time.Time
 	first  time.Time

@@ -98,6 +98,7 @@ type cidIndex struct {
 
 	mu     sync.Mutex
 	m      map[string]blobs.Hash // key: multihash bytes
+	names  map[string]blobs.Hash // IPNS name (CIDv1 libp2p-key text) → record blob
 	loaded time.Time
 }
 
@@ -114,7 +115,12 @@ func (x *cidIndex) reload(ctx context.Context, force bool) error {
 		return err
 	}
 	m := make(map[string]blobs.Hash)
+	names := make(map[string]blobs.Hash)
 	for _, t := range tags {
+		if n, ok := strings.CutPrefix(t.Name, ipnsTagPrefix); ok {
+			names[n] = t.Value.Hash
+			continue
+		}
 		k, ok := strings.CutPrefix(t.Name, tagPrefix)
 		if !ok {
 			continue
@@ -125,7 +131,7 @@ func (x *cidIndex) reload(ctx context.Context, force bool) error {
 		}
 		m[string(c.Hash())] = t.Value.Hash
 	}
-	x.m, x.loaded = m, time.Now()
+	x.m, x.names, x.loaded = m, names, time.Now()
 	return nil
 }
 
@@ -148,6 +154,23 @@ func (x *cidIndex) lookup(ctx context.Context, c cid.Cid) (blobs.Hash, bool) {
 	h, ok = x.m[string(c.Hash())]
 	x.mu.Unlock()
 	return h, ok
+}
+
+// record returns the blob of the IPNS record stored for name (its text
+// form), reloading the index when it is not known.
+func (x *cidIndex) record(ctx context.Context, name string) (blobs.Hash, bool) {
+	for range 2 {
+		x.mu.Lock()
+		h, ok := x.names[name]
+		x.mu.Unlock()
+		if ok {
+			return h, true
+		}
+		if x.reload(ctx, false) != nil {
+			break
+		}
+	}
+	return blobs.Hash{}, false
 }
 
 func (x *cidIndex) add(ctx context.Context, c cid.Cid, h blobs.Hash) error {

@@ -57,30 +57,23 @@ func ImportIPNSRecord(ctx context.Context, s blobs.Store, name string, data []by
 }
 
 // ipnsRecord returns the valid record stored for n.
-func ipnsRecord(ctx context.Context, s blobs.Store, n ipns.Name) (*ipns.Record, []byte, error) {
-	tags, err := s.Tags(ctx)
+func ipnsRecord(ctx context.Context, s blobs.Store, idx *cidIndex, n ipns.Name) (*ipns.Record, []byte, error) {
+	h, ok := idx.record(ctx, n.String())
+	if !ok {
+		return nil, nil, boxogw.NewErrorStatusCode(fmt.Errorf("no IPNS record for %s in this gateway", n), http.StatusNotFound)
+	}
+	data, err := store.ReadBlob(ctx, s, h, uint64(ipns.MaxRecordSize))
 	if err != nil {
 		return nil, nil, err
 	}
-	want := ipnsTagPrefix + n.String()
-	for _, t := range tags {
-		if t.Name != want {
-			continue
-		}
-		data, err := store.ReadBlob(ctx, s, t.Value.Hash, uint64(ipns.MaxRecordSize))
-		if err != nil {
-			return nil, nil, err
-		}
-		rec, err := ipns.UnmarshalRecord(data)
-		if err != nil {
-			return nil, nil, err
-		}
-		if err := ipns.ValidateWithName(rec, n); err != nil {
-			return nil, nil, boxogw.NewErrorStatusCode(fmt.Errorf("ipns record for %s: %w", n, err), http.StatusBadGateway)
-		}
-		return rec, data, nil
+	rec, err := ipns.UnmarshalRecord(data)
+	if err != nil {
+		return nil, nil, err
 	}
-	return nil, nil, boxogw.NewErrorStatusCode(fmt.Errorf("no IPNS record for %s in this gateway", n), http.StatusNotFound)
+	if err := ipns.ValidateWithName(rec, n); err != nil {
+		return nil, nil, boxogw.NewErrorStatusCode(fmt.Errorf("ipns record for %s: %w", n, err), http.StatusBadGateway)
+	}
+	return rec, data, nil
 }
 
 // GetIPNSRecord implements boxo's IPFSBackend from imported records.
@@ -89,7 +82,7 @@ func (b *ipfsBackend) GetIPNSRecord(ctx context.Context, c cid.Cid) ([]byte, err
 	if err != nil {
 		return nil, boxogw.NewErrorStatusCode(err, http.StatusBadRequest)
 	}
-	_, data, err := ipnsRecord(ctx, b.s, n)
+	_, data, err := ipnsRecord(ctx, b.s, b.idx, n)
 	return data, err
 }
 
@@ -110,7 +103,7 @@ func (b *ipfsBackend) ResolveMutable(ctx context.Context, p path.Path) (path.Imm
 		if err != nil {
 			return path.ImmutablePath{}, 0, time.Time{}, boxogw.NewErrorStatusCode(fmt.Errorf("ipns name %q is not a key: DNSLink is not supported by this gateway", trunc(segs[1])), http.StatusNotImplemented)
 		}
-		rec, _, err := ipnsRecord(ctx, b.s, n)
+		rec, _, err := ipnsRecord(ctx, b.s, b.idx, n)
 		if err != nil {
 			return path.ImmutablePath{}, 0, time.Time{}, err
 		}

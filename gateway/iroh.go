@@ -246,14 +246,21 @@ func (g *Gateway) serveListing(w http.ResponseWriter, r *http.Request, c blobs.C
 	}
 	slices.SortStableFunc(entries, func(a, b listEntry) int { return cmp.Compare(a.Name, b.Name) })
 	hd := w.Header()
-	hd.Set("ETag", `"`+root.String()+"/"+strconv.Quote(p)[1:])
-	hd.Set("Cache-Control", "public, max-age=60")
+	asJSON := wantsJSON(r)
+	kind := ".html"
+	if asJSON {
+		kind = ".json"
+	}
+	// The listing of an immutable collection never changes; its ETag
+	// names the collection, the directory and the representation.
+	hd.Set("ETag", `"`+root.String()+"/"+url.PathEscape(p)+kind+`"`)
+	hd.Set("Cache-Control", "public, max-age=29030400, immutable")
 	hd.Set("Vary", "Accept")
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatch(inm, hd.Get("ETag")) {
 		w.WriteHeader(http.StatusNotModified)
 		return
 	}
-	if wantsJSON(r) {
+	if asJSON {
 		hd.Set("Content-Type", "application/json")
 		if r.Method == http.MethodHead {
 			return
