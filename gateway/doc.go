@@ -23,10 +23,19 @@
 //     imported with ImportIPNSRecord (checked against the name when imported
 //     and when used; no DHT); DNSLink names answer 501.
 //
-// The IPFS project's gateway-conformance suite passes its trustless-gateway
-// and path-gateway specs in full against "iroh gateway" with its fixtures
-// imported (import-car, import-ipns); see the report of issue 12 for the
-// procedure. Its module is not on the Go module proxy, so CI cannot run it.
+// The IPFS project's gateway-conformance suite (github.com/ipfs/gateway-conformance)
+// passes its trustless-gateway and path-gateway specs in full. To run it from
+// a checkout of that repository:
+//
+//	go build -o gwc ./cmd/gateway-conformance
+//	./gwc extract-fixtures --directory fx --merged
+//	iroh gateway import-car --data-dir store fx/fixtures.car
+//	iroh gateway import-ipns --data-dir store fx/*.ipns-record  # one at a time: three are broken on purpose and refused
+//	iroh gateway --addr 127.0.0.1:8080 --data-dir store &
+//	GATEWAY_URL=http://127.0.0.1:8080 go test ./tests -specs=trustless-gateway,path-gateway -v
+//
+// Its module is not served by the Go module proxy, so CI cannot fetch and
+// run it; TestUnixFS covers the same paths on a DAG built by boxo.
 //
 // Blob responses carry a strong ETag (the hash), Cache-Control immutable,
 // Accept-Ranges; they honour Range (one or several ranges), If-Range and
