@@ -17,6 +17,8 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v ip >/dev/null || need+=(iproute2)
   command -v unshare >/dev/null || need+=(util-linux)
   command -v node >/dev/null || need+=(nodejs npm)
+  command -v chromium >/dev/null || need+=(chromium)           # gateway browser tests
+  command -v chromedriver >/dev/null || need+=(chromium-driver)
   if [ ${#need[@]} -gt 0 ]; then
     step "installing ${need[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
