@@ -6,22 +6,22 @@ import "time"
 type sendState uint8
 
 const (
-	sendOpen      sendState = iota // Ready/Send: data may be written
-	sendDataSent                   // FIN written; waiting for acknowledgements
-	sendDataRecvd                  // everything acknowledged: terminal
-	sendResetSent                  // RESET_STREAM queued or in flight
-	sendResetRecvd                 // RESET_STREAM acknowledged: terminal
+	sendOpen       sendState = iota // Ready/Send: data may be written
+	sendDataSent                    // FIN written; waiting for acknowledgements
+	sendDataRecvd                   // everything acknowledged: terminal
+	sendResetSent                   // RESET_STREAM queued or in flight
+	sendResetRecvd                  // RESET_STREAM acknowledged: terminal
 )
 
 // recvState is the receiving half's state (RFC 9000 §3.2).
 type recvState uint8
 
 const (
-	recvOpen      recvState = iota // Recv/Size Known
-	recvDataRecvd                  // all data up to the final size received
-	recvDataRead                   // the application read everything: terminal
-	recvResetRecvd                 // the peer reset the stream
-	recvResetRead                  // the application saw the reset: terminal
+	recvOpen       recvState = iota // Recv/Size Known
+	recvDataRecvd                   // all data up to the final size received
+	recvDataRead                    // the application read everything: terminal
+	recvResetRecvd                  // the peer reset the stream
+	recvResetRead                   // the application saw the reset: terminal
 )
 
 // stream is the core's state of one stream. Unidirectional streams use
