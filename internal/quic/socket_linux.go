@@ -1,0 +1,108 @@
+package quic
+
+import (
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+type rawSocket = syscall.RawConn
+
+func (s *UDPSocket) setup() {
+	rc, err := s.c.SyscallConn()
+	if err != nil {
+		return
+	}
+	s.sysConn = rc
+	rc.Control(func(fd uintptr) {
+		if _, err := unix.GetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_SEGMENT); err == nil {
+			s.gso = true
+		}
+		if unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil {
+			s.gro = true
+		}
+	})
+}
+
+var nativeEndian = func() binary.ByteOrder {
+	x := uint16(1)
+	if *(*byte)(unsafe.Pointer(&x)) == 1 {
+		return binary.LittleEndian
+	}
+	return binary.BigEndian
+}()
+
+// ReadBatch reads one datagram (or one GRO run of datagrams) into ds[0].
+func (s *UDPSocket) ReadBatch(ds []Datagram) (int, error) {
+	var oob [64]byte
+	d := &ds[0]
+	n, oobn, _, addr, err := s.c.ReadMsgUDPAddrPort(d.Buf[:cap(d.Buf)], oob[:])
+	if err != nil {
+		return 0, err
+	}
+	d.N, d.Addr, d.Segment, d.ECN = n, unmapAddr(addr), 0, 0
+	if s.gro && oobn > 0 {
+		d.Segment = groSegment(oob[:oobn])
+	}
+	return 1, nil
+}
+
+// groSegment finds the UDP_GRO control message (the segment size).
+func groSegment(oob []byte) int {
+	for len(oob) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(oob) {
+			return 0
+		}
+		if h.Level == unix.IPPROTO_UDP && h.Type == unix.UDP_GRO && l >= unix.CmsgLen(4) {
+			return int(nativeEndian.Uint32(oob[unix.CmsgLen(0):]))
+		}
+		oob = oob[min(unix.CmsgSpace(l-unix.SizeofCmsghdr), len(oob)):]
+	}
+	return 0
+}
+
+// WriteBatch sends every entry, a GSO run in one system call.
+func (s *UDPSocket) WriteBatch(ds []Datagram) error {
+	for i := range ds {
+		d := &ds[i]
+		if s.gso && d.Segment > 0 && d.Segment < d.N {
+			var oob [unix.SizeofCmsghdr + 8]byte
+			h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
+			h.Level = unix.IPPROTO_UDP
+			h.Type = unix.UDP_SEGMENT
+			h.SetLen(unix.CmsgLen(2))
+			nativeEndian.PutUint16(oob[unix.CmsgLen(0):], uint16(d.Segment))
+			_, _, err := s.c.WriteMsgUDPAddrPort(d.Buf[:d.N], oob[:unix.CmsgSpace(2)], d.Addr)
+			if err == nil {
+				continue
+			}
+			if !errors.Is(err, unix.EIO) && !errors.Is(err, unix.EINVAL) {
+				return err
+			}
+			s.gso = false // no offload on this device: one by one
+		}
+		var werr error
+		d.segments(func(b []byte) {
+			if werr == nil {
+				_, werr = s.c.WriteToUDPAddrPort(b, d.Addr)
+			}
+		})
+		if werr != nil {
+			return werr
+		}
+	}
+	return nil
+}
+
+func unmapAddr(a netip.AddrPort) netip.AddrPort {
+	if a.Addr().Is4In6() {
+		return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+	}
+	return a
+}
