@@ -1,6 +1,6 @@
 //go:build !linux
 
-package quic
+package transport
 
 import "net/netip"
 
