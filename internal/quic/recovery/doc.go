@@ -1,0 +1,64 @@
+// Package recovery is QUIC loss detection, congestion control and pacing
+// (RFC 9002) for one path, as our QUIC core needs it: I/O-free, with time
+// passed in as now, no goroutines, no timers and no clock reads.
+//
+// A Recovery belongs to one path. On the first path of a connection it
+// tracks the Initial, Handshake and Application packet number spaces; with
+// multipath (draft-ietf-quic-multipath-18) every further path gets its own
+// Recovery created with Options.PathOnly, holding only that path's
+// Application space, its own RTT estimate, congestion window and pacer.
+//
+// Parts:
+//
+//   - RTT: latest, min, smoothed and variance (§5), ack delay capped by the
+//     peer's max_ack_delay once the handshake is confirmed; PTO (§6.2).
+//   - The sent-packet tracker of each space: a ring in packet number order,
+//     bounded by Options.MaxTracked, searched by binary search, so an ACK
+//     costs O(ranges·log n + packets acknowledged) and allocates nothing.
+//     Each SentPacket carries the core's opaque Token to find its frames.
+//   - Loss detection by packet (3) and time (9/8 RTT) thresholds, the loss
+//     timer, the PTO with exponential backoff and anti-deadlock probes,
+//     persistent congestion, and discarding a space when its keys go.
+//   - Controller: NewReno (§7) or CUBIC (RFC 9438, with its Reno-friendly
+//     region and fast convergence, and HyStart++ of RFC 9406 to leave slow
+//     start on rising delay), byte-based, one reduction per recovery
+//     period, ECN-CE treated as loss, no growth while app-limited, a
+//     minimum window of two datagrams, RFC 9002's initial window.
+//   - Pacer: a token bucket at 1.25·cwnd/srtt with a burst of 10 to 64
+//     datagrams (one GSO batch), asked once per batch through SendBudget.
+//
+// Not here: deciding what to retransmit (the core's, through Token),
+// generating ACKs, ECN validation of the path, and metrics (the core turns
+// Stats into its Prometheus counters).
+//
+// # Usage
+//
+// The core holds one AckResult per connection and reuses it:
+//
+//	rec, _ := recovery.New(&recovery.Options{Algorithm: recovery.CUBIC})
+//	var res recovery.AckResult
+//
+//	// Sending a batch:
+//	budget, next := rec.SendBudget(now) // next: pacer's time when budget is 0
+//	for budget >= size {
+//		rec.OnSent(now, recovery.Application, recovery.SentPacket{
+//			Number: pn, Size: size, Token: frameRecord,
+//			AckEliciting: true, InFlight: true,
+//		})
+//		budget -= size
+//	}
+//
+//	// An ACK frame arrived (ranges straight from the parsed frame):
+//	res.Reset()
+//	err := rec.OnAck(now, recovery.Application, &recovery.Ack{Ranges: ranges, Delay: d}, &res)
+//	// res.Acked: forget their frames; res.Lost: queue their frames again.
+//
+//	// Timers: wake at rec.LossDetectionTimeout() (zero: none), then
+//	res.Reset()
+//	to := rec.HandleTimeout(now, &res) // to.Probes packets in to.ProbeSpace
+//
+// # Concurrency
+//
+// Nothing here is safe for concurrent use: the core's connection goroutine
+// owns its Recoveries.
+package recovery
