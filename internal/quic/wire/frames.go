@@ -1,0 +1,241 @@
+package wire
+
+import (
+	"errors"
+)
+
+// Frame holds any one parsed frame: Type says which field is set. All
+// STREAM types (0x08-0x0f) parse to Type FrameStream and both DATAGRAM
+// types to FrameDatagram; their flags are in the StreamFrame and
+// DatagramFrame. It is
+// filled by ParseFrame and FrameIter without allocating (the ACK ranges
+// reuse the slice of the previous ACK parsed into the same Frame).
+type Frame struct {
+	Type FrameType
+	// Padding is the number of PADDING bytes (a run counts as one frame).
+	Padding int
+
+	Ack                AckFrame
+	ResetStream        ResetStreamFrame
+	StopSending        StopSendingFrame
+	Crypto             CryptoFrame
+	NewToken           NewTokenFrame
+	Stream             StreamFrame
+	MaxData            MaxDataFrame
+	MaxStreamData      MaxStreamDataFrame
+	MaxStreams         MaxStreamsFrame
+	DataBlocked        DataBlockedFrame
+	StreamDataBlocked  StreamDataBlockedFrame
+	StreamsBlocked     StreamsBlockedFrame
+	NewConnectionID    NewConnectionIDFrame
+	RetireConnectionID RetireConnectionIDFrame
+	PathChallenge      PathChallengeFrame
+	ConnectionClose    ConnectionCloseFrame
+	Datagram           DatagramFrame
+	AckFrequency       AckFrequencyFrame
+	PathAbandon        PathAbandonFrame
+	PathStatus         PathStatusFrame
+	MaxPathID          MaxPathIDFrame
+	PathCIDsBlocked    PathCIDsBlockedFrame
+	Address            AddressFrame
+	RemoveAddress      RemoveAddressFrame
+
+	ackBuf []AckRange
+}
+
+// ParseFrame parses the frame at the start of b into f and returns the
+// bytes consumed. An unknown type is an error (RFC 9000 §12.4:
+// FRAME_ENCODING_ERROR).
+func ParseFrame(b []byte, f *Frame) (int, error) {
+	t, _, err := parseType(b)
+	if err != nil {
+		return 0, err
+	}
+	f.Type = t
+	var n int
+	switch {
+	case t == FramePadding:
+		f.Padding = PaddingLen(b)
+		return f.Padding, nil
+	case t == FramePing || t == FrameHandshakeDone || t == FrameImmediateAck:
+		_, n, err = ParseSimpleFrame(b)
+	case t == FrameAck || t == FrameAckECN || t == FramePathAck || t == FramePathAckECN:
+		f.Ack, n, err = ParseAck(b, f.ackBuf)
+		if cap(f.Ack.Ranges) > cap(f.ackBuf) {
+			f.ackBuf = f.Ack.Ranges[:0]
+		}
+	case t == FrameResetStream:
+		f.ResetStream, n, err = ParseResetStream(b)
+	case t == FrameStopSending:
+		f.StopSending, n, err = ParseStopSending(b)
+	case t == FrameCrypto:
+		f.Crypto, n, err = ParseCrypto(b)
+	case t == FrameNewToken:
+		f.NewToken, n, err = ParseNewToken(b)
+	case t.IsStream():
+		f.Type = FrameStream
+		f.Stream, n, err = ParseStream(b)
+	case t == FrameMaxData:
+		f.MaxData, n, err = ParseMaxData(b)
+	case t == FrameMaxStreamData:
+		f.MaxStreamData, n, err = ParseMaxStreamData(b)
+	case t == FrameMaxStreamsBidi || t == FrameMaxStreamsUni:
+		f.MaxStreams, n, err = ParseMaxStreams(b)
+	case t == FrameDataBlocked:
+		f.DataBlocked, n, err = ParseDataBlocked(b)
+	case t == FrameStreamDataBlocked:
+		f.StreamDataBlocked, n, err = ParseStreamDataBlocked(b)
+	case t == FrameStreamsBlockedBidi || t == FrameStreamsBlockedUni:
+		f.StreamsBlocked, n, err = ParseStreamsBlocked(b)
+	case t == FrameNewConnectionID || t == FramePathNewConnectionID:
+		f.NewConnectionID, n, err = ParseNewConnectionID(b)
+	case t == FrameRetireConnectionID || t == FramePathRetireConnectionID:
+		f.RetireConnectionID, n, err = ParseRetireConnectionID(b)
+	case t == FramePathChallenge || t == FramePathResponse:
+		f.PathChallenge, n, err = ParsePathChallenge(b)
+	case t == FrameConnectionClose || t == FrameApplicationClose:
+		f.ConnectionClose, n, err = ParseConnectionClose(b)
+	case t == FrameDatagram || t == FrameDatagramLen:
+		f.Type = FrameDatagram
+		f.Datagram, n, err = ParseDatagram(b)
+	case t == FrameAckFrequency:
+		f.AckFrequency, n, err = ParseAckFrequency(b)
+	case t == FramePathAbandon:
+		f.PathAbandon, n, err = ParsePathAbandon(b)
+	case t == FramePathStatusAvailable || t == FramePathStatusBackup:
+		f.PathStatus, n, err = ParsePathStatus(b)
+	case t == FrameMaxPathID || t == FramePathsBlocked:
+		f.MaxPathID, n, err = ParseMaxPathID(b)
+	case t == FramePathCIDsBlocked:
+		f.PathCIDsBlocked, n, err = ParsePathCIDsBlocked(b)
+	case t == FrameAddAddressIPv4 || t == FrameAddAddressIPv6 || t == FrameReachOutIPv4 ||
+		t == FrameReachOutIPv6 || t == FrameObservedAddressIPv4 || t == FrameObservedAddressIPv6:
+		f.Address, n, err = ParseAddress(b)
+	case t == FrameRemoveAddress:
+		f.RemoveAddress, n, err = ParseRemoveAddress(b)
+	default:
+		return 0, &FrameError{Type: t, Field: "type", Err: errUnknownFrame}
+	}
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+var errUnknownFrame = errors.New("unknown frame type")
+
+// AppendFrame appends f's frame (the field Type selects). PADDING appends
+// f.Padding bytes. It panics on an unknown type (a programmer error).
+func AppendFrame(b []byte, f *Frame) []byte {
+	t := f.Type
+	switch {
+	case t == FramePadding:
+		return AppendPadding(b, f.Padding)
+	case t == FramePing || t == FrameHandshakeDone || t == FrameImmediateAck:
+		return SimpleFrame{Type: t}.Append(b)
+	case t == FrameAck || t == FrameAckECN || t == FramePathAck || t == FramePathAckECN:
+		return f.Ack.Append(b)
+	case t == FrameResetStream:
+		return f.ResetStream.Append(b)
+	case t == FrameStopSending:
+		return f.StopSending.Append(b)
+	case t == FrameCrypto:
+		return f.Crypto.Append(b)
+	case t == FrameNewToken:
+		return f.NewToken.Append(b)
+	case t.IsStream():
+		return f.Stream.Append(b)
+	case t == FrameMaxData:
+		return f.MaxData.Append(b)
+	case t == FrameMaxStreamData:
+		return f.MaxStreamData.Append(b)
+	case t == FrameMaxStreamsBidi || t == FrameMaxStreamsUni:
+		return f.MaxStreams.Append(b)
+	case t == FrameDataBlocked:
+		return f.DataBlocked.Append(b)
+	case t == FrameStreamDataBlocked:
+		return f.StreamDataBlocked.Append(b)
+	case t == FrameStreamsBlockedBidi || t == FrameStreamsBlockedUni:
+		return f.StreamsBlocked.Append(b)
+	case t == FrameNewConnectionID || t == FramePathNewConnectionID:
+		return f.NewConnectionID.Append(b)
+	case t == FrameRetireConnectionID || t == FramePathRetireConnectionID:
+		return f.RetireConnectionID.Append(b)
+	case t == FramePathChallenge || t == FramePathResponse:
+		return f.PathChallenge.Append(b)
+	case t == FrameConnectionClose || t == FrameApplicationClose:
+		return f.ConnectionClose.Append(b)
+	case t == FrameDatagram || t == FrameDatagramLen:
+		return f.Datagram.Append(b)
+	case t == FrameAckFrequency:
+		return f.AckFrequency.Append(b)
+	case t == FramePathAbandon:
+		return f.PathAbandon.Append(b)
+	case t == FramePathStatusAvailable || t == FramePathStatusBackup:
+		return f.PathStatus.Append(b)
+	case t == FrameMaxPathID || t == FramePathsBlocked:
+		return f.MaxPathID.Append(b)
+	case t == FramePathCIDsBlocked:
+		return f.PathCIDsBlocked.Append(b)
+	case t == FrameAddAddressIPv4 || t == FrameAddAddressIPv6 || t == FrameReachOutIPv4 ||
+		t == FrameReachOutIPv6 || t == FrameObservedAddressIPv4 || t == FrameObservedAddressIPv6:
+		return f.Address.Append(b)
+	case t == FrameRemoveAddress:
+		return f.RemoveAddress.Append(b)
+	}
+	panic("wire: AppendFrame of unknown type " + t.String())
+}
+
+// FrameIter walks the frames of a decrypted packet payload:
+//
+//	it := wire.NewFrameIter(payload)
+//	for it.Next() {
+//		f := it.Frame()
+//		...
+//	}
+//	if err := it.Err(); err != nil { ... }
+//
+// It does not allocate per frame. Frame data references the payload; the
+// returned *Frame is overwritten by the next call of Next.
+type FrameIter struct {
+	b   []byte
+	off int
+	f   Frame
+	err error
+}
+
+// NewFrameIter returns an iterator over the frames of payload.
+func NewFrameIter(payload []byte) *FrameIter {
+	it := &FrameIter{}
+	it.Reset(payload)
+	return it
+}
+
+// Reset restarts the iterator on a new payload, keeping its buffers.
+func (it *FrameIter) Reset(payload []byte) {
+	it.b, it.off, it.err = payload, 0, nil
+}
+
+// Next parses the next frame. It returns false at the end of the payload
+// or on an error (see Err).
+func (it *FrameIter) Next() bool {
+	if it.err != nil || it.off >= len(it.b) {
+		return false
+	}
+	n, err := ParseFrame(it.b[it.off:], &it.f)
+	if err != nil {
+		it.err = err
+		return false
+	}
+	it.off += n
+	return true
+}
+
+// Frame returns the frame Next parsed.
+func (it *FrameIter) Frame() *Frame { return &it.f }
+
+// Offset returns the payload offset after the current frame.
+func (it *FrameIter) Offset() int { return it.off }
+
+// Err returns the parse error that stopped the iteration, if any.
+func (it *FrameIter) Err() error { return it.err }
