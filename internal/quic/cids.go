@@ -2,7 +2,8 @@ package quic
 
 import (
 	"crypto/subtle"
-	"encoding/hex"
+
+	"github.com/iroh-go/iroh/internal/quic/wire"
 )
 
 // MaxConnectionIDLen is the longest connection id QUIC v1 allows.
@@ -10,26 +11,14 @@ const MaxConnectionIDLen = 20
 
 // ConnectionID is a QUIC connection id of 0 to 20 bytes; comparable, so
 // usable as a map key.
-type ConnectionID struct {
-	b [MaxConnectionIDLen]byte
-	n uint8
-}
+type ConnectionID = wire.ConnID
 
-// MakeConnectionID copies b (at most 20 bytes; longer is truncated, the
-// parser rejects it before).
+// MakeConnectionID copies b; bytes past the 20th are dropped (parsers
+// reject longer ids before).
 func MakeConnectionID(b []byte) ConnectionID {
-	var c ConnectionID
-	c.n = uint8(copy(c.b[:], b))
+	c, _ := wire.NewConnID(b[:min(len(b), MaxConnectionIDLen)])
 	return c
 }
-
-// Bytes returns the id's bytes (a copy's slice: the caller may keep it).
-func (c ConnectionID) Bytes() []byte { return c.b[:c.n] }
-
-// Len returns the id's length.
-func (c ConnectionID) Len() int { return int(c.n) }
-
-func (c ConnectionID) String() string { return hex.EncodeToString(c.b[:c.n]) }
 
 // ResetToken is a stateless reset token (RFC 9000 §10.3).
 type ResetToken [16]byte

@@ -1,6 +1,9 @@
 package quic
 
-import "fmt"
+import (
+	"fmt"
+	"net"
+)
 
 // TransportErrorCode is a QUIC transport error code (RFC 9000 §20.1).
 type TransportErrorCode uint64
@@ -67,3 +70,48 @@ func (e *TransportError) Error() string {
 func errf(code TransportErrorCode, format string, args ...any) *TransportError {
 	return &TransportError{Code: code, Reason: fmt.Sprintf(format, args...)}
 }
+
+// ApplicationError is a connection closed by an application with
+// CONNECTION_CLOSE of type 0x1d: by us (Remote false) or the peer.
+type ApplicationError struct {
+	Code   uint64
+	Reason string
+	Remote bool
+}
+
+func (e *ApplicationError) Error() string {
+	who := "local"
+	if e.Remote {
+		who = "remote"
+	}
+	if e.Reason == "" {
+		return fmt.Sprintf("quic: %s application error 0x%x", who, e.Code)
+	}
+	return fmt.Sprintf("quic: %s application error 0x%x: %s", who, e.Code, e.Reason)
+}
+
+// Is makes a locally closed connection's error match net.ErrClosed.
+func (e *ApplicationError) Is(target error) bool { return !e.Remote && target == net.ErrClosed }
+
+// IdleTimeoutError is a connection that heard nothing from the peer for
+// the idle timeout (or did not complete its handshake in time).
+type IdleTimeoutError struct{ Handshake bool }
+
+func (e *IdleTimeoutError) Error() string {
+	if e.Handshake {
+		return "quic: handshake timed out"
+	}
+	return "quic: idle timeout"
+}
+
+// Timeout reports true: the error is a timeout.
+func (e *IdleTimeoutError) Timeout() bool { return true }
+
+// Temporary reports false.
+func (e *IdleTimeoutError) Temporary() bool { return false }
+
+// StatelessResetError is a connection the peer ended with a stateless
+// reset: it lost the connection's state.
+type StatelessResetError struct{}
+
+func (StatelessResetError) Error() string { return "quic: stateless reset by the peer" }

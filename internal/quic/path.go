@@ -3,6 +3,8 @@ package quic
 import (
 	"net/netip"
 	"time"
+
+	"github.com/iroh-go/iroh/internal/quic/recovery"
 )
 
 // pathState is where a path stands in validation (RFC 9000 §8.2).
@@ -41,6 +43,11 @@ type path struct {
 
 	// The application-data packet number space of this path.
 	app packetSpace
+	// Loss detection, congestion control and pacing of this path (path
+	// 0's also tracks the Initial and Handshake spaces).
+	rec *recovery.Recovery
+	res recovery.AckResult // reused for every ACK and timeout
+	mtu int                // current maximum datagram size
 
 	// Status (multipath): backup paths carry data only when no
 	// available path works.
@@ -80,3 +87,6 @@ func (p *path) onPathResponse(data [8]byte) bool {
 	p.state = pathValidated
 	return true
 }
+
+// rtt is the path's smoothed RTT.
+func (p *path) rtt() time.Duration { return p.rec.RTT().Smoothed() }

@@ -141,3 +141,16 @@ func (s *sendBuf) reset() {
 	s.lost = rangeSet{}
 	s.acked = rangeSet{}
 }
+
+// nextChunk is next with frames that never cross a chunk boundary, so
+// their bytes are one contiguous slice of the buffer.
+func (s *sendBuf) nextChunk(max int, limit uint64) (off uint64, n int, fin, ok bool) {
+	start := s.sentTo
+	if !s.lost.empty() {
+		start = s.lost.r[0].start
+	}
+	if left := chunkSize - int(start%chunkSize); max > left {
+		max = left
+	}
+	return s.next(max, limit)
+}

@@ -40,83 +40,43 @@ type frameRecord struct {
 	off  uint64 // stream/crypto offset; largest acknowledged for frAck
 }
 
-// sentPacket is one packet we sent in a packet number space.
-type sentPacket struct {
-	pn           uint64
-	time         time.Time
-	size         uint32
-	ackEliciting bool
-	inFlight     bool
-	frames       []frameRecord
+// frameStore keeps the frame records of sent packets until recovery
+// settles them; a packet's recovery.SentPacket.Token is its slot index
+// plus one (zero: no frames to remember). Slots and their slices are
+// recycled, so steady-state sending allocates nothing.
+type frameStore struct {
+	slots [][]frameRecord
+	live  []bool
+	free  []uint64
 }
 
-// sentLog holds the sent packets of a space that are neither acknowledged
-// nor declared lost, in packet number order. Frame slices are recycled.
-type sentLog struct {
-	pkts  []sentPacket // ascending pn; acknowledged/lost entries removed lazily
-	head  int
-	spare [][]frameRecord
+// alloc returns a token and an empty record slice to fill; the caller
+// stores the filled slice back with set.
+func (f *frameStore) alloc() (uint64, []frameRecord) {
+	if n := len(f.free); n > 0 {
+		t := f.free[n-1]
+		f.free = f.free[:n-1]
+		f.live[t-1] = true
+		return t, f.slots[t-1][:0]
+	}
+	f.slots = append(f.slots, make([]frameRecord, 0, 4))
+	f.live = append(f.live, true)
+	return uint64(len(f.slots)), f.slots[len(f.slots)-1]
 }
 
-// add appends a packet; its frames slice must come from frames().
-func (l *sentLog) add(p sentPacket) { l.pkts = append(l.pkts, p) }
+// set stores the records of token (the slice may have grown).
+func (f *frameStore) set(token uint64, recs []frameRecord) { f.slots[token-1] = recs }
 
-// frames returns an empty frame slice to fill for a new packet.
-func (l *sentLog) frames() []frameRecord {
-	if n := len(l.spare); n > 0 {
-		f := l.spare[n-1]
-		l.spare = l.spare[:n-1]
-		return f[:0]
+// take returns the records of token and frees the slot; they stay valid
+// until the next alloc.
+func (f *frameStore) take(token uint64) []frameRecord {
+	if token == 0 || token > uint64(len(f.slots)) || !f.live[token-1] {
+		return nil // settled before (a late ACK of a packet declared lost)
 	}
-	return make([]frameRecord, 0, 8)
-}
-
-// find returns the index of the packet pn, or -1.
-func (l *sentLog) find(pn uint64) int {
-	lo, hi := l.head, len(l.pkts)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if l.pkts[m].pn < pn {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	if lo < len(l.pkts) && l.pkts[lo].pn == pn && l.pkts[lo].frames != nil {
-		return lo
-	}
-	return -1
-}
-
-// remove takes packet i out of the log, returning it; its frames are
-// valid until the next call to frames.
-func (l *sentLog) remove(i int) sentPacket {
-	p := l.pkts[i]
-	l.pkts[i].frames = nil
-	if p.frames != nil && len(l.spare) < 64 {
-		l.spare = append(l.spare, p.frames)
-	}
-	for l.head < len(l.pkts) && l.pkts[l.head].frames == nil {
-		l.head++
-	}
-	if l.head == len(l.pkts) {
-		l.pkts, l.head = l.pkts[:0], 0
-	} else if l.head > 256 && l.head > len(l.pkts)/2 {
-		n := copy(l.pkts, l.pkts[l.head:])
-		l.pkts, l.head = l.pkts[:n], 0
-	}
-	return p
-}
-
-// live calls f for each packet still in the log, in order.
-func (l *sentLog) live(f func(i int, p *sentPacket) bool) {
-	for i := l.head; i < len(l.pkts); i++ {
-		if l.pkts[i].frames != nil {
-			if !f(i, &l.pkts[i]) {
-				return
-			}
-		}
-	}
+	recs := f.slots[token-1]
+	f.live[token-1] = false
+	f.free = append(f.free, token)
+	return recs
 }
 
 // packetSpace is one packet number space: Initial, Handshake, or the
@@ -126,7 +86,6 @@ type packetSpace struct {
 	largestAcked    uint64 // largest of our packets the peer acknowledged
 	hasLargestAcked bool
 	acks            ackTracker
-	sent            sentLog
 	discarded       bool // keys dropped: nothing is sent or received
 }
 

@@ -68,6 +68,8 @@ type streams struct {
 	// Streams whose state changed for the application (readable,
 	// writable, reset); drained by the connection into events.
 	notify []StreamID
+	// Streams the peer opened since the last look, for events.
+	opened []StreamID
 }
 
 func newStreams(server bool, p streamParams, maxBidi, maxUni uint64) *streams {
@@ -181,6 +183,7 @@ func (ss *streams) get(id StreamID, forSend bool) (*stream, *TransportError) {
 		sid := makeStreamID(num, !ss.server, id.IsUni())
 		ss.newStream(sid)
 		*q = append(*q, sid)
+		ss.opened = append(ss.opened, sid)
 	}
 	return ss.m[id], nil
 }
