@@ -1,0 +1,172 @@
+package quic
+
+import (
+	"bytes"
+	"math/rand/v2"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/iroh-go/iroh/internal/quic/tls13"
+	"github.com/iroh-go/iroh/key"
+)
+
+const testALPN = "iroh-go-quic-test/1"
+
+func testKey(seed byte) key.SecretKey {
+	var k key.SecretKey
+	for i := range k {
+		k[i] = seed + byte(i)
+	}
+	return k
+}
+
+var (
+	clientAddr = netip.MustParseAddrPort("10.0.0.1:1000")
+	serverAddr = netip.MustParseAddrPort("10.0.0.2:2000")
+)
+
+// pair is a client and server core joined by a perfect in-memory link
+// with a fixed one-way delay, driven by a virtual clock.
+type pair struct {
+	t          *testing.T
+	now        time.Time
+	client     *Conn
+	server     *Conn
+	srvKey     key.SecretKey
+	inflight   []packetInFlight
+	delay      time.Duration
+	dropFilter func(toServer bool, b []byte) bool
+}
+
+type packetInFlight struct {
+	at       time.Time
+	toServer bool
+	b        []byte
+}
+
+func newPair(t *testing.T, mod func(c, s *Config)) *pair {
+	t.Helper()
+	p := &pair{t: t, now: t0, delay: 5 * time.Millisecond, srvKey: testKey(1)}
+	ccfg := &Config{
+		TLS:  tls13.Config{SecretKey: testKey(100), ALPNs: []string{testALPN}, ServerName: p.srvKey.Public().SNIName()},
+		CIDs: mapCIDs{},
+		Rand: rand.NewChaCha8([32]byte{1}),
+	}
+	scfg := &Config{
+		TLS:  tls13.Config{SecretKey: p.srvKey, ALPNs: []string{testALPN}},
+		CIDs: mapCIDs{},
+		Rand: rand.NewChaCha8([32]byte{2}),
+	}
+	if mod != nil {
+		mod(ccfg, scfg)
+	}
+	c, err := NewClient(ccfg, p.now, serverAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.client = c
+	p.send(c, true)
+	first := p.inflight[0]
+	dcid := c.origDCID
+	s, err := NewServer(scfg, p.now, clientAddr, dcid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.server = s
+	_ = first
+	return p
+}
+
+// send drains one side's datagrams onto the link.
+func (p *pair) send(c *Conn, toServer bool) {
+	buf := make([]byte, 64*1500)
+	for {
+		n, seg, _ := c.Send(p.now, buf, 64)
+		if n == 0 {
+			return
+		}
+		b := buf[:n]
+		for len(b) > 0 {
+			m := min(seg, len(b))
+			d := bytes.Clone(b[:m])
+			b = b[m:]
+			if p.dropFilter != nil && p.dropFilter(toServer, d) {
+				continue
+			}
+			p.inflight = append(p.inflight, packetInFlight{at: p.now.Add(p.delay), toServer: toServer, b: d})
+		}
+	}
+}
+
+// step advances the clock to the next event (a packet arriving or a
+// timer) and processes it; it reports false when nothing is left.
+func (p *pair) step() bool {
+	next := time.Time{}
+	at := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	for _, f := range p.inflight {
+		at(f.at)
+	}
+	at(p.client.Timeout())
+	if p.server != nil {
+		at(p.server.Timeout())
+	}
+	if next.IsZero() {
+		return false
+	}
+	if next.After(p.now) {
+		p.now = next
+	}
+	kept := p.inflight[:0]
+	var due []packetInFlight
+	for _, f := range p.inflight {
+		if !f.at.After(p.now) {
+			due = append(due, f)
+		} else {
+			kept = append(kept, f)
+		}
+	}
+	p.inflight = kept
+	for _, f := range due {
+		if f.toServer {
+			p.server.Receive(p.now, f.b, clientAddr, 0)
+		} else {
+			p.client.Receive(p.now, f.b, serverAddr, 0)
+		}
+	}
+	for _, c := range []*Conn{p.client, p.server} {
+		if t := c.Timeout(); !t.IsZero() && !t.After(p.now) {
+			c.HandleTimeout(p.now)
+		}
+	}
+	p.send(p.client, true)
+	p.send(p.server, false)
+	return true
+}
+
+// run steps until cond holds, failing after limit of virtual time.
+func (p *pair) run(limit time.Duration, cond func() bool) {
+	p.t.Helper()
+	end := p.now.Add(limit)
+	for !cond() {
+		if !p.step() || p.now.After(end) {
+			p.t.Fatalf("condition not reached by %v (client err %v, server err %v)", p.now.Sub(t0), p.client.Err(), p.server.Err())
+		}
+	}
+}
+
+func TestHandshake(t *testing.T) {
+	p := newPair(t, nil)
+	p.run(2*time.Second, func() bool { return p.client.HandshakeComplete() && p.server.HandshakeComplete() && p.client.confirmed })
+	if p.client.PeerKey() != p.srvKey.Public() || p.server.PeerKey() != testKey(100).Public() {
+		t.Fatal("peer keys wrong")
+	}
+	if p.client.ALPN() != testALPN {
+		t.Fatalf("ALPN %q", p.client.ALPN())
+	}
+	t.Logf("handshake done after %v", p.now.Sub(t0))
+}
