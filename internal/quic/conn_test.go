@@ -2,6 +2,7 @@ package quic
 
 import (
 	"bytes"
+	"errors"
 	"math/rand/v2"
 	"net/netip"
 	"testing"
@@ -170,3 +171,155 @@ func TestHandshake(t *testing.T) {
 	}
 	t.Logf("handshake done after %v", p.now.Sub(t0))
 }
+
+func handshake(t *testing.T, mod func(c, s *Config)) *pair {
+	t.Helper()
+	p := newPair(t, mod)
+	p.run(2*time.Second, func() bool { return p.client.HandshakeComplete() && p.server.HandshakeComplete() && p.client.confirmed })
+	return p
+}
+
+// transfer sends payload from one side to the other over a new stream
+// and returns what the receiver read.
+func (p *pair) transfer(from, to *Conn, payload []byte, limit time.Duration) []byte {
+	p.t.Helper()
+	id, err := from.OpenStream(false)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	written := 0
+	var got []byte
+	buf := make([]byte, 100_000)
+	var rid StreamID
+	accepted := false
+	fin := false
+	p.run(limit, func() bool {
+		for written < len(payload) {
+			n, err := from.StreamWrite(id, payload[written:])
+			if err != nil {
+				p.t.Fatalf("write: %v", err)
+			}
+			if n == 0 {
+				break
+			}
+			written += n
+			if written == len(payload) {
+				from.StreamClose(id)
+			}
+		}
+		if !accepted {
+			rid, accepted = to.AcceptStream(false)
+		}
+		for accepted && !fin {
+			n, f, err := to.StreamRead(p.now, rid, buf)
+			if err != nil {
+				p.t.Fatalf("read: %v", err)
+			}
+			got = append(got, buf[:n]...)
+			fin = f
+			if n == 0 {
+				break
+			}
+		}
+		return fin
+	})
+	return got
+}
+
+func TestStreamTransfer(t *testing.T) {
+	p := handshake(t, nil)
+	payload := make([]byte, 5<<20)
+	for i := range payload {
+		payload[i] = byte(i * 7)
+	}
+	got := p.transfer(p.client, p.server, payload, 30*time.Second)
+	if !bytes.Equal(got, payload) {
+		t.Fatalf("received %d bytes, differ", len(got))
+	}
+	t.Logf("5 MiB in %v virtual, key updates %d/%d", p.now.Sub(t0), p.client.keys.updates, p.server.keys.updates)
+	back := p.transfer(p.server, p.client, payload[:100000], 10*time.Second)
+	if !bytes.Equal(back, payload[:100000]) {
+		t.Fatal("server to client differs")
+	}
+}
+
+func TestDatagrams(t *testing.T) {
+	p := handshake(t, nil)
+	for i := range 10 {
+		if err := p.client.SendDatagram([]byte{byte(i), 1, 2, 3}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got [][]byte
+	p.run(time.Second, func() bool {
+		for {
+			d, ok := p.server.ReceiveDatagram()
+			if !ok {
+				break
+			}
+			got = append(got, d)
+		}
+		return len(got) == 10
+	})
+	for i, d := range got {
+		if d[0] != byte(i) {
+			t.Fatalf("datagram %d is %v", i, d)
+		}
+	}
+	if err := p.client.SendDatagram(make([]byte, 2000)); err != ErrDatagramTooLarge {
+		t.Fatalf("oversized datagram: %v", err)
+	}
+}
+
+func TestCloseCodes(t *testing.T) {
+	for _, fromClient := range []bool{true, false} {
+		p := handshake(t, nil)
+		a, b := p.server, p.client
+		if fromClient {
+			a, b = p.client, p.server
+		}
+		a.Close(p.now, 42, "bye now", true)
+		p.run(time.Second, func() bool { return b.Err() != nil })
+		var ae *ApplicationError
+		if err := b.Err(); !asErr(err, &ae) || ae.Code != 42 || ae.Reason != "bye now" || !ae.Remote {
+			t.Fatalf("peer saw %v", err)
+		}
+		if err := a.Err(); !asErr(err, &ae) || ae.Remote {
+			t.Fatalf("closer has %v", err)
+		}
+		p.run(5*time.Second, func() bool { return a.Drained() && b.Drained() })
+	}
+}
+
+func TestIdleTimeout(t *testing.T) {
+	p := handshake(t, func(c, s *Config) { c.MaxIdleTimeout = 2 * time.Second })
+	start := p.now
+	p.run(time.Minute, func() bool { return p.client.Err() != nil && p.server.Err() != nil })
+	var ie *IdleTimeoutError
+	if !asErr(p.client.Err(), &ie) || !asErr(p.server.Err(), &ie) {
+		t.Fatalf("errors %v / %v", p.client.Err(), p.server.Err())
+	}
+	if d := p.now.Sub(start); d < 2*time.Second || d > 3*time.Second {
+		t.Fatalf("idle timeout after %v, want 2s (the smaller of both)", d)
+	}
+}
+
+func TestKeepAlive(t *testing.T) {
+	p := handshake(t, func(c, s *Config) {
+		c.MaxIdleTimeout = 2 * time.Second
+		c.KeepAlivePeriod = 500 * time.Millisecond
+	})
+	end := p.now.Add(10 * time.Second)
+	for p.now.Before(end) {
+		if !p.step() {
+			t.Fatal("nothing scheduled")
+		}
+	}
+	if p.client.Err() != nil || p.server.Err() != nil {
+		t.Fatalf("keep-alive did not keep the connection: %v / %v", p.client.Err(), p.server.Err())
+	}
+}
+
+func asErr[T error](err error, target *T) bool { return errorsAs(err, target) }
+
+var errorsAs = func(err error, target any) bool { return errors.As(err, target) }
