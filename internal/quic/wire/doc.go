@@ -52,7 +52,12 @@
 // LongHeader.Append writes a long header with a 2-byte Length field to be
 // patched with PutVarint2 once the frames and AEAD tag are known;
 // AppendShortHeader writes a 1-RTT header. PacketNumberLen picks the
-// truncated packet number length (RFC 9000 A.2).
+// truncated packet number length (RFC 9000 A.2). Builder does the whole
+// layout of a datagram of coalesced packets within a size budget: frames
+// that fit (STREAM and CRYPTO data cut to the room left), room for the
+// AEAD tag, padding of Initial datagrams to 1200 bytes and of short
+// packets to the header protection sample; the caller seals each
+// finished packet in place with protect.Keys.SealPacket.
 //
 // # Transport parameters
 //

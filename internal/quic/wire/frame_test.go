@@ -71,7 +71,7 @@ func TestFrameRoundTrip(t *testing.T) {
 	for _, want := range sampleFrames() {
 		t.Run(want.Type.String(), func(t *testing.T) {
 			b := AppendFrame(nil, &want)
-			if l := lenOf(&want); l != len(b) {
+			if l := want.Len(); l != len(b) {
 				t.Errorf("Len = %d, encoded %d bytes", l, len(b))
 			}
 			var got Frame
@@ -102,65 +102,6 @@ func TestFrameRoundTrip(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// lenOf calls the Len method of the field Type selects.
-func lenOf(f *Frame) int {
-	t := f.Type
-	switch {
-	case t == FramePadding:
-		return f.Padding
-	case t == FramePing || t == FrameHandshakeDone || t == FrameImmediateAck:
-		return SimpleFrame{Type: t}.Len()
-	case t == FrameAck || t == FrameAckECN || t == FramePathAck || t == FramePathAckECN:
-		return f.Ack.Len()
-	case t == FrameResetStream:
-		return f.ResetStream.Len()
-	case t == FrameStopSending:
-		return f.StopSending.Len()
-	case t == FrameCrypto:
-		return f.Crypto.Len()
-	case t == FrameNewToken:
-		return f.NewToken.Len()
-	case t.IsStream():
-		return f.Stream.Len()
-	case t == FrameMaxData:
-		return f.MaxData.Len()
-	case t == FrameMaxStreamData:
-		return f.MaxStreamData.Len()
-	case t == FrameMaxStreamsBidi || t == FrameMaxStreamsUni:
-		return f.MaxStreams.Len()
-	case t == FrameDataBlocked:
-		return f.DataBlocked.Len()
-	case t == FrameStreamDataBlocked:
-		return f.StreamDataBlocked.Len()
-	case t == FrameStreamsBlockedBidi || t == FrameStreamsBlockedUni:
-		return f.StreamsBlocked.Len()
-	case t == FrameNewConnectionID || t == FramePathNewConnectionID:
-		return f.NewConnectionID.Len()
-	case t == FrameRetireConnectionID || t == FramePathRetireConnectionID:
-		return f.RetireConnectionID.Len()
-	case t == FramePathChallenge || t == FramePathResponse:
-		return f.PathChallenge.Len()
-	case t == FrameConnectionClose || t == FrameApplicationClose:
-		return f.ConnectionClose.Len()
-	case t == FrameDatagram || t == FrameDatagramLen:
-		return f.Datagram.Len()
-	case t == FrameAckFrequency:
-		return f.AckFrequency.Len()
-	case t == FramePathAbandon:
-		return f.PathAbandon.Len()
-	case t == FramePathStatusAvailable || t == FramePathStatusBackup:
-		return f.PathStatus.Len()
-	case t == FrameMaxPathID || t == FramePathsBlocked:
-		return f.MaxPathID.Len()
-	case t == FramePathCIDsBlocked:
-		return f.PathCIDsBlocked.Len()
-	case t == FrameRemoveAddress:
-		return f.RemoveAddress.Len()
-	default:
-		return f.Address.Len()
 	}
 }
 

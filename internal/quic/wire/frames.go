@@ -186,6 +186,66 @@ func AppendFrame(b []byte, f *Frame) []byte {
 	panic("wire: AppendFrame of unknown type " + t.String())
 }
 
+// Len returns the encoded length of the frame the field Type selects
+// (Padding bytes for PADDING).
+func (f *Frame) Len() int {
+	t := f.Type
+	switch {
+	case t == FramePadding:
+		return f.Padding
+	case t == FramePing || t == FrameHandshakeDone || t == FrameImmediateAck:
+		return SimpleFrame{Type: t}.Len()
+	case t == FrameAck || t == FrameAckECN || t == FramePathAck || t == FramePathAckECN:
+		return f.Ack.Len()
+	case t == FrameResetStream:
+		return f.ResetStream.Len()
+	case t == FrameStopSending:
+		return f.StopSending.Len()
+	case t == FrameCrypto:
+		return f.Crypto.Len()
+	case t == FrameNewToken:
+		return f.NewToken.Len()
+	case t.IsStream():
+		return f.Stream.Len()
+	case t == FrameMaxData:
+		return f.MaxData.Len()
+	case t == FrameMaxStreamData:
+		return f.MaxStreamData.Len()
+	case t == FrameMaxStreamsBidi || t == FrameMaxStreamsUni:
+		return f.MaxStreams.Len()
+	case t == FrameDataBlocked:
+		return f.DataBlocked.Len()
+	case t == FrameStreamDataBlocked:
+		return f.StreamDataBlocked.Len()
+	case t == FrameStreamsBlockedBidi || t == FrameStreamsBlockedUni:
+		return f.StreamsBlocked.Len()
+	case t == FrameNewConnectionID || t == FramePathNewConnectionID:
+		return f.NewConnectionID.Len()
+	case t == FrameRetireConnectionID || t == FramePathRetireConnectionID:
+		return f.RetireConnectionID.Len()
+	case t == FramePathChallenge || t == FramePathResponse:
+		return f.PathChallenge.Len()
+	case t == FrameConnectionClose || t == FrameApplicationClose:
+		return f.ConnectionClose.Len()
+	case t == FrameDatagram || t == FrameDatagramLen:
+		return f.Datagram.Len()
+	case t == FrameAckFrequency:
+		return f.AckFrequency.Len()
+	case t == FramePathAbandon:
+		return f.PathAbandon.Len()
+	case t == FramePathStatusAvailable || t == FramePathStatusBackup:
+		return f.PathStatus.Len()
+	case t == FrameMaxPathID || t == FramePathsBlocked:
+		return f.MaxPathID.Len()
+	case t == FramePathCIDsBlocked:
+		return f.PathCIDsBlocked.Len()
+	case t == FrameRemoveAddress:
+		return f.RemoveAddress.Len()
+	default:
+		return f.Address.Len()
+	}
+}
+
 // FrameIter walks the frames of a decrypted packet payload:
 //
 //	it := wire.NewFrameIter(payload)

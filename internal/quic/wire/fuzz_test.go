@@ -55,8 +55,8 @@ func FuzzFrame(f *testing.F) {
 		if enc2 := AppendFrame(nil, &f2); !bytes.Equal(enc, enc2) {
 			t.Fatalf("encoding changed: %x %x", enc, enc2)
 		}
-		if lenOf(&f1) != len(enc) {
-			t.Fatalf("Len %d, encoded %d", lenOf(&f1), len(enc))
+		if f1.Len() != len(enc) {
+			t.Fatalf("Len %d, encoded %d", f1.Len(), len(enc))
 		}
 	})
 }
