@@ -226,8 +226,10 @@ func (r *Recovery) OnSent(now time.Time, id SpaceID, p SentPacket) error {
 // SendBudget answers the core's question once per batch: how many bytes
 // may leave now, and, when none, the time the pacer allows the next
 // datagram. Zero bytes with a zero time means the congestion window is
-// full: wait for an ACK or the loss detection timer. PTO probes are sent
-// even when the budget is zero (§7.5).
+// full: wait for an ACK or the loss detection timer. A datagram may leave
+// while the budget is positive, even if larger (the window then overshoots
+// by less than one datagram, as RFC 9002 §7 allows); ACK-only packets are
+// not limited. PTO probes are sent even when the budget is zero (§7.5).
 func (r *Recovery) SendBudget(now time.Time) (int, time.Time) {
 	cwnd := r.cc.Window()
 	room := cwnd - r.BytesInFlight()
@@ -264,7 +266,7 @@ func (r *Recovery) OnAck(now time.Time, id SpaceID, ack *Ack, out *AckResult) er
 		return fmt.Errorf("recovery: ACK with no ranges: %w", ErrAckRanges)
 	}
 	for i, rg := range rs {
-		if rg.Smallest > rg.Largest || (i > 0 && rg.Largest+1 >= rs[i-1].Smallest) {
+		if rg.Smallest > rg.Largest || (i > 0 && (rg.Largest >= rs[i-1].Smallest || rs[i-1].Smallest-rg.Largest < 2)) {
 			return fmt.Errorf("recovery: range %d [%d,%d]: %w", i, rg.Smallest, rg.Largest, ErrAckRanges)
 		}
 	}
@@ -383,20 +385,26 @@ func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 	var lastLostSent time.Time
 	congestion := false
 
-	for i := 0; i < s.n; i++ {
+	settled := true // every entry so far is acknowledged or lost
+	for i := s.search(s.lowOutstanding); i < s.n; i++ {
 		e := s.at(i)
 		if e.Number > s.largestAcked {
 			break
 		}
 		if e.state == stateAcked {
 			runStart = time.Time{}
-			continue
 		}
 		if e.state != stateOutstanding {
+			if settled {
+				s.lowOutstanding = e.Number + 1
+			}
 			continue
 		}
 		if !e.Time.After(lostSendTime) || s.largestAcked-e.Number >= PacketThreshold {
 			s.remove(e, stateLost)
+			if settled {
+				s.lowOutstanding = e.Number + 1
+			}
 			out.Lost = append(out.Lost, e.SentPacket)
 			r.stats.PacketsLost++
 			r.stats.BytesLost += uint64(e.Size)
@@ -414,6 +422,7 @@ func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 			continue
 		}
 		// Outstanding and not yet lost: it will be at lossTime.
+		settled = false
 		t := e.Time.Add(lossDelay)
 		if s.lossTime.IsZero() || t.Before(s.lossTime) {
 			s.lossTime = t

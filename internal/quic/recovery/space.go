@@ -105,6 +105,10 @@ type space struct {
 	ackElicitingInFlight int
 	bytesInFlight        int
 
+	// Packets below lowOutstanding are all acknowledged or lost: loss
+	// detection starts its scan there instead of at the front.
+	lowOutstanding uint64
+
 	ce        uint64 // highest ECN-CE count the peer reported
 	discarded bool
 }
