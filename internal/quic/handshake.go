@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/iroh-go/iroh/internal/quic/protect"
 	"github.com/iroh-go/iroh/internal/quic/recovery"
 	"github.com/iroh-go/iroh/internal/quic/tls13"
 	"github.com/iroh-go/iroh/internal/quic/wire"
@@ -81,12 +82,8 @@ func (c *Conn) startTLS() error {
 // installInitialKeys derives the Initial keys from dcid (again after a
 // Retry).
 func (c *Conn) installInitialKeys(dcid ConnectionID) {
-	client, server := newInitialKeys(dcid.Bytes())
-	if c.server {
-		c.keys.read[levelInitial], c.keys.write[levelInitial] = client, server
-	} else {
-		c.keys.read[levelInitial], c.keys.write[levelInitial] = server, client
-	}
+	seal, open := protect.InitialKeys(dcid.Bytes(), !c.server)
+	c.keys.read[levelInitial], c.keys.write[levelInitial] = open, seal
 }
 
 // tlsLevel maps a packet number space to the TLS level of its CRYPTO
@@ -134,7 +131,7 @@ func (c *Conn) processTLS() *TransportError {
 		case tls13.EventWriteData:
 			c.crypto[cryptoIndexOfLevel(e.Level)].send.write(e.Data)
 		case tls13.EventSetReadSecret, tls13.EventSetWriteSecret:
-			pk, err := newKeys(e.Suite, e.Data)
+			pk, err := protect.NewKeys(e.Suite, e.Data)
 			if err != nil {
 				return errf(InternalError, "packet keys: %v", err)
 			}

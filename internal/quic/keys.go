@@ -3,36 +3,12 @@ package quic
 import (
 	"time"
 
-	"github.com/iroh-go/iroh/internal/quic/tls13"
+	"github.com/iroh-go/iroh/internal/quic/protect"
 )
 
 // packetKeys protect (or unprotect) the packets of one direction at one
-// encryption level: the AEAD over the payload with the header as
-// associated data, and header protection (RFC 9001 §5).
-type packetKeys interface {
-	// overhead is the AEAD tag length.
-	overhead() int
-	// seal encrypts pkt[hdrLen:] in place with pkt[:hdrLen] as associated
-	// data and appends the tag; pkt must have room for it.
-	seal(pkt []byte, hdrLen int, pn uint64) []byte
-	// open decrypts pkt[hdrLen:] in place and returns the plaintext.
-	open(pkt []byte, hdrLen int, pn uint64) ([]byte, error)
-	// protectHeader masks the first byte and the packet number.
-	protectHeader(pkt []byte, pnOffset, pnLen int)
-	// unprotectHeader removes the mask; it returns the packet number
-	// length, or an error if the packet is too short to sample.
-	unprotectHeader(pkt []byte, pnOffset int) (int, error)
-	// next derives the keys of the next key phase (same header
-	// protection key).
-	next() packetKeys
-}
-
-// newKeys derives packet keys from a TLS traffic secret.
-var newKeys func(suite tls13.CipherSuite, secret []byte) (packetKeys, error)
-
-// newInitialKeys derives the Initial keys from the client's first
-// destination connection id (RFC 9001 §5.2).
-var newInitialKeys func(dcid []byte) (client, server packetKeys)
+// encryption level (internal/quic/protect).
+type packetKeys = *protect.Keys
 
 // Key levels, indexing keyState's arrays.
 const (
@@ -66,12 +42,12 @@ func (k *keyState) init(r interface{ Read([]byte) (int, error) }) {
 // installApp sets the 1-RTT keys and derives the next phase's.
 func (k *keyState) installAppRead(pk packetKeys) {
 	k.read[levelApp] = pk
-	k.nextRead = pk.next()
+	k.nextRead = pk.Next()
 }
 
 func (k *keyState) installAppWrite(pk packetKeys) {
 	k.write[levelApp] = pk
-	k.nextWrite = pk.next()
+	k.nextWrite = pk.Next()
 }
 
 // update moves both directions to the next phase (we initiate, or the
@@ -80,8 +56,8 @@ func (k *keyState) update(now time.Time, pto time.Duration, firstPNOfPhase uint6
 	k.prevRead = k.read[levelApp]
 	k.read[levelApp] = k.nextRead
 	k.write[levelApp] = k.nextWrite
-	k.nextRead = k.read[levelApp].next()
-	k.nextWrite = k.write[levelApp].next()
+	k.nextRead = k.read[levelApp].Next()
+	k.nextWrite = k.write[levelApp].Next()
 	k.phaseStartPN = firstPNOfPhase
 	k.advance(now, pto)
 }

@@ -89,9 +89,15 @@ func (c *Conn) receivePacket(now time.Time, p *path, h *wire.Header, pkt []byte,
 	default:
 		sp, lvl = recovery.Application, levelApp
 	}
+	// Keep the tail: a failed in-place open zeroes the packet, and the
+	// tail may be a stateless reset token.
+	var tail [16]byte
+	if len(pkt) >= statelessResetMin {
+		copy(tail[:], pkt[len(pkt)-16:])
+	}
 	keys := c.keys.read[lvl]
 	if keys == nil {
-		c.maybeStatelessReset(h, pkt, rest)
+		c.maybeStatelessReset(h, pkt, tail[:], rest)
 		return false
 	}
 	if h.Type == wire.PacketInitial && c.server && !c.handshakeDone && h.SrcCID != nil {
@@ -100,7 +106,7 @@ func (c *Conn) receivePacket(now time.Time, p *path, h *wire.Header, pkt []byte,
 			c.paths[0].remoteCIDs.setInitial(MakeConnectionID(h.SrcCID))
 		}
 	}
-	pnLen, err := keys.unprotectHeader(pkt, h.PNOffset)
+	pnLen, err := keys.UnprotectHeader(pkt, h.PNOffset)
 	if err != nil {
 		return false
 	}
@@ -116,11 +122,11 @@ func (c *Conn) receivePacket(now time.Time, p *path, h *wire.Header, pkt []byte,
 	if sp == recovery.Application {
 		payload, err = c.open1RTT(now, pkt, hdrLen, pn)
 	} else {
-		payload, err = keys.open(pkt, hdrLen, pn)
+		payload, err = keys.Open(pkt, hdrLen, pn)
 	}
 	if err != nil {
 		if h.Type == wire.Packet1RTT {
-			c.maybeStatelessReset(h, pkt, rest)
+			c.maybeStatelessReset(h, pkt, tail[:], rest)
 		}
 		return false
 	}
@@ -167,14 +173,14 @@ func (c *Conn) open1RTT(now time.Time, pkt []byte, hdrLen int, pn uint64) ([]byt
 	k := &c.keys
 	phase := wire.KeyPhase(pkt[0])
 	if phase == k.keyPhaseBit() {
-		return k.read[levelApp].open(pkt, hdrLen, pn)
+		return k.read[levelApp].Open(pkt, hdrLen, pn)
 	}
 	if k.prevRead != nil && pn < k.phaseStartPN {
-		return k.prevRead.open(pkt, hdrLen, pn)
+		return k.prevRead.Open(pkt, hdrLen, pn)
 	}
 	// The peer updated: try the next keys on a copy-free basis (open
 	// only writes the plaintext over the ciphertext on success).
-	payload, err := k.nextRead.open(pkt, hdrLen, pn)
+	payload, err := k.nextRead.Open(pkt, hdrLen, pn)
 	if err != nil {
 		return nil, err
 	}
@@ -188,11 +194,10 @@ func (c *Conn) open1RTT(now time.Time, pkt []byte, hdrLen int, pn uint64) ([]byt
 
 // maybeStatelessReset checks whether an undecryptable datagram ends with
 // the reset token of one of the peer's connection ids (RFC 9000 §10.3.1).
-func (c *Conn) maybeStatelessReset(h *wire.Header, pkt, rest []byte) {
+func (c *Conn) maybeStatelessReset(h *wire.Header, pkt, tok, rest []byte) {
 	if h.Type != wire.Packet1RTT || len(rest) > 0 || len(pkt) < statelessResetMin {
 		return
 	}
-	tok := pkt[len(pkt)-16:]
 	for _, p := range c.paths {
 		if p.remoteCIDs.isStatelessReset(tok) {
 			c.drain(c.lastRecv, &StatelessResetError{})

@@ -250,8 +250,8 @@ func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad 
 	if sp != recovery.Application {
 		wire.PutVarint2(w.b[start+lengthOff-start:], uint64(len(w.b)-start-hdrLen+pnLen+aeadTagLen))
 	}
-	pkt := keys.seal(w.b[start:], hdrLen, pn)
-	keys.protectHeader(pkt, hdrLen-pnLen, pnLen)
+	pkt := keys.Seal(w.b[start:], hdrLen, pn)
+	keys.ProtectHeader(pkt, hdrLen-pnLen)
 	out = w.b[:start+len(pkt)]
 	space.nextPN++
 	if len(w.recs) > 0 {
@@ -608,8 +608,8 @@ func (c *Conn) appendClosePacket(now time.Time, p *path, out []byte, maxLen int)
 	if sp != recovery.Application {
 		wire.PutVarint2(out[lengthOff:], uint64(len(out)-hdrLen+pnLen+aeadTagLen))
 	}
-	pkt := keys.seal(out, hdrLen, pn)
-	keys.protectHeader(pkt, hdrLen-pnLen, pnLen)
+	pkt := keys.Seal(out, hdrLen, pn)
+	keys.ProtectHeader(pkt, hdrLen-pnLen)
 	space.nextPN++
 	return pkt
 }
