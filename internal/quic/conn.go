@@ -97,6 +97,9 @@ type Conn struct {
 	paceAt      time.Time // the pacer's next send time, zero if none
 	recvFlow    recvFlow  // connection-level, ours
 	sendFlow    sendFlow  // connection-level, the peer's
+	// Streams stopped by the connection-level limit, queued again by
+	// MAX_DATA (in order, so runs are reproducible).
+	connBlocked []*stream
 
 	// Connection ids of the handshake.
 	origDCID  ConnectionID // the client's first destination id

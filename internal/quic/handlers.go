@@ -149,9 +149,11 @@ func (c *Conn) onCryptoFrame(sp recovery.SpaceID, off uint64, data []byte) *Tran
 // onMaxData applies MAX_DATA.
 func (c *Conn) onMaxData(max uint64) {
 	if c.sendFlow.raise(max) {
-		for _, s := range c.streams.m {
+		for _, s := range c.connBlocked {
+			s.connBlocked = false
 			c.streams.queueSend(s)
 		}
+		c.connBlocked = c.connBlocked[:0]
 	}
 }
 

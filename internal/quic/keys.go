@@ -50,8 +50,10 @@ func (k *keyState) installAppWrite(pk packetKeys) {
 	k.nextWrite = pk.Next()
 }
 
-// update moves both directions to the next phase (we initiate, or the
-// peer did and we respond).
+// update moves both directions to the next phase: the peer initiated and
+// firstPNOfPhase is its first packet in the new phase, or we initiate and
+// it is phaseUnknown: until the peer's first new-phase packet arrives,
+// every packet with the old phase bit is opened with the previous keys.
 func (k *keyState) update(now time.Time, pto time.Duration, firstPNOfPhase uint64) {
 	k.prevRead = k.read[levelApp]
 	k.read[levelApp] = k.nextRead
@@ -60,6 +62,25 @@ func (k *keyState) update(now time.Time, pto time.Duration, firstPNOfPhase uint6
 	k.nextWrite = k.write[levelApp].Next()
 	k.phaseStartPN = firstPNOfPhase
 	k.advance(now, pto)
+	if firstPNOfPhase == phaseUnknown {
+		k.dropPrevAt = time.Time{} // set when the peer follows
+	}
+}
+
+// phaseUnknown marks a phase we initiated whose first packet from the
+// peer has not arrived.
+const phaseUnknown = ^uint64(0)
+
+// onCurrentPhasePacket notes a packet opened with the current keys: the
+// first one after our update starts the phase and the previous keys'
+// countdown.
+func (k *keyState) onCurrentPhasePacket(now time.Time, pn uint64, pto time.Duration) {
+	if k.phaseStartPN == phaseUnknown {
+		k.phaseStartPN = pn
+		k.dropPrevAt = now.Add(3 * pto)
+	} else if pn < k.phaseStartPN {
+		k.phaseStartPN = pn
+	}
 }
 
 // dropPrev forgets the previous phase's read keys when their time is up.

@@ -13,7 +13,7 @@ import (
 const (
 	firstKeyUpdateMin = 10
 	firstKeyUpdateMax = 1000
-	keyUpdateInterval = 32768 // packets per key phase after the first update (±50%)
+	keyUpdateInterval = 10000 // packets per key phase after the first update (±50%)
 )
 
 // keySchedule decides when we initiate a key update and tracks the state

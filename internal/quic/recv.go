@@ -173,9 +173,13 @@ func (c *Conn) open1RTT(now time.Time, pkt []byte, hdrLen int, pn uint64) ([]byt
 	k := &c.keys
 	phase := wire.KeyPhase(pkt[0])
 	if phase == k.keyPhaseBit() {
-		return k.read[levelApp].Open(pkt, hdrLen, pn)
+		payload, err := k.read[levelApp].Open(pkt, hdrLen, pn)
+		if err == nil && k.prevRead != nil {
+			k.onCurrentPhasePacket(now, pn, c.pto())
+		}
+		return payload, err
 	}
-	if k.prevRead != nil && pn < k.phaseStartPN {
+	if k.prevRead != nil && (k.phaseStartPN == phaseUnknown || pn < k.phaseStartPN) {
 		return k.prevRead.Open(pkt, hdrLen, pn)
 	}
 	// The peer updated: try the next keys on a copy-free basis (open

@@ -276,7 +276,7 @@ func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad 
 	if sp == recovery.Application {
 		c.keys.onSent(pn)
 		if c.keys.shouldInitiate(c.confirmed) {
-			c.keys.update(now, c.pto(), space.nextPN)
+			c.keys.update(now, c.pto(), phaseUnknown)
 		}
 	}
 	if sp == recovery.Handshake && !c.server {
@@ -530,6 +530,10 @@ func (c *Conn) appendStreamFrames(w *frameWriter, s *stream) {
 			limit = connLimit
 		}
 		if !s.send.hasData(limit) {
+			if limit < s.sendFlow.limit && s.send.sentTo < s.send.written && !s.connBlocked {
+				s.connBlocked = true
+				c.connBlocked = append(c.connBlocked, s)
+			}
 			break
 		}
 		room := w.room() - wire.StreamOverhead(id, s.send.sentTo+uint64(w.room()), w.room(), false)

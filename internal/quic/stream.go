@@ -30,15 +30,16 @@ type stream struct {
 	id StreamID
 
 	// Sending half.
-	send       sendBuf
-	sendFlow   sendFlow
-	sendState  sendState
-	resetCode  uint64 // our RESET_STREAM code
-	resetQueue bool   // RESET_STREAM to send (again)
-	stopCode   uint64 // the peer's STOP_SENDING code, if stopped
-	stopped    bool
-	queued     bool // in streams.sendQueue
-	flowQueued bool // MAX_STREAM_DATA or STREAM_DATA_BLOCKED to send
+	send        sendBuf
+	sendFlow    sendFlow
+	sendState   sendState
+	resetCode   uint64 // our RESET_STREAM code
+	resetQueue  bool   // RESET_STREAM to send (again)
+	stopCode    uint64 // the peer's STOP_SENDING code, if stopped
+	stopped     bool
+	queued      bool // in streams.sendQueue
+	flowQueued  bool // MAX_STREAM_DATA or STREAM_DATA_BLOCKED to send
+	connBlocked bool // in Conn.connBlocked
 
 	// Receiving half.
 	recv          recvBuf
