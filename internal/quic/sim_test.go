@@ -181,7 +181,7 @@ func (a *streamApp) serverSide(n *simNode) func(time.Time) {
 func TestSimLossyTransfer(t *testing.T) {
 	size := 24 << 20
 	if testing.Short() || raceEnabled {
-		size = 8 << 20
+		size = 16 << 20
 	}
 	payload := make([]byte, size)
 	rand.NewChaCha8([32]byte{7}).Read(payload)
