@@ -20,6 +20,8 @@ type Stream struct {
 	readSig  chan struct{}
 	writeSig chan struct{}
 
+	readEOF bool // the reader saw the FIN (the core may forget the stream)
+
 	dmu           sync.Mutex
 	readDeadline  time.Time
 	writeDeadline time.Time
@@ -44,7 +46,14 @@ func (s *Stream) Read(p []byte) (int, error) {
 	c := s.c
 	for {
 		c.mu.Lock()
+		if s.readEOF {
+			c.mu.Unlock()
+			return 0, io.EOF
+		}
 		n, fin, err := c.core.StreamRead(timeNow(), s.id, p)
+		if fin {
+			s.readEOF = true
+		}
 		if n > 0 || fin || err != nil {
 			if n > 0 {
 				c.afterInputLocked() // window updates
@@ -194,6 +203,7 @@ func (c *Conn) open(ctx context.Context, uni bool) (*Stream, error) {
 		if err == nil {
 			s := c.streamLocked(id)
 			c.mu.Unlock()
+			signal(c.openSig) // another waiter may find credit too
 			return s, nil
 		}
 		c.afterInputLocked() // STREAMS_BLOCKED
@@ -223,6 +233,7 @@ func (c *Conn) accept(ctx context.Context, uni bool) (*Stream, error) {
 		if id, ok := c.core.AcceptStream(uni); ok {
 			s := c.streamLocked(id)
 			c.mu.Unlock()
+			signal(sig) // another accepter may find a stream too
 			return s, nil
 		}
 		if err := c.connErrLocked(); err != nil {
@@ -257,6 +268,7 @@ func (c *Conn) ReceiveDatagram(ctx context.Context) ([]byte, error) {
 		c.mu.Lock()
 		if p, ok := c.core.ReceiveDatagram(); ok {
 			c.mu.Unlock()
+			signal(c.dgramSig)
 			return p, nil
 		}
 		if err := c.connErrLocked(); err != nil {
