@@ -1,6 +1,10 @@
 package addrlookup
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iroh-go/iroh/metrics"
+)
 
 // Metrics are the Prometheus metrics of Combined lookups and publish
 // loops. A nil *Metrics in the options means fresh, unregistered ones.
@@ -30,8 +34,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{"ok", "error"} {
 		m.Publishes.WithLabelValues(r)
 	}
-	if reg != nil {
-		reg.MustRegister(m.Resolves, m.Publishes)
-	}
+	m.Resolves = metrics.Register(reg, m.Resolves)
+	m.Publishes = metrics.Register(reg, m.Publishes)
 	return m
 }

@@ -1,6 +1,10 @@
 package blobs
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iroh-go/iroh/metrics"
+)
 
 // Metrics are the Prometheus metrics of the provider and the downloader.
 // Create them with NewMetrics; a nil *Metrics records nothing.
@@ -57,9 +61,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{"connect", "not_found", "verify", "io"} {
 		m.DownloadProviderFailures.WithLabelValues(r)
 	}
-	if reg != nil {
-		reg.MustRegister(m.ProviderRequests, m.ProviderBytesSent, m.ProviderTransfers,
-			m.DownloadBytes, m.Downloads, m.DownloadProviderFailures)
-	}
+	m.ProviderRequests = metrics.Register(reg, m.ProviderRequests)
+	m.ProviderBytesSent = metrics.Register(reg, m.ProviderBytesSent)
+	m.ProviderTransfers = metrics.Register(reg, m.ProviderTransfers)
+	m.DownloadBytes = metrics.Register(reg, m.DownloadBytes)
+	m.Downloads = metrics.Register(reg, m.Downloads)
+	m.DownloadProviderFailures = metrics.Register(reg, m.DownloadProviderFailures)
 	return m
 }

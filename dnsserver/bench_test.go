@@ -1,14 +1,19 @@
 package dnsserver
 
 import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"testing"
 	"time"
 
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/pkarr"
 	"github.com/miekg/dns"
+	bolt "go.etcd.io/bbolt"
 )
 
 // BenchmarkQueryUDP measures one `_iroh` TXT query answered from the
@@ -39,4 +44,76 @@ func BenchmarkQueryUDP(b *testing.B) {
 			b.Fatalf("%v %v", err, resp)
 		}
 	}
+}
+
+// BenchmarkPutConcurrent measures pkarr PUTs over loopback HTTP from 8
+// concurrent clients (rate limit off) into a store that already holds
+// 100,000 records, the size at which PUT throughput used to fall; each op
+// is one PUT of a freshly signed packet (signing included, on the same
+// cores). Run with -benchtime to compare sizes: the rate should not depend
+// on how many records are stored.
+func BenchmarkPutConcurrent(b *testing.B) {
+	for _, syncPuts := range []bool{false, true} {
+		b.Run(fmt.Sprintf("sync=%v", syncPuts), func(b *testing.B) { benchPutConcurrent(b, syncPuts) })
+	}
+}
+
+func benchPutConcurrent(b *testing.B, syncPuts bool) {
+	s, err := New(&Options{HTTPAddr: "127.0.0.1:0", DataDir: b.TempDir(), RateLimit: RateLimit{Mode: RateLimitDisabled},
+		SyncPuts: syncPuts, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	prefill(b, s, 100_000)
+	tr := &http.Transport{MaxIdleConnsPerHost: 16}
+	defer tr.CloseIdleConnections()
+	client := &http.Client{Transport: tr}
+	b.SetParallelism(4) // 8 clients on 2 cores
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		sk := key.NewSecretKey()
+		url := s.PkarrURL() + "/" + sk.Public().Z32()
+		for pb.Next() {
+			p, _ := pkarr.SignInfo(sk, pkarr.Info{RelayURLs: []string{"https://relay.example.org./"}}, 0, 0)
+			req, _ := http.NewRequest(http.MethodPut, url, bytes.NewReader(p.AppendRelayPayload(nil)))
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Error(err)
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != http.StatusNoContent {
+				b.Errorf("PUT: %d", resp.StatusCode)
+				return
+			}
+		}
+	})
+	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "puts/s")
+	b.ReportMetric(float64(s.store.count()), "records")
+}
+
+// prefill writes n records straight into the store (one transaction), with
+// distinct keys and a valid packet's bytes as value.
+func prefill(b *testing.B, s *Server, n int) {
+	b.Helper()
+	p, _ := pkarr.SignInfo(key.NewSecretKey(), pkarr.Info{UserData: "prefill"}, 0, 0)
+	val := p.AppendBytes(nil)
+	err := s.store.db.Update(func(tx *bolt.Tx) error {
+		bk := tx.Bucket(bucketPackets)
+		var k [key.Size]byte
+		for i := range n {
+			binary.BigEndian.PutUint64(k[:], uint64(i))
+			if err := bk.Put(append([]byte(nil), k[:]...), val); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.store.n.Add(int64(n))
 }

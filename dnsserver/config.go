@@ -16,6 +16,7 @@ import (
 //
 //	data_dir = "/var/lib/iroh-dns"
 //	pkarr_put_rate_limit = "simple"   # or "smart", "disabled"
+//	trusted_proxies = ["127.0.0.1/32"] # smart mode: whose forwarding headers count
 //
 //	[http]
 //	bind_addr = "127.0.0.1"
@@ -40,6 +41,7 @@ import (
 type Config struct {
 	DataDir           string         `toml:"data_dir"`
 	PkarrPutRateLimit string         `toml:"pkarr_put_rate_limit"`
+	TrustedProxies    []string       `toml:"trusted_proxies"`
 	HTTP              *ListenConfig  `toml:"http"`
 	DNS               *DNSConfig     `toml:"dns"`
 	Metrics           *MetricsConfig `toml:"metrics"`
@@ -121,6 +123,17 @@ func (c Config) Options() (Options, string, error) {
 		return o, "", err
 	}
 	o.RateLimit.Mode = mode
+	for _, tp := range c.TrustedProxies {
+		pr, err := netip.ParsePrefix(tp)
+		if err != nil {
+			a, aerr := netip.ParseAddr(tp)
+			if aerr != nil {
+				return o, "", fmt.Errorf("dnsserver: config trusted_proxies: %q is neither an address nor a prefix", tp)
+			}
+			pr = netip.PrefixFrom(a, a.BitLen())
+		}
+		o.TrustedProxies = append(o.TrustedProxies, pr)
+	}
 	if c.HTTP != nil {
 		if o.HTTPAddr, err = c.HTTP.addr(); err != nil {
 			return o, "", fmt.Errorf("dnsserver: config [http]: %w", err)

@@ -19,11 +19,17 @@
 //
 // Every PUT is verified (key.PublicKey.Verify via pkarr) before it is
 // stored; a packet not newer than the stored one is acknowledged with 204
-// and dropped, as iroh-dns-server does. Packets live in a bbolt database
-// (signed-packets-1.db in Options.DataDir), written synchronously so they
-// survive crashes and restarts, and are evicted once their timestamp is
-// older than Options.MaxAge (7 days). PUTs are rate limited per client IP
-// (burst 2, one more every 4 s by default).
+// and dropped, as iroh-dns-server does; a packet dated more than
+// Options.MaxFuture (1 hour) ahead of the server's clock is refused.
+// Packets live in a bbolt database (signed-packets-1.db in
+// Options.DataDir) and are evicted once their timestamp is older than
+// Options.MaxAge (7 days). One writer commits PUTs in groups (one fsync
+// for all PUTs that arrived during the previous commit), so PUT throughput
+// does not fall as the store grows and rises with load; by default a PUT
+// is acknowledged and served once accepted and is durable with the next
+// commit, Options.SyncPuts acknowledges only durable PUTs. PUTs are rate
+// limited per client IP (burst 2, one more every 4 s by default); in smart
+// mode forwarding headers count only from Options.TrustedProxies.
 //
 // What it deliberately does not do: TLS (put it behind a proxy, or use the
 // DoH endpoint over plain HTTP on loopback), the mainline DHT fallback,

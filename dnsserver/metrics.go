@@ -1,6 +1,10 @@
 package dnsserver
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iroh-go/iroh/metrics"
+)
 
 // Metrics are the Prometheus metrics of a Server. Create them with
 // NewMetrics; a nil *Metrics in Options means fresh, unregistered ones.
@@ -22,7 +26,7 @@ type Metrics struct {
 }
 
 var (
-	putResults = []string{"stored", "stale", "bad_key", "bad_packet", "rate_limited", "error"}
+	putResults = []string{"stored", "stale", "bad_key", "bad_packet", "future", "rate_limited", "error"}
 	getResults = []string{"found", "not_found", "bad_key", "error"}
 	transports = []string{"udp", "tcp", "https"}
 	rcodeNames = []string{"noerror", "nxdomain", "refused", "formerr", "servfail", "notimp"}
@@ -59,8 +63,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			m.DNSQueries.WithLabelValues(t, r)
 		}
 	}
-	if reg != nil {
-		reg.MustRegister(m.PkarrPuts, m.PkarrGets, m.DNSQueries, m.StoredPackets, m.Evictions)
-	}
+	m.PkarrPuts = metrics.Register(reg, m.PkarrPuts)
+	m.PkarrGets = metrics.Register(reg, m.PkarrGets)
+	m.DNSQueries = metrics.Register(reg, m.DNSQueries)
+	m.StoredPackets = metrics.Register(reg, m.StoredPackets)
+	m.Evictions = metrics.Register(reg, m.Evictions)
 	return m
 }

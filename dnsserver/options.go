@@ -18,6 +18,10 @@ const (
 	// DefaultMaxAge is how long a packet is kept after its timestamp:
 	// iroh-dns-server evicts after 7 days.
 	DefaultMaxAge = 7 * 24 * time.Hour
+	// DefaultMaxFuture is how far ahead of our clock a packet's timestamp
+	// may be: generous for clock skew, short enough that a packet cannot
+	// pin a record.
+	DefaultMaxFuture = time.Hour
 	// DefaultEvictInterval is how often old packets are looked for.
 	DefaultEvictInterval = 10 * time.Second
 	// DefaultRateLimitBurst and DefaultRateLimitPeriod are iroh-dns-server's
@@ -39,7 +43,8 @@ const (
 	RateLimitSimple RateLimitMode = iota
 	// RateLimitSmart takes the client IP from X-Forwarded-For, X-Real-IP or
 	// Forwarded headers (for a server behind a proxy), falling back to the
-	// peer IP. Only use it behind a proxy that sets these headers.
+	// peer IP. The headers count only on requests from
+	// Options.TrustedProxies.
 	RateLimitSmart
 	// RateLimitDisabled does not limit.
 	RateLimitDisabled
@@ -113,6 +118,26 @@ type Options struct {
 	// Zero means DefaultEvictInterval.
 	EvictInterval time.Duration
 
+	// MaxFuture is how far ahead of the server's clock a packet's
+	// timestamp may be; a PUT beyond it is refused (such a packet would
+	// never age out and would win over every honest update). Zero means
+	// DefaultMaxFuture.
+	MaxFuture time.Duration
+
+	// SyncPuts makes a PUT wait until its packet is fsynced before it is
+	// acknowledged. False (the default) acknowledges it once accepted: it
+	// is served at once and committed with the next group (a crash loses
+	// at most the group in flight, which publishers repeat); see the
+	// package doc for throughput.
+	SyncPuts bool
+
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For, X-Real-IP and Forwarded headers name the client in
+	// RateLimitSmart mode. Requests from elsewhere are limited by their
+	// peer address whatever headers they carry. Empty means no proxy is
+	// trusted, and smart mode limits like simple mode.
+	TrustedProxies []netip.Prefix
+
 	// RateLimit limits PUT /pkarr per client.
 	RateLimit RateLimit
 
@@ -152,8 +177,17 @@ func (o *Options) fill() (Options, []zone, error) {
 	if c.EvictInterval == 0 {
 		c.EvictInterval = DefaultEvictInterval
 	}
-	if c.MaxAge < 0 || c.EvictInterval < 0 {
-		return c, nil, fmt.Errorf("dnsserver: negative MaxAge or EvictInterval")
+	if c.MaxFuture == 0 {
+		c.MaxFuture = DefaultMaxFuture
+	}
+	if c.MaxAge < 0 || c.EvictInterval < 0 || c.MaxFuture < 0 {
+		return c, nil, fmt.Errorf("dnsserver: negative MaxAge, EvictInterval or MaxFuture")
+	}
+	c.TrustedProxies = append([]netip.Prefix(nil), c.TrustedProxies...)
+	for _, pr := range c.TrustedProxies {
+		if !pr.IsValid() {
+			return c, nil, fmt.Errorf("dnsserver: trusted proxy %v is not a valid prefix", pr)
+		}
 	}
 	if c.RateLimit.Burst == 0 {
 		c.RateLimit.Burst = DefaultRateLimitBurst

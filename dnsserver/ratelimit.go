@@ -19,9 +19,10 @@ const maxLimiters = 100_000
 
 // limiter is a per-client token bucket table.
 type limiter struct {
-	mode   RateLimitMode
-	burst  int
-	period time.Duration
+	mode    RateLimitMode
+	burst   int
+	period  time.Duration
+	proxies []netip.Prefix // whose forwarded headers are believed
 
 	mu      sync.Mutex
 	clients map[netip.Addr]*clientLimit
@@ -32,8 +33,8 @@ type clientLimit struct {
 	last time.Time
 }
 
-func newLimiter(rl RateLimit) *limiter {
-	return &limiter{mode: rl.Mode, burst: rl.Burst, period: rl.Period, clients: map[netip.Addr]*clientLimit{}}
+func newLimiter(rl RateLimit, proxies []netip.Prefix) *limiter {
+	return &limiter{mode: rl.Mode, burst: rl.Burst, period: rl.Period, proxies: proxies, clients: map[netip.Addr]*clientLimit{}}
 }
 
 // allow reports whether a PUT from the client of r may proceed at now.
@@ -69,13 +70,30 @@ func (l *limiter) pruneLocked(now time.Time) {
 	}
 }
 
-// clientIP returns the address a request is attributed to.
+// clientIP returns the address a request is attributed to: its peer
+// address, or in smart mode, for a peer that is a trusted proxy, the
+// client its forwarding headers name. Anyone else's headers are ignored,
+// so a client cannot pick its own rate-limit bucket.
 func (l *limiter) clientIP(r *http.Request) netip.Addr {
-	if l.mode == RateLimitSmart {
+	peer := peerIP(r)
+	if l.mode == RateLimitSmart && l.trusted(peer) {
 		if ip, ok := forwardedIP(r.Header); ok {
 			return ip
 		}
 	}
+	return peer
+}
+
+func (l *limiter) trusted(a netip.Addr) bool {
+	for _, p := range l.proxies {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func peerIP(r *http.Request) netip.Addr {
 	ap, err := netip.ParseAddrPort(r.RemoteAddr)
 	if err != nil {
 		host, _, _ := net.SplitHostPort(r.RemoteAddr)

@@ -56,7 +56,7 @@ func New(opts *Options) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{opts: o, zones: zones, log: o.Logger.With("component", "dnsserver"), metrics: o.Metrics,
-		limiter: newLimiter(o.RateLimit), now: o.now}
+		limiter: newLimiter(o.RateLimit, o.TrustedProxies), now: o.now}
 	dir := o.DataDir
 	if dir == "" {
 		if dir, err = os.MkdirTemp("", "iroh-dns-server-"); err != nil {
@@ -66,7 +66,7 @@ func New(opts *Options) (*Server, error) {
 	} else if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("dnsserver: data dir: %w", err)
 	}
-	if s.store, err = openStore(dir); err != nil {
+	if s.store, err = openStore(dir, o.SyncPuts); err != nil {
 		s.removeTmp()
 		return nil, err
 	}
@@ -339,6 +339,12 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		s.metrics.PkarrPuts.WithLabelValues("bad_packet").Inc()
 		httpError(w, http.StatusBadRequest, err.Error())
+		return
+	}
+	if limit := s.now().Add(s.opts.MaxFuture); p.Timestamp > uint64(limit.UnixMicro()) {
+		s.metrics.PkarrPuts.WithLabelValues("future").Inc()
+		httpError(w, http.StatusBadRequest, fmt.Sprintf("packet timestamp %s is more than %v ahead of the server's clock",
+			time.UnixMicro(int64(p.Timestamp)).UTC().Format(time.RFC3339), s.opts.MaxFuture))
 		return
 	}
 	stored, err := s.store.put(p)

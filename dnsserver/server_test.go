@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -163,7 +164,7 @@ func TestVectorPutThenDNS(t *testing.T) {
 	testutil.LoadVectors(t, "core.json", &vs)
 	v := vs.Pkarr[0]
 	_, origin, _ := strings.Cut(strings.TrimPrefix(v.DNSName, "_iroh."), ".")
-	s := start(t, Options{Origins: []string{origin}, RateLimit: noLimit})
+	s := start(t, Options{Origins: []string{origin}, RateLimit: noLimit, MaxAge: 100 * 365 * 24 * time.Hour}) // the vector is older than the default MaxAge
 	body, _ := hex.DecodeString(v.PutBodyHex)
 	if got := strings.TrimPrefix(v.PutPath, "/pkarr/"); got != v.Z32 {
 		t.Fatalf("vector path %q", v.PutPath)
@@ -390,14 +391,91 @@ func TestRateLimit(t *testing.T) {
 		}
 	}
 
-	smart := start(t, Options{now: clk.now, RateLimit: RateLimit{Mode: RateLimitSmart, Burst: 1, Period: time.Minute}})
-	trySmart := func(ip string) int {
+	// Smart mode believes forwarding headers only from trusted proxies:
+	// without any, a client cannot pick a fresh bucket by naming a new IP.
+	untrusting := start(t, Options{now: clk.now, RateLimit: RateLimit{Mode: RateLimitSmart, Burst: 1, Period: time.Minute}})
+	smart := start(t, Options{now: clk.now, RateLimit: RateLimit{Mode: RateLimitSmart, Burst: 1, Period: time.Minute},
+		TrustedProxies: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}})
+	trySmart := func(s *Server, ip string) int {
 		p := signed(t, sk, pkarr.Info{UserData: "x"}, 0)
-		code, _ := put(t, smart, sk.Public().Z32(), p.AppendRelayPayload(nil), map[string]string{"X-Forwarded-For": ip + ", 10.0.0.1"})
+		code, _ := put(t, s, sk.Public().Z32(), p.AppendRelayPayload(nil), map[string]string{"X-Forwarded-For": ip + ", 10.0.0.1"})
 		return code
 	}
-	if trySmart("192.0.2.1") != 204 || trySmart("192.0.2.1") != 429 || trySmart("192.0.2.2") != 204 {
-		t.Fatal("smart mode does not key on X-Forwarded-For")
+	if trySmart(untrusting, "192.0.2.1") != 204 || trySmart(untrusting, "192.0.2.2") != 429 {
+		t.Fatal("smart mode honoured X-Forwarded-For from a peer that is no trusted proxy")
+	}
+	if trySmart(smart, "192.0.2.1") != 204 || trySmart(smart, "192.0.2.1") != 429 || trySmart(smart, "192.0.2.2") != 204 {
+		t.Fatal("smart mode does not key on X-Forwarded-For from a trusted proxy")
+	}
+}
+
+// TestFutureTimestamp: a packet dated beyond MaxFuture would never be
+// evicted and would beat every honest update; it is refused and counted.
+func TestFutureTimestamp(t *testing.T) {
+	clk := newFakeClock(time.Now())
+	m := NewMetrics(nil)
+	s := start(t, Options{now: clk.now, RateLimit: noLimit, Metrics: m})
+	sk := key.NewSecretKey()
+	far := signed(t, sk, pkarr.Info{UserData: "far"}, uint64(clk.now().Add(DefaultMaxFuture+time.Minute).UnixMicro()))
+	code, body := put(t, s, sk.Public().Z32(), far.AppendRelayPayload(nil), nil)
+	if code != 400 || !strings.Contains(body, "ahead of the server's clock") {
+		t.Fatalf("far-future PUT: %d %s", code, body)
+	}
+	if got := metricValue(m.PkarrPuts.WithLabelValues("future")); got != 1 {
+		t.Fatalf("future counted %v", got)
+	}
+	near := signed(t, sk, pkarr.Info{UserData: "near"}, uint64(clk.now().Add(DefaultMaxFuture-time.Minute).UnixMicro()))
+	if code, body := put(t, s, sk.Public().Z32(), near.AppendRelayPayload(nil), nil); code != 204 {
+		t.Fatalf("PUT within the tolerance: %d %s", code, body)
+	}
+}
+
+// TestStoredCount: the stored-packets gauge follows a running count
+// (no database walk per PUT) through new keys, updates, eviction and a
+// reopen of the store.
+func TestStoredCount(t *testing.T) {
+	for _, syncPuts := range []bool{false, true} {
+		t.Run(fmt.Sprintf("sync=%v", syncPuts), func(t *testing.T) { testStoredCount(t, syncPuts) })
+	}
+}
+
+func testStoredCount(t *testing.T, syncPuts bool) {
+	clk := newFakeClock(time.Now())
+	dir := t.TempDir()
+	m := NewMetrics(nil)
+	s := start(t, Options{now: clk.now, RateLimit: noLimit, Metrics: m, DataDir: dir, EvictInterval: time.Hour, SyncPuts: syncPuts})
+	var keys []key.SecretKey
+	for i := range 5 {
+		sk := key.NewSecretKey()
+		keys = append(keys, sk)
+		ts := uint64(0)
+		if i < 2 {
+			ts = uint64(clk.now().Add(-DefaultMaxAge - time.Minute).UnixMicro())
+		}
+		p := signed(t, sk, pkarr.Info{UserData: "x"}, ts)
+		if code, body := put(t, s, sk.Public().Z32(), p.AppendRelayPayload(nil), nil); code != 204 {
+			t.Fatalf("put: %d %s", code, body)
+		}
+	}
+	// An update of a stored key does not add to the count.
+	p := signed(t, keys[4], pkarr.Info{UserData: "y"}, uint64(clk.now().Add(time.Second).UnixMicro()))
+	put(t, s, keys[4].Public().Z32(), p.AppendRelayPayload(nil), nil)
+	// Served at once, whether committed yet or not.
+	if code, _, _ := get(t, s, keys[4].Public().Z32()); code != 200 {
+		t.Fatalf("GET right after PUT: %d", code)
+	}
+	s.store.flush()
+	if got := s.store.count(); got != 5 {
+		t.Fatalf("count %d, want 5", got)
+	}
+	s.evict()
+	if got := metricValue(m.StoredPackets); got != 3 {
+		t.Fatalf("stored after eviction %v, want 3", got)
+	}
+	s.Close()
+	s2 := start(t, Options{now: clk.now, RateLimit: noLimit, DataDir: dir})
+	if got := s2.store.count(); got != 3 {
+		t.Fatalf("count after reopen %d, want 3", got)
 	}
 }
 
@@ -532,7 +610,7 @@ func FuzzAnswer(f *testing.F) {
 	s := &Server{}
 	o, zones, _ := (&Options{Origins: []string{"irohdns.example.", "."}}).fill()
 	s.opts, s.zones, s.log, s.metrics = o, zones, o.Logger, o.Metrics
-	st, err := openStore(f.TempDir())
+	st, err := openStore(f.TempDir(), false)
 	if err != nil {
 		f.Fatal(err)
 	}

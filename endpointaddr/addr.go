@@ -38,7 +38,7 @@ func ParseRelayURL(s string) (RelayURL, error) {
 	if u.Scheme != "http" && u.Scheme != "https" {
 		return "", fmt.Errorf("relay url %q: scheme must be http or https", s)
 	}
-	if u.Host == "" {
+	if u.Host == "" || u.Hostname() == "" {
 		return "", fmt.Errorf("relay url %q: no host", s)
 	}
 	host, port := u.Hostname(), u.Port()

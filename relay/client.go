@@ -38,7 +38,13 @@ const (
 	maxFlushFrames = 20
 	backoffMin     = 10 * time.Millisecond
 	backoffMax     = 16 * time.Second
-	keyCacheLen    = 128
+	// deniedBackoffMin and deniedBackoffMax bound the wait after the relay
+	// refused us (ServerDeniesAuth, HTTP 401 or 403): a refusal is not
+	// fixed by retrying at once, so the client backs off to minutes rather
+	// than hammering the relay, yet still recovers when access is granted.
+	deniedBackoffMin = 30 * time.Second
+	deniedBackoffMax = 10 * time.Minute
+	keyCacheLen      = 128
 )
 
 // Timers that tests shorten (variables only for that; set before NewClient).
@@ -117,6 +123,9 @@ type ClientState struct {
 	Latency time.Duration
 	// Status is the last Status code from the relay (v2; -1 if none).
 	Status int
+	// RetryAt is when the next connection attempt is due while the client
+	// waits out a backoff; zero while connected or dialing.
+	RetryAt time.Time
 }
 
 // Client is one connection to one relay server, redialed with jittered
@@ -390,16 +399,29 @@ func (c *Client) run() {
 			if c.ctx.Err() != nil {
 				return
 			}
+			outcome := "error"
+			var de *DeniedError
+			if errors.As(err, &de) {
+				outcome = "denied"
+				backoff = nextDeniedBackoff(backoff)
+				c.log.Warn("relay refused access", "err", err, "retry_in", backoff)
+			} else {
+				backoff = nextBackoff(backoff)
+				c.log.Debug("relay connect failed", "err", err, "retry_in", backoff)
+			}
 			if c.m != nil {
-				c.m.Connects.WithLabelValues("error").Inc()
+				c.m.Connects.WithLabelValues(outcome).Inc()
 			}
 			c.mu.Lock()
 			c.state.LastError = err
+			c.state.RetryAt = time.Now().Add(backoff)
 			c.expireLocked(time.Now())
 			c.mu.Unlock()
-			backoff = nextBackoff(backoff)
-			c.log.Debug("relay connect failed", "err", err, "retry_in", backoff)
-			if !c.sleep(backoff) {
+			ok := c.sleep(backoff)
+			c.mu.Lock()
+			c.state.RetryAt = time.Time{}
+			c.mu.Unlock()
+			if !ok {
 				return
 			}
 			continue
@@ -422,6 +444,17 @@ func (c *Client) run() {
 			return
 		}
 	}
+}
+
+// nextDeniedBackoff doubles the wait after a refusal, from
+// deniedBackoffMin to deniedBackoffMax, with the same jitter.
+func nextDeniedBackoff(d time.Duration) time.Duration {
+	if d < deniedBackoffMin {
+		d = deniedBackoffMin
+	} else {
+		d = min(2*d, deniedBackoffMax)
+	}
+	return d/2 + time.Duration(mrand.Int64N(int64(d/2)+1))
 }
 
 func nextBackoff(d time.Duration) time.Duration {
@@ -522,6 +555,11 @@ func (c *Client) writeLoop(cc *clientConn) error {
 		case <-c.wake:
 		case p := <-cc.ctl:
 			if err := cc.wc.WriteMessage(ws.OpBinary, p, time.Now().Add(clientWriteTimeout)); err != nil {
+				return fmt.Errorf("relay: write: %w", err)
+			}
+			continue
+		case <-cc.wc.ControlPending():
+			if err := cc.wc.FlushControl(time.Now().Add(clientWriteTimeout)); err != nil {
 				return fmt.Errorf("relay: write: %w", err)
 			}
 			continue
@@ -783,6 +821,9 @@ func (c *Client) dial(ctx context.Context) (*clientConn, error) {
 	if resp.StatusCode != http.StatusSwitchingProtocols {
 		body, _ := io.ReadAll(io.LimitReader(resp.Body, 256))
 		resp.Body.Close()
+		if resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden {
+			return nil, &DeniedError{Reason: fmt.Sprintf("upgrade to %s: HTTP %d: %s", host, resp.StatusCode, strings.TrimSpace(string(body)))}
+		}
 		return nil, fmt.Errorf("relay: upgrade to %s: HTTP %d: %s", host, resp.StatusCode, strings.TrimSpace(string(body)))
 	}
 	if got := resp.Header.Get("Sec-WebSocket-Accept"); got != ws.AcceptKey(wsKey) {

@@ -1,6 +1,10 @@
 package relay
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iroh-go/iroh/metrics"
+)
 
 // Metrics are the relay client's Prometheus metrics. Several clients may
 // share one Metrics.
@@ -9,7 +13,8 @@ type Metrics struct {
 	// "queue_full" (oldest dropped for a newer one), "expired" (queued
 	// longer than 3 s while disconnected), "closed" (Close with a queue).
 	SendDrops *prometheus.CounterVec
-	// Connects counts connection attempts by outcome: "ok", "error".
+	// Connects counts connection attempts by outcome: "ok", "error",
+	// "denied" (the relay refused access; retried after minutes).
 	Connects *prometheus.CounterVec
 	// DatagramsSent and DatagramsRecv count datagram frames written to and
 	// read from relays.
@@ -46,11 +51,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{"queue_full", "expired", "closed"} {
 		m.SendDrops.WithLabelValues(r)
 	}
-	for _, o := range []string{"ok", "error"} {
+	for _, o := range []string{"ok", "error", "denied"} {
 		m.Connects.WithLabelValues(o)
 	}
-	if reg != nil {
-		reg.MustRegister(m.SendDrops, m.Connects, m.DatagramsSent, m.DatagramsRecv, m.BytesSent, m.BytesRecv)
-	}
+	m.SendDrops = metrics.Register(reg, m.SendDrops)
+	m.Connects = metrics.Register(reg, m.Connects)
+	m.DatagramsSent = metrics.Register(reg, m.DatagramsSent)
+	m.DatagramsRecv = metrics.Register(reg, m.DatagramsRecv)
+	m.BytesSent = metrics.Register(reg, m.BytesSent)
+	m.BytesRecv = metrics.Register(reg, m.BytesRecv)
 	return m
 }

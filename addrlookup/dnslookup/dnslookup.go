@@ -29,7 +29,9 @@ const DefaultTimeout = 3 * time.Second
 // Options configures a Resolver.
 type Options struct {
 	// Server is the DNS server as HOST:PORT. Empty means the first name
-	// server of /etc/resolv.conf (port 53).
+	// server of /etc/resolv.conf, or, where there is none (Windows,
+	// Android, a container without one), the platform's resolver
+	// (net.DefaultResolver), which finds the system's name servers itself.
 	Server string
 	// Origin is the zone the records live under, such as
 	// "irohdns.example." (the trailing dot may be omitted). Required.
@@ -55,7 +57,20 @@ type Resolver struct {
 	timeout time.Duration
 	stagger []time.Duration
 	net     string
+	sys     *net.Resolver // non-nil: ask the platform resolver, not server
 }
+
+// resolvConf is the file naming the system's name servers; a variable so
+// tests can point it at a missing file.
+var resolvConf = "/etc/resolv.conf"
+
+// systemResolver is what a Resolver without a server uses; tests point its
+// Dial at a local server.
+var systemResolver = net.DefaultResolver
+
+// systemTTL is the TTL given to answers of the platform resolver, which
+// does not report one.
+const systemTTL = 30 * time.Second
 
 // New returns a resolver for opts.
 func New(opts *Options) (*Resolver, error) {
@@ -77,17 +92,20 @@ func New(opts *Options) (*Resolver, error) {
 		o.Stagger = DefaultStagger
 	}
 	server := o.Server
+	var sys *net.Resolver
 	if server == "" {
-		conf, err := dns.ClientConfigFromFile("/etc/resolv.conf")
-		if err != nil || len(conf.Servers) == 0 {
-			return nil, fmt.Errorf("dnslookup: no Server given and no system name server: %v", err)
+		if conf, err := dns.ClientConfigFromFile(resolvConf); err == nil && len(conf.Servers) > 0 {
+			server = net.JoinHostPort(conf.Servers[0], conf.Port)
+		} else {
+			sys = systemResolver
 		}
-		server = net.JoinHostPort(conf.Servers[0], conf.Port)
 	}
-	if _, _, err := net.SplitHostPort(server); err != nil {
-		return nil, fmt.Errorf("dnslookup: server %q: want HOST:PORT: %w", server, err)
+	if sys == nil {
+		if _, _, err := net.SplitHostPort(server); err != nil {
+			return nil, fmt.Errorf("dnslookup: server %q: want HOST:PORT: %w", server, err)
+		}
 	}
-	r := &Resolver{server: server, origin: origin, timeout: o.Timeout, stagger: append([]time.Duration(nil), o.Stagger...), net: "udp"}
+	r := &Resolver{server: server, origin: origin, timeout: o.Timeout, stagger: append([]time.Duration(nil), o.Stagger...), net: "udp", sys: sys}
 	if o.TCP {
 		r.net = "tcp"
 	}
@@ -168,6 +186,9 @@ func (r *Resolver) Resolve(ctx context.Context, id key.PublicKey) (addrlookup.En
 
 // query sends one query (UDP, then TCP if truncated) and reads the answer.
 func (r *Resolver) query(ctx context.Context, id key.PublicKey) (addrlookup.EndpointInfo, error) {
+	if r.sys != nil {
+		return r.querySystem(ctx, id)
+	}
 	name := r.Name(id)
 	m := new(dns.Msg)
 	m.SetQuestion(name, dns.TypeTXT)
@@ -190,6 +211,35 @@ func (r *Resolver) query(ctx context.Context, id key.PublicKey) (addrlookup.Endp
 		return addrlookup.EndpointInfo{}, fmt.Errorf("dnslookup: query %s at %s: %s", name, r.server, dns.RcodeToString[resp.Rcode])
 	}
 	info, ttl, err := pkarr.InfoFromRecords(id, resp.Answer)
+	if err != nil {
+		if errors.Is(err, pkarr.ErrNoRecords) {
+			return addrlookup.EndpointInfo{}, fmt.Errorf("dnslookup: %s: %w (%w)", name, err, addrlookup.ErrNotFound)
+		}
+		return addrlookup.EndpointInfo{}, fmt.Errorf("dnslookup: %s: %w", name, err)
+	}
+	return addrlookup.InfoFromPkarr(id, info, ttl), nil
+}
+
+// querySystem asks the platform resolver for the TXT records of id. It
+// joins each record's character-strings, as iroh's records hold one each.
+func (r *Resolver) querySystem(ctx context.Context, id key.PublicKey) (addrlookup.EndpointInfo, error) {
+	name := r.Name(id)
+	ctx, cancel := context.WithTimeout(ctx, r.timeout)
+	defer cancel()
+	txts, err := r.sys.LookupTXT(ctx, name)
+	if err != nil {
+		var de *net.DNSError
+		if errors.As(err, &de) && de.IsNotFound {
+			return addrlookup.EndpointInfo{}, fmt.Errorf("dnslookup: %s: not found: %w", name, addrlookup.ErrNotFound)
+		}
+		return addrlookup.EndpointInfo{}, fmt.Errorf("dnslookup: query %s with the system resolver: %w", name, err)
+	}
+	rrs := make([]dns.RR, 0, len(txts))
+	for _, txt := range txts {
+		rrs = append(rrs, &dns.TXT{Hdr: dns.RR_Header{Name: name, Rrtype: dns.TypeTXT, Class: dns.ClassINET,
+			Ttl: uint32(systemTTL / time.Second)}, Txt: []string{txt}})
+	}
+	info, ttl, err := pkarr.InfoFromRecords(id, rrs)
 	if err != nil {
 		if errors.Is(err, pkarr.ErrNoRecords) {
 			return addrlookup.EndpointInfo{}, fmt.Errorf("dnslookup: %s: %w (%w)", name, err, addrlookup.ErrNotFound)

@@ -137,6 +137,11 @@ func (s *sock) send(b []byte) error {
 	return nil
 }
 
+// ErrUnavailable is returned by New when the machine offers no multicast
+// socket (no interface, a sandbox, a platform that forbids it): an
+// environment without local discovery rather than a configuration error.
+var ErrUnavailable = errors.New("mdns: multicast unavailable")
+
 // New starts an mDNS lookup for the endpoint id: it binds the multicast
 // sockets (in the calling goroutine's network namespace, on Linux) and
 // starts listening. Nothing is advertised before Publish.
@@ -193,7 +198,7 @@ func New(id key.PublicKey, opts *Options) (*Lookup, error) {
 		}
 	}
 	if len(m.socks) == 0 {
-		return nil, fmt.Errorf("mdns: no multicast socket: %w", err4)
+		return nil, fmt.Errorf("%w: no multicast socket: %w", ErrUnavailable, err4)
 	}
 	m.ctx, m.cancel = context.WithCancel(context.Background())
 	for _, s := range m.socks {

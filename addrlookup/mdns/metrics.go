@@ -1,6 +1,10 @@
 package mdns
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iroh-go/iroh/metrics"
+)
 
 // Metrics are the Prometheus metrics of a Lookup. A nil *Metrics in
 // Options means fresh, unregistered ones.
@@ -36,8 +40,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, k := range []string{"query", "response", "announce"} {
 		m.Sent.WithLabelValues(k)
 	}
-	if reg != nil {
-		reg.MustRegister(m.Received, m.Sent, m.Dropped)
-	}
+	m.Received = metrics.Register(reg, m.Received)
+	m.Sent = metrics.Register(reg, m.Sent)
+	m.Dropped = metrics.Register(reg, m.Dropped)
 	return m
 }

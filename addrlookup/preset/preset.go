@@ -71,6 +71,10 @@ type Set struct {
 	mdns   *mdns.Lookup
 }
 
+// mdnsNew is mdns.New; tests replace it to simulate a machine without
+// multicast.
+var mdnsNew = mdns.New
+
 // New starts the services of opts for the endpoint whose secret key is sk.
 func New(sk key.SecretKey, opts *Options) (*Set, error) {
 	var o Options
@@ -117,12 +121,20 @@ func New(sk key.SecretKey, opts *Options) (*Set, error) {
 		if mo.Logger == nil {
 			mo.Logger = log
 		}
-		m, err := mdns.New(sk.Public(), &mo)
-		if err != nil {
+		m, err := mdnsNew(sk.Public(), &mo)
+		if errors.Is(err, mdns.ErrUnavailable) {
+			// Local discovery is optional: a machine without multicast
+			// (no interface, a sandbox, a phone that forbids it) still
+			// binds and dials by address, relay and DNS.
+			if log != nil {
+				log.Warn("mdns unavailable; continuing without local discovery", "err", err)
+			}
+		} else if err != nil {
 			return fail(err)
+		} else {
+			s.mdns = m
+			lookups = append(lookups, m)
 		}
-		s.mdns = m
-		lookups = append(lookups, m)
 	}
 	co := addrlookup.CombinedOptions{}
 	if o.Combined != nil {

@@ -384,7 +384,7 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 	var srv *relayserver.Server
 	var srvDone chan struct{}
 	if *relayURL == "" {
-		srv, err = relayserver.New(&relayserver.Options{Logger: quiet})
+		srv, err = relayserver.New(&relayserver.Options{Logger: quiet, MaxConnsPerIP: -1}) // all bench clients share 127.0.0.1
 		if err != nil {
 			return err
 		}

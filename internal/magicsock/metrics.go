@@ -1,6 +1,10 @@
 package magicsock
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iroh-go/iroh/metrics"
+)
 
 // Metrics are the socket's Prometheus metrics. Labels come from small fixed
 // sets: path kind (direct, relay), drop reason, probe outcome.
@@ -57,9 +61,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{"forged", "replayed", "malformed", "rate_limited", "bad_key", "sender_mismatch", "call_me_maybe_not_via_relay", "too_many_paths"} {
 		m.DiscoDropped.WithLabelValues(r)
 	}
-	if reg != nil {
-		reg.MustRegister(m.Remotes, m.RemotesForgotten, m.SentBytes, m.RecvBytes, m.RecvPackets, m.Dropped, m.DiscoDropped,
-			m.Probes, m.PathChanges, m.Upgrades, m.Downgrades, m.EventsDropped)
-	}
+	m.Remotes = metrics.Register(reg, m.Remotes)
+	m.RemotesForgotten = metrics.Register(reg, m.RemotesForgotten)
+	m.SentBytes = metrics.Register(reg, m.SentBytes)
+	m.RecvBytes = metrics.Register(reg, m.RecvBytes)
+	m.RecvPackets = metrics.Register(reg, m.RecvPackets)
+	m.Dropped = metrics.Register(reg, m.Dropped)
+	m.DiscoDropped = metrics.Register(reg, m.DiscoDropped)
+	m.Probes = metrics.Register(reg, m.Probes)
+	m.PathChanges = metrics.Register(reg, m.PathChanges)
+	m.Upgrades = metrics.Register(reg, m.Upgrades)
+	m.Downgrades = metrics.Register(reg, m.Downgrades)
+	m.EventsDropped = metrics.Register(reg, m.EventsDropped)
 	return m
 }

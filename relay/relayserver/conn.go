@@ -209,6 +209,17 @@ func (c *conn) writeLoop() {
 		case <-c.qsig:
 		case b := <-c.ctl:
 			batch = append(batch, b)
+		case <-c.wc.ControlPending():
+			// The client's WebSocket ping: answered here, never by the
+			// reader, so a client that stops reading cannot stall reads.
+			if err := c.wc.FlushControl(time.Now().Add(s.writeTimeout)); err != nil {
+				if !errors.Is(err, net.ErrClosed) {
+					c.setReason(DisconnectWriteTimeout)
+					c.nc.Close()
+				}
+				return
+			}
+			continue
 		case <-pingT.C:
 			idle := time.Since(time.Unix(0, c.lastRecv.Load()))
 			if idle < s.pingInterval {
@@ -374,7 +385,20 @@ func (r *registry) register(c *conn) {
 		old.sendCtl(statusFrame(old.protocol, relay.StatusSameEndpointIDConnected))
 	}
 	e.active = c
+	// An id that keeps opening connections without closing the old ones
+	// does not grow the list: the oldest beyond the cap is closed (its
+	// reader ends and unregisters it).
+	for len(e.inactive) > maxInactive {
+		oldest := e.inactive[0]
+		e.inactive = e.inactive[1:]
+		oldest.s.m.Superseded.Inc()
+		oldest.nc.Close()
+	}
 }
+
+// maxInactive is how many superseded connections of one endpoint id are
+// kept (one of them takes over when the active one ends).
+const maxInactive = 16
 
 // unregister removes c. If c was active the most recent inactive
 // connection is promoted and told it is healthy. When the id's last

@@ -152,12 +152,23 @@ func TestAccessControl(t *testing.T) {
 					t.Fatalf("check requests %q, want second %q", got, want)
 				}
 			}
-			// The Go client reports a denial in its state and keeps retrying.
+			// The Go client reports a denial in its state and retries only
+			// after a long backoff (not within seconds, as after a network
+			// error): one denied handshake from it, and the next attempt is
+			// at least 15 s away.
 			dc := newTestClient(t, r.URL, func(o *relay.ClientOptions) { o.SecretKey = denied; o.Token = "wrong" })
+			var st relay.ClientState
 			eventually(t, "denial in client state", func() bool {
+				st = dc.State()
 				var de *relay.DeniedError
-				return errors.As(dc.State().LastError, &de) && de.Reason == relay.DenyNotAuthorized
+				return errors.As(st.LastError, &de) && de.Reason == relay.DenyNotAuthorized && !st.RetryAt.IsZero()
 			})
+			if wait := time.Until(st.RetryAt); wait < 15*time.Second {
+				t.Fatalf("denied client retries in %v, want a backoff of at least 15 s", wait)
+			}
+			if got := val(m.Handshakes.WithLabelValues(relayserver.HandshakeDenied)); got != 2 {
+				t.Fatalf("denied handshakes %v, want 2 (the raw client and one attempt of ours)", got)
+			}
 			if c.name != "shared token query" {
 				ac := newTestClient(t, r.URL, func(o *relay.ClientOptions) { o.SecretKey = allowed; o.Token = "t2" })
 				waitConnected(t, ac)

@@ -1,6 +1,11 @@
 package relayserver
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iroh-go/iroh/internal/connlimit"
+	"github.com/iroh-go/iroh/metrics"
+)
 
 // Drop reasons (label "reason" of DatagramDrops). A relay never tells the
 // sender that a datagram was dropped.
@@ -60,6 +65,12 @@ type Metrics struct {
 	// UDP packets that were not binding requests.
 	STUNRequests prometheus.Counter
 	STUNBad      prometheus.Counter
+	// ConnsRefused counts TCP connections closed at accept because of a
+	// connection cap, by reason ("total", "per_ip").
+	ConnsRefused *prometheus.CounterVec
+	// Superseded counts connections closed because their endpoint id
+	// opened too many newer ones (more than 16 inactive).
+	Superseded prometheus.Counter
 }
 
 // NewMetrics creates the metrics and registers them with reg (nil: not
@@ -83,6 +94,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		PingsSent:    c("pings_sent_total", "Keepalive pings sent to clients."),
 		STUNRequests: c("stun_requests_total", "STUN binding requests answered."),
 		STUNBad:      c("stun_bad_packets_total", "UDP packets on the STUN port that were not binding requests."),
+		ConnsRefused: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "iroh_relayserver_conns_refused_total",
+			Help: "TCP connections closed at accept by a connection cap, by reason."}, []string{"reason"}),
+		Superseded: c("superseded_total", "Connections closed because their endpoint id opened too many newer ones."),
+	}
+	for _, r := range []string{connlimit.ReasonTotal, connlimit.ReasonPerIP} {
+		m.ConnsRefused.WithLabelValues(r)
 	}
 	for _, o := range []string{HandshakeOK, HandshakeOKKeyingMat, HandshakeBadSignature, HandshakeDenied, HandshakeBadUpgrade, HandshakeError} {
 		m.Handshakes.WithLabelValues(o)
@@ -93,9 +110,18 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{DropNoDestination, DropQueueFull, DropDisconnected} {
 		m.DatagramDrops.WithLabelValues(r)
 	}
-	if reg != nil {
-		reg.MustRegister(m.Clients, m.Accepts, m.Handshakes, m.Disconnects, m.DatagramsForwarded, m.BytesForwarded,
-			m.DatagramDrops, m.RateLimited, m.PingsSent, m.STUNRequests, m.STUNBad)
-	}
+	m.Clients = metrics.Register(reg, m.Clients)
+	m.Accepts = metrics.Register(reg, m.Accepts)
+	m.Handshakes = metrics.Register(reg, m.Handshakes)
+	m.Disconnects = metrics.Register(reg, m.Disconnects)
+	m.DatagramsForwarded = metrics.Register(reg, m.DatagramsForwarded)
+	m.BytesForwarded = metrics.Register(reg, m.BytesForwarded)
+	m.DatagramDrops = metrics.Register(reg, m.DatagramDrops)
+	m.RateLimited = metrics.Register(reg, m.RateLimited)
+	m.PingsSent = metrics.Register(reg, m.PingsSent)
+	m.STUNRequests = metrics.Register(reg, m.STUNRequests)
+	m.STUNBad = metrics.Register(reg, m.STUNBad)
+	m.ConnsRefused = metrics.Register(reg, m.ConnsRefused)
+	m.Superseded = metrics.Register(reg, m.Superseded)
 	return m
 }

@@ -16,6 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/iroh-go/iroh/internal/connlimit"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay"
 	"github.com/iroh-go/iroh/relay/internal/bufpool"
@@ -33,6 +34,16 @@ const (
 	// DefaultEstablishTimeout bounds the time from the upgrade request to a
 	// completed handshake.
 	DefaultEstablishTimeout = 30 * time.Second
+	// DefaultHeaderTimeout bounds the time to receive an HTTP request's
+	// headers (the TLS handshake included): a connection that sends half a
+	// request line is closed after it.
+	DefaultHeaderTimeout = 10 * time.Second
+	// DefaultMaxConns caps the TCP connections Serve keeps open.
+	DefaultMaxConns = 100_000
+	// DefaultMaxConnsPerIP caps the TCP connections from one IP address:
+	// enough for many endpoints behind one NAT, few enough that one host
+	// cannot hold a large part of DefaultMaxConns.
+	DefaultMaxConnsPerIP = 1_000
 	// keepaliveInterval and keepaliveJitter make the server's ping interval
 	// uniform in [16 s, 20 s], that is 15 s + 1–5 s as in iroh-relay.
 	keepaliveInterval = 16 * time.Second
@@ -82,6 +93,17 @@ type Options struct {
 	WriteTimeout time.Duration
 	// EstablishTimeout bounds upgrade plus handshake; zero means 30 s.
 	EstablishTimeout time.Duration
+	// HeaderTimeout bounds receiving a request's headers (and the TLS
+	// handshake) on Serve's listeners; zero means DefaultHeaderTimeout.
+	HeaderTimeout time.Duration
+	// MaxConns caps the TCP connections Serve's listeners keep open (in
+	// any state, WebSockets included); zero means DefaultMaxConns,
+	// negative means no cap. Connections over a cap are closed at once
+	// and counted in Metrics.ConnsRefused.
+	MaxConns int
+	// MaxConnsPerIP caps those from one IP address; zero means
+	// DefaultMaxConnsPerIP, negative means no cap.
+	MaxConnsPerIP int
 }
 
 // Server is an iroh relay server. It is an http.Handler (ServeHTTP), so it
@@ -97,6 +119,9 @@ type Server struct {
 	queueSize        int
 	writeTimeout     time.Duration
 	establishTimeout time.Duration
+	headerTimeout    time.Duration
+	maxConns         int
+	maxConnsPerIP    int
 	ctx              context.Context // server lifetime; cancelled by Shutdown
 	cancel           context.CancelFunc
 
@@ -124,8 +149,8 @@ func New(opts *Options) (*Server, error) {
 	if opts != nil {
 		o = *opts
 	}
-	if o.QueueSize < 0 || o.WriteTimeout < 0 || o.EstablishTimeout < 0 {
-		return nil, errors.New("relayserver: negative QueueSize, WriteTimeout or EstablishTimeout")
+	if o.QueueSize < 0 || o.WriteTimeout < 0 || o.EstablishTimeout < 0 || o.HeaderTimeout < 0 {
+		return nil, errors.New("relayserver: negative QueueSize, WriteTimeout, EstablishTimeout or HeaderTimeout")
 	}
 	if o.RateLimit.BytesPerSecond < 0 || o.RateLimit.MaxBurstBytes < 0 {
 		return nil, errors.New("relayserver: negative rate limit")
@@ -141,6 +166,9 @@ func New(opts *Options) (*Server, error) {
 		queueSize:        o.QueueSize,
 		writeTimeout:     o.WriteTimeout,
 		establishTimeout: o.EstablishTimeout,
+		headerTimeout:    o.HeaderTimeout,
+		maxConns:         o.MaxConns,
+		maxConnsPerIP:    o.MaxConnsPerIP,
 		pingInterval:     keepaliveInterval,
 		pingJitter:       keepaliveJitter,
 		conns:            make(map[*conn]struct{}),
@@ -167,6 +195,15 @@ func New(opts *Options) (*Server, error) {
 	}
 	if s.establishTimeout == 0 {
 		s.establishTimeout = DefaultEstablishTimeout
+	}
+	if s.headerTimeout == 0 {
+		s.headerTimeout = DefaultHeaderTimeout
+	}
+	if s.maxConns == 0 {
+		s.maxConns = DefaultMaxConns
+	}
+	if s.maxConnsPerIP == 0 {
+		s.maxConnsPerIP = DefaultMaxConnsPerIP
 	}
 	if s.limit.BytesPerSecond > 0 && s.limit.MaxBurstBytes == 0 {
 		s.limit.MaxBurstBytes = max(s.limit.BytesPerSecond/10, 1)
@@ -201,7 +238,8 @@ func (s *Server) ServeCaptivePortal(ln net.Listener) error {
 func (s *Server) serve(ln net.Listener, h http.Handler) error {
 	hs := &http.Server{
 		Handler:           h,
-		ReadHeaderTimeout: s.establishTimeout,
+		ReadHeaderTimeout: s.headerTimeout,
+		MaxHeaderBytes:    16 << 10,
 		IdleTimeout:       90 * time.Second,
 		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelDebug),
 	}
@@ -213,6 +251,8 @@ func (s *Server) serve(ln net.Listener, h http.Handler) error {
 	}
 	s.servers[hs] = struct{}{}
 	s.mu.Unlock()
+	ln = connlimit.New(ln, connlimit.Options{MaxConns: s.maxConns, MaxConnsPerIP: s.maxConnsPerIP,
+		OnRefuse: func(reason string) { s.m.ConnsRefused.WithLabelValues(reason).Inc() }})
 	if s.tlsConfig != nil && h == s {
 		ln = tls.NewListener(ln, s.tlsConfig)
 	}

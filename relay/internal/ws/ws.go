@@ -7,9 +7,10 @@
 // message into a buffer the caller reuses (no allocation per message),
 // writing many messages and flushing them with one system call (the relay
 // writers batch), and no per-call timers or goroutines of its own (a relay
-// holds tens of thousands of connections). It implements exactly what the relay
-// needs: binary and text messages, continuation frames, ping/pong answered
-// inline, close; no extensions (no permessage-deflate), which the iroh relay
+// holds tens of thousands of connections). It implements exactly what the
+// relay needs: binary and text messages, continuation frames, pings
+// answered by the writer (never by the reader), close, masking enforced
+// both ways; no extensions (no permessage-deflate), which the iroh relay
 // protocol never negotiates.
 package ws
 
@@ -74,9 +75,15 @@ func (e *CloseError) Error() string {
 func (e *CloseError) Is(target error) bool { return target == io.EOF }
 
 // Conn is one WebSocket connection. One goroutine may read (ReadMessage)
-// while others write (WriteMessage, Flush, which serialize on an internal
-// mutex). Control frames that the reader must answer (ping, close) are
-// written under the same mutex.
+// while others write (WriteMessage, WriteMessages, FlushControl, which
+// serialize on an internal mutex).
+//
+// The reader never writes a pong itself, so a peer that stops reading
+// cannot stall our reads: a ping's answer is kept pending (only the latest,
+// as RFC 6455 §5.5.3 allows) and goes out ahead of the next write, or
+// sooner when the owner of the writes selects on ControlPending and calls
+// FlushControl. Only the answer to the peer's close frame is written by the
+// reader, bounded by a short deadline, since the connection ends anyway.
 type Conn struct {
 	// Set in NewConn, then read-only.
 	nc     net.Conn
@@ -87,6 +94,13 @@ type Conn struct {
 	br   *bufio.Reader
 	rbuf []byte
 	hdr  [14]byte
+
+	// pmu guards the pending pong; pongReady (cap 1) signals it.
+	pmu       sync.Mutex
+	pong      [125]byte
+	pongLen   int
+	pongSet   bool
+	pongReady chan struct{}
 
 	// wmu guards the following.
 	wmu    sync.Mutex
@@ -103,7 +117,7 @@ func NewConn(nc net.Conn, br *bufio.Reader, client bool, max int) *Conn {
 	if br == nil {
 		br = bufio.NewReaderSize(nc, 4096)
 	}
-	c := &Conn{nc: nc, client: client, max: max, br: br}
+	c := &Conn{nc: nc, client: client, max: max, br: br, pongReady: make(chan struct{}, 1)}
 	if client {
 		var seed [32]byte
 		rand.Read(seed[:])
@@ -117,7 +131,8 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 
 // ReadMessage reads the next data message (text or binary) and returns its
 // opcode and payload. The payload aliases an internal buffer that is valid
-// until the next call. Pings are answered, pongs ignored. A close frame from
+// until the next call. Pings are queued for an answer (see ControlPending),
+// pongs ignored. A close frame from
 // the peer is answered and returned as *CloseError (which matches io.EOF).
 func (c *Conn) ReadMessage() (op int, p []byte, err error) {
 	msgOp := -1
@@ -133,8 +148,13 @@ func (c *Conn) ReadMessage() (op int, p []byte, err error) {
 		}
 		switch fop {
 		case OpPing:
-			if err := c.writeControl(OpPong, payload); err != nil {
-				return 0, nil, err
+			c.pmu.Lock()
+			c.pongLen = copy(c.pong[:], payload)
+			c.pongSet = true
+			c.pmu.Unlock()
+			select {
+			case c.pongReady <- struct{}{}:
+			default:
 			}
 			continue
 		case OpPong:
@@ -191,6 +211,14 @@ func (c *Conn) readFrame() (fin bool, op int, payload []byte, err error) {
 			return false, 0, nil, unexpected(err)
 		}
 		n = binary.BigEndian.Uint64(c.hdr[2:10])
+	}
+	// RFC 6455 §5.1: a server closes the connection on an unmasked client
+	// frame, and a client on a masked server frame.
+	if masked == c.client {
+		if c.client {
+			return false, 0, nil, fmt.Errorf("%w: masked frame from the server", ErrProtocol)
+		}
+		return false, 0, nil, fmt.Errorf("%w: unmasked frame from the client", ErrProtocol)
 	}
 	var mask [4]byte
 	if masked {
@@ -295,6 +323,7 @@ func (c *Conn) WriteMessages(op int, msgs [][]byte, deadline time.Time) error {
 		return net.ErrClosed
 	}
 	c.getWbufLocked()
+	c.appendPongLocked()
 	for _, m := range msgs {
 		c.appendFrameLocked(op, m)
 	}
@@ -309,8 +338,46 @@ func (c *Conn) WriteMessage(op int, p []byte, deadline time.Time) error {
 		return net.ErrClosed
 	}
 	c.getWbufLocked()
+	c.appendPongLocked()
 	c.appendFrameLocked(op, p)
 	return c.flushLocked(deadline)
+}
+
+// ControlPending is signalled when the peer's ping awaits its pong. The
+// owner of the writes may select on it and call FlushControl; otherwise the
+// pong goes out ahead of the next message written.
+func (c *Conn) ControlPending() <-chan struct{} { return c.pongReady }
+
+// FlushControl writes the pending pong, if any, under the given deadline
+// (zero: none).
+func (c *Conn) FlushControl(deadline time.Time) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.closed {
+		return net.ErrClosed
+	}
+	c.getWbufLocked()
+	if !c.appendPongLocked() {
+		c.releaseWbufLocked()
+		return nil
+	}
+	return c.flushLocked(deadline)
+}
+
+// appendPongLocked appends the pending pong to c.wbuf and reports whether
+// there was one.
+func (c *Conn) appendPongLocked() bool {
+	c.pmu.Lock()
+	if !c.pongSet {
+		c.pmu.Unlock()
+		return false
+	}
+	var p [125]byte
+	n := copy(p[:], c.pong[:c.pongLen])
+	c.pongSet = false
+	c.pmu.Unlock()
+	c.appendFrameLocked(OpPong, p[:n])
+	return true
 }
 
 // wbufPool holds write buffers: a connection holds one only while it
@@ -325,13 +392,18 @@ func (c *Conn) getWbufLocked() {
 func (c *Conn) flushLocked(deadline time.Time) error {
 	c.nc.SetWriteDeadline(deadline)
 	_, err := c.nc.Write(c.wbuf)
-	// Return the buffer, unless it grew unusually large.
+	c.releaseWbufLocked()
+	return err
+}
+
+// releaseWbufLocked returns the write buffer, unless it grew unusually
+// large.
+func (c *Conn) releaseWbufLocked() {
 	if cap(c.wbuf) <= 256<<10 {
 		*c.wbufp = c.wbuf[:0]
 		wbufPool.Put(c.wbufp)
 	}
 	c.wbuf, c.wbufp = nil, nil
-	return err
 }
 
 func (c *Conn) writeControl(op int, payload []byte) error {

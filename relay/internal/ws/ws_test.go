@@ -186,11 +186,93 @@ func TestReadErrors(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			conn := NewConn(rwConn{r: bytes.NewReader(c.in)}, nil, false, 1<<20)
+			// Read as a client: server frames are unmasked.
+			conn := NewConn(rwConn{r: bytes.NewReader(c.in)}, nil, true, 1<<20)
 			if _, _, err := conn.ReadMessage(); !errors.Is(err, c.want) {
 				t.Fatalf("got %v, want %v", err, c.want)
 			}
 		})
+	}
+}
+
+// frame encodes one unfragmented frame, masked with a random key if masked.
+func frame(op int, payload []byte, masked bool) []byte {
+	var buf bytes.Buffer
+	c := NewConn(rwConnW{&buf}, nil, masked, 1<<20)
+	c.WriteMessage(op, payload, time.Time{})
+	return buf.Bytes()
+}
+
+// TestMaskingEnforced: RFC 6455 §5.1 makes a server close on an unmasked
+// client frame and a client close on a masked server frame.
+func TestMaskingEnforced(t *testing.T) {
+	for _, client := range []bool{false, true} {
+		// A frame masked the wrong way for the reader.
+		in := frame(OpBinary, []byte("hi"), client)
+		conn := NewConn(rwConn{r: bytes.NewReader(in)}, nil, client, 1<<20)
+		if _, _, err := conn.ReadMessage(); !errors.Is(err, ErrProtocol) {
+			t.Errorf("client=%v: read a wrongly masked frame: %v", client, err)
+		}
+		// The right way round is accepted.
+		in = frame(OpBinary, []byte("hi"), !client)
+		conn = NewConn(rwConn{r: bytes.NewReader(in)}, nil, client, 1<<20)
+		if _, msg, err := conn.ReadMessage(); err != nil || string(msg) != "hi" {
+			t.Errorf("client=%v: read %q, %v", client, msg, err)
+		}
+	}
+}
+
+// TestPingDoesNotStallReader: a peer that sends pings but never reads must
+// not block the reader (a synchronous pong write would, over a net.Pipe,
+// which has no buffer); the latest ping is answered once, by FlushControl.
+func TestPingDoesNotStallReader(t *testing.T) {
+	srvSide, peer := net.Pipe()
+	defer srvSide.Close()
+	defer peer.Close()
+	srv := NewConn(srvSide, nil, false, 1<<20)
+	go func() {
+		for i := range 10 {
+			peer.Write(frame(OpPing, []byte{byte(i)}, true))
+		}
+		peer.Write(frame(OpBinary, []byte("data"), true))
+	}()
+	got := make(chan error, 1)
+	go func() {
+		_, msg, err := srv.ReadMessage()
+		if err == nil && string(msg) != "data" {
+			err = fmt.Errorf("read %q", msg)
+		}
+		got <- err
+	}()
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("reader stalled behind pongs the peer never read")
+	}
+	select {
+	case <-srv.ControlPending():
+	default:
+		t.Fatal("no pong pending after pings")
+	}
+	flushed := make(chan error, 1)
+	go func() { flushed <- srv.FlushControl(time.Now().Add(5 * time.Second)) }()
+	peer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	h := make([]byte, 3)
+	if _, err := io.ReadFull(peer, h); err != nil {
+		t.Fatal(err)
+	}
+	if h[0] != 0x80|OpPong || h[1] != 1 || h[2] != 9 {
+		t.Fatalf("pong frame % x, want the latest ping's payload 09", h)
+	}
+	if err := <-flushed; err != nil {
+		t.Fatal(err)
+	}
+	// Nothing more pending: FlushControl writes nothing.
+	if err := srv.FlushControl(time.Now().Add(time.Second)); err != nil {
+		t.Fatal(err)
 	}
 }
 
