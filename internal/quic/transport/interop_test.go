@@ -1,0 +1,139 @@
+package transport
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/iroh-go/iroh/internal/quic"
+	"github.com/iroh-go/iroh/internal/quic/tls13"
+	"github.com/iroh-go/iroh/internal/testutil"
+	"github.com/iroh-go/iroh/key"
+)
+
+// dialRust starts a real Rust iroh 1.0 listener (rust-peer.mjs) in this
+// loopback-only namespace and dials it from our stack with alpn.
+func dialRust(t *testing.T, alpn string) (*Conn, *testutil.RustPeer) {
+	t.Helper()
+	peer := testutil.StartRustListener(t)
+	id, err := key.ParsePublicKey(peer.ID)
+	if err != nil {
+		t.Fatalf("rust id %q: %v", peer.ID, err)
+	}
+	var addr netip.AddrPort
+	for _, a := range peer.Addrs {
+		if ap, err := netip.ParseAddrPort(a); err == nil && ap.Addr().Is4() {
+			addr = ap
+		}
+	}
+	if !addr.IsValid() {
+		t.Fatalf("no IPv4 address in %v", peer.Addrs)
+	}
+	addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), addr.Port())
+	tr, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: key.NewSecretKey(), ALPNs: []string{alpn}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	c, err := tr.Dial(ctx, addr, id, alpn)
+	if err != nil {
+		t.Fatalf("dial rust at %v: %v\nrust stderr:\n%s", addr, err, peer.Stderr())
+	}
+	return c, peer
+}
+
+func TestRustEcho(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	c, _ := dialRust(t, "iroh-go-interop/echo/0")
+	s, err := c.OpenStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := bytes.Repeat([]byte("hello rust "), 1000)
+	if _, err := s.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	got, err := io.ReadAll(s)
+	if err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("echo: %d bytes, %v", len(got), err)
+	}
+	// Datagrams come back too.
+	if err := c.SendDatagram([]byte("dgram")); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	d, err := c.ReceiveDatagram(ctx)
+	if err != nil || string(d) != "dgram" {
+		t.Fatalf("datagram echo %q, %v", d, err)
+	}
+	c.Close(0, "")
+}
+
+func TestRustSink(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	c, _ := dialRust(t, "iroh-go-interop/sink/0")
+	s, err := c.OpenStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 24 << 20 // thousands of packets: Rust updates keys several times
+	chunk := make([]byte, 1<<20)
+	h := sha256.New()
+	for i := range size / len(chunk) {
+		for j := range chunk {
+			chunk[j] = byte(i + j*7)
+		}
+		h.Write(chunk)
+		if _, err := s.Write(chunk); err != nil {
+			t.Fatalf("write at %d MiB: %v", i, err)
+		}
+	}
+	s.Close()
+	reply, err := io.ReadAll(s)
+	if err != nil || len(reply) != 40 {
+		t.Fatalf("sink reply %x, %v", reply, err)
+	}
+	if !bytes.Equal(reply[:32], h.Sum(nil)) || binary.BigEndian.Uint64(reply[32:]) != size {
+		t.Fatalf("sink saw sha %x len %d", reply[:32], binary.BigEndian.Uint64(reply[32:]))
+	}
+	c.Close(0, "")
+}
+
+func TestRustClose(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	c, _ := dialRust(t, "iroh-go-interop/close/0")
+	s, err := c.OpenStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write([]byte("close me"))
+	s.Close()
+	select {
+	case <-c.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("rust did not close the connection")
+	}
+	var ae *quic.ApplicationError
+	if err := c.Err(); !errors.As(err, &ae) || ae.Code != 42 || ae.Reason != "bye" || !ae.Remote {
+		t.Fatalf("close from rust: %v", err)
+	}
+}
