@@ -11,10 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/internal/quic"
 	"github.com/iroh-go/iroh/internal/quic/tls13"
 	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
+	"github.com/iroh-go/iroh/ticket"
 )
 
 // dialRust starts a real Rust iroh 1.0 listener (rust-peer.mjs) in this
@@ -135,5 +137,83 @@ func TestRustClose(t *testing.T) {
 	var ae *quic.ApplicationError
 	if err := c.Err(); !errors.As(err, &ae) || ae.Code != 42 || ae.Reason != "bye" || !ae.Remote {
 		t.Fatalf("close from rust: %v", err)
+	}
+}
+
+// serveGo starts our server with the interop ALPNs: echo (streams and
+// datagrams) and sink (SHA-256 and length back), and returns its ticket.
+func serveGo(t *testing.T) string {
+	t.Helper()
+	sk := key.NewSecretKey()
+	tr, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: []string{"iroh-go-interop/echo/0", "iroh-go-interop/sink/0"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tr.Close() })
+	go func() {
+		for {
+			c, err := tr.Accept(context.Background())
+			if err != nil {
+				return
+			}
+			go serveConn(c)
+		}
+	}()
+	return ticket.EncodeEndpoint(endpointaddr.Addr{ID: sk.Public(), Direct: []netip.AddrPort{tr.LocalAddr()}})
+}
+
+func serveConn(c *Conn) {
+	ctx := context.Background()
+	if c.ALPN() == "iroh-go-interop/echo/0" {
+		go func() {
+			for {
+				d, err := c.ReceiveDatagram(ctx)
+				if err != nil {
+					return
+				}
+				c.SendDatagram(d)
+			}
+		}()
+	}
+	for {
+		s, err := c.AcceptStream(ctx)
+		if err != nil {
+			return
+		}
+		go func() {
+			if c.ALPN() == "iroh-go-interop/echo/0" {
+				io.Copy(s, s)
+				s.Close()
+				return
+			}
+			h := sha256.New()
+			n, _ := io.Copy(h, s)
+			s.Write(binary.BigEndian.AppendUint64(h.Sum(nil), uint64(n)))
+			s.Close()
+		}()
+	}
+}
+
+func TestRustDialsGo(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	tk := serveGo(t)
+	for _, args := range [][]string{
+		{"--mode", "echo", "--bytes", "1048576"},
+		{"--mode", "sink", "--bytes", "16777216"},
+		{"--mode", "datagrams"},
+		{"--mode", "echo", "--bytes", "65536", "--streams", "8"},
+	} {
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+		res, err := testutil.RustConnect(ctx, t, tk, args...)
+		cancel()
+		if err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+		if res["ok"] != true {
+			t.Fatalf("%v: rust says %v", args, res)
+		}
 	}
 }
