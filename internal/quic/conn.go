@@ -120,7 +120,8 @@ type Conn struct {
 	dgramOut     [][]byte
 	dgramDropped uint64
 
-	events []Event
+	events    []Event
+	eventHead int // events before it were polled
 
 	// Timers.
 	lastRecv            time.Time // idle timer base
@@ -222,9 +223,12 @@ func newConn(cfg *Config, now time.Time, server bool, remote netip.AddrPort) (*C
 
 // emit queues an event, dropping the oldest when the queue is full.
 func (c *Conn) emit(e Event) {
-	if len(c.events) >= maxEvents {
-		copy(c.events, c.events[1:])
-		c.events = c.events[:len(c.events)-1]
+	if len(c.events)-c.eventHead >= maxEvents {
+		c.eventHead++ // drop the oldest
+	}
+	if c.eventHead > 0 && len(c.events) == cap(c.events) {
+		n := copy(c.events, c.events[c.eventHead:])
+		c.events, c.eventHead = c.events[:n], 0
 	}
 	c.events = append(c.events, e)
 }
@@ -232,13 +236,13 @@ func (c *Conn) emit(e Event) {
 // PollEvent returns the next event for the application.
 func (c *Conn) PollEvent() (Event, bool) {
 	c.collectStreamEvents()
-	if len(c.events) == 0 {
+	if c.eventHead >= len(c.events) {
 		return Event{}, false
 	}
-	e := c.events[0]
-	c.events = c.events[1:]
-	if len(c.events) == 0 {
-		c.events = c.events[:0:0]
+	e := c.events[c.eventHead]
+	c.eventHead++
+	if c.eventHead == len(c.events) {
+		c.events, c.eventHead = c.events[:0], 0
 	}
 	return e, true
 }

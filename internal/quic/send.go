@@ -52,7 +52,7 @@ func (c *Conn) Send(now time.Time, buf []byte, maxSegments int) (n, segment int,
 
 // hasAppData reports whether stream data or datagrams wait to be sent.
 func (c *Conn) hasAppData() bool {
-	return len(c.streams.sendQueue) > 0 || len(c.dgramOut) > 0
+	return c.streams.queuedLen() > 0 || len(c.dgramOut) > 0
 }
 
 // buildDatagram writes one datagram into b (whose length is the maximum
@@ -457,19 +457,14 @@ func (c *Conn) maxDatagramPayload() int {
 // the queue if it has more.
 func (c *Conn) appendStreams(w *frameWriter) {
 	ss := c.streams
-	for n := len(ss.sendQueue); n > 0 && w.room() > 16; n-- {
-		s := ss.sendQueue[0]
-		ss.sendQueue = ss.sendQueue[1:]
-		s.queued = false
+	for n := ss.queuedLen(); n > 0 && w.room() > 16; n-- {
+		s := ss.popSend()
 		c.appendStreamFrames(w, s)
 		ss.queueSend(s)
 		if s.queued && w.room() > 16 {
 			// Blocked by flow control with room left: try the others.
 			continue
 		}
-	}
-	if len(ss.sendQueue) == 0 {
-		ss.sendQueue = ss.sendQueue[:0:0]
 	}
 }
 

@@ -63,7 +63,8 @@ type streams struct {
 	// MAX_STREAMS credit we grant.
 	acceptBidi, acceptUni []StreamID
 
-	sendQueue []*stream // round robin of streams with frames to send
+	sendQueue []*stream // round robin of streams with frames to send, from sendHead
+	sendHead  int
 
 	// Streams whose state changed for the application (readable,
 	// writable, reset); drained by the connection into events.
@@ -192,8 +193,28 @@ func (ss *streams) get(id StreamID, forSend bool) (*stream, *TransportError) {
 func (ss *streams) queueSend(s *stream) {
 	if !s.queued && s.wantsSend() {
 		s.queued = true
+		if ss.sendHead > 0 && len(ss.sendQueue) == cap(ss.sendQueue) {
+			n := copy(ss.sendQueue, ss.sendQueue[ss.sendHead:])
+			clear(ss.sendQueue[n:])
+			ss.sendQueue, ss.sendHead = ss.sendQueue[:n], 0
+		}
 		ss.sendQueue = append(ss.sendQueue, s)
 	}
+}
+
+// queued returns how many streams wait to send.
+func (ss *streams) queuedLen() int { return len(ss.sendQueue) - ss.sendHead }
+
+// popSend takes the first stream of the send queue.
+func (ss *streams) popSend() *stream {
+	s := ss.sendQueue[ss.sendHead]
+	ss.sendQueue[ss.sendHead] = nil
+	ss.sendHead++
+	if ss.sendHead == len(ss.sendQueue) {
+		ss.sendQueue, ss.sendHead = ss.sendQueue[:0], 0
+	}
+	s.queued = false
+	return s
 }
 
 // changed records that the application may want to look at s.

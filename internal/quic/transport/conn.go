@@ -37,6 +37,7 @@ type Conn struct {
 	timerAt       time.Time
 	streams       map[quic.StreamID]*Stream
 	inBatch       bool // owned by the read loop: in its touched list
+	out           [1]Datagram
 	handshakeSeen bool
 	doneSeen      bool
 	accepted      bool // server: handed to Accept
@@ -81,8 +82,8 @@ func (c *Conn) flushLocked(now time.Time) {
 		if n == 0 {
 			break
 		}
-		ds := [1]Datagram{{Buf: buf, N: n, Addr: to, Segment: seg}}
-		if err := c.t.sock.WriteBatch(ds[:]); err != nil {
+		c.out[0] = Datagram{Buf: buf, N: n, Addr: to, Segment: seg}
+		if err := c.t.sock.WriteBatch(c.out[:]); err != nil {
 			c.t.log.Debug("socket write failed", "err", err)
 			break
 		}

@@ -44,6 +44,7 @@ type UDPSocket struct {
 	gso     bool
 	gro     bool
 	sysConn rawSocket
+	readOOB [64]byte // owned by the one reader
 }
 
 // NewUDPSocket wraps c; the Socket owns it from now on (Close closes it).

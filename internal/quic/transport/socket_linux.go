@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"net/netip"
+	"sync"
 	"syscall"
 	"unsafe"
 
@@ -11,6 +12,8 @@ import (
 )
 
 type rawSocket = syscall.RawConn
+
+var oobPool = sync.Pool{New: func() any { return new([unix.SizeofCmsghdr + 8]byte) }}
 
 func (s *UDPSocket) setup() {
 	rc, err := s.c.SyscallConn()
@@ -38,7 +41,7 @@ var nativeEndian = func() binary.ByteOrder {
 
 // ReadBatch reads one datagram (or one GRO run of datagrams) into ds[0].
 func (s *UDPSocket) ReadBatch(ds []Datagram) (int, error) {
-	var oob [64]byte
+	oob := &s.readOOB
 	d := &ds[0]
 	n, oobn, _, addr, err := s.c.ReadMsgUDPAddrPort(d.Buf[:cap(d.Buf)], oob[:])
 	if err != nil {
@@ -72,13 +75,15 @@ func (s *UDPSocket) WriteBatch(ds []Datagram) error {
 	for i := range ds {
 		d := &ds[i]
 		if s.gso && d.Segment > 0 && d.Segment < d.N {
-			var oob [unix.SizeofCmsghdr + 8]byte
+			op := oobPool.Get().(*[unix.SizeofCmsghdr + 8]byte)
+			oob := op
 			h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 			h.Level = unix.IPPROTO_UDP
 			h.Type = unix.UDP_SEGMENT
 			h.SetLen(unix.CmsgLen(2))
 			nativeEndian.PutUint16(oob[unix.CmsgLen(0):], uint16(d.Segment))
 			_, _, err := s.c.WriteMsgUDPAddrPort(d.Buf[:d.N], oob[:unix.CmsgSpace(2)], d.Addr)
+			oobPool.Put(op)
 			if err == nil {
 				continue
 			}

@@ -20,13 +20,13 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 const testALPN = "iroh-go-transport-test/1"
 
-func newKey(t *testing.T) key.SecretKey {
+func newKey(t testing.TB) key.SecretKey {
 	t.Helper()
 	return key.NewSecretKey()
 }
 
 // pair starts a server and a client transport on 127.0.0.1 and dials.
-func pair(t *testing.T) (client, server *Conn) {
+func pair(t testing.TB) (client, server *Conn) {
 	t.Helper()
 	sk, ck := newKey(t), newKey(t)
 	srv, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: []string{testALPN}}}})
