@@ -73,6 +73,11 @@ type Config struct {
 	// ActiveConnectionIDLimit is how many of the peer's connection ids
 	// we keep; zero means 5.
 	ActiveConnectionIDLimit uint64
+	// MaxUDPPayloadSize is the largest datagram we receive (the
+	// max_udp_payload_size we announce) and the ceiling of path MTU
+	// discovery; zero means 1472 (noq's). Below 1200 is an error; -1
+	// disables path MTU discovery (1200-byte datagrams).
+	MaxUDPPayloadSize int
 	// CIDs makes our connection ids (required).
 	CIDs CIDSource
 	// RequireRetry (server) validates client addresses with a Retry
@@ -116,6 +121,12 @@ func (c *Config) withDefaults() (Config, error) {
 	}
 	if cfg.ActiveConnectionIDLimit < 2 {
 		return cfg, errors.New("quic: ActiveConnectionIDLimit below 2")
+	}
+	if cfg.MaxUDPPayloadSize == 0 {
+		cfg.MaxUDPPayloadSize = DefaultMaxUDPPayloadSize
+	}
+	if cfg.MaxUDPPayloadSize != -1 && (cfg.MaxUDPPayloadSize < initialMTU || cfg.MaxUDPPayloadSize > 65527) {
+		return cfg, errors.New("quic: MaxUDPPayloadSize outside 1200..65527")
 	}
 	if cfg.DatagramQueueLen == 0 {
 		cfg.DatagramQueueLen = DefaultDatagramQueueLen

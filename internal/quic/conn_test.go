@@ -236,7 +236,10 @@ func TestStreamTransfer(t *testing.T) {
 	if !bytes.Equal(got, payload) {
 		t.Fatalf("received %d bytes, differ", len(got))
 	}
-	t.Logf("5 MiB in %v virtual, key updates %d/%d", p.now.Sub(t0), p.client.keys.updates, p.server.keys.updates)
+	t.Logf("5 MiB in %v virtual, key updates %d/%d, path MTU %d/%d", p.now.Sub(t0), p.client.keys.updates, p.server.keys.updates, p.client.paths[0].mtu, p.server.paths[0].mtu)
+	if p.client.paths[0].mtu != DefaultMaxUDPPayloadSize {
+		t.Errorf("path MTU discovery reached %d, want %d", p.client.paths[0].mtu, DefaultMaxUDPPayloadSize)
+	}
 	back := p.transfer(p.server, p.client, payload[:100000], 10*time.Second)
 	if !bytes.Equal(back, payload[:100000]) {
 		t.Fatal("server to client differs")

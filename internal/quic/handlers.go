@@ -25,12 +25,13 @@ func (c *Conn) onAckFrame(now time.Time, p *path, sp recovery.SpaceID, ranges []
 		pk := &p.res.Acked[i]
 		if sp == recovery.Application {
 			c.keys.onAcked(pk.Number)
+			if p.pmtud != nil && !pk.NotCongestion {
+				p.pmtud.OnAcked(pk.Size)
+			}
 		}
-		c.onFramesAcked(p, c.frames.take(pk.Token))
+		c.onFramesAcked(now, p, c.frames.take(pk.Token))
 	}
-	for i := range p.res.Lost {
-		c.onFramesLost(p, c.frames.take(p.res.Lost[i].Token))
-	}
+	c.onLostPackets(now, p, p.res.Lost)
 	return nil
 }
 
@@ -42,8 +43,32 @@ func (c *Conn) space(p *path, sp recovery.SpaceID) *packetSpace {
 	return &c.spaces[sp]
 }
 
+// onLostPackets handles packets recovery declared lost.
+// Only 1-RTT packets are larger than the base size (the handshake spaces
+// are gone before the path MTU grows).
+func (c *Conn) onLostPackets(now time.Time, p *path, lost []recovery.SentPacket) {
+	for i := range lost {
+		pk := &lost[i]
+		if p.pmtud != nil && !pk.NotCongestion && pk.Size > recovery.MinDatagramSize {
+			if p.pmtud.OnLost(now, pk.Size) {
+				c.setMTU(p, p.pmtud.Current())
+			}
+		}
+		c.onFramesLost(now, p, c.frames.take(pk.Token))
+	}
+}
+
+// setMTU changes the path's datagram size.
+func (c *Conn) setMTU(p *path, size int) {
+	if size == p.mtu {
+		return
+	}
+	p.mtu = size
+	p.rec.SetMaxDatagramSize(size)
+}
+
 // onFramesAcked finishes the work of acknowledged frames.
-func (c *Conn) onFramesAcked(p *path, recs []frameRecord) {
+func (c *Conn) onFramesAcked(now time.Time, p *path, recs []frameRecord) {
 	ss := c.streams
 	for _, f := range recs {
 		switch f.kind {
@@ -72,13 +97,18 @@ func (c *Conn) onFramesAcked(p *path, recs []frameRecord) {
 			c.space(p, recovery.SpaceID(f.id)).acks.onAckAcked(f.off)
 		case frHandshakeDone:
 			c.handshakeDoneQueued = false
+		case frMTUProbe:
+			if p.pmtud != nil {
+				p.pmtud.OnProbeAcked(now, int(f.n))
+				c.setMTU(p, p.pmtud.Current())
+			}
 		}
 	}
 }
 
 // onFramesLost queues the content of lost frames again (RFC 9000 §13.3):
 // data and control frames whose information is still current.
-func (c *Conn) onFramesLost(p *path, recs []frameRecord) {
+func (c *Conn) onFramesLost(now time.Time, p *path, recs []frameRecord) {
 	ss := c.streams
 	for _, f := range recs {
 		switch f.kind {
@@ -122,6 +152,10 @@ func (c *Conn) onFramesLost(p *path, recs []frameRecord) {
 		case frPathChallenge:
 			if p.state == pathValidating {
 				p.challengePending = true
+			}
+		case frMTUProbe:
+			if p.pmtud != nil {
+				p.pmtud.OnProbeLost(now, int(f.n))
 			}
 		case frDataBlocked, frStreamDataBlocked, frStreamsBlockedBidi, frStreamsBlockedUni:
 			// Stale by now; sent again if still blocked.

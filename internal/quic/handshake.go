@@ -26,7 +26,7 @@ func (c *Conn) ourParams() wire.TransportParameters {
 	p := wire.NewTransportParameters()
 	cfg := &c.cfg
 	p.MaxIdleTimeout = uint64(cfg.MaxIdleTimeout / time.Millisecond)
-	p.MaxUDPPayloadSize = DefaultMaxUDPPayloadSize
+	p.MaxUDPPayloadSize = uint64(max(cfg.MaxUDPPayloadSize, initialMTU))
 	p.InitialMaxData = cfg.InitialConnWindow
 	p.InitialMaxStreamDataBidiLocal = cfg.InitialStreamWindow
 	p.InitialMaxStreamDataBidiRemote = cfg.InitialStreamWindow
@@ -232,8 +232,13 @@ func (c *Conn) confirm(now time.Time) {
 		return
 	}
 	c.confirmed = true
-	c.paths[0].rec.ConfirmHandshake()
+	p := c.paths[0]
+	p.rec.ConfirmHandshake()
 	c.discardSpace(recovery.Handshake)
+	// Path MTU discovery up to the smaller of both sides' limits.
+	if maxSize := min(uint64(c.cfg.MaxUDPPayloadSize), c.peerMaxUDP); c.cfg.MaxUDPPayloadSize > 0 && maxSize > initialMTU {
+		p.pmtud, _ = recovery.NewPMTUD(&recovery.PMTUDOptions{Base: initialMTU, Max: int(maxSize)})
+	}
 }
 
 // discardSpace drops the keys and state of the Initial or Handshake

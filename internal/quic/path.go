@@ -48,6 +48,8 @@ type path struct {
 	rec *recovery.Recovery
 	res recovery.AckResult // reused for every ACK and timeout
 	mtu int                // current maximum datagram size
+	// Path MTU discovery, started once the handshake is confirmed.
+	pmtud *recovery.PMTUD
 
 	// Status (multipath): backup paths carry data only when no
 	// available path works.

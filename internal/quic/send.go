@@ -28,6 +28,10 @@ func (c *Conn) Send(now time.Time, buf []byte, maxSegments int) (n, segment int,
 	}
 	budget, paceAt := p.rec.SendBudget(now)
 	c.paceAt = time.Time{}
+	if n := c.maybeSendMTUProbe(now, p, buf, &budget); n > 0 {
+		c.lastSend = now
+		return n, n, to
+	}
 	for seg := 0; seg < maxSegments && len(buf)-n >= size; seg++ {
 		m := c.buildDatagram(now, p, buf[n:n+size], &budget)
 		if m == 0 {
@@ -104,7 +108,7 @@ func (c *Conn) buildDatagram(now time.Time, p *path, b []byte, budget *int) int 
 		if lvl == last && padTo > 0 {
 			pad = padTo
 		}
-		out = c.appendPacket(now, p, lvl, out, max, pad, budget)
+		out = c.appendPacket(now, p, lvl, out, max, pad, budget, false)
 	}
 	p.bytesSent += uint64(len(out))
 	return len(out)
@@ -173,7 +177,7 @@ func (c *Conn) hasControl(p *path) bool {
 // appendPacket appends one packet of level i to out, at most max bytes
 // in all, padded to pad bytes in all; budget is the congestion and
 // pacing allowance for in-flight bytes.
-func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad int, budget *int) []byte {
+func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad int, budget *int, mtuProbe bool) []byte {
 	lvl, sp := sendLevel(i)
 	keys := c.keys.write[lvl]
 	space := c.space(p, sp)
@@ -213,7 +217,13 @@ func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad 
 	if space.acks.wantsAck() {
 		c.appendAck(now, &w, space, sp)
 	}
-	if inFlightAllowed {
+	if mtuProbe {
+		// A path MTU probe: PING and PADDING to exactly the probed size,
+		// nothing that would need resending (RFC 9000 §14.4).
+		w.b = append(w.b, byte(wire.FramePing))
+		w.eliciting = true
+		w.recs = append(w.recs, frameRecord{kind: frMTUProbe, n: uint32(pad)})
+	} else if inFlightAllowed {
 		c.appendCrypto(&w, sp)
 		if sp == recovery.Application && (c.handshakeDone || !c.server) {
 			c.appendControl(now, p, &w)
@@ -264,11 +274,11 @@ func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad 
 	inFlight := w.eliciting || padded
 	err := p.rec.OnSent(now, sp, recovery.SentPacket{
 		Number: pn, Time: now, Size: len(pkt), Token: token,
-		AckEliciting: w.eliciting, InFlight: inFlight,
+		AckEliciting: w.eliciting, InFlight: inFlight, NotCongestion: mtuProbe,
 	})
 	if err != nil && token != 0 {
 		// The tracker is full: the frames are lost with the packet.
-		c.onFramesLost(p, c.frames.take(token))
+		c.onFramesLost(now, p, c.frames.take(token))
 	}
 	if inFlight {
 		*budget -= len(pkt)
@@ -611,4 +621,23 @@ func (c *Conn) appendClosePacket(now time.Time, p *path, out []byte, maxLen int)
 	keys.ProtectHeader(pkt, hdrLen-pnLen)
 	space.nextPN++
 	return pkt
+}
+
+// maybeSendMTUProbe sends a DPLPMTUD probe (RFC 8899) when one is due,
+// as a datagram of its own.
+func (c *Conn) maybeSendMTUProbe(now time.Time, p *path, buf []byte, budget *int) int {
+	if p.pmtud == nil || !c.confirmed || c.state != stateEstablished || *budget < p.mtu {
+		return 0
+	}
+	size, ok := p.pmtud.Probe(now)
+	if !ok || size > len(buf) {
+		return 0
+	}
+	out := c.appendPacket(now, p, 2, buf[:0], size, size, budget, true)
+	if len(out) != size {
+		return 0
+	}
+	p.pmtud.OnProbeSent(size)
+	p.bytesSent += uint64(size)
+	return size
 }

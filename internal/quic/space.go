@@ -28,6 +28,7 @@ const (
 	frPing
 	frDatagram
 	frAckFrequency
+	frMTUProbe // n is the probed size
 )
 
 // frameRecord is what a sent frame needs remembered: enough to resend it

@@ -39,6 +39,9 @@ func (c *Conn) Timeout() time.Time {
 	if c.keys.prevRead != nil {
 		at(c.keys.dropPrevAt)
 	}
+	if p.pmtud != nil {
+		at(p.pmtud.Timeout())
+	}
 	return t
 }
 
@@ -75,9 +78,7 @@ func (c *Conn) HandleTimeout(now time.Time) {
 	if lt := p.rec.LossDetectionTimeout(); !lt.IsZero() && !now.Before(lt) {
 		p.res.Reset()
 		to := p.rec.HandleTimeout(now, &p.res)
-		for i := range p.res.Lost {
-			c.onFramesLost(p, c.frames.take(p.res.Lost[i].Token))
-		}
+		c.onLostPackets(now, p, p.res.Lost)
 		if to.Probes > 0 {
 			c.probes[to.ProbeSpace] += to.Probes
 			c.requeueForProbe(p, to.ProbeSpace)
