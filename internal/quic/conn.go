@@ -407,6 +407,7 @@ func (c *Conn) closeWith(now time.Time, err error, ci closeInfo) {
 	c.err = err
 	c.closeFrame = ci
 	c.state = stateClosing
+	c.closeSends = 1 // the CONNECTION_CLOSE goes out with the next Send
 	c.closeTimer = now.Add(3 * c.pto())
 	c.emit(Event{Kind: EventClosed})
 }

@@ -217,3 +217,50 @@ func TestRustDialsGo(t *testing.T) {
 		}
 	}
 }
+
+// TestRustRefusals: a wrong endpoint id fails fast with the TLS alert
+// named. Rust iroh 1.0 does not answer a ClientHello whose ALPN it does
+// not serve at all (observed: not one packet comes back, unlike the
+// no_application_protocol close core.md §6.2 expects), so that dial can
+// only end with our handshake timeout, which says so.
+func TestRustRefusals(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	peer := testutil.StartRustListener(t)
+	var addr netip.AddrPort
+	for _, a := range peer.Addrs {
+		if ap, err := netip.ParseAddrPort(a); err == nil && ap.Addr().Is4() {
+			addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port())
+		}
+	}
+	id, _ := key.ParsePublicKey(peer.ID)
+	tr, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{
+		TLS:              tls13.Config{SecretKey: key.NewSecretKey(), ALPNs: []string{"x"}},
+		HandshakeTimeout: 2 * time.Second,
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+
+	start := time.Now()
+	_, err = tr.Dial(t.Context(), addr, key.NewSecretKey().Public(), "iroh-go-interop/echo/0")
+	var te *quic.TransportError
+	if !errors.As(err, &te) || te.Code != quic.CryptoError+42 { // bad_certificate
+		t.Fatalf("wrong id: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("wrong id refused after %v", d)
+	}
+	t.Logf("wrong id: %v after %v", err, time.Since(start))
+
+	start = time.Now()
+	_, err = tr.Dial(t.Context(), addr, id, "no-such-protocol/1")
+	var ie *quic.IdleTimeoutError
+	if !errors.As(err, &ie) || !ie.Handshake {
+		t.Fatalf("unknown ALPN: %v", err)
+	}
+	t.Logf("unknown ALPN: %v after %v", err, time.Since(start))
+}
