@@ -362,3 +362,21 @@ func IsInitial(b []byte) bool {
 	h, err := wire.ParseHeader(b, 0)
 	return err == nil && h.Type == wire.PacketInitial
 }
+
+// HandleStatelessReset checks a datagram the driver could not route (its
+// destination id is none of ours) for the stateless reset token of one of
+// the peer's ids; if it matches, the connection ends (draining) and it
+// reports true.
+func (c *Conn) HandleStatelessReset(now time.Time, datagram []byte) bool {
+	if c.state >= stateDraining || len(datagram) < statelessResetMin || datagram[0]&0x80 != 0 {
+		return false
+	}
+	tok := datagram[len(datagram)-16:]
+	for _, p := range c.paths {
+		if p.remoteCIDs.isStatelessReset(tok) {
+			c.drain(now, &StatelessResetError{})
+			return true
+		}
+	}
+	return false
+}

@@ -1,7 +1,11 @@
 package transport
 
 import (
+	"crypto/rand"
+	"net/netip"
+
 	"errors"
+	"github.com/iroh-go/iroh/internal/quic/wire"
 	"syscall"
 
 	"github.com/iroh-go/iroh/internal/quic"
@@ -66,8 +70,18 @@ func (t *Transport) handleDatagram(now timeT, b []byte, d *Datagram) *Conn {
 	c := t.conns[dcid]
 	t.mu.Unlock()
 	if c == nil {
-		if !long || !t.opts.Server {
-			return nil // stateless reset: later
+		if !long {
+			if c := t.matchStatelessReset(now, b); c != nil {
+				return c
+			}
+			t.sendStatelessReset(now, b, d.Addr, dcid)
+			return nil
+		}
+		if !t.opts.Server {
+			return nil
+		}
+		if t.maybeVersionNegotiation(b, d.Addr) {
+			return nil
 		}
 		c = t.acceptInitial(now, b, d, dcid)
 		if c == nil {
@@ -111,4 +125,82 @@ func isTemporary(err error) bool {
 		return false
 	}
 	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH) || errors.Is(err, syscall.EMSGSIZE)
+}
+
+// maxResetsPerSecond bounds the stateless resets (and version
+// negotiation packets) sent, so a flood of junk cannot make us a
+// reflector.
+const maxResetsPerSecond = 100
+
+// statelessAllowed takes one of this second's stateless replies.
+func (t *Transport) statelessAllowed(now timeT) bool {
+	sec := now.Unix()
+	if sec != t.replySec {
+		t.replySec, t.replies = sec, 0
+	}
+	if t.replies >= maxResetsPerSecond {
+		return false
+	}
+	t.replies++
+	return true
+}
+
+// sendStatelessReset answers a short-header packet for a connection we
+// do not know with a stateless reset (RFC 9000 §10.3): shorter than the
+// packet that caused it, so two endpoints cannot loop, and at least 21
+// bytes, random but for the token derived from the id.
+func (t *Transport) sendStatelessReset(now timeT, b []byte, to netip.AddrPort, dcid quic.ConnectionID) {
+	const minLen = 1 + 20 + 16 // look like a short header with a long id
+	if len(b) <= minLen || !t.statelessAllowed(now) {
+		return
+	}
+	n := min(len(b)-1, minLen+8)
+	pkt := make([]byte, n)
+	rand.Read(pkt[:n-16])
+	pkt[0] = 0x40 | pkt[0]&0x3f
+	tok := t.resetToken(dcid)
+	copy(pkt[n-16:], tok[:])
+	t.sock.WriteBatch([]Datagram{{Buf: pkt, N: n, Addr: to}})
+}
+
+// maybeVersionNegotiation answers a long-header packet of another QUIC
+// version with the versions we speak (RFC 9000 §6), if it is large enough
+// to be a client's first packet.
+func (t *Transport) maybeVersionNegotiation(b []byte, to netip.AddrPort) bool {
+	h, err := wire.ParseHeader(b, cidLen)
+	if err != nil || h.Type != wire.PacketUnknownVersion {
+		return false
+	}
+	if len(b) < wire.MinInitialDatagramSize || !t.statelessAllowed(timeNow()) {
+		return true
+	}
+	var r [1]byte
+	rand.Read(r[:])
+	pkt := wire.AppendVersionNegotiation(nil, h.DstCID, h.SrcCID, []uint32{wire.Version1}, r[0])
+	t.sock.WriteBatch([]Datagram{{Buf: pkt, N: len(pkt), Addr: to}})
+	return true
+}
+
+// matchStatelessReset offers an unroutable datagram to every connection
+// as a possible stateless reset from its peer; it returns the connection
+// it ended.
+func (t *Transport) matchStatelessReset(now timeT, b []byte) *Conn {
+	if len(b) < 21 || !t.statelessAllowed(now) {
+		return nil // a junk flood costs at most 100 scans a second
+	}
+	t.mu.Lock()
+	conns := make([]*Conn, 0, len(t.all))
+	for c := range t.all {
+		conns = append(conns, c)
+	}
+	t.mu.Unlock()
+	for _, c := range conns {
+		c.mu.Lock()
+		ok := c.core != nil && c.core.HandleStatelessReset(now, b)
+		c.mu.Unlock()
+		if ok {
+			return c
+		}
+	}
+	return nil
 }

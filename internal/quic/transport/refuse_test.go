@@ -1,8 +1,11 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"github.com/iroh-go/iroh/internal/quic/wire"
+	"net"
 	"testing"
 	"time"
 
@@ -43,5 +46,60 @@ func TestRefusals(t *testing.T) {
 		if d := time.Since(start); d > time.Second {
 			t.Errorf("%s: took %v", c.name, d)
 		}
+	}
+}
+
+// TestStatelessReset: the server forgets a connection (as after a
+// restart); the client's next packet draws a stateless reset, which ends
+// the client's connection at once.
+func TestStatelessReset(t *testing.T) {
+	client, server := pair(t)
+	server.stopTimer()
+	server.t.forget(server)
+	s, err := client.OpenStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Write([]byte("anyone there?"))
+	select {
+	case <-client.Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("no stateless reset")
+	}
+	var sr *quic.StatelessResetError
+	if err := client.Err(); !errors.As(err, &sr) {
+		t.Fatalf("client error %v", err)
+	}
+}
+
+// TestVersionNegotiation: a client Initial of an unknown version gets a
+// Version Negotiation packet listing version 1.
+func TestVersionNegotiation(t *testing.T) {
+	srv, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: key.NewSecretKey(), ALPNs: []string{testALPN}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(srv.LocalAddr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	pkt := append([]byte{0xc0, 0x1a, 0x2a, 0x3a, 0x4a, 4, 1, 2, 3, 4, 4, 5, 6, 7, 8}, make([]byte, 1200)...)
+	c.Write(pkt)
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 1500)
+	n, err := c.Read(buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := wire.ParseHeader(buf[:n], 0)
+	if err != nil || h.Type != wire.PacketVersionNegotiation {
+		t.Fatalf("reply %x: %v %v", buf[:n], h.Type, err)
+	}
+	var versions []uint32
+	h.Versions(func(v uint32) { versions = append(versions, v) })
+	if len(versions) != 1 || versions[0] != wire.Version1 || !bytes.Equal(h.DstCID, []byte{5, 6, 7, 8}) || !bytes.Equal(h.SrcCID, []byte{1, 2, 3, 4}) {
+		t.Fatalf("versions %x dcid %x scid %x", versions, h.DstCID, h.SrcCID)
 	}
 }

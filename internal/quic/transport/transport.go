@@ -55,6 +55,10 @@ type Transport struct {
 	conns  map[quic.ConnectionID]*Conn
 	closed bool
 	all    map[*Conn]struct{}
+
+	// Owned by the read loop.
+	replySec int64 // the second replies counts stateless replies in
+	replies  int
 }
 
 // New starts a Transport on sock, which it owns from now on (Close
