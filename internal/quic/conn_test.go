@@ -326,3 +326,62 @@ func TestKeepAlive(t *testing.T) {
 func asErr[T error](err error, target *T) bool { return errorsAs(err, target) }
 
 var errorsAs = func(err error, target any) bool { return errors.As(err, target) }
+
+// TestAntiAmplification: a server that hears only the client's first
+// flight sends at most three times what it received (RFC 9000 §8.1),
+// however long its retransmission timers run.
+func TestAntiAmplification(t *testing.T) {
+	p := newPair(t, nil)
+	var toServer, toClient int
+	firstFlight := true
+	p.dropFilter = func(server bool, b []byte) bool {
+		if server {
+			if !firstFlight {
+				return true
+			}
+			toServer += len(b)
+			return false
+		}
+		firstFlight = false // the client's later packets never arrive
+		toClient += len(b)
+		return false
+	}
+	// The client's first flight is already on the link.
+	for _, f := range p.inflight {
+		toServer += len(f.b)
+	}
+	end := p.now.Add(20 * time.Second)
+	for p.now.Before(end) && p.step() {
+	}
+	if toClient > 3*toServer {
+		t.Fatalf("server sent %d bytes for %d received", toClient, toServer)
+	}
+	if toClient == 0 {
+		t.Fatal("server sent nothing")
+	}
+	t.Logf("server sent %d bytes for %d received", toClient, toServer)
+}
+
+// TestDatagramQueueBounded: datagrams the application does not read are
+// dropped oldest first beyond the queue length.
+func TestDatagramQueueBounded(t *testing.T) {
+	p := handshake(t, func(c, s *Config) { s.DatagramQueueLen = 8 })
+	for i := range 100 {
+		if err := p.client.SendDatagram([]byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 100 {
+		p.step()
+		if len(p.client.dgramOut) == 0 && len(p.inflight) == 0 {
+			break
+		}
+	}
+	if n := len(p.server.dgramIn); n != 8 {
+		t.Fatalf("%d datagrams queued, want 8", n)
+	}
+	d, _ := p.server.ReceiveDatagram()
+	if d[0] != 92 {
+		t.Fatalf("oldest kept is %d, want 92", d[0])
+	}
+}

@@ -106,7 +106,7 @@ func (c *Conn) buildDatagram(now time.Time, p *path, b []byte, budget *int) int 
 		}
 		pad := 0
 		if lvl == last && padTo > 0 {
-			pad = padTo
+			pad = min(padTo, max) // the amplification limit wins
 		}
 		out = c.appendPacket(now, p, lvl, out, max, pad, budget, false)
 	}
