@@ -212,3 +212,30 @@ func TestSimLossyTransfer(t *testing.T) {
 		t.Fatalf("same seed, different runs: %x %x", hashes[0], hashes[1])
 	}
 }
+
+// TestSimRebinding: the client's NAT rebinds mid-transfer; the server
+// follows the new address (validating it) and the transfer completes.
+func TestSimRebinding(t *testing.T) {
+	payload := make([]byte, 4<<20)
+	rand.NewChaCha8([32]byte{9}).Read(payload)
+	s, cn, sn := simPair(t, 5, sim.LinkConfig{Delay: 5 * time.Millisecond, Rate: 100e6, QueueBytes: 256 << 10}, nil)
+	app := &streamApp{payload: payload}
+	cn.app = app.clientSide(cn.c)
+	sn.app = app.serverSide(sn)
+	if err := s.RunUntil(func() bool { return len(app.got) > 1<<20 }, s.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	newAddr := netip.MustParseAddrPort("10.0.0.9:4444")
+	if err := s.Rebind(clientAddr, newAddr); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RunUntil(func() bool { return app.fin }, s.Now().Add(time.Minute)); err != nil {
+		t.Fatalf("after rebinding: %v (got %d, server err %v)", err, len(app.got), sn.c.Err())
+	}
+	if !bytes.Equal(app.got, payload) {
+		t.Fatal("data differs")
+	}
+	if sn.c.RemoteAddr() != newAddr || sn.c.paths[0].state != pathValidated {
+		t.Fatalf("server path %v state %d", sn.c.RemoteAddr(), sn.c.paths[0].state)
+	}
+}
