@@ -102,8 +102,9 @@ type Conn struct {
 	connBlocked []*stream
 
 	// Connection ids of the handshake.
-	origDCID  ConnectionID // the client's first destination id
-	retrySCID ConnectionID
+	origDCID    ConnectionID // the client's first destination id
+	initialDCID ConnectionID // the id the Initial keys derive from (after a Retry, the Retry's)
+	retrySCID   ConnectionID
 
 	// Peer transport parameters, once known.
 	peerIdle        time.Duration
@@ -177,6 +178,26 @@ func NewServer(cfg *Config, now time.Time, remote netip.AddrPort, dcid Connectio
 		return nil, err
 	}
 	c.origDCID = dcid
+	c.initialDCID = dcid
+	if err := c.startTLS(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// NewServerAfterRetry is NewServer for a client whose Initial carried a
+// valid Retry token: dcid is the id our Retry gave it (the Initial keys
+// derive from it), odcid the id of its first Initial (from the token).
+// The client's address counts as validated.
+func NewServerAfterRetry(cfg *Config, now time.Time, remote netip.AddrPort, dcid, odcid ConnectionID) (*Conn, error) {
+	c, err := newConn(cfg, now, true, remote)
+	if err != nil {
+		return nil, err
+	}
+	c.origDCID = odcid
+	c.initialDCID = dcid
+	c.retrySCID = dcid
+	c.paths[0].state = pathValidated
 	if err := c.startTLS(); err != nil {
 		return nil, err
 	}

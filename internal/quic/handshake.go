@@ -69,7 +69,10 @@ func (c *Conn) startTLS() error {
 	} else {
 		c.tls = tls13.Client(&tcfg)
 	}
-	c.installInitialKeys(c.origDCID)
+	if c.initialDCID.Len() == 0 {
+		c.initialDCID = c.origDCID
+	}
+	c.installInitialKeys(c.initialDCID)
 	if err := c.tls.Start(); err != nil {
 		return err
 	}

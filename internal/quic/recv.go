@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/iroh-go/iroh/internal/quic/protect"
 	"github.com/iroh-go/iroh/internal/quic/recovery"
 	"github.com/iroh-go/iroh/internal/quic/wire"
 )
@@ -224,10 +225,27 @@ func (c *Conn) onPeerAddressChange(now time.Time, p *path, remote netip.AddrPort
 	p.challengeSent = now
 }
 
-// onRetry handles a Retry packet. Retry is not supported yet: the
-// packet is dropped, so a server that insists on Retry times out the
-// handshake. (Rust iroh servers do not send Retry by default.)
-func (c *Conn) onRetry(now time.Time, h *wire.Header, pkt []byte) {}
+// onRetry handles a Retry packet (RFC 9000 §17.2.5): accepted once,
+// before any other packet from the server, if its integrity tag matches
+// our original destination id. The ClientHello goes again, with the
+// token, to the id the server chose, under Initial keys derived from it.
+func (c *Conn) onRetry(now time.Time, h *wire.Header, pkt []byte) {
+	if c.gotPacket || c.retryToken != nil || len(h.Token) == 0 || !protect.VerifyRetry(c.origDCID.Bytes(), pkt) {
+		return
+	}
+	scid := MakeConnectionID(h.SrcCID)
+	if scid == c.origDCID {
+		return
+	}
+	c.retryToken = append([]byte(nil), h.Token...)
+	c.retrySCID = scid
+	c.paths[0].remoteCIDs.setInitial(scid)
+	c.installInitialKeys(scid)
+	cs := &c.crypto[0].send
+	if cs.sentTo > cs.ackedTo {
+		cs.onLost(cs.ackedTo, int(cs.sentTo-cs.ackedTo), false)
+	}
+}
 
 // onVersionNegotiation ends a connection whose server does not speak
 // version 1 (a VN listing version 1 is ignored, RFC 9000 §6.2).
@@ -380,3 +398,7 @@ func (c *Conn) HandleStatelessReset(now time.Time, datagram []byte) bool {
 	}
 	return false
 }
+
+// UsedRetry reports whether the server made the client validate its
+// address with a Retry.
+func (c *Conn) UsedRetry() bool { return c.retrySCID.Len() > 0 }

@@ -1,8 +1,16 @@
 package transport
 
 import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"time"
+
 	"context"
 	"fmt"
+	"github.com/iroh-go/iroh/internal/quic/protect"
+	"github.com/iroh-go/iroh/internal/quic/wire"
 	"net"
 	"net/netip"
 
@@ -57,6 +65,21 @@ func (t *Transport) acceptInitial(now timeT, b []byte, d *Datagram, dcid quic.Co
 	if len(b) < 1200 || !quic.IsInitial(b) {
 		return nil // too small to be a client's Initial (RFC 9000 §14.1), or not one
 	}
+	var odcid quic.ConnectionID
+	if t.opts.Config.RequireRetry {
+		h, err := wire.ParseHeader(b, cidLen)
+		if err != nil {
+			return nil
+		}
+		if len(h.Token) == 0 {
+			t.sendRetry(now, &h, d.Addr)
+			return nil
+		}
+		var ok bool
+		if odcid, ok = t.checkRetryToken(now, h.Token, d.Addr, dcid); !ok {
+			return nil // forged, stale or from another address
+		}
+	}
 	t.mu.Lock()
 	if t.closed || len(t.all) >= maxConns {
 		t.mu.Unlock()
@@ -69,7 +92,13 @@ func (t *Transport) acceptInitial(now timeT, b []byte, d *Datagram, dcid quic.Co
 	cfg := t.opts.Config
 	cfg.CIDs = cidSource{t: t, c: c}
 	c.mu.Lock()
-	core, err := quic.NewServer(&cfg, now, d.Addr, dcid)
+	var core *quic.Conn
+	var err error
+	if odcid.Len() > 0 {
+		core, err = quic.NewServerAfterRetry(&cfg, now, d.Addr, dcid, odcid)
+	} else {
+		core, err = quic.NewServer(&cfg, now, d.Addr, dcid)
+	}
 	if err != nil {
 		c.mu.Unlock()
 		t.log.Debug("server connection refused", "err", err)
@@ -83,3 +112,65 @@ func (t *Transport) acceptInitial(now timeT, b []byte, d *Datagram, dcid quic.Co
 
 // maxConns bounds the connections of one Transport.
 const maxConns = 1 << 16
+
+// retryTokenLife bounds how long a Retry token is good for.
+const retryTokenLife = 10 * time.Second
+
+// sendRetry answers a tokenless Initial with a Retry (RFC 9000 §8.1.2):
+// a new id to use and a token binding the client's address, its original
+// id and that new id, so the server keeps no state until the client
+// proves it receives at its address.
+func (t *Transport) sendRetry(now timeT, h *wire.Header, to netip.AddrPort) {
+	if !t.statelessAllowed(now) {
+		return
+	}
+	var scid [cidLen]byte
+	rand.Read(scid[:])
+	odcid := quic.MakeConnectionID(h.DstCID)
+	tok := t.retryToken(now, to, odcid, quic.MakeConnectionID(scid[:]))
+	var r [1]byte
+	rand.Read(r[:])
+	pkt := wire.AppendRetry(nil, wire.Version1, h.SrcCID, scid[:], tok, r[0])
+	tag := protect.RetryIntegrityTag(h.DstCID, pkt)
+	pkt = append(pkt, tag[:]...)
+	t.sock.WriteBatch([]Datagram{{Buf: pkt, N: len(pkt), Addr: to}})
+}
+
+// retryToken is time (8 bytes) || len(odcid) || odcid || MAC(16).
+func (t *Transport) retryToken(now timeT, addr netip.AddrPort, odcid, scid quic.ConnectionID) []byte {
+	tok := binary.BigEndian.AppendUint64(nil, uint64(now.UnixNano()))
+	tok = append(tok, byte(odcid.Len()))
+	tok = append(tok, odcid.Bytes()...)
+	return append(tok, t.retryMAC(tok, addr, scid)...)
+}
+
+func (t *Transport) retryMAC(body []byte, addr netip.AddrPort, scid quic.ConnectionID) []byte {
+	m := hmac.New(sha256.New, t.resetKey[:])
+	m.Write([]byte("iroh-go retry token"))
+	m.Write(body)
+	ab, _ := addr.MarshalBinary()
+	m.Write(ab)
+	m.Write(scid.Bytes())
+	return m.Sum(nil)[:16]
+}
+
+// checkRetryToken validates a token from an Initial sent to dcid from
+// addr and returns the client's original destination id.
+func (t *Transport) checkRetryToken(now timeT, tok []byte, addr netip.AddrPort, dcid quic.ConnectionID) (quic.ConnectionID, bool) {
+	if len(tok) < 8+1+16 {
+		return quic.ConnectionID{}, false
+	}
+	n := int(tok[8])
+	if n > quic.MaxConnectionIDLen || len(tok) != 8+1+n+16 {
+		return quic.ConnectionID{}, false
+	}
+	body, mac := tok[:9+n], tok[9+n:]
+	if !hmac.Equal(mac, t.retryMAC(body, addr, dcid)) {
+		return quic.ConnectionID{}, false
+	}
+	issued := time.Unix(0, int64(binary.BigEndian.Uint64(tok)))
+	if now.Sub(issued) > retryTokenLife || issued.After(now.Add(time.Second)) {
+		return quic.ConnectionID{}, false
+	}
+	return quic.MakeConnectionID(tok[9 : 9+n]), true
+}

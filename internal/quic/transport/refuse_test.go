@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"github.com/iroh-go/iroh/internal/quic/wire"
+	"io"
 	"net"
 	"testing"
 	"time"
@@ -101,5 +102,48 @@ func TestVersionNegotiation(t *testing.T) {
 	h.Versions(func(v uint32) { versions = append(versions, v) })
 	if len(versions) != 1 || versions[0] != wire.Version1 || !bytes.Equal(h.DstCID, []byte{5, 6, 7, 8}) || !bytes.Equal(h.SrcCID, []byte{1, 2, 3, 4}) {
 		t.Fatalf("versions %x dcid %x scid %x", versions, h.DstCID, h.SrcCID)
+	}
+}
+
+// TestRetry: a server requiring address validation answers the first
+// Initial with a Retry; the client follows it and the connection works.
+func TestRetry(t *testing.T) {
+	sk := key.NewSecretKey()
+	srv, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: []string{testALPN}}, RequireRetry: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cli, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: key.NewSecretKey(), ALPNs: []string{testALPN}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	go func() {
+		if c, err := srv.Accept(ctx); err == nil {
+			s, err := c.AcceptStream(ctx)
+			if err == nil {
+				s.Write([]byte("validated"))
+				s.Close()
+			}
+		}
+	}()
+	c, err := cli.Dial(ctx, srv.LocalAddr(), sk.Public(), testALPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := c.OpenStream(ctx)
+	s.Write([]byte("hi"))
+	got, err := io.ReadAll(s)
+	if err != nil || string(got) != "validated" {
+		t.Fatalf("%q %v", got, err)
+	}
+	c.mu.Lock()
+	retried := c.core.UsedRetry()
+	c.mu.Unlock()
+	if !retried {
+		t.Fatal("no Retry happened")
 	}
 }
