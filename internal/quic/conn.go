@@ -92,8 +92,10 @@ type Conn struct {
 	// Sending.
 	scid        ConnectionID // our initial source id (long headers)
 	ackOut      []wire.AckRange
-	probes      [3]int    // PTO probes owed per space
-	pingPending bool      // keep-alive or probe PING
+	probes      [3]int // PTO probes owed per space
+	pingPending bool   // keep-alive or probe PING
+	ackFreqSent bool   // our ACK_FREQUENCY is in flight or acknowledged
+	ackFreqSeq  uint64
 	paceAt      time.Time // the pacer's next send time, zero if none
 	recvFlow    recvFlow  // connection-level, ours
 	sendFlow    sendFlow  // connection-level, the peer's

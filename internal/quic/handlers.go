@@ -157,6 +157,11 @@ func (c *Conn) onFramesLost(now time.Time, p *path, recs []frameRecord) {
 			if p.pmtud != nil {
 				p.pmtud.OnProbeLost(now, int(f.n))
 			}
+		case frAckFrequency:
+			if f.id == c.ackFreqSeq {
+				c.ackFreqSeq++
+				c.ackFreqSent = false
+			}
 		case frDataBlocked, frStreamDataBlocked, frStreamsBlockedBidi, frStreamsBlockedUni:
 			// Stale by now; sent again if still blocked.
 		}

@@ -157,7 +157,7 @@ func (c *Conn) wantsToSend(now time.Time, p *path, i int, budget int) bool {
 // hasControl reports whether 1-RTT control frames are pending.
 func (c *Conn) hasControl(p *path) bool {
 	ss := c.streams
-	if c.handshakeDoneQueued || c.recvFlow.pending || c.sendFlow.blocked {
+	if c.handshakeDoneQueued || c.recvFlow.pending || c.sendFlow.blocked || c.ackFreqPending() {
 		return true
 	}
 	if ss.remoteBidi.pending || ss.remoteUni.pending || ss.localBidi.blocked || ss.localUni.blocked {
@@ -384,6 +384,20 @@ func (c *Conn) appendControl(now time.Time, p *path, w *frameWriter) {
 		if add(&wire.PathChallengeFrame{Data: p.challenge}, frameRecord{kind: frPathChallenge}) {
 			p.challengePending = false
 			p.challengeSent = now
+		}
+	}
+	if c.ackFreqPending() {
+		// Fewer ACKs from a peer that supports the ACK-frequency draft:
+		// one every ackElicitingThreshold+1 packets, with the delay it
+		// announced, so our PTO computation stays right.
+		f := &wire.AckFrequencyFrame{
+			Seq:                   c.ackFreqSeq,
+			AckElicitingThreshold: ackElicitingThreshold,
+			RequestMaxAckDelay:    uint64(max(c.peerMaxAckDelay, c.peerMinAckDelay) / time.Microsecond),
+			ReorderingThreshold:   1,
+		}
+		if add(f, frameRecord{kind: frAckFrequency, id: c.ackFreqSeq}) {
+			c.ackFreqSent = true
 		}
 	}
 	if c.recvFlow.pending {
@@ -640,4 +654,16 @@ func (c *Conn) maybeSendMTUProbe(now time.Time, p *path, buf []byte, budget *int
 	p.pmtud.OnProbeSent(size)
 	p.bytesSent += uint64(size)
 	return size
+}
+
+// ackElicitingThreshold is the ack-eliciting packets we let the peer
+// receive before it must acknowledge (ACK_FREQUENCY): one ACK per ten
+// packets instead of two halves the packets on the return path and the
+// ACK processing of a bulk sender.
+const ackElicitingThreshold = 9
+
+// ackFreqPending reports whether our ACK_FREQUENCY frame is due: once the
+// handshake is confirmed, if the peer announced min_ack_delay.
+func (c *Conn) ackFreqPending() bool {
+	return !c.ackFreqSent && c.confirmed && c.peerMinAckDelay > 0
 }
