@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"net/netip"
 	"os"
 	"sync"
@@ -87,6 +88,12 @@ func (c *Conn) flushLocked(now time.Time) {
 			c.t.log.Debug("socket write failed", "err", err)
 			break
 		}
+		segs := 1
+		if seg > 0 {
+			segs = (n + seg - 1) / seg
+		}
+		c.t.m.DatagramsSent.Add(float64(segs))
+		c.t.m.BytesSent.Add(float64(n))
 	}
 	sendBufPool.Put(bp)
 }
@@ -103,6 +110,11 @@ func (c *Conn) eventsLocked() {
 			if !c.handshakeSeen {
 				c.handshakeSeen = true
 				close(c.handshake)
+				side := "dialed"
+				if c.t.opts.Server && !c.core.IsClient() {
+					side = "accepted"
+				}
+				c.t.m.Connections.WithLabelValues(side).Inc()
 				if c.t.opts.Server && !c.accepted {
 					c.accepted = true
 					select {
@@ -134,6 +146,7 @@ func (c *Conn) eventsLocked() {
 			if !c.doneSeen {
 				c.doneSeen = true
 				c.err = c.core.Err()
+				c.t.m.Closed.WithLabelValues(closeHow(c.err)).Inc()
 				if !c.handshakeSeen {
 					c.handshakeSeen = true
 					close(c.handshake)
@@ -280,3 +293,25 @@ func (c *Conn) wait(ctx context.Context, sig chan struct{}, deadline time.Time) 
 }
 
 var errDeadline = os.ErrDeadlineExceeded
+
+// closeHow classifies a connection's end for the Closed metric.
+func closeHow(err error) string {
+	var ae *quic.ApplicationError
+	var te *quic.TransportError
+	var ie *quic.IdleTimeoutError
+	var sr *quic.StatelessResetError
+	switch {
+	case errors.As(err, &ae):
+		if ae.Remote {
+			return "remote"
+		}
+		return "local"
+	case errors.As(err, &ie):
+		return "idle"
+	case errors.As(err, &sr):
+		return "reset"
+	case errors.As(err, &te) && te.Remote && te.Code == quic.NoError:
+		return "remote"
+	}
+	return "error"
+}

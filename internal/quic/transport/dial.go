@@ -133,6 +133,7 @@ func (t *Transport) sendRetry(now timeT, h *wire.Header, to netip.AddrPort) {
 	pkt := wire.AppendRetry(nil, wire.Version1, h.SrcCID, scid[:], tok, r[0])
 	tag := protect.RetryIntegrityTag(h.DstCID, pkt)
 	pkt = append(pkt, tag[:]...)
+	t.m.StatelessReplies.WithLabelValues("retry").Inc()
 	t.sock.WriteBatch([]Datagram{{Buf: pkt, N: len(pkt), Addr: to}})
 }
 

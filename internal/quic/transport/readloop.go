@@ -42,6 +42,8 @@ func (t *Transport) readLoop() {
 		for i := range batch[:n] {
 			d := &batch[i]
 			d.segments(func(b []byte) {
+				t.m.DatagramsRecv.Inc()
+				t.m.BytesRecv.Add(float64(len(b)))
 				if c := t.handleDatagram(now, b, d); c != nil && !c.inBatch {
 					c.inBatch = true
 					touched = append(touched, c)
@@ -160,6 +162,7 @@ func (t *Transport) sendStatelessReset(now timeT, b []byte, to netip.AddrPort, d
 	pkt[0] = 0x40 | pkt[0]&0x3f
 	tok := t.resetToken(dcid)
 	copy(pkt[n-16:], tok[:])
+	t.m.StatelessReplies.WithLabelValues("reset").Inc()
 	t.sock.WriteBatch([]Datagram{{Buf: pkt, N: n, Addr: to}})
 }
 
@@ -177,6 +180,7 @@ func (t *Transport) maybeVersionNegotiation(b []byte, to netip.AddrPort) bool {
 	var r [1]byte
 	rand.Read(r[:])
 	pkt := wire.AppendVersionNegotiation(nil, h.DstCID, h.SrcCID, []uint32{wire.Version1}, r[0])
+	t.m.StatelessReplies.WithLabelValues("version_negotiation").Inc()
 	t.sock.WriteBatch([]Datagram{{Buf: pkt, N: len(pkt), Addr: to}})
 	return true
 }

@@ -36,6 +36,9 @@ type Options struct {
 	// Logger receives debug logs; nil means none (a library logs nothing
 	// unless given a logger).
 	Logger *slog.Logger
+	// Metrics receives the transport's counters; nil means unregistered
+	// ones of its own.
+	Metrics *Metrics
 }
 
 // Transport runs QUIC connections over one Socket.
@@ -44,6 +47,7 @@ type Transport struct {
 	sock     Socket
 	opts     Options
 	log      *slog.Logger
+	m        *Metrics
 	resetKey [32]byte
 
 	wg       sync.WaitGroup
@@ -79,6 +83,10 @@ func New(sock Socket, opts *Options) (*Transport, error) {
 		t.log = slog.New(slog.DiscardHandler)
 	}
 	t.log = t.log.With("component", "quic")
+	t.m = t.opts.Metrics
+	if t.m == nil {
+		t.m = NewMetrics(nil)
+	}
 	if _, err := io.ReadFull(rand.Reader, t.resetKey[:]); err != nil {
 		return nil, fmt.Errorf("quic: reset key: %w", err)
 	}
