@@ -25,6 +25,7 @@ const (
 	EventStreamsAvailable                      // the peer raised MAX_STREAMS: OpenStream may succeed
 	EventDatagram                              // a datagram arrived (ReceiveDatagram)
 	EventClosed                                // the connection closed; Err says why
+	EventStreamFinished                        // Stream is done both ways and forgotten by the core
 )
 
 // Event is one change for the application. Stream is set for stream
@@ -282,6 +283,10 @@ func (c *Conn) collectStreamEvents() {
 		c.emit(Event{Kind: EventStreamOpened, Stream: id})
 	}
 	ss.opened = ss.opened[:0]
+	for _, id := range ss.finished {
+		c.emit(Event{Kind: EventStreamFinished, Stream: id})
+	}
+	ss.finished = ss.finished[:0]
 }
 
 // IsClient reports whether this is the client side.

@@ -221,6 +221,10 @@ func (c *Conn) onStreamData(id StreamID, off uint64, data []byte, fin bool) *Tra
 	if !c.recvFlow.onReceived(grew) {
 		return errf(FlowControlError, "connection data %d past the limit %d", c.recvFlow.received, c.recvFlow.limit)
 	}
+	if s := c.streams.m[id]; grew > 0 && (s == nil || s.stopRead || s.recvState >= recvResetRecvd) {
+		// Nobody will read these bytes: credit them at once.
+		c.recvFlow.onConsumed(time.Time{}, grew, 0)
+	}
 	return nil
 }
 

@@ -71,6 +71,8 @@ type streams struct {
 	notify []StreamID
 	// Streams the peer opened since the last look, for events.
 	opened []StreamID
+	// Streams forgotten (both halves done) since the last look.
+	finished []StreamID
 }
 
 func newStreams(server bool, p streamParams, maxBidi, maxUni uint64) *streams {
@@ -350,6 +352,7 @@ func (ss *streams) maybeForget(s *stream) {
 		return
 	}
 	delete(ss.m, s.id)
+	ss.finished = append(ss.finished, s.id)
 	s.send.reset()
 	s.recv.free()
 	if !ss.isLocal(s.id) {

@@ -138,6 +138,8 @@ func (c *Conn) eventsLocked() {
 			if s := c.streams[e.Stream]; s != nil {
 				signal(s.writeSig)
 			}
+		case quic.EventStreamFinished:
+			delete(c.streams, e.Stream)
 		case quic.EventStreamsAvailable:
 			signal(c.openSig)
 		case quic.EventDatagram:

@@ -183,6 +183,7 @@ func TestManyStreams(t *testing.T) {
 				t.Error(err)
 			}
 			s.Close()
+			io.ReadAll(s) // the server's FIN: the stream is done both ways
 		}()
 	}
 	wg.Wait()
@@ -197,6 +198,23 @@ func TestManyStreams(t *testing.T) {
 		case <-time.After(20 * time.Second):
 			t.Fatal("streams missing")
 		}
+	}
+	// Finished streams leave the driver's table on both sides.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		client.mu.Lock()
+		nc := len(client.streams)
+		client.mu.Unlock()
+		server.mu.Lock()
+		ns := len(server.streams)
+		server.mu.Unlock()
+		if nc == 0 && ns == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d client and %d server streams still tracked", nc, ns)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
 
