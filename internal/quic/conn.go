@@ -142,6 +142,9 @@ type Conn struct {
 
 	// Key update.
 	keys keyState
+
+	earlyData      bool // client: 0-RTT keys were installed
+	zeroRTTPackets uint64
 }
 
 // closeInfo is the CONNECTION_CLOSE we send.

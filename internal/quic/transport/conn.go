@@ -247,6 +247,24 @@ func (c *Conn) ALPN() string {
 	return c.core.ALPN()
 }
 
+// EarlyDataAccepted reports whether the server accepted the 0-RTT data of
+// a DialEarly connection; meaningful once HandshakeComplete.
+func (c *Conn) EarlyDataAccepted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.core.EarlyDataAccepted()
+}
+
+// Stats returns the connection's counters and path figures.
+func (c *Conn) Stats() quic.Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.core.Stats()
+}
+
+// HandshakeComplete is closed when the handshake completed or failed.
+func (c *Conn) HandshakeComplete() <-chan struct{} { return c.handshake }
+
 // RemoteAddr is the peer's address on the current path.
 func (c *Conn) RemoteAddr() netip.AddrPort {
 	c.mu.Lock()
