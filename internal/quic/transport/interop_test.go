@@ -264,3 +264,65 @@ func TestRustRefusals(t *testing.T) {
 	}
 	t.Logf("unknown ALPN: %v after %v", err, time.Since(start))
 }
+
+// TestRustZeroRTT: Go resumes a session with a Rust iroh 1.0 server and
+// sends its request in 0-RTT; Rust accepts it and echoes.
+func TestRustZeroRTT(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	peer := testutil.StartRustListener(t)
+	id, _ := key.ParsePublicKey(peer.ID)
+	var addr netip.AddrPort
+	for _, a := range peer.Addrs {
+		if ap, err := netip.ParseAddrPort(a); err == nil && ap.Addr().Is4() {
+			addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port())
+		}
+	}
+	const alpn = "iroh-go-interop/echo/0"
+	cache := tls13.NewSessionCache(0)
+	tr, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: key.NewSecretKey(), ALPNs: []string{alpn}, SessionCache: cache, EnableEarlyData: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	echo := func(c *Conn, msg string) {
+		t.Helper()
+		s, err := c.OpenStream(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Write([]byte(msg))
+		s.Close()
+		got, err := io.ReadAll(s)
+		if err != nil || string(got) != msg {
+			t.Fatalf("echo %q %v", got, err)
+		}
+	}
+	c1, err := tr.Dial(t.Context(), addr, id, alpn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(c1, "first")
+	deadline := time.Now().Add(5 * time.Second)
+	for cache.Len() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if cache.Len() == 0 {
+		t.Fatal("Rust sent no session ticket")
+	}
+	c1.Close(0, "")
+	c2, err := tr.DialEarly(t.Context(), addr, id, alpn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(c2, "zero rtt to rust")
+	<-c2.HandshakeComplete()
+	st := c2.Stats()
+	t.Logf("0-RTT packets %d, accepted %v", st.ZeroRTTPackets, c2.EarlyDataAccepted())
+	if st.ZeroRTTPackets == 0 || !c2.EarlyDataAccepted() {
+		t.Fatal("0-RTT not used or not accepted by Rust")
+	}
+	c2.Close(0, "")
+}
