@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,7 +147,7 @@ func TestRustClose(t *testing.T) {
 func serveGo(t *testing.T) string {
 	t.Helper()
 	sk := key.NewSecretKey()
-	tr, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: []string{"iroh-go-interop/echo/0", "iroh-go-interop/sink/0"}}}})
+	tr, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: []string{"iroh-go-interop/echo/0", "iroh-go-interop/sink/0", "iroh-go-interop/close/0"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +183,11 @@ func serveConn(c *Conn) {
 			return
 		}
 		go func() {
+			if c.ALPN() == "iroh-go-interop/close/0" {
+				io.Copy(io.Discard, s)
+				c.Close(42, "bye")
+				return
+			}
 			if c.ALPN() == "iroh-go-interop/echo/0" {
 				io.Copy(s, s)
 				s.Close()
@@ -216,6 +223,40 @@ func TestRustDialsGo(t *testing.T) {
 			t.Fatalf("%v: rust says %v", args, res)
 		}
 	}
+	// Our server closes with code 42 and reason "bye": Rust sees both.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	res, err := testutil.RustConnect(ctx, t, tk, "--mode", "close")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason := fmt.Sprint(res["close_reason"])
+	if res["ok"] != true || !strings.Contains(reason, "42") || !strings.Contains(reason, "bye") {
+		t.Fatalf("rust saw close %v (%v)", reason, res)
+	}
+	t.Logf("rust saw our close: %s", reason)
+}
+
+// TestRustSeesOurClose: we close a connection to Rust with a code and a
+// reason; the Rust listener reports both.
+func TestRustSeesOurClose(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	c, peer := dialRust(t, "iroh-go-interop/echo/0")
+	c.Close(7, "go says bye")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ev, err := peer.WaitEvent(ctx, func(ev map[string]any) bool { return ev["event"] == "closed" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason := fmt.Sprint(ev["reason"])
+	if !strings.Contains(reason, "7") || !strings.Contains(reason, "go says bye") {
+		t.Fatalf("rust saw %v", ev)
+	}
+	t.Logf("rust saw: %s", reason)
 }
 
 // TestRustRefusals: a wrong endpoint id fails fast with the TLS alert
