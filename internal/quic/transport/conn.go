@@ -31,6 +31,9 @@ type Conn struct {
 	openSig   chan struct{} // stream credit grew
 	dgramSig  chan struct{} // a datagram arrived
 
+	// Transport.mu guards ids: the connection ids routed to this Conn.
+	ids []quic.ConnectionID
+
 	// mu guards the following.
 	mu            sync.Mutex
 	core          *quic.Conn

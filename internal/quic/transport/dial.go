@@ -108,6 +108,7 @@ func (t *Transport) acceptInitial(now timeT, b []byte, d *Datagram, dcid quic.Co
 	c := newConn(t)
 	t.all[c] = struct{}{}
 	t.conns[dcid] = c
+	c.ids = append(c.ids, dcid)
 	t.mu.Unlock()
 	cfg := t.opts.Config
 	cfg.CIDs = cidSource{t: t, c: c}
