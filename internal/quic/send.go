@@ -676,6 +676,7 @@ func (c *Conn) maybeSendMTUProbe(now time.Time, p *path, buf []byte, budget *int
 		return 0
 	}
 	p.pmtud.OnProbeSent(size)
+	c.pmtudDue = false
 	p.bytesSent += uint64(size)
 	return size
 }

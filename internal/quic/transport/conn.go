@@ -39,6 +39,7 @@ type Conn struct {
 	core          *quic.Conn
 	timer         *time.Timer
 	timerAt       time.Time
+	firedAt       time.Time // the deadline the timer last ran for
 	streams       map[quic.StreamID]*Stream
 	inBatch       bool // owned by the read loop: in its touched list
 	out           [1]Datagram
@@ -178,6 +179,12 @@ func (c *Conn) armTimerLocked() {
 	}
 	c.timerAt = at
 	d := time.Until(at)
+	if !c.firedAt.IsZero() && !at.After(c.firedAt) && d < time.Millisecond {
+		// The deadline did not move although its timer ran: whatever is
+		// due cannot happen yet (e.g. blocked by the anti-amplification
+		// limit). Do not spin.
+		d = time.Millisecond
+	}
 	if c.timer == nil {
 		c.timer = time.AfterFunc(d, c.onTimer)
 		return
@@ -205,6 +212,7 @@ func (c *Conn) onTimer() {
 	now := timeNow()
 	if at := c.core.Timeout(); !at.IsZero() && !now.Before(at) {
 		c.core.HandleTimeout(now)
+		c.firedAt = at
 	}
 	c.afterInputLocked()
 }
