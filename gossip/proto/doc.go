@@ -26,5 +26,17 @@
 // peer that refused our Low request is not asked again within a shuffle
 // interval, so a swarm of full peers does not trade requests forever.
 // Neighbors-scope broadcasts go to the whole active view (eager and
-// lazy), not only eager peers.
+// lazy), not only eager peers. Active peers whose connection broke
+// without a Disconnect (crash, partition) are remembered (at most 8 per
+// topic, for 10 shuffle intervals) and one of them is sent Join at each
+// shuffle, so a healed partition becomes one swarm again (Rust's swarms
+// stay split, iroh-gossip issue #86).
+//
+// # Simulator
+//
+// Sim runs thousands of States over a simulated network with latency,
+// loss, crashes, leaves, joins and partitions, seeded and reproducible,
+// and reports the Rust simulator's metrics (relative message redundancy,
+// last delivery hop, missed deliveries). BenchmarkSim1000 gives them at
+// 1,000 peers.
 package proto
