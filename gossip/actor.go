@@ -143,7 +143,9 @@ func (a *actor) run() {
 	g := a.g
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
-	a.after(housekeeping, a.housekeep)
+	// The first look at our addresses comes early: right after Bind the
+	// endpoint may not know its relay or public address yet.
+	a.after(time.Second, a.housekeep)
 	defer a.shutdown()
 	for {
 		if len(a.timers) > 0 {
