@@ -143,7 +143,9 @@ func (a *actor) run() {
 	g := a.g
 	t := time.NewTimer(time.Hour)
 	defer t.Stop()
-	a.after(housekeeping, a.housekeep)
+	// The first look at our addresses comes early: right after Bind the
+	// endpoint may not know its relay or public address yet.
+	a.after(time.Second, a.housekeep)
 	defer a.shutdown()
 	for {
 		if len(a.timers) > 0 {
@@ -275,9 +277,27 @@ func (a *actor) expireAddrs(force bool) {
 	}
 }
 
+func (a *actor) closeIfUnused(cs *connState) {
+	if cs.down || a.state.InUse(cs.remote) {
+		return
+	}
+	if p := a.peers[cs.remote]; p != nil && len(p.pending) > 0 {
+		return
+	}
+	a.g.closeWith(cs, closeNormal, "close from disconnect", "unused")
+	a.connDown(cs)
+}
+
 func (a *actor) housekeep() {
 	a.after(housekeeping, a.housekeep)
 	a.expireAddrs(false)
+	for _, p := range a.peers {
+		for _, cs := range slices.Clone(p.conns) {
+			if time.Since(cs.at) > unusedGrace {
+				a.closeIfUnused(cs)
+			}
+		}
+	}
 	if d := AppendPeerData(nil, a.g.ep.Addr()); string(d) != string(a.myData) {
 		a.myData = d
 		a.input(proto.UpdatePeerData{Data: d})
@@ -428,6 +448,9 @@ func (a *actor) connUp(cs *connState) {
 		}
 		p.conns = append(p.conns, cs)
 	}
+	// A connection no topic comes to use (a peer that connects and says
+	// nothing, or only something transient) is closed.
+	a.after(unusedGrace, func() { a.closeIfUnused(cs) })
 	if loser != nil {
 		a.after(supersededGrace, func() {
 			if !loser.down && p.current() != loser {

@@ -244,3 +244,27 @@ func TestDialFailed(t *testing.T) {
 		t.Fatalf("failed dials = %v", got)
 	}
 }
+
+// TestSilentConnectionClosed: a peer that connects and never joins a
+// topic does not keep a connection (or a table entry) forever.
+func TestSilentConnectionClosed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 5 s grace")
+	}
+	a := newNode(t, nil)
+	subscribe(t, a, TopicFromName("silent"))
+	r := newRawPeer(t, a)
+	select {
+	case <-r.conn.Context().Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("silent connection still open after 10 s")
+	}
+	var peers int
+	a.g.do(t.Context(), func() { peers = len(a.g.a.peers) })
+	if peers != 0 {
+		t.Fatalf("%d peer entries left", peers)
+	}
+	if got := promtest.ToFloat64(a.g.m.ConnClosed.WithLabelValues("unused")); got != 1 {
+		t.Fatalf("unused closes = %v", got)
+	}
+}

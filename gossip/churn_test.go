@@ -78,16 +78,7 @@ func TestBootstrapLeaves(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The survivors must form one connected swarm again.
-	deadline := time.Now().Add(10 * time.Second)
-	for !connected(nodes, topics) {
-		if time.Now().After(deadline) {
-			for i, tp := range topics {
-				t.Logf("node %d (%s): %v", i, nodes[i].ep.ID().ShortString(), tp.Neighbors())
-			}
-			t.Fatal("survivors not connected")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitConnected(t, nodes, topics)
 	for i, tp := range topics {
 		msg := fmt.Sprintf("from %d", i)
 		if err := tp.Broadcast(t.Context(), []byte(msg)); err != nil {

@@ -107,6 +107,7 @@ func TestThreeNodes(t *testing.T) {
 	if err := ta.Joined(ctx); err != nil {
 		t.Fatal(err)
 	}
+	waitConnected(t, []*node{a, b, c}, []*Topic{ta, tb, tc})
 	if err := ta.Broadcast(ctx, []byte("from a")); err != nil {
 		t.Fatal(err)
 	}
@@ -167,6 +168,7 @@ func TestManyMessages(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	waitConnected(t, nodes, topics)
 	want := map[string]bool{}
 	for i := range 200 {
 		m := fmt.Sprintf("msg %d", i)
@@ -191,4 +193,18 @@ func mustHex(t testing.TB, s string) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// waitConnected waits until the links both ends agree on connect all
+// nodes: Joined only says a node has a neighbour, and a message sent
+// before a link exists does not travel it later.
+func waitConnected(t testing.TB, nodes []*node, topics []*Topic) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !connected(nodes, topics) {
+		if time.Now().After(deadline) {
+			t.Fatal("swarm not connected after 10 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

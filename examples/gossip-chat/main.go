@@ -14,6 +14,7 @@ import (
 	"io"
 	"log"
 	"os"
+	"slices"
 	"time"
 
 	"github.com/iroh-go/iroh"
@@ -74,8 +75,17 @@ func run(ctx context.Context, out io.Writer, opts *iroh.Options) error {
 		}
 		members = append(members, m)
 	}
-	for _, m := range members {
+	// Joined says a member has a neighbour. A broadcast only travels the
+	// links that exist when it is sent, so wait until each newcomer and
+	// the member it joined through list each other.
+	for i, m := range members[1:] {
 		if err := m.topic.Joined(ctx); err != nil {
+			return err
+		}
+		if err := waitNeighbor(ctx, members[i].topic, m.ep.ID()); err != nil {
+			return err
+		}
+		if err := waitNeighbor(ctx, m.topic, members[i].ep.ID()); err != nil {
 			return err
 		}
 	}
@@ -97,6 +107,18 @@ func run(ctx context.Context, out io.Writer, opts *iroh.Options) error {
 			case <-ctx.Done():
 				return fmt.Errorf("%s heard %d messages: %w", m.name, heard, ctx.Err())
 			}
+		}
+	}
+	return nil
+}
+
+// waitNeighbor polls t's neighbours until id is among them.
+func waitNeighbor(ctx context.Context, t *gossip.Topic, id iroh.EndpointID) error {
+	for !slices.Contains(t.Neighbors(), id) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for neighbour %s: %w", id.ShortString(), ctx.Err())
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 	return nil

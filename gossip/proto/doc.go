@@ -25,6 +25,23 @@
 // already active is not answered, which ends every request exchange; a
 // peer that refused our Low request is not asked again within a shuffle
 // interval, so a swarm of full peers does not trade requests forever.
-// Neighbors-scope broadcasts go to the whole active view (eager and
-// lazy), not only eager peers.
+// A graft timer that fires while eager peers are still delivering new
+// messages (within the last graft timeout) is put off, at most three
+// times: under a burst the announced message is usually queued behind the
+// same link, and grafting would fetch it twice and flip the tree toward
+// idle links (on loopback, 1,000 messages to 10 nodes: 1.06 s -> 0.83 s;
+// to 50 nodes: 9.1 s -> 5.7 s). Neighbors-scope broadcasts go to the whole active view (eager and
+// lazy), not only eager peers. Active peers whose connection broke
+// without a Disconnect (crash, partition) are remembered (at most 8 per
+// topic, for 10 shuffle intervals) and one of them is sent Join at each
+// shuffle, so a healed partition becomes one swarm again (Rust's swarms
+// stay split, iroh-gossip issue #86).
+//
+// # Simulator
+//
+// Sim runs thousands of States over a simulated network with latency,
+// loss, crashes, leaves, joins and partitions, seeded and reproducible,
+// and reports the Rust simulator's metrics (relative message redundancy,
+// last delivery hop, missed deliveries). BenchmarkSim1000 gives them at
+// 1,000 peers.
 package proto

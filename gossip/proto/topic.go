@@ -62,6 +62,8 @@ type topic struct {
 	lazyQueue  map[PeerID][]IHave
 	dispatchOn bool
 	missing    map[MessageID][]announce
+	deferred   map[MessageID]uint8 // graft timers put off while eager peers deliver
+	lastEager  time.Time           // last new Gossip from an eager peer
 	received   map[MessageID]time.Time
 	recvFIFO   fifo
 	cache      map[MessageID]cached
@@ -78,6 +80,7 @@ func (s *State) newTopic(id TopicID) *topic {
 		lost:      make(map[PeerID]time.Time),
 		lazyQueue: make(map[PeerID][]IHave),
 		missing:   make(map[MessageID][]announce),
+		deferred:  make(map[MessageID]uint8),
 		received:  make(map[MessageID]time.Time),
 		cache:     make(map[MessageID]cached),
 	}
@@ -647,6 +650,9 @@ func (tp *topic) onGossip(from PeerID, m *Message) {
 		return
 	}
 	tp.markReceived(m.ID)
+	if slices.Contains(tp.eager, from) {
+		tp.lastEager = tp.s.now
+	}
 	r := m.Scope.Round
 	if r < 0xffff {
 		r++
@@ -707,15 +713,32 @@ func (tp *topic) onIHave(from PeerID, ihs []IHave) {
 	}
 }
 
+// maxGraftDeferrals bounds how often a graft is put off while eager
+// peers are delivering.
+const maxGraftDeferrals = 3
+
 func (tp *topic) onGraftTimer(id MessageID) {
 	anns, ok := tp.missing[id]
 	if !ok {
+		delete(tp.deferred, id)
 		return
 	}
 	if _, got := tp.received[id]; got || len(anns) == 0 {
 		delete(tp.missing, id)
+		delete(tp.deferred, id)
 		return
 	}
+	// Eager peers delivered new messages within the timeout: the tree
+	// works and is only busy (a burst queued behind the same link), so the
+	// announced message is most likely on its way. Grafting now would
+	// fetch it twice and reshape the tree toward whichever path is idle;
+	// wait up to maxGraftDeferrals more timeouts.
+	if tp.s.now.Sub(tp.lastEager) < tp.cfg().GraftTimeout1 && tp.deferred[id] < maxGraftDeferrals {
+		tp.deferred[id]++
+		tp.s.schedule(tp.id, Timer{Kind: TimerGraft, ID: id}, tp.cfg().GraftTimeout1)
+		return
+	}
+	delete(tp.deferred, id)
 	a := anns[0]
 	tp.missing[id] = anns[1:]
 	tp.makeEager(a.peer)
