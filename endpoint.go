@@ -161,6 +161,10 @@ func Bind(ctx context.Context, opts *Options) (*Endpoint, error) {
 		// A library is quiet unless given a logger.
 		log = slog.New(slog.DiscardHandler)
 	}
+	o.Logger = log // o is our copy: the relay clients and lookups log here too
+	if o.AddressLookup.Logger == nil {
+		o.AddressLookup.Logger = log
+	}
 	if o.HandshakeTimeout == 0 {
 		o.HandshakeTimeout = 10 * time.Second
 	}
