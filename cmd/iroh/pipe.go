@@ -204,11 +204,17 @@ func waitOnline(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint) {
 		return
 	}
 	if ep.HomeRelay() == "" {
-		fmt.Fprintln(env.stderr, "warning: no relay reachable; the ticket holds direct addresses only")
+		why := ""
+		if rep := ep.LastNetReport(); rep != nil && len(rep.Errors) > 0 {
+			why = " (" + rep.Errors[0] + ")"
+		}
+		fmt.Fprintf(env.stderr, "warning: no relay reachable%s; the ticket holds direct addresses only\n", why)
 		return
 	}
-	if err := ep.Online(wctx); err != nil && ctx.Err() == nil {
-		fmt.Fprintf(env.stderr, "warning: home relay %s not connected: %v\n", ep.HomeRelay(), err)
+	octx, ocancel := context.WithTimeout(wctx, 3*time.Second)
+	defer ocancel()
+	if err := ep.Online(octx); err != nil && ctx.Err() == nil {
+		fmt.Fprintf(env.stderr, "warning: not connected to the home relay: %s\n", errorLine("", err))
 	}
 }
 
