@@ -39,8 +39,9 @@ iroh blobs list --data-dir store`,
 				usage: "--data-dir DIR", example: "iroh blobs gc --data-dir store"},
 			{name: "bench", summary: "benchmark import and transfer over loopback",
 				usage: benchUsage, help: benchHelp, example: "iroh blobs bench --size 300000000 --runs 1",
+				run: runBlobsBench,
 				subs: []*command{{name: "provide", summary: "the provider process of blobs bench (internal)",
-					usage: "--data-dir DIR --path PATH", example: "iroh blobs bench provide --data-dir d --path f"}}},
+					usage: "--data-dir DIR --path PATH", example: "iroh blobs bench provide --data-dir d --path f", run: benchProvide}}},
 		},
 	})
 }

@@ -52,7 +52,7 @@ and copy stdin to it and it to stdout until both sides are done.`,
 				help: `Dial the listener named by an endpoint ticket, or by a bare endpoint id that
 address lookup (n0's DNS by default, --pkarr-relay, --dns-resolver, --mdns)
 resolves, and copy stdin to it and it to stdout.`,
-				example: "echo hello | iroh pipe connect endpointabc...",
+				example: "iroh pipe connect endpointabc... < file.txt",
 			},
 			{
 				name:    "listen-tcp",
