@@ -132,11 +132,11 @@ func runPipe(ctx context.Context, env *cmdEnv, args []string) error {
 	}()
 	switch sub {
 	case "listen":
-		return pipeListen(ctx, env, ep, ef.verbose, len(opts.Relays) > 0)
+		return pipeListen(ctx, env, ep, ef.verbose, len(opts.Relays))
 	case "connect":
 		return connectHint(pipeConnect(ctx, env, ep, target, ef.alpn, ef.verbose), &ef)
 	case "listen-tcp":
-		return pipeListenTCP(ctx, env, ep, host, ef.verbose, len(opts.Relays) > 0)
+		return pipeListenTCP(ctx, env, ep, host, ef.verbose, len(opts.Relays))
 	default:
 		return connectHint(pipeConnectTCP(ctx, env, ep, target, ef.alpn, addr, ef.verbose), &ef)
 	}
@@ -182,44 +182,59 @@ func short(s string) string {
 // relay, so the ticket holds every way to reach us; an offline machine
 // gets its ticket of direct addresses at once, since the net report ends
 // as soon as every probe failed.
-func printTicket(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, hasRelays bool) {
-	if hasRelays {
-		waitOnline(ctx, env, ep)
+func printTicket(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, relays int) {
+	if relays > 0 {
+		waitOnline(ctx, env, ep, relays)
 	}
 	fmt.Fprintln(env.stderr, ticket.EncodeEndpoint(ep.Addr()))
 }
 
-// waitOnline waits up to 5 s for the first net report and then for the
-// home relay connection, warning on stderr when there is none.
-func waitOnline(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint) {
+// waitOnline waits (at most 5 s) for the first net report, which picks
+// the home relay, and then for the connection to it, warning on stderr when
+// there is none. It stops early once a failure is known: an offline
+// machine (every probe fails at once) or a refused single relay costs
+// milliseconds, not the timeout.
+func waitOnline(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, relays int) {
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	for ep.LastNetReport() == nil && wctx.Err() == nil {
-		select {
-		case <-wctx.Done():
-		case <-time.After(10 * time.Millisecond):
+	var relayErr error
+	for wctx.Err() == nil {
+		octx, ocancel := context.WithTimeout(wctx, 50*time.Millisecond)
+		err := ep.Online(octx)
+		ocancel()
+		reported := ep.LastNetReport() != nil
+		switch {
+		case err == nil && reported:
+			return
+		case err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, iroh.ErrNoRelay):
+			relayErr = err
+		}
+		if relayErr != nil && (reported || relays == 1) {
+			break
+		}
+		if reported && ep.HomeRelay() == "" {
+			break
 		}
 	}
 	if ctx.Err() != nil {
 		return
 	}
-	if ep.HomeRelay() == "" {
+	switch {
+	case relayErr != nil:
+		fmt.Fprintf(env.stderr, "warning: not connected to the home relay: %s\n", errorLine("", relayErr))
+	case ep.HomeRelay() == "":
 		why := ""
 		if rep := ep.LastNetReport(); rep != nil && len(rep.Errors) > 0 {
 			why = " (" + rep.Errors[0] + ")"
 		}
 		fmt.Fprintf(env.stderr, "warning: no relay reachable%s; the ticket holds direct addresses only\n", why)
-		return
-	}
-	octx, ocancel := context.WithTimeout(wctx, 3*time.Second)
-	defer ocancel()
-	if err := ep.Online(octx); err != nil && ctx.Err() == nil {
-		fmt.Fprintf(env.stderr, "warning: not connected to the home relay: %s\n", errorLine("", err))
+	default:
+		fmt.Fprintf(env.stderr, "warning: home relay %s not connected within 5 s\n", ep.HomeRelay())
 	}
 }
 
-func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose, hasRelays bool) error {
-	printTicket(ctx, env, ep, hasRelays)
+func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose bool, relays int) error {
+	printTicket(ctx, env, ep, relays)
 	conn, err := ep.Accept(ctx)
 	if err != nil {
 		return ctxOr(ctx, err)
@@ -339,8 +354,8 @@ func ctxOr(ctx context.Context, err error) error {
 	return err
 }
 
-func pipeListenTCP(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, host string, verbose, hasRelays bool) error {
-	printTicket(ctx, env, ep, hasRelays)
+func pipeListenTCP(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, host string, verbose bool, relays int) error {
+	printTicket(ctx, env, ep, relays)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {

@@ -77,7 +77,7 @@ func runSend(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	defer r.Shutdown(context.Background())
 	if len(opts.Relays) > 0 {
-		waitOnline(ctx, env, ep)
+		waitOnline(ctx, env, ep, len(opts.Relays))
 	}
 	t := blobs.BlobTicket{Addr: ep.Addr(), Hash: root.Hash(), Format: root.HashAndFormat().Format}
 	fmt.Fprintf(env.stderr, "serving %s in place (keep it unchanged); to get it run 'iroh receive' with this ticket:\n", filepath.Base(filepath.Clean(p)))
