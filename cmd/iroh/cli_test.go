@@ -357,6 +357,9 @@ func TestReceiveProgressTellsTheTruth(t *testing.T) {
 	if len(bars) == 0 || sum == nil {
 		t.Fatalf("no progress or summary in %q", r.stderr)
 	}
+	if strings.Contains(r.stderr, "fetched in 0s") {
+		t.Errorf("transfer time of zero: %q", r.stderr)
+	}
 	last := bars[len(bars)-1]
 	if last[1] != "100.0" || last[2] != sum[1] {
 		t.Errorf("last progress %q%% at %s/s, summary %s/s:\n%s", last[1], last[2], sum[1], r.stderr)
