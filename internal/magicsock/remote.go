@@ -13,7 +13,7 @@ import (
 	"github.com/iroh-go/iroh/key"
 )
 
-// Timers of path selection, after Rust iroh 0.35 (shared/spec/core.md §11.5).
+// Timers of path selection, after Rust iroh 0.35 (iroh 0.35 iroh/src/magicsock/node_map/node_state.rs).
 const (
 	// trustUDPAddrDuration is how long a direct path stays preferred after
 	// a pong or received payload.
