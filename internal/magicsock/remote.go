@@ -102,6 +102,9 @@ type pathState struct {
 	lastPing time.Time
 	lastPong time.Time
 	latency  time.Duration
+	// lastEarlyPing is when a ping from the remote last made us ping back
+	// before the probe interval (see handleDisco).
+	lastEarlyPing time.Time
 }
 
 type pingTx struct {
