@@ -419,3 +419,17 @@ func TestUnreachableRelay(t *testing.T) {
 		t.Errorf("net-report against a dead relay: exit %d %q", r.code, r.stderr)
 	}
 }
+
+// TestConnectByUnknownIDSaysWhatHelps (item 6): dialing an id that no
+// lookup knows is one line that names what would help, without the
+// stacked prefixes of the layers below.
+func TestConnectByUnknownIDSaysWhatHelps(t *testing.T) {
+	ctx, cancel := context.WithCancel(t.Context())
+	pkarrURL, _, done := startDNSServer(t, ctx, "--dev", "--http-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--data-dir", t.TempDir())
+	defer func() { cancel(); <-done }()
+	id := key.NewSecretKey().Public().String()
+	r := runBin(t, nil, "pipe", "connect", id, "--offline", "--pkarr-relay", pkarrURL, "--bind4", "127.0.0.1:0", "--bind6", "")
+	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "pass its ticket") || strings.Count(r.stderr, "addrlookup") > 0 {
+		t.Fatalf("connect to an unknown id: exit %d %q", r.code, r.stderr)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/iroh-go/iroh"
+	"github.com/iroh-go/iroh/addrlookup"
 	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/ticket"
@@ -145,6 +146,9 @@ func runPipe(ctx context.Context, env *cmdEnv, args []string) error {
 // connectHint turns "no address known" into advice on the flag that
 // would have found one.
 func connectHint(err error, ef *endpointFlags) error {
+	if errors.Is(err, addrlookup.ErrNotFound) {
+		return errors.New("address lookup found no record for this endpoint id: is the listener running, publishing where we look (n0's DNS by default, or --pkarr-relay/--dns-*)? Or pass its ticket instead")
+	}
 	if !errors.Is(err, iroh.ErrNoAddress) {
 		return err
 	}
