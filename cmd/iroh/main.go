@@ -1,15 +1,3 @@
-// Command iroh is iroh-go's single binary: pipes and TCP forwarding between
-// endpoints (pipe), keys and tickets (key, id, ticket), blob transfer (send,
-// receive, blobs) and the services (relay, dns-server, net-report).
-//
-// Each command lives in its own file and registers one *command in init
-// with register: its name, a one-line summary for 'iroh help', the usage
-// synopsis, a paragraph of help, an example, and its subcommands (each a
-// *command with the same fields). 'iroh CMD -h', 'iroh CMD --help' and
-// 'iroh help CMD' all print that entry, followed by the flags the command's
-// flag set (made with newFlagSet(env, "CMD SUB")) defines. main only calls
-// run and turns its error into one line on stderr and an exit code: 2 for
-// bad usage, 1 for everything else.
 package main
 
 import (
