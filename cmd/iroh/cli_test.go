@@ -433,3 +433,47 @@ func TestConnectByUnknownIDSaysWhatHelps(t *testing.T) {
 		t.Fatalf("connect to an unknown id: exit %d %q", r.code, r.stderr)
 	}
 }
+
+// TestProgressNeverClaimsWhatIsMissing (item 7): an interrupted download's
+// last progress line shows what was verified, never 100%, and its rate is
+// bytes fetched over the transfer time.
+func TestProgressNeverClaimsWhatIsMissing(t *testing.T) {
+	var b bytes.Buffer
+	p := newProgressLine(&b, false)
+	p.update(blobs.DownloadProgress{Local: 1 << 20, Total: 300 << 20, Fetched: 1 << 20, Elapsed: time.Second})
+	p.update(blobs.DownloadProgress{Local: 299<<20 + 1023<<10, Total: 300 << 20, Fetched: 299<<20 + 1023<<10, Elapsed: 2 * time.Second, Done: true})
+	p.end()
+	out := b.String()
+	if strings.Contains(out, "100.0%") || !strings.Contains(out, "99.9%") || !strings.Contains(out, "150.0 MiB/s") {
+		t.Fatalf("progress of an unfinished download: %q", out)
+	}
+}
+
+// TestInterruptedReceiveKeepsNothingFalse (item 7): Ctrl-C while waiting
+// for a sender that is gone says nothing was kept and leaves no state.
+func TestInterruptedReceiveKeepsNothingFalse(t *testing.T) {
+	src := t.TempDir()
+	f := filepath.Join(src, "f.bin")
+	os.WriteFile(f, randData(1<<20), 0o644)
+	tk, stop, _ := sendBin(t, nil, f)
+	stop()
+	out := t.TempDir()
+	args := receiveArgs(tk, out)
+	checkLoopbackArgs(t, args)
+	cmd := exec.Command(buildIroh(t), args...)
+	var se bytes.Buffer
+	cmd.Stderr = &se
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	cmd.Process.Signal(os.Interrupt)
+	err := cmd.Wait()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 1 || !strings.Contains(se.String(), "nothing kept") || strings.Contains(se.String(), "100.0%") {
+		t.Fatalf("interrupted receive: %v %q", err, se.String())
+	}
+	if ents, _ := os.ReadDir(out); len(ents) != 0 {
+		t.Fatalf("interrupted receive left %v", ents)
+	}
+}
