@@ -102,8 +102,13 @@ func TestRelayThenDirect(t *testing.T) {
 		t.Fatalf("echo: %d bytes, %v", len(got), err)
 	}
 	sawRelay, sawDirect := false, false
+	// The path may have gone direct before we subscribed (a ping from the
+	// remote is answered at once): look at Paths too, not only events.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	for deadline := time.After(10 * time.Second); !sawDirect; {
 		select {
+		case <-tick.C:
 		case ev := <-events:
 			switch ev.New.Kind {
 			case iroh.PathRelay, iroh.PathMixed:
