@@ -147,7 +147,7 @@ func runPipe(ctx context.Context, env *cmdEnv, args []string) error {
 // would have found one.
 func connectHint(err error, ef *endpointFlags) error {
 	if errors.Is(err, addrlookup.ErrNotFound) {
-		return errors.New("address lookup found no record for this endpoint id: is the listener running, publishing where we look (n0's DNS by default, or --pkarr-relay/--dns-*)? Or pass its ticket instead")
+		return errors.New("endpoint id not found by address lookup: is the listener running and publishing where we look (n0's DNS by default, or --pkarr-relay/--dns-*)? Or pass its ticket instead")
 	}
 	if !errors.Is(err, iroh.ErrNoAddress) {
 		return err
