@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/quic-go/quic-go"
-
-	"github.com/iroh-go/iroh/internal/magicsock"
 )
 
 // Connection is an authenticated QUIC connection to a remote endpoint.
@@ -94,45 +92,29 @@ func (c *Connection) Stats() ConnectionStats {
 	}
 }
 
-// PathKind says how packets of a connection travel.
-type PathKind = magicsock.PathKind
-
-// Path kinds.
-const (
-	PathNone   = magicsock.PathNone
-	PathDirect = magicsock.PathDirect
-	PathRelay  = magicsock.PathRelay
-	PathMixed  = magicsock.PathMixed
-)
-
-// PathInfo describes the path in use: its kind, the direct address or the
-// relay URL, and the latest probe round trip.
-type PathInfo = magicsock.PathInfo
-
-// PathChanged is sent when the path to a remote changes.
-type PathChanged = magicsock.PathChanged
-
-// CandidateInfo is one known direct address of the remote.
-type CandidateInfo = magicsock.CandidateInfo
-
 // Paths returns the path packets to the remote take now and the direct
 // candidate addresses known for it. The path is shared by all connections
 // to the same remote endpoint.
 func (c *Connection) Paths() (PathInfo, []CandidateInfo) {
-	return c.ep.sock.Paths(c.remote)
+	return c.ep.PathsTo(c.remote)
 }
 
 // SubscribePaths returns a channel of path changes for this connection's
 // remote, buffering up to 16 events (a slow reader loses events), and a
 // function that ends the subscription. The channel is never closed.
 func (c *Connection) SubscribePaths() (<-chan PathChanged, func()) {
-	return c.ep.sock.SubscribePaths(c.remote, 16)
+	return c.ep.SubscribePaths(c.remote)
 }
 
 // PathsTo returns the path packets to the endpoint id take now and its
 // known direct candidates (PathNone if the endpoint was never contacted).
 func (ep *Endpoint) PathsTo(id EndpointID) (PathInfo, []CandidateInfo) {
-	return ep.sock.Paths(id)
+	p, cands := ep.sock.Paths(id)
+	out := make([]CandidateInfo, len(cands))
+	for i, c := range cands {
+		out[i] = CandidateInfo(c)
+	}
+	return pathInfo(p), out
 }
 
 // SubscribePaths returns a channel of path changes for the endpoint id,
@@ -141,5 +123,5 @@ func (ep *Endpoint) PathsTo(id EndpointID) (PathInfo, []CandidateInfo) {
 // story of a connection: relay first, then direct once a hole is punched.
 // The channel is never closed.
 func (ep *Endpoint) SubscribePaths(id EndpointID) (<-chan PathChanged, func()) {
-	return ep.sock.SubscribePaths(id, 16)
+	return ep.subscribePaths(id)
 }

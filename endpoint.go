@@ -37,7 +37,9 @@ type Options struct {
 	BindAddrV6 netip.AddrPort
 	// DisableIPv4 and DisableIPv6 skip binding that family.
 	DisableIPv4, DisableIPv6 bool
-	// Logger; nil means slog.Default().
+	// Logger receives the endpoint's logs (and its socket's, relays' and
+	// address lookups'); nil means none: the library is quiet unless given
+	// a logger (pass slog.Default() for the process's).
 	Logger *slog.Logger
 	// Registerer receives the endpoint's Prometheus metrics; nil means they
 	// are not registered.
@@ -156,7 +158,12 @@ func Bind(ctx context.Context, opts *Options) (*Endpoint, error) {
 	}
 	log := o.Logger
 	if log == nil {
-		log = slog.Default()
+		// A library is quiet unless given a logger.
+		log = slog.New(slog.DiscardHandler)
+	}
+	o.Logger = log // o is our copy: the relay clients and lookups log here too
+	if o.AddressLookup.Logger == nil {
+		o.AddressLookup.Logger = log
 	}
 	if o.HandshakeTimeout == 0 {
 		o.HandshakeTimeout = 10 * time.Second

@@ -3,6 +3,7 @@ package iroh
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 
@@ -96,7 +97,9 @@ func (rs *relayState) close() {}
 var ErrNoRelay = errors.New("iroh: no relay configured")
 
 // Online waits until the endpoint is connected to its home relay, so that
-// peers can reach it through the relay in its Addr.
+// peers can reach it through the relay in its Addr. When ctx ends first, it
+// returns why the last connection attempt failed if one did (such as a
+// refused connection), else the context's error.
 func (ep *Endpoint) Online(ctx context.Context) error {
 	home := ep.sock.HomeRelay()
 	if home == "" {
@@ -106,7 +109,13 @@ func (ep *Endpoint) Online(ctx context.Context) error {
 	if c == nil {
 		return ErrNoRelay
 	}
-	return c.WaitConnected(ctx)
+	err := c.WaitConnected(ctx)
+	if err != nil && ctx.Err() != nil {
+		if last := c.State().LastError; last != nil {
+			return fmt.Errorf("iroh: home relay %s: %w", home, last)
+		}
+	}
+	return err
 }
 
 // HomeRelay returns the URL of the home relay, or "" if there is none.

@@ -105,8 +105,13 @@ func TestRelayThenDirect(t *testing.T) {
 	// The path events: first the relay (the dialer knew nothing else),
 	// then direct.
 	sawRelay, sawDirect := false, false
+	// The path may have gone direct before we subscribed (a ping from the
+	// remote is answered at once): look at Paths too, not only events.
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
 	for deadline := time.After(10 * time.Second); !sawDirect; {
 		select {
+		case <-tick.C:
 		case ev := <-events:
 			switch ev.New.Kind {
 			case iroh.PathRelay, iroh.PathMixed:

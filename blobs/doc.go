@@ -1,7 +1,8 @@
 // Package blobs implements iroh-blobs for iroh-go: content-addressed blobs
 // named by their BLAKE3 hash, transferred with verified streaming over the
 // /iroh-bytes/4 protocol, byte-compatible with Rust iroh-blobs 0.35 and
-// 0.103 (shared/spec/blobs.md, vectors in shared/spec/vectors/protocols.json).
+// 0.103 (iroh-blobs src/protocol.rs and src/get; the tests check vectors
+// produced by Rust iroh-blobs 0.35).
 //
 // # Parts
 //

@@ -187,6 +187,8 @@ type download struct {
 	d    *Downloader
 	req  DownloadRequest
 	root Hash
+	// start is when Download began; every report's Elapsed counts from it.
+	start time.Time
 
 	fetched atomic.Uint64
 	local   atomic.Uint64
@@ -217,7 +219,7 @@ func (d *Downloader) Download(ctx context.Context, req DownloadRequest) (*TempTa
 		return nil, fmt.Errorf("download %s: %w", req.Content.Hash.ShortString(), ErrNoProviders)
 	}
 	tt := d.store.TempTag(req.Content)
-	dl := &download{d: d, req: req, root: req.Content.Hash, bad: make(map[int]error)}
+	dl := &download{d: d, req: req, root: req.Content.Hash, bad: make(map[int]error), start: time.Now()}
 	err := dl.run(ctx)
 	if err == nil {
 		err = d.store.Sync(ctx)
@@ -255,7 +257,7 @@ func (dl *download) run(ctx context.Context) error {
 		cancel()
 		wg.Wait()
 		wg = sync.WaitGroup{}
-		p := dl.progress(time.Time{}, 0)
+		p := dl.progress(dl.start, 0)
 		p.Done = true
 		dl.req.OnProgress(p)
 	}
@@ -271,7 +273,7 @@ func (dl *download) progress(start time.Time, rate float64) DownloadProgress {
 }
 
 func (dl *download) reportLoop(ctx context.Context) {
-	start := time.Now()
+	start := dl.start
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	var rate float64

@@ -76,10 +76,10 @@ func ParseHash(s string) (Hash, error) {
 	}
 	b, err := b32.DecodeString(strings.ToUpper(s))
 	if err != nil {
-		return h, fmt.Errorf("%w: %q is neither 64 hex chars nor base32: %v", ErrInvalidHash, s, err)
+		return h, fmt.Errorf("%w: %q is not 64 hex characters (nor 52 base32): %v", ErrInvalidHash, s, err)
 	}
 	if len(b) != HashSize {
-		return h, fmt.Errorf("%w: base32 decodes to %d bytes, want %d", ErrInvalidHash, len(b), HashSize)
+		return h, fmt.Errorf("%w: %d characters, want 64 hex characters (or 52 base32)", ErrInvalidHash, len(s))
 	}
 	copy(h[:], b)
 	return h, nil

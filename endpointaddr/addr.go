@@ -1,6 +1,7 @@
 // Package endpointaddr describes how to reach an endpoint: its EndpointID
 // plus the relay URLs and direct socket addresses it can be reached at
-// (Rust iroh's EndpointAddr, TransportAddr and RelayUrl; shared/spec/core.md §3).
+// (Rust iroh-base 1.0's EndpointAddr, TransportAddr and RelayUrl,
+// src/endpoint_addr.rs and src/relay_url.rs).
 //
 // It is a leaf package: it knows nothing about sockets or connections.
 // Addr values are plain data, safe to copy; the ordering of Canonical

@@ -1,8 +1,8 @@
 // Package key holds the Ed25519 identities of iroh: SecretKey, PublicKey
 // (which is an endpoint's EndpointID) and Signature.
 //
-// Text forms match Rust iroh 1.0 (iroh-base key.rs) byte for byte, see
-// shared/spec/core.md §1 and the vectors in shared/spec/vectors/core.json:
+// Text forms match Rust iroh 1.0 byte for byte (iroh-base, src/key.rs; the
+// tests check vectors produced by it):
 // String is 64 lowercase hex characters, ShortString the first 5 bytes in hex,
 // Parse accepts lowercase hex or RFC 4648 base32 (any case, no padding), Z32
 // is the z-base-32 form used in DNS names and SNIName the TLS server name.

@@ -179,10 +179,10 @@ func decode32(s string) ([]byte, string) {
 	}
 	b, err := b32Std.DecodeString(strings.ToUpper(s))
 	if err != nil {
-		return nil, fmt.Sprintf("length %d: neither 64 hex characters nor valid base32 (%v)", len(s), err)
+		return nil, fmt.Sprintf("%d characters, want 64 hex characters (or 52 base32): %v", len(s), err)
 	}
 	if len(b) != Size {
-		return nil, fmt.Sprintf("base32 decodes to %d bytes, want %d", len(b), Size)
+		return nil, fmt.Sprintf("%d characters, want 64 hex characters (or 52 base32)", len(s))
 	}
 	return b, ""
 }

@@ -4,7 +4,7 @@
 // different destinations (an endpoint-dependent, "symmetric" NAT, where
 // hole punching fails), the latency to each relay (HTTP GET /ping), and
 // from that the preferred (home) relay, with Rust iroh's hysteresis rule
-// (shared/spec/core.md §9).
+// (iroh 0.35, iroh/src/net_report/reportgen and net_report.rs).
 //
 // It follows Rust iroh 0.35 in using STUN (RFC 5389 binding requests on the
 // relay's UDP port, 3478 by default) rather than 1.0's QUIC address

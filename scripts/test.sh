@@ -16,6 +16,7 @@ if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
   command -v nft >/dev/null || need+=(nftables)
   command -v ip >/dev/null || need+=(iproute2)
   command -v unshare >/dev/null || need+=(util-linux)
+  command -v strace >/dev/null || need+=(strace)   # cmd/iroh: the --offline loopback guard
   command -v node >/dev/null || need+=(nodejs npm)
   command -v chromium >/dev/null || need+=(chromium)           # gateway browser tests
   command -v chromedriver >/dev/null || need+=(chromium-driver)

@@ -1,6 +1,6 @@
 // Package ticket implements iroh's ticket text format, a kind prefix
 // followed by lowercase RFC 4648 base32 (no padding) of postcard bytes, and
-// the EndpointTicket of Rust iroh-tickets 1.0 (shared/spec/core.md §4),
+// the EndpointTicket of Rust iroh-tickets 1.0 (crate iroh-tickets),
 // byte-identical both ways. Other packages (blobs, docs) build their own
 // tickets on Encode, Decode, AppendEndpointAddr and ParseEndpointAddr.
 package ticket

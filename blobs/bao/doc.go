@@ -2,10 +2,11 @@
 // (bao-tree with 16 KiB chunk groups, chunk_log 4): the chunk range sets and
 // their wire encodings, the blob hash and pre-order outboard, the encoder a
 // provider writes responses with, and the incrementally verifying decoder a
-// getter reads them with. It matches shared/spec/blobs.md §4, §6 and §7 byte
-// for byte; the tests assert the bao, range, request-range, transfer and
-// collection vectors of shared/spec/vectors/protocols.json (captured from
-// Rust iroh-blobs 0.35).
+// getter reads them with. It matches the bao-tree crate (0.15, as used by
+// iroh-blobs 0.35: src/io/outboard.rs, src/io/sync.rs, ChunkRanges in
+// range-collections) byte for byte; the tests assert bao, range,
+// request-range, transfer and collection vectors captured from Rust
+// iroh-blobs 0.35.
 //
 // # Tree
 //

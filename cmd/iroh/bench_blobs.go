@@ -28,9 +28,9 @@ import (
 // writes the requested number of bytes on a stream, nothing else.
 const benchRawALPN = "iroh-go/bench-raw/0"
 
-const benchUsage = `[--size BYTES] [--runs N] [--file PATH] [--files N --file-size BYTES] [--rust FILE]
+const benchUsage = `[--size BYTES] [--runs N] [--file PATH] [--files N --file-size BYTES] [--rust FILE]`
 
-Measures, like ../shared/interop/bench-rust-blobs.sh does for Rust iroh 0.35:
+const benchHelp = `Measures, like ../shared/interop/bench-rust-blobs.sh does for Rust iroh 0.35:
 import into a fresh fs store (provider process), then transfer over loopback
 to a fresh fs store in this process (the fetcher), with CPU seconds (user +
 sys over each window) and peak RSS per side, and a raw endpoint stream of the
@@ -46,7 +46,7 @@ func runBlobsBench(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(args) > 0 && args[0] == "provide" {
 		return benchProvide(ctx, env, args[1:])
 	}
-	fset := newFlagSet(env, "blobs bench", benchUsage)
+	fset := newFlagSet(env, "blobs bench")
 	size := fset.Int64("size", 1<<30, "random payload size in bytes (ignored with --file or --files)")
 	runs := fset.Int("runs", 3, "repetitions; the summary holds medians")
 	file := fset.String("file", "", "payload file instead of random data")
@@ -385,7 +385,7 @@ func (benchRawHandler) Accept(ctx context.Context, conn *iroh.Connection) error 
 // benchProvide is the provider process: import, print the ticket, serve
 // until stdin closes, print CPU and peak RSS.
 func benchProvide(ctx context.Context, env *cmdEnv, args []string) error {
-	fset := newFlagSet(env, "blobs bench provide", "--data-dir DIR --path PATH")
+	fset := newFlagSet(env, "blobs bench provide")
 	dataDir := fset.String("data-dir", "", "store directory")
 	path := fset.String("path", "", "file or directory to import")
 	prof := fset.String("cpuprofile", "", "CPU profile of the serving phase")

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/iroh-go/iroh/blobs"
@@ -17,34 +16,54 @@ import (
 func init() {
 	register(&command{
 		name:    "blobs",
-		summary: "manage a blob store: add, get, list, export, tags, gc",
-		run:     runBlobs,
+		summary: "manage a blob store: add, get, list, export, tags, gc, bench",
+		usage:   "SUBCOMMAND --data-dir DIR [flags] [args]",
+		help: `Work with a persistent blob store (a directory: files plus a bbolt index). Every
+subcommand but add and get needs an existing store; add and get create one.`,
+		example: `iroh blobs add --data-dir store photos/
+iroh blobs list --data-dir store`,
+		run: runBlobs,
+		subs: []*command{
+			{name: "add", summary: "import files or directories (a directory becomes a collection) and tag them",
+				usage: "--data-dir DIR [--tag NAME] PATH...", example: "iroh blobs add --data-dir store report.pdf"},
+			{name: "get", summary: "download what a blob ticket names into the store and tag it",
+				usage: "--data-dir DIR [--tag NAME] [flags] TICKET", example: "iroh blobs get --data-dir store blobabc..."},
+			{name: "list", summary: "list stored blobs: hash, size, state",
+				usage: "--data-dir DIR", example: "iroh blobs list --data-dir store"},
+			{name: "export", summary: "write a blob to a file (or, for a collection sHASH, its files under a directory)",
+				usage: "--data-dir DIR [--force] HASH OUT", help: "HASH is the 64-digit hex hash that list and add print (prefix s for a collection).",
+				example: "iroh blobs export --data-dir store 2f0e...c1 report.pdf"},
+			{name: "tags", summary: "list tags, or delete one",
+				usage: "--data-dir DIR [--delete NAME]", example: "iroh blobs tags --data-dir store --delete auto-2026-01-01T00:00:00.000Z"},
+			{name: "gc", summary: "delete every blob no tag protects",
+				usage: "--data-dir DIR", example: "iroh blobs gc --data-dir store"},
+			{name: "bench", summary: "benchmark import and transfer over loopback",
+				usage: benchUsage, help: benchHelp, example: "iroh blobs bench --size 300000000 --runs 1",
+				run: runBlobsBench,
+				subs: []*command{{name: "provide", summary: "the provider process of blobs bench (internal)",
+					usage: "--data-dir DIR --path PATH", example: "iroh blobs bench provide --data-dir d --path f", run: benchProvide}}},
+		},
 	})
 }
 
-const blobsUsage = `SUBCOMMAND --data-dir DIR [args]
-
-subcommands:
-  add PATH...            import files or directories (a directory becomes a collection) and tag them
-  get TICKET             download what the ticket names and tag it
-  list                   list stored blobs (hash, size, state)
-  export HASH OUT        write a blob (or, for sHASH, a collection under directory OUT)
-  tags [--delete NAME]   list tags, or delete one
-  gc                     delete everything no tag protects
-  bench                  benchmark import and transfer (see 'iroh blobs bench -h')`
-
 func runBlobs(ctx context.Context, env *cmdEnv, args []string) error {
-	if len(args) == 0 {
-		return usageError("blobs: missing subcommand (add, get, list, export, tags, gc, bench)")
-	}
 	sub, args := args[0], args[1:]
 	if sub == "bench" {
 		return runBlobsBench(ctx, env, args)
 	}
-	fset := newFlagSet(env, "blobs "+sub, blobsUsage)
+	fset := newFlagSet(env, "blobs "+sub)
 	dataDir := fset.String("data-dir", "", "blob store directory (required)")
-	tag := fset.String("tag", "", "tag name for add/get (default: auto-<time>)")
-	del := fset.String("delete", "", "tags: delete this tag")
+	tag, del := new(string), new(string)
+	force := new(bool)
+	if sub == "add" || sub == "get" {
+		tag = fset.String("tag", "", "tag name (default: auto-<time>)")
+	}
+	if sub == "tags" {
+		del = fset.String("delete", "", "delete this tag")
+	}
+	if sub == "export" {
+		force = fset.Bool("force", false, "overwrite existing files")
+	}
 	var ef endpointFlags
 	if sub == "get" {
 		ef.register(fset, "")
@@ -54,11 +73,17 @@ func runBlobs(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	if *dataDir == "" {
-		return usageError("blobs %s: --data-dir is required", sub)
+		return usageError("--data-dir DIR is required")
 	}
-	st, err := fs.Open(*dataDir, nil)
+	if sub != "add" && sub != "get" {
+		// Reading commands never create a store a typo named.
+		if _, err := os.Stat(filepath.Join(*dataDir, "index.db")); err != nil {
+			return fmt.Errorf("no blob store in %s (make one with 'iroh blobs add --data-dir %s PATH')", *dataDir, *dataDir)
+		}
+	}
+	st, err := fs.Open(*dataDir, &fs.Options{Logger: quietLogger()})
 	if err != nil {
-		return fmt.Errorf("blobs: %w", err)
+		return storeError(*dataDir, err)
 	}
 	defer st.Close()
 	tagName := func() string {
@@ -70,12 +95,12 @@ func runBlobs(ctx context.Context, env *cmdEnv, args []string) error {
 	switch sub {
 	case "add":
 		if len(pos) == 0 {
-			return usageError("blobs add: want PATH...")
+			return usageError("want PATH...")
 		}
 		for i, p := range pos {
 			fi, err := os.Stat(p)
 			if err != nil {
-				return fmt.Errorf("blobs add: %w", err)
+				return err
 			}
 			var tt *blobs.TempTag
 			if fi.IsDir() {
@@ -84,7 +109,7 @@ func runBlobs(ctx context.Context, env *cmdEnv, args []string) error {
 				tt, err = st.AddFile(ctx, p)
 			}
 			if err != nil {
-				return fmt.Errorf("blobs add: %w", err)
+				return err
 			}
 			name := tagName()
 			if len(pos) > 1 && *tag != "" {
@@ -93,7 +118,7 @@ func runBlobs(ctx context.Context, env *cmdEnv, args []string) error {
 			err = st.SetTag(ctx, name, tt.HashAndFormat())
 			tt.Close()
 			if err != nil {
-				return fmt.Errorf("blobs add: %w", err)
+				return err
 			}
 			fmt.Fprintf(env.stdout, "%s %s %s\n", tt.HashAndFormat(), name, p)
 			time.Sleep(time.Millisecond) // distinct auto tag names
@@ -101,11 +126,11 @@ func runBlobs(ctx context.Context, env *cmdEnv, args []string) error {
 		return st.Sync(ctx)
 	case "get":
 		if len(pos) != 1 {
-			return usageError("blobs get: want TICKET")
+			return usageError("want one TICKET")
 		}
 		t, err := blobs.ParseBlobTicket(pos[0])
 		if err != nil {
-			return usageError("blobs get: %v", err)
+			return usageError("%v", err)
 		}
 		ep, err := ef.bind(ctx, env, nil)
 		if err != nil {
@@ -119,7 +144,7 @@ func runBlobs(ctx context.Context, env *cmdEnv, args []string) error {
 		defer d.Close()
 		tt, err := d.Download(ctx, blobs.DownloadRequest{Content: t.HashAndFormat(), Providers: []endpointaddr.Addr{t.Addr}})
 		if err != nil {
-			return fmt.Errorf("blobs get: %w", err)
+			return err
 		}
 		defer tt.Close()
 		name := tagName()
@@ -143,22 +168,41 @@ func runBlobs(ctx context.Context, env *cmdEnv, args []string) error {
 		return nil
 	case "export":
 		if len(pos) != 2 {
-			return usageError("blobs export: want HASH OUT")
+			return usageError("want HASH OUT")
 		}
 		hf, err := blobs.ParseHashAndFormat(pos[0])
 		if err != nil {
-			return usageError("blobs export: %v", err)
+			return usageError("%v", err)
 		}
 		if hf.Format == blobs.HashSeqFormat {
 			c, err := store.LoadCollection(ctx, st, hf.Hash)
 			if err != nil {
-				return fmt.Errorf("blobs export: %w", err)
+				return err
 			}
-			return store.ExportCollection(ctx, st, c, pos[1])
+			plan, err := planOutputs(c, pos[1], *force)
+			if err != nil {
+				return err
+			}
+			for _, o := range plan.outputs {
+				if o.identical {
+					fmt.Fprintf(env.stderr, "%s is already here, identical: left alone\n", o.path)
+					continue
+				}
+				if err := os.MkdirAll(filepath.Dir(o.path), 0o755); err != nil {
+					return err
+				}
+				if err := st.ExportFile(ctx, o.hash, o.path); err != nil {
+					return err
+				}
+			}
+			return nil
 		}
 		abs, err := filepath.Abs(pos[1])
 		if err != nil {
 			return err
+		}
+		if _, err := os.Lstat(abs); err == nil && !*force {
+			return fmt.Errorf("%s exists (pass --force to overwrite it)", abs)
 		}
 		return st.ExportFile(ctx, hf.Hash, abs)
 	case "tags":
@@ -181,5 +225,5 @@ func runBlobs(ctx context.Context, env *cmdEnv, args []string) error {
 		fmt.Fprintf(env.stdout, "gc: kept %d, deleted %d blobs (%d bytes)\n", s.Live, s.Deleted, s.Bytes)
 		return nil
 	}
-	return usageError("blobs: unknown subcommand %q (want %s)", sub, strings.Join([]string{"add", "get", "list", "export", "tags", "gc", "bench"}, ", "))
+	return usageError("unknown subcommand %q", sub)
 }

@@ -26,7 +26,7 @@ func startSend(t *testing.T, ctx context.Context, args ...string) (string, chan 
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, append(append([]string{"send"}, args...), loopbackFlags...), testEnv(nil, io.Discard, pw))
+		done <- run(ctx, testFlags(append([]string{"send"}, args...)), testEnv(nil, io.Discard, pw))
 		pw.Close()
 	}()
 	sc := bufio.NewScanner(pr)

@@ -20,6 +20,11 @@ func init() {
 	register(&command{
 		name:    "dns-server",
 		summary: "run an iroh DNS server: pkarr relay, authoritative DNS and DNS-over-HTTPS",
+		usage:   "[--dev] [--config FILE] [--http-addr ADDR] [--dns-addr ADDR] [--origin NAME,...] [--data-dir DIR] [flags]",
+		help: `Serve signed endpoint address records: endpoints publish them over HTTP (pkarr
+relay, PUT /pkarr/ID) and others resolve them over DNS (_iroh.ID.ORIGIN TXT) or
+DNS-over-HTTPS, as iroh-dns-server does. --dev serves on loopback-friendly ports.`,
+		example: "iroh dns-server --dev   # then: iroh pipe listen --pkarr-relay http://127.0.0.1:8080/pkarr",
 		run:     runDNSServer,
 	})
 }
@@ -31,7 +36,7 @@ const (
 )
 
 func runDNSServer(ctx context.Context, env *cmdEnv, args []string) error {
-	fs := newFlagSet(env, "dns-server", "[--dev] [--config FILE] [--http-addr ADDR] [--dns-addr ADDR] [--origin NAME,...] [--data-dir DIR] [--metrics-addr ADDR] [--rate-limit MODE]")
+	fs := newFlagSet(env, "dns-server")
 	dev := fs.Bool("dev", false, "development mode: HTTP on "+devDNSHTTPAddr+", DNS on "+devDNSAddr+" (UDP+TCP), origin "+dnsserver.DefaultOrigin+", store in a temporary directory unless --data-dir")
 	configPath := fs.String("config", "", "TOML configuration file (see the dnsserver package doc for the keys)")
 	httpAddr := fs.String("http-addr", "", "HTTP listen address for /pkarr, /dns-query and /healthz (\"off\" disables)")

@@ -17,10 +17,45 @@ import (
 )
 
 func init() {
+	sub := func(name, summary, usage, help, example string) *command {
+		return &command{name: name, summary: summary, usage: usage, help: help, example: example}
+	}
 	register(&command{
 		name:    "docs",
 		summary: "multi-writer key-value documents: create, set, get, list, del, share, join",
-		run:     runDocs,
+		usage:   "SUBCOMMAND --data-dir DIR [args]",
+		help: `Eventually consistent key-value documents whose values are blobs, synced with
+iroh-docs' /iroh-sync/1 range-based set reconciliation and live over gossip.
+Every subcommand works on the stores in --data-dir.`,
+		example: `iroh docs create --data-dir ./d
+iroh docs set --data-dir ./d DOC greeting hello`,
+		run: runDocs,
+		subs: []*command{
+			sub("create", "create a document; print its id alone on stdout", "--data-dir DIR",
+				"Create a new document (a new namespace key) and print its id alone on stdout.",
+				"iroh docs create --data-dir ./d"),
+			sub("set", "write VALUE (or --file PATH) under KEY as the default author", "--data-dir DIR [--file PATH] DOC KEY [VALUE]",
+				"Write VALUE, or the contents of --file, under KEY, signed by the default author.",
+				"iroh docs set --data-dir ./d DOC greeting hello"),
+			sub("get", "print the newest value of KEY", "--data-dir DIR [--out FILE] DOC KEY",
+				"Print the newest value of KEY on stdout (or write it to --out).",
+				"iroh docs get --data-dir ./d DOC greeting"),
+			sub("list", "list the newest entry of each key", "--data-dir DIR [--prefix P] DOC",
+				"List the newest entry of each key: key, size, author, hash.",
+				"iroh docs list --data-dir ./d --prefix g DOC"),
+			sub("del", "delete every key starting with PREFIX", "--data-dir DIR DOC PREFIX",
+				"Delete every key starting with PREFIX, as the default author.",
+				"iroh docs del --data-dir ./d DOC greet"),
+			sub("share", "print a doc ticket and serve the document until interrupted", "--data-dir DIR [--read|--write] [flags] DOC",
+				"Print a doc ticket (read access unless --write) alone on a line of stderr and serve the document, entries and content, until interrupted.",
+				"iroh docs share --data-dir ./d --write DOC"),
+			sub("join", "sync entries and content from a ticket, then exit", "--data-dir DIR [--watch] [flags] TICKET",
+				"Import the document of a doc ticket, sync entries and content with its peers with a progress line, and exit when in sync (--watch stays and prints changes).",
+				"iroh docs join --data-dir ./d2 docabc..."),
+			sub("authors", "list authors (the default one is starred)", "--data-dir DIR",
+				"List the authors in the store; the default author is starred.",
+				"iroh docs authors --data-dir ./d"),
+		},
 	})
 	ticketInspectors[docs.TicketKind] = inspectDocTicket
 }
@@ -38,18 +73,6 @@ func inspectDocTicket(w io.Writer, s string) error {
 	}
 	return nil
 }
-
-const docsUsage = `SUBCOMMAND --data-dir DIR [args]
-
-subcommands:
-  create                    create a document; prints its id alone on stdout
-  set DOC KEY VALUE         write VALUE (or --file PATH) under KEY as the default author
-  get DOC KEY               print the newest value of KEY (or --out FILE)
-  list DOC [--prefix P]     list the newest entry of each key: key, size, author, hash
-  del DOC PREFIX            delete every key starting with PREFIX (of the default author)
-  share DOC [--read|--write]  print a doc ticket alone on a stderr line; serve until interrupted
-  join TICKET [--watch]     sync entries and content, then exit (--watch: stay and print changes)
-  authors                   list authors (the default one is starred)`
 
 // docsNode is what the subcommands share: the stores in --data-dir.
 type docsNode struct {
@@ -80,7 +103,10 @@ func runDocs(ctx context.Context, env *cmdEnv, args []string) error {
 		return usageError("docs: missing subcommand (create, set, get, list, del, share, join, authors)")
 	}
 	sub, args := args[0], args[1:]
-	fset := newFlagSet(env, "docs", docsUsage)
+	if lookupCommand("docs "+sub) == nil {
+		return usageError("docs: unknown subcommand %q (create, set, get, list, del, share, join, authors)", sub)
+	}
+	fset := newFlagSet(env, "docs "+sub)
 	dataDir := fset.String("data-dir", "", "directory of the document and blob stores (required)")
 	var ef endpointFlags
 	file, out, prefix := new(string), new(string), new(string)

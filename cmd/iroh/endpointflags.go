@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"slices"
 	"strings"
 
 	"github.com/iroh-go/iroh"
@@ -31,6 +32,7 @@ type endpointFlags struct {
 	dnsOrigin   string
 	mdns        bool
 	relayOnly   bool
+	offline     bool
 }
 
 type stringList []string
@@ -39,18 +41,19 @@ func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
 func (f *endpointFlags) register(fs *flag.FlagSet, defaultALPN string) {
-	fs.StringVar(&f.keyFile, "key", "", "secret key file (hex); created if missing. Default: $IROH_SECRET, else a new key")
+	fs.StringVar(&f.keyFile, "key", "", "secret key file (hex), made by 'iroh key generate --out FILE'. Default: $IROH_SECRET, else a new key")
 	fs.BoolVar(&f.verbose, "v", false, "debug logs and path changes on stderr")
 	fs.StringVar(&f.bind4, "bind4", "0.0.0.0:0", "IPv4 UDP address to bind (\"\" disables IPv4)")
 	fs.StringVar(&f.bind6, "bind6", "[::]:0", "IPv6 UDP address to bind (\"\" disables IPv6)")
-	fs.Var(&f.relays, "relay", "relay URL to use as home relay (repeatable)")
+	fs.Var(&f.relays, "relay", "relay URL (repeatable; the lowest latency becomes the home relay); 'none' for no relay. Default: n0's public relays")
 	if defaultALPN != "" {
 		fs.StringVar(&f.alpn, "alpn", defaultALPN, "application protocol (ALPN) to speak")
 	}
-	fs.StringVar(&f.pkarrRelay, "pkarr-relay", "", "pkarr relay URL to publish our address to and resolve ids from (e.g. http://127.0.0.1:8080/pkarr)")
+	fs.BoolVar(&f.offline, "offline", false, "use none of n0's services: no relay and no address lookup but those given with --relay, --pkarr-relay, --dns-*, --mdns (LAN, tests)")
+	fs.StringVar(&f.pkarrRelay, "pkarr-relay", "", "pkarr relay URL to publish our address to and resolve ids from, instead of n0's (e.g. http://127.0.0.1:8080/pkarr)")
 	fs.BoolVar(&f.publishIPs, "publish-ips", false, "publish direct addresses too, not only the relay URL")
-	fs.StringVar(&f.dnsResolver, "dns-resolver", "", "DNS server HOST:PORT to resolve endpoint ids with (needs --dns-origin)")
-	fs.StringVar(&f.dnsOrigin, "dns-origin", "", "DNS origin under which ids are resolved (e.g. irohdns.example.)")
+	fs.StringVar(&f.dnsResolver, "dns-resolver", "", "DNS server HOST:PORT to resolve endpoint ids with (needs --dns-origin). Default: the system's")
+	fs.StringVar(&f.dnsOrigin, "dns-origin", "", "DNS origin under which ids are resolved, instead of n0's dns.iroh.link (e.g. irohdns.example.)")
 	fs.BoolVar(&f.mdns, "mdns", false, "publish and resolve endpoints on the local network with mDNS")
 	fs.BoolVar(&f.relayOnly, "relay-only", false, "never use direct paths: everything goes through the relay")
 }
@@ -68,7 +71,7 @@ func (f *endpointFlags) logger(w io.Writer) *slog.Logger {
 // secretKey loads the key from --key, $IROH_SECRET, or makes a new one.
 func (f *endpointFlags) secretKey(env *cmdEnv, log *slog.Logger) (key.SecretKey, error) {
 	if f.keyFile != "" {
-		return loadOrCreateKey(f.keyFile, log)
+		return loadKey(f.keyFile)
 	}
 	if s := env.getenv("IROH_SECRET"); s != "" {
 		sk, err := key.ParseSecretKey(strings.TrimSpace(s))
@@ -80,17 +83,12 @@ func (f *endpointFlags) secretKey(env *cmdEnv, log *slog.Logger) (key.SecretKey,
 	return key.NewSecretKey(), nil
 }
 
-// loadOrCreateKey reads a hex secret key file, creating it (mode 0600)
-// with a new key if it does not exist.
-func loadOrCreateKey(path string, log *slog.Logger) (key.SecretKey, error) {
+// loadKey reads a hex secret key file. A missing file is an error that
+// says how to make one: commands never create keys by surprise.
+func loadKey(path string) (key.SecretKey, error) {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		sk := key.NewSecretKey()
-		if err := writeKeyFile(path, sk); err != nil {
-			return sk, err
-		}
-		log.Info("created key file", "path", path, "endpoint_id", sk.Public().ShortString())
-		return sk, nil
+		return key.SecretKey{}, fmt.Errorf("key file %s does not exist (make one with 'iroh key generate --out %s')", path, path)
 	}
 	if err != nil {
 		return key.SecretKey{}, fmt.Errorf("read key file: %w", err)
@@ -144,15 +142,40 @@ func (f *endpointFlags) options(env *cmdEnv, alpns []string) (*iroh.Options, err
 	if f.dnsResolver != "" && f.dnsOrigin == "" {
 		return nil, usageError("--dns-resolver needs --dns-origin")
 	}
-	for _, r := range f.relays {
-		u, err := endpointaddr.ParseRelayURL(r)
-		if err != nil {
-			return nil, usageError("--relay: %v", err)
+	customLookup := f.pkarrRelay != "" || f.dnsOrigin != ""
+	if !f.offline && !customLookup {
+		// n0's DNS origin and pkarr relay, as dumbpipe and sendme use.
+		n0 := iroh.N0Options().AddressLookup
+		o.AddressLookup.PkarrRelay, o.AddressLookup.PkarrResolve, o.AddressLookup.DNSOrigin = n0.PkarrRelay, n0.PkarrResolve, n0.DNSOrigin
+	}
+	none := slices.Contains(f.relays, "none")
+	switch {
+	case none && len(f.relays) > 1:
+		return nil, usageError("--relay none cannot be combined with relay URLs")
+	case none:
+	case len(f.relays) == 0 && !f.offline:
+		o.Relays = iroh.N0Options().Relays
+	default:
+		for _, r := range f.relays {
+			u, err := endpointaddr.ParseRelayURL(r)
+			if err != nil {
+				return nil, usageError("--relay: %v", err)
+			}
+			o.Relays = append(o.Relays, u)
 		}
-		o.Relays = append(o.Relays, u)
+	}
+	if f.relayOnly && len(o.Relays) == 0 {
+		return nil, usageError("--relay-only needs a relay: give --relay URL, or drop --offline and --relay none")
+	}
+	if optionsHook != nil {
+		optionsHook(o)
 	}
 	return o, nil
 }
+
+// optionsHook, when set by a test, sees every Options a command builds
+// before it binds (the guard that tests reach only loopback).
+var optionsHook func(*iroh.Options)
 
 // bind binds an endpoint from the flags.
 func (f *endpointFlags) bind(ctx context.Context, env *cmdEnv, alpns []string) (*iroh.Endpoint, error) {

@@ -23,8 +23,33 @@ import (
 func init() {
 	register(&command{
 		name:    "gateway",
-		summary: "HTTP gateway: /blob, /collection, /ticket, /ipfs and /ipns over a blob store; 'gateway import-car|import-ipns FILE'",
-		run:     runGateway,
+		summary: "HTTP gateway: /blob, /collection, /ticket, /ipfs and /ipns over a blob store (import-car, import-ipns)",
+		usage:   "[--addr HOST:PORT] [--data-dir DIR] [flags]\nimport-car FILE... --data-dir DIR\nimport-ipns FILE... --data-dir DIR",
+		help: `Serve blobs and collections over HTTP (/blob/HASH, /collection/HASH/PATH,
+/ticket/TICKET/PATH, fetched on demand from providers allowed by
+--allow-provider, verified before a byte is sent) and an IPFS gateway at
+/ipfs/CID/PATH (path and trustless gateway) over the same blob store.`,
+		example: `iroh gateway --addr 127.0.0.1:8080 --data-dir ./store
+iroh gateway import-car fixtures.car --data-dir ./store`,
+		run: runGateway,
+		subs: []*command{
+			{
+				name:    "import-car",
+				summary: "import CAR files into the store, each block verified against its CID",
+				usage:   "FILE... --data-dir DIR",
+				help:    "Import the blocks of CAR files into the blob store, verifying each against its CID, and index them for /ipfs.",
+				example: "iroh gateway import-car fixtures.car --data-dir ./store",
+				run:     runImportCAR,
+			},
+			{
+				name:    "import-ipns",
+				summary: "import signed IPNS records for /ipns",
+				usage:   "FILE... --data-dir DIR [--name NAME]",
+				help:    "Import signed IPNS records, each checked against its name, so /ipns/NAME resolves.",
+				example: "iroh gateway import-ipns record.bin --data-dir ./store",
+				run:     runImportIPNS,
+			},
+		},
 	})
 }
 
@@ -35,7 +60,7 @@ func runGateway(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(args) > 0 && args[0] == "import-ipns" {
 		return runImportIPNS(ctx, env, args[1:])
 	}
-	fset := newFlagSet(env, "gateway", "[--addr HOST:PORT] [--data-dir DIR] | import-car FILE... --data-dir DIR | import-ipns FILE... --data-dir DIR")
+	fset := newFlagSet(env, "gateway")
 	var ef endpointFlags
 	ef.register(fset, "")
 	addr := fset.String("addr", "127.0.0.1:8080", "HTTP listen address")
@@ -155,7 +180,7 @@ func openStore(dir string) (st blobs.Store, cleanup func(), err error) {
 }
 
 func runImportCAR(ctx context.Context, env *cmdEnv, args []string) error {
-	fset := newFlagSet(env, "gateway import-car", "FILE --data-dir DIR")
+	fset := newFlagSet(env, "gateway import-car")
 	dataDir := fset.String("data-dir", "", "blob store directory (required)")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
@@ -191,7 +216,7 @@ func runImportCAR(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func runImportIPNS(ctx context.Context, env *cmdEnv, args []string) error {
-	fset := newFlagSet(env, "gateway import-ipns", "FILE... --data-dir DIR [--name NAME]")
+	fset := newFlagSet(env, "gateway import-ipns")
 	dataDir := fset.String("data-dir", "", "blob store directory (required)")
 	name := fset.String("name", "", "IPNS name the record is for (default: the file name up to its first '_' or '.')")
 	pos, err := parseFlags(fset, args)

@@ -70,7 +70,7 @@ func TestGatewayCommand(t *testing.T) {
 	done := make(chan error, 1)
 	genv := &cmdEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: pw, getenv: func(string) string { return "" }}
 	go func() {
-		done <- run(ctx, []string{"gateway", "--addr", "127.0.0.1:0", "--data-dir", data}, genv)
+		done <- run(ctx, []string{"gateway", "--addr", "127.0.0.1:0", "--data-dir", data, "--offline"}, genv)
 		pw.Close()
 	}()
 	var base string
@@ -103,7 +103,7 @@ func TestGatewayCommand(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatalf("gateway: %v", err)
 	}
-	if err := run(t.Context(), []string{"gateway", "--allow-provider", "nope"}, env); err == nil || !strings.Contains(err.Error(), "allow-provider") {
+	if err := run(t.Context(), []string{"gateway", "--allow-provider", "nope", "--offline"}, env); err == nil || !strings.Contains(err.Error(), "allow-provider") {
 		t.Errorf("bad --allow-provider: %v", err)
 	}
 }

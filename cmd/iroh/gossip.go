@@ -18,7 +18,26 @@ import (
 )
 
 func init() {
-	register(&command{name: "gossip", summary: "topic swarms (gossip chat --topic NAME [TICKET...])", run: runGossip})
+	register(&command{
+		name:    "gossip",
+		summary: "topic swarms: chat over a gossip topic (chat)",
+		usage:   "chat [flags] [TICKET...]",
+		help: `Publish-subscribe over iroh-gossip topics (HyParView membership, PlumTree
+broadcast), wire-compatible with iroh-gossip's /iroh-gossip/1.`,
+		example: "iroh gossip chat --topic lobby",
+		run:     runGossip,
+		subs: []*command{{
+			name:    "chat",
+			summary: "join a topic, print a ticket, broadcast stdin lines, print what arrives",
+			usage:   "[--topic NAME] [flags] [TICKET...]",
+			help: `Join the topic (named by --topic, hashed to a topic id, or carried by a gossip
+ticket), print a gossip ticket others can join with alone on a line of stderr,
+broadcast each line of stdin and print each message that arrives on stdout as
+"<sender short id>: <line>". Tickets (gossip or endpoint) name bootstrap peers.`,
+			example: `iroh gossip chat --topic lobby
+iroh gossip chat gossipabc...`,
+		}},
+	})
 	ticketInspectors[gossip.TicketKind] = inspectGossipTicket
 }
 
@@ -41,7 +60,7 @@ func runGossip(ctx context.Context, env *cmdEnv, args []string) error {
 	if len(args) == 0 || args[0] != "chat" {
 		return usageError("gossip: want 'gossip %s'", gossipUsage)
 	}
-	fs := newFlagSet(env, "gossip chat", "[--topic NAME] [TICKET...]")
+	fs := newFlagSet(env, "gossip chat")
 	topicName := fs.String("topic", "", "topic name, hashed to the topic id (not needed with a gossip ticket)")
 	var ef endpointFlags
 	ef.register(fs, "")

@@ -12,23 +12,57 @@ import (
 )
 
 func init() {
-	register(&command{name: "key", summary: "generate a secret key (key generate [--out FILE])", run: runKey})
-	register(&command{name: "id", summary: "print the endpoint id of a key (--key FILE or $IROH_SECRET)", run: runID})
-	register(&command{name: "ticket", summary: "show what a ticket holds (ticket inspect TICKET)", run: runTicket})
+	register(&command{
+		name:    "key",
+		summary: "make secret keys (key generate)",
+		usage:   "generate [--out FILE]",
+		help:    "An endpoint's identity is an Ed25519 secret key; its public key is the endpoint id.",
+		example: "iroh key generate --out my.key",
+		subs: []*command{{
+			name:    "generate",
+			summary: "print a new secret key (hex), or write it to --out FILE (mode 0600, never overwritten)",
+			usage:   "[--out FILE]",
+			help: `Make a new secret key. Without --out it is printed on stdout (and its endpoint id on
+stderr); with --out it is written to a new file and the endpoint id printed. Pass the
+file to other commands with --key FILE, or its contents as $IROH_SECRET.`,
+			example: "iroh key generate --out my.key && iroh pipe listen --key my.key",
+			run:     runKeyGenerate,
+		}},
+	})
+	register(&command{
+		name:    "id",
+		summary: "print the endpoint id of a key (--key FILE or $IROH_SECRET)",
+		usage:   "[--key FILE]",
+		help:    "Print the endpoint id (public key) of an existing secret key; it never makes a key.",
+		example: "iroh id --key my.key",
+		run:     runID,
+	})
+	register(&command{
+		name:    "ticket",
+		summary: "show what a ticket holds (ticket inspect TICKET)",
+		usage:   "inspect TICKET",
+		help:    "Tickets carry an endpoint's id and addresses (endpoint tickets) and, for blob tickets, a hash and format.",
+		example: "iroh ticket inspect endpointabc...",
+		subs: []*command{{
+			name:    "inspect",
+			summary: "print the kind, endpoint id, relays, direct addresses (and hash) of a ticket",
+			usage:   "TICKET",
+			help:    "Decode an endpoint or blob ticket and print what it holds, one field a line.",
+			example: "iroh ticket inspect blobabc...",
+			run:     runTicketInspect,
+		}},
+	})
 }
 
-func runKey(ctx context.Context, env *cmdEnv, args []string) error {
-	if len(args) == 0 || args[0] != "generate" {
-		return usageError("key: want 'key generate [--out FILE]'")
-	}
-	fs := newFlagSet(env, "key generate", "[--out FILE]")
-	out := fs.String("out", "", "write the key to FILE (mode 0600) instead of stdout")
-	pos, err := parseFlags(fs, args[1:])
+func runKeyGenerate(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlagSet(env, "key generate")
+	out := fs.String("out", "", "write the key to FILE (mode 0600; an existing file is never overwritten) instead of stdout")
+	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
-		return usageError("key generate takes no arguments")
+		return usageError("takes no arguments")
 	}
 	sk := key.NewSecretKey()
 	if *out == "" {
@@ -44,18 +78,18 @@ func runKey(ctx context.Context, env *cmdEnv, args []string) error {
 }
 
 func runID(ctx context.Context, env *cmdEnv, args []string) error {
-	fs := newFlagSet(env, "id", "[--key FILE]")
+	fs := newFlagSet(env, "id")
 	keyFile := fs.String("key", "", "secret key file (default: $IROH_SECRET)")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) != 0 {
-		return usageError("id takes no arguments")
+		return usageError("takes no arguments")
 	}
 	ef := endpointFlags{keyFile: *keyFile}
 	if *keyFile == "" && env.getenv("IROH_SECRET") == "" {
-		return usageError("id: give --key FILE or set IROH_SECRET")
+		return usageError("give --key FILE or set IROH_SECRET")
 	}
 	sk, err := ef.secretKey(env, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err != nil {
@@ -82,17 +116,22 @@ func inspectBlobTicket(w io.Writer, s string) error {
 	return nil
 }
 
-func runTicket(ctx context.Context, env *cmdEnv, args []string) error {
-	if len(args) != 2 || args[0] != "inspect" {
-		return usageError("ticket: want 'ticket inspect TICKET'")
+func runTicketInspect(ctx context.Context, env *cmdEnv, args []string) error {
+	fs := newFlagSet(env, "ticket inspect")
+	pos, err := parseFlags(fs, args)
+	if err != nil {
+		return err
 	}
-	s := args[1]
+	if len(pos) != 1 {
+		return usageError("want one TICKET, got %d arguments", len(pos))
+	}
+	s := pos[0]
 	kind := ticket.Kind(s)
 	switch {
 	case kind == ticket.EndpointKind:
 		a, err := ticket.ParseEndpoint(s)
 		if err != nil {
-			return err
+			return usageError("%v", err)
 		}
 		fmt.Fprintln(env.stdout, "kind: endpoint")
 		printAddr(env.stdout, a.ID.String(), a.RelayURLs, a.Direct)
@@ -100,9 +139,9 @@ func runTicket(ctx context.Context, env *cmdEnv, args []string) error {
 	case ticketInspectors[kind] != nil:
 		return ticketInspectors[kind](env.stdout, s)
 	case kind == "":
-		return usageError("ticket: %q does not start with a known ticket kind (endpoint, blob, doc)", short(s))
+		return usageError("%q does not start with a known ticket kind (endpoint, blob, doc)", short(s))
 	default:
-		return fmt.Errorf("ticket: %s tickets are not supported by this build", kind)
+		return fmt.Errorf("%s tickets are not supported by this build", kind)
 	}
 }
 

@@ -46,7 +46,7 @@ func TestPipeDialByIDOverMDNS(t *testing.T) {
 	bin := buildIroh(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	flags := []string{"--mdns", "--bind4", "127.0.0.1:0", "--bind6", ""}
+	flags := []string{"--mdns", "--offline", "--bind4", "127.0.0.1:0", "--bind6", ""}
 	var got bytes.Buffer
 	listen := exec.CommandContext(ctx, "ip", append([]string{"netns", "exec", ns, bin, "pipe", "listen"}, flags...)...)
 	listen.Stdout = &got

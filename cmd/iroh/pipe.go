@@ -12,6 +12,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/iroh-go/iroh"
+	"github.com/iroh-go/iroh/addrlookup"
 	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/ticket"
@@ -27,25 +28,55 @@ var pipeHello = []byte("hello")
 func init() {
 	register(&command{
 		name:    "pipe",
-		summary: "pipe stdin/stdout or TCP connections over an endpoint (listen, connect, listen-tcp, connect-tcp)",
-		run:     runPipe,
+		summary: "pipe stdin/stdout or TCP connections between endpoints (listen, connect, listen-tcp, connect-tcp)",
+		usage:   "SUBCOMMAND [flags] [args]",
+		help: `Join two programs, or a TCP client and server, across the network, modelled on
+dumbpipe (ALPN DUMBPIPEV0). The listening side prints an endpoint ticket; the
+connecting side dials it. Both use n0's public relays and address lookup unless
+--relay, --pkarr-relay, --dns-* or --offline say otherwise.`,
+		example: `iroh pipe listen > received.txt
+iroh pipe connect endpointabc... < file.txt`,
+		run: runPipe,
+		subs: []*command{
+			{
+				name:    "listen",
+				summary: "print a ticket, then join stdin/stdout to the first incoming stream",
+				usage:   "[flags]",
+				help: `Print an endpoint ticket alone on a line of stderr, wait for one connection,
+and copy stdin to it and it to stdout until both sides are done.`,
+				example: "iroh pipe listen --offline > out.bin",
+			},
+			{
+				name:    "connect",
+				summary: "connect to a listener and join stdin/stdout to a stream",
+				usage:   "[flags] TICKET|ENDPOINT_ID",
+				help: `Dial the listener named by an endpoint ticket, or by a bare endpoint id that
+address lookup (n0's DNS by default, --pkarr-relay, --dns-resolver, --mdns)
+resolves, and copy stdin to it and it to stdout.`,
+				example: "iroh pipe connect endpointabc... < file.txt",
+			},
+			{
+				name:    "listen-tcp",
+				summary: "forward every incoming stream to a TCP server",
+				usage:   "--host HOST:PORT [flags]",
+				help:    "Print an endpoint ticket, then forward each incoming stream to a new TCP connection to --host.",
+				example: "iroh pipe listen-tcp --host 127.0.0.1:22",
+			},
+			{
+				name:    "connect-tcp",
+				summary: "accept TCP connections locally and forward each over its own stream",
+				usage:   "--addr HOST:PORT [flags] TICKET|ENDPOINT_ID",
+				help:    "Listen for TCP connections on --addr and forward each over its own stream to the listener.",
+				example: "iroh pipe connect-tcp --addr 127.0.0.1:2222 endpointabc...   # then: ssh -p 2222 127.0.0.1",
+			},
+		},
 	})
 }
 
-const pipeUsage = `listen | connect TICKET|ENDPOINT_ID | listen-tcp --host HOST:PORT | connect-tcp --addr HOST:PORT TICKET
-
-  listen       print a ticket on stderr, then join stdin/stdout to the first incoming stream
-  connect      connect to a listener and join stdin/stdout to a stream
-  listen-tcp   forward every incoming stream to a TCP server at --host
-  connect-tcp  accept TCP connections on --addr and forward each over its own stream`
-
 func runPipe(ctx context.Context, env *cmdEnv, args []string) error {
-	if len(args) == 0 {
-		return usageError("pipe: missing subcommand (%s)", "listen, connect, listen-tcp, connect-tcp")
-	}
 	sub, args := args[0], args[1:]
 	var ef endpointFlags
-	fs := newFlagSet(env, "pipe "+sub, pipeUsage)
+	fs := newFlagSet(env, "pipe "+sub)
 	ef.register(fs, pipeALPN)
 	var host, addr string
 	switch sub {
@@ -64,17 +95,17 @@ func runPipe(ctx context.Context, env *cmdEnv, args []string) error {
 	switch sub {
 	case "listen", "listen-tcp":
 		if len(pos) != 0 {
-			return usageError("pipe %s takes no arguments, got %q", sub, pos)
+			return usageError("takes no arguments, got %q", pos)
 		}
 		if sub == "listen-tcp" && host == "" {
-			return usageError("pipe listen-tcp: --host HOST:PORT is required")
+			return usageError("--host HOST:PORT is required")
 		}
 	default:
 		if len(pos) != 1 {
-			return usageError("pipe %s: want one TICKET (or ENDPOINT_ID), got %d arguments", sub, len(pos))
+			return usageError("want one TICKET (or ENDPOINT_ID), got %d arguments", len(pos))
 		}
 		if sub == "connect-tcp" && addr == "" {
-			return usageError("pipe connect-tcp: --addr HOST:PORT is required")
+			return usageError("--addr HOST:PORT is required")
 		}
 	}
 	var target endpointaddr.Addr
@@ -87,7 +118,11 @@ func runPipe(ctx context.Context, env *cmdEnv, args []string) error {
 	if sub == "listen" || sub == "listen-tcp" {
 		alpns = []string{ef.alpn}
 	}
-	ep, err := ef.bind(ctx, env, alpns)
+	opts, err := ef.options(env, alpns)
+	if err != nil {
+		return err
+	}
+	ep, err := bindWith(ctx, opts)
 	if err != nil {
 		return err
 	}
@@ -98,14 +133,29 @@ func runPipe(ctx context.Context, env *cmdEnv, args []string) error {
 	}()
 	switch sub {
 	case "listen":
-		return pipeListen(ctx, env, ep, ef.verbose)
+		return pipeListen(ctx, env, ep, ef.verbose, len(opts.Relays))
 	case "connect":
-		return pipeConnect(ctx, env, ep, target, ef.alpn, ef.verbose)
+		return connectHint(pipeConnect(ctx, env, ep, target, ef.alpn, ef.verbose), &ef)
 	case "listen-tcp":
-		return pipeListenTCP(ctx, env, ep, host, ef.verbose)
+		return pipeListenTCP(ctx, env, ep, host, ef.verbose, len(opts.Relays))
 	default:
-		return pipeConnectTCP(ctx, env, ep, target, ef.alpn, addr, ef.verbose)
+		return connectHint(pipeConnectTCP(ctx, env, ep, target, ef.alpn, addr, ef.verbose), &ef)
 	}
+}
+
+// connectHint turns "no address known" into advice on the flag that
+// would have found one.
+func connectHint(err error, ef *endpointFlags) error {
+	if errors.Is(err, addrlookup.ErrNotFound) {
+		return errors.New("endpoint id not found by address lookup: is the listener running and publishing where we look (n0's DNS by default, or --pkarr-relay/--dns-*)? Or pass its ticket instead")
+	}
+	if !errors.Is(err, iroh.ErrNoAddress) {
+		return err
+	}
+	if ef.offline {
+		return errors.New("no address for this endpoint id: --offline does no address lookup; pass the listener's ticket, or drop --offline (n0's DNS lookup), or use --mdns on a LAN")
+	}
+	return errors.New("no address found for this endpoint id: pass the listener's ticket instead, or the lookup the listener publishes to (--pkarr-relay URL, --dns-resolver/--dns-origin, or --mdns on a LAN)")
 }
 
 // parseTarget accepts an endpoint ticket or a bare EndpointID.
@@ -131,25 +181,64 @@ func short(s string) string {
 	return s
 }
 
-// printTicket writes the endpoint's ticket alone on a line of stderr,
-// once the home relay is connected and the first net report (public
-// addresses) is in, so that the ticket holds every way to reach us.
-func printTicket(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint) {
-	if ep.HomeRelay() != "" {
-		wctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		if err := ep.Online(wctx); err != nil && ctx.Err() == nil {
-			fmt.Fprintf(env.stderr, "warning: home relay %s not connected: %v\n", ep.HomeRelay(), err)
-		}
-		if ep.LastNetReport() == nil {
-			ep.NetReport(wctx)
-		}
-		cancel()
+// printTicket writes the endpoint's ticket alone on a line of stderr. With
+// relays, it first waits (briefly) for the first net report and the home
+// relay, so the ticket holds every way to reach us; an offline machine
+// gets its ticket of direct addresses at once, since the net report ends
+// as soon as every probe failed.
+func printTicket(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, relays int) {
+	if relays > 0 {
+		waitOnline(ctx, env, ep, relays)
 	}
 	fmt.Fprintln(env.stderr, ticket.EncodeEndpoint(ep.Addr()))
 }
 
-func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose bool) error {
-	printTicket(ctx, env, ep)
+// waitOnline waits (at most 5 s) for the first net report, which picks
+// the home relay, and then for the connection to it, warning on stderr when
+// there is none. It stops early once a failure is known: an offline
+// machine (every probe fails at once) or a refused single relay costs
+// milliseconds, not the timeout.
+func waitOnline(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, relays int) {
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	var relayErr error
+	for wctx.Err() == nil {
+		octx, ocancel := context.WithTimeout(wctx, 50*time.Millisecond)
+		err := ep.Online(octx)
+		ocancel()
+		reported := ep.LastNetReport() != nil
+		switch {
+		case err == nil && reported:
+			return
+		case err != nil && !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, iroh.ErrNoRelay):
+			relayErr = err
+		}
+		if relayErr != nil && (reported || relays == 1) {
+			break
+		}
+		if reported && ep.HomeRelay() == "" {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	switch {
+	case relayErr != nil:
+		fmt.Fprintf(env.stderr, "warning: not connected to the home relay: %s\n", errorLine("", relayErr))
+	case ep.HomeRelay() == "":
+		why := ""
+		if rep := ep.LastNetReport(); rep != nil && len(rep.Errors) > 0 {
+			why = " (" + rep.Errors[0] + ")"
+		}
+		fmt.Fprintf(env.stderr, "warning: no relay reachable%s; the ticket holds direct addresses only\n", why)
+	default:
+		fmt.Fprintf(env.stderr, "warning: home relay %s not connected within 5 s\n", ep.HomeRelay())
+	}
+}
+
+func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose bool, relays int) error {
+	printTicket(ctx, env, ep, relays)
 	conn, err := ep.Accept(ctx)
 	if err != nil {
 		return ctxOr(ctx, err)
@@ -269,8 +358,8 @@ func ctxOr(ctx context.Context, err error) error {
 	return err
 }
 
-func pipeListenTCP(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, host string, verbose bool) error {
-	printTicket(ctx, env, ep)
+func pipeListenTCP(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, host string, verbose bool, relays int) error {
+	printTicket(ctx, env, ep, relays)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	for {

@@ -32,7 +32,24 @@ func init() {
 	register(&command{
 		name:    "relay",
 		summary: "run an iroh relay server (or 'relay bench' to load-test one)",
-		run:     runRelay,
+		usage:   "[--dev] [--http-addr ADDR] [--stun-addr ADDR] [--config FILE] [--metrics-addr ADDR]\nbench [--clients N] [--url URL] [flags]",
+		help: `Serve the iroh relay protocol (what carries traffic between endpoints when no
+direct path works) and STUN (so endpoints learn their public address and punch
+holes through NATs), compatible with Rust iroh endpoints. --dev serves plain HTTP
+on [::]:3340 and STUN on [::]:3478, the same NAT traversal as production without
+TLS; --config FILE (TOML, iroh-relay's keys) adds TLS, access control and limits.
+It prints what it serves when it starts.`,
+		example: `iroh relay --dev --http-addr 127.0.0.1:3340 --stun-addr 127.0.0.1:3478
+iroh pipe listen --relay http://127.0.0.1:3340`,
+		run: runRelay,
+		subs: []*command{{
+			name:    "bench",
+			summary: "load-test a relay with pairs of clients echoing datagrams",
+			usage:   "[--clients N] [--url URL] [--duration D] [--size BYTES] [--window W] [--cpuprofile FILE]",
+			help:    "Drive pairs of relay clients through a relay (one started in this process unless --url) and print throughput, forwarding latency and memory.",
+			example: "iroh relay bench --clients 1000 --duration 10s",
+			run:     runRelayBench,
+		}},
 	})
 }
 
@@ -72,22 +89,19 @@ type relayConfig struct {
 }
 
 func runRelay(ctx context.Context, env *cmdEnv, args []string) error {
-	if len(args) > 0 && args[0] == "bench" {
-		return runRelayBench(ctx, env, args[1:])
-	}
-	fs := newFlagSet(env, "relay", "[--dev] [--http-addr ADDR] [--config FILE] [--metrics-addr ADDR] [--stun-addr ADDR]\n       iroh relay bench [--clients N] [--url URL] ...")
-	dev := fs.Bool("dev", false, "development mode: plain HTTP on [::]:3340, no STUN unless --stun-addr")
+	fs := newFlagSet(env, "relay")
+	dev := fs.Bool("dev", false, "development mode: plain HTTP on [::]:3340 and STUN on [::]:3478 (change with --http-addr, --stun-addr)")
 	httpAddr := fs.String("http-addr", "", "HTTP listen address (default [::]:80, or [::]:3340 with --dev)")
 	configPath := fs.String("config", "", "TOML configuration file")
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics")
-	stunAddr := fs.String("stun-addr", "", "UDP address for STUN binding requests (default [::]:3478 unless --dev)")
+	stunAddr := fs.String("stun-addr", "", "UDP address for STUN binding requests (default [::]:3478; \"none\" for no STUN)")
 	verbose := fs.Bool("v", false, "debug logging")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageError("relay: unexpected argument %q", pos[0])
+		return usageError("unexpected argument %q", pos[0])
 	}
 	level := slog.LevelInfo
 	if *verbose {
@@ -134,10 +148,12 @@ func runRelay(ctx context.Context, env *cmdEnv, args []string) error {
 		mAddr = ""
 	}
 	sAddr := relayFirstNonEmpty(*stunAddr, cfg.StunBindAddr)
-	if sAddr == "" && !*dev {
+	if sAddr == "" {
+		// Dev mode too: without STUN, peers behind NATs never learn their
+		// public address and never go direct.
 		sAddr = net.JoinHostPort("::", strconv.Itoa(relayserver.DefaultSTUNPort))
 	}
-	if cfg.EnableStun != nil && !*cfg.EnableStun && *stunAddr == "" {
+	if (cfg.EnableStun != nil && !*cfg.EnableStun && *stunAddr == "") || sAddr == "none" {
 		sAddr = ""
 	}
 	var httpsAddr string
@@ -183,13 +199,13 @@ func runRelay(ctx context.Context, env *cmdEnv, args []string) error {
 	}()
 	hl, err := net.Listen("tcp", hAddr)
 	if err != nil {
-		return fmt.Errorf("relay: listen %s: %w", hAddr, err)
+		return fmt.Errorf("listen %s: %w", hAddr, err)
 	}
 	if opts.TLSConfig != nil {
 		tl, err := net.Listen("tcp", httpsAddr)
 		if err != nil {
 			hl.Close()
-			return fmt.Errorf("relay: listen %s: %w", httpsAddr, err)
+			return fmt.Errorf("listen %s: %w", httpsAddr, err)
 		}
 		log.Info("relay listening", "addr", tl.Addr().String(), "scheme", "https")
 		log.Info("captive portal listening", "addr", hl.Addr().String())
@@ -204,16 +220,19 @@ func runRelay(ctx context.Context, env *cmdEnv, args []string) error {
 		if err != nil {
 			srv.Close()
 			wg.Wait()
-			return fmt.Errorf("relay: stun listen %s: %w", sAddr, err)
+			return fmt.Errorf("stun listen %s: %w", sAddr, err)
 		}
+		log.Info("stun listening", "addr", pc.LocalAddr().String())
 		serve("stun", func() error { return srv.ServeSTUN(pc) })
+	} else {
+		log.Info("stun disabled: endpoints behind NATs will not learn their public address")
 	}
 	if mAddr != "" {
 		ml, err := net.Listen("tcp", mAddr)
 		if err != nil {
 			srv.Close()
 			wg.Wait()
-			return fmt.Errorf("relay: metrics listen %s: %w", mAddr, err)
+			return fmt.Errorf("metrics listen %s: %w", mAddr, err)
 		}
 		mux := http.NewServeMux()
 		mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
@@ -348,7 +367,7 @@ func relayParseIDs(v any) ([]key.PublicKey, error) {
 // other through a relay (its own in-process relay unless --url is given)
 // and prints throughput, one-way forwarding latency and memory.
 func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
-	fs := newFlagSet(env, "relay bench", "[--clients N] [--url URL] [--duration D] [--size BYTES] [--window W] [--cpuprofile FILE]")
+	fs := newFlagSet(env, "relay bench")
 	n := fs.Int("clients", 100, "number of clients (even; they talk in pairs)")
 	relayURL := fs.String("url", "", "relay to test (default: start one in this process)")
 	dur := fs.Duration("duration", 5*time.Second, "measurement time (after a 1 s warm-up)")
@@ -360,16 +379,16 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 		return err
 	}
 	if len(pos) > 0 {
-		return usageError("relay bench: unexpected argument %q", pos[0])
+		return usageError("unexpected argument %q", pos[0])
 	}
 	if *n < 2 || *n%2 != 0 {
-		return usageError("relay bench: --clients must be even and at least 2")
+		return usageError("--clients must be even and at least 2")
 	}
 	if *size < 16 || *size > 65000 {
-		return usageError("relay bench: --size must be in [16, 65000]")
+		return usageError("--size must be in [16, 65000]")
 	}
 	if *window < 1 {
-		return usageError("relay bench: --window must be at least 1")
+		return usageError("--window must be at least 1")
 	}
 	// One descriptor per client, and one more per client for an in-process relay.
 	need := uint64(*n) + 256

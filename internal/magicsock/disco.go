@@ -17,7 +17,7 @@ import (
 
 // Disco ("discovery") packets are the path probes of the layer: sent over
 // UDP or as a relay datagram, sealed for one receiver. The layout is Rust
-// iroh 0.35's (shared/spec/core.md §11.3), byte-identical with its vectors:
+// iroh 0.35's (iroh 0.35 iroh/src/disco.rs), byte-identical with its vectors:
 //
 //	magic[6] || sender_id[32] || tag[16] || ciphertext || nonce[24]
 //

@@ -121,10 +121,23 @@ func (c *Conn) handleDisco(pkt []byte, p pathAddr) {
 		c.sendDisco(r, p, &pong)
 		if bp := r.best.Load(); p.udp.IsValid() && (bp == nil || now.UnixNano() >= bp.trustedUntil.Load()) {
 			// Ping back to confirm the path ourselves, at most once per
-			// probe interval per path.
+			// probe interval per path; and once more at once (again at most
+			// once per interval) when our last ping on it is unanswered: a
+			// ping arriving from the remote's NAT means the hole is open
+			// now, where ours, sent before, were dropped. Waiting out the
+			// interval kept the dialer on the relay a full second after the
+			// listener went direct. Our pong goes out first, so the remote,
+			// whose ping it answers, does not ping back in turn.
 			r.mu.Lock()
 			ps := r.paths[p.udp]
-			due := ps != nil && now.Sub(ps.lastPing) >= unconfirmedPingInterval
+			due := false
+			if ps != nil {
+				due = now.Sub(ps.lastPing) >= unconfirmedPingInterval
+				if !due && ps.lastPong.Before(ps.lastPing) && now.Sub(ps.lastEarlyPing) >= unconfirmedPingInterval {
+					due = true
+					ps.lastEarlyPing = now
+				}
+			}
 			r.mu.Unlock()
 			if due {
 				r.ping(p, now)

@@ -21,7 +21,7 @@
 //
 // Paths are found and kept with disco probes (disco.go): Ping, Pong and
 // CallMeMaybe, sealed between the two endpoints' keys, in the 0.35 wire
-// layout of Rust iroh (shared/spec/core.md §11.3). A direct path becomes
+// layout of Rust iroh (iroh 0.35 iroh/src/disco.rs). A direct path becomes
 // the best path once a ping over it round-trips; it stays trusted for
 // 6.5 s after the last pong or received payload, heartbeats keep it alive,
 // and when it lapses packets go over the relay again (and over the

@@ -13,7 +13,7 @@ import (
 	"github.com/iroh-go/iroh/key"
 )
 
-// Timers of path selection, after Rust iroh 0.35 (shared/spec/core.md §11.5).
+// Timers of path selection, after Rust iroh 0.35 (iroh 0.35 iroh/src/magicsock/node_map/node_state.rs).
 const (
 	// trustUDPAddrDuration is how long a direct path stays preferred after
 	// a pong or received payload.
@@ -102,6 +102,9 @@ type pathState struct {
 	lastPing time.Time
 	lastPong time.Time
 	latency  time.Duration
+	// lastEarlyPing is when a ping from the remote last made us ping back
+	// before the probe interval (see handleDisco).
+	lastEarlyPing time.Time
 }
 
 type pingTx struct {

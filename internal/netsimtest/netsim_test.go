@@ -262,7 +262,7 @@ func (s *sim) startTransfer(extra ...string) *transfer {
 		s.t.Fatal(err)
 	}
 	tr.out = f
-	common := append([]string{"--relay", relayURL, "--bind6", "", "-v"}, extra...)
+	common := append([]string{"--offline", "--relay", relayURL, "--bind6", "", "-v"}, extra...)
 	devnull, _ := os.Open(os.DevNull)
 	s.t.Cleanup(func() { devnull.Close() })
 	tr.listen = s.start("peer2", devnull, f, append([]string{"pipe", "listen"}, common...)...)
@@ -349,6 +349,19 @@ func waitPath(t *testing.T, p *proc, kind string, d time.Duration) time.Duration
 	return 0
 }
 
+// waitPathQuiet is waitPath for a second goroutine: it returns d (not
+// t.Fatal) when the path never comes.
+func waitPathQuiet(p *proc, kind string, d time.Duration) time.Duration {
+	start := time.Now()
+	for time.Since(start) < d {
+		if ps := p.paths(); len(ps) > 0 && strings.HasPrefix(ps[len(ps)-1], kind) {
+			return time.Since(start)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	return d
+}
+
 // netReport runs `iroh net-report` on peer1 against the relay and a second
 // STUN server (another relay process on ports 3341/3479), and returns its
 // output.
@@ -378,8 +391,16 @@ func TestTwoNATsRelayThenDirect(t *testing.T) {
 	}
 	// Keep data flowing across the switch to direct.
 	sending := tr.sendAsync(24<<20, 256<<10, 20*time.Millisecond)
+	lc := make(chan time.Duration, 1)
+	go func() { lc <- waitPathQuiet(tr.listen, "direct", 10*time.Second) }()
 	took := waitPath(t, tr.connect, "direct", 10*time.Second)
-	t.Logf("direct after %s; paths %q", took, tr.connect.paths())
+	tookListen := <-lc
+	t.Logf("direct after %s (listener %s); paths %q", took, tookListen, tr.connect.paths())
+	// Both sides switch within a few round trips of each other (issue 13
+	// item 5: the dialer used to lag the listener by a full second).
+	if gap := (took - tookListen).Abs(); gap > 300*time.Millisecond {
+		t.Errorf("dialer direct after %s, listener after %s: %s apart", took, tookListen, gap)
+	}
 	if err := <-sending; err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,8 @@
 // Package postcard implements the subset of the postcard serde format
 // (postcard crate 1.x) that iroh's wire formats share with Rust: unsigned
 // LEB128 varints, length-prefixed byte strings, and socket addresses as
-// serde encodes std::net::SocketAddr. See shared/spec/core.md §2.
+// serde encodes std::net::SocketAddr (postcard's wire specification,
+// docs.rs/postcard, and serde's SocketAddr impl in serde/src/ser/impls.rs).
 //
 // Decoders take a byte slice and return the value and the number of bytes
 // consumed, or an error saying what was wrong and at which offset.

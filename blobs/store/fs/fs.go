@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/iroh-go/iroh/blobs"
 	"github.com/iroh-go/iroh/blobs/store"
@@ -139,17 +140,21 @@ func Open(dir string, opts *Options) (*Store, error) {
 			return nil, fmt.Errorf("blob store: %w", err)
 		}
 	}
-	// Leftover temporary files belong to imports that never finished.
+	db, err := bolt.Open(filepath.Join(dir, "index.db"), 0o644, &bolt.Options{Timeout: 1e9})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("blob store %s: %w", dir, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("blob store: open index %s: %w", dir, err)
+	}
+	s.db = db
+	// Leftover temporary files belong to imports that never finished (the
+	// index lock, held from here, says no other process is importing).
 	if ents, err := os.ReadDir(s.tmpDir); err == nil {
 		for _, e := range ents {
 			os.Remove(filepath.Join(s.tmpDir, e.Name()))
 		}
 	}
-	db, err := bolt.Open(filepath.Join(dir, "index.db"), 0o644, &bolt.Options{Timeout: 1e9})
-	if err != nil {
-		return nil, fmt.Errorf("blob store: open index %s: %w", dir, err)
-	}
-	s.db = db
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range []string{bucketBlobs, bucketInline, bucketTags} {
 			if _, err := tx.CreateBucketIfNotExists([]byte(b)); err != nil {

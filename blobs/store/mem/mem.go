@@ -35,6 +35,8 @@ type entry struct {
 	data     []byte
 	outboard []byte
 	writers  int
+	// ref, when set, holds the data instead of data (AddFileRef).
+	ref *fileRef
 }
 
 // New returns an empty store.
@@ -82,6 +84,13 @@ func (s *Store) OpenReader(ctx context.Context, h blobs.Hash) (blobs.BlobReader,
 	e := s.blobs[h]
 	if e == nil || !e.bf.Complete() {
 		return nil, fmt.Errorf("blob %s: %w", h.ShortString(), blobs.ErrNotFound)
+	}
+	if e.ref != nil {
+		f, err := e.ref.open(h)
+		if err != nil {
+			return nil, err
+		}
+		return &refReader{size: e.bf.Size, f: f, outboard: bytes.NewReader(e.outboard)}, nil
 	}
 	return &reader{size: e.bf.Size, data: bytes.NewReader(e.data), outboard: bytes.NewReader(e.outboard)}, nil
 }
@@ -137,7 +146,8 @@ func (s *Store) ExportFile(ctx context.Context, h blobs.Hash, path string) error
 	if err != nil {
 		return err
 	}
-	data := r.(*reader).data
+	defer r.Close()
+	data := r.Data()
 	tmp, err := os.CreateTemp(filepath.Dir(path), ".export-*")
 	if err != nil {
 		return fmt.Errorf("export %s: %w", path, err)
@@ -228,6 +238,9 @@ func (s *Store) GC(ctx context.Context) (blobs.GCStats, error) {
 		}
 		st.Deleted++
 		st.Bytes += uint64(len(e.data))
+		if e.ref != nil {
+			st.Bytes += e.bf.Size
+		}
 		delete(s.blobs, h)
 	}
 	return st, nil
