@@ -260,36 +260,39 @@ func TestQUICRelayOnly(t *testing.T) {
 	checkClose(t, client, server)
 }
 
-// TestQUICRelayThenDirect connects over the relay (the client knows only
-// the server's relay), moves data, then learns the server's direct
-// address: the path switches to direct under the running connection,
-// and more data arrives intact.
+// TestQUICRelayThenDirect connects knowing only the server's relay: the
+// handshake goes over the relay, then the sockets find the direct path
+// on their own (call-me-maybe through the relay, disco
+// pings) and switch to it under the running connection; more data
+// arrives intact.
 func TestQUICRelayThenDirect(t *testing.T) {
 	url := relaytest.URL(t)
 	m := sockMode{relayURL: url}
 	a, b := newEndpoint(t, m), newEndpoint(t, m)
+	events, stop := a.sock.SubscribePaths(b.sk.Public(), 64)
+	defer stop()
 	relayed := endpointaddr.Addr{ID: b.sk.Public(), RelayURLs: []endpointaddr.RelayURL{endpointaddr.RelayURL(url)}}
 	client, server := dial(t, a, b, relayed)
-	if k := pathKind(a, b.sk.Public()); k != magicsock.PathRelay {
-		t.Fatalf("path before direct addresses are known: %v, want relay", k)
-	}
 	sendStream(t, client, server, 1<<20, 3)
-	if _, err := a.sock.AddRemote(endpointaddr.Addr{ID: b.sk.Public(), Direct: b.sock.LocalAddrs()}); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for pathKind(a, b.sk.Public()) != magicsock.PathDirect {
-		if time.Now().After(deadline) {
-			t.Fatalf("path still %v after 10 s", pathKind(a, b.sk.Public()))
+	var kinds []magicsock.PathKind
+	timeout := time.After(10 * time.Second)
+	for len(kinds) == 0 || kinds[len(kinds)-1] != magicsock.PathDirect {
+		select {
+		case e := <-events:
+			kinds = append(kinds, e.New.Kind)
+		case <-timeout:
+			t.Fatalf("no direct path after 10 s; path changes %v", kinds)
 		}
-		// Traffic makes the socket probe the new candidate.
-		if err := client.SendDatagram([]byte("nudge")); err != nil {
-			t.Fatal(err)
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
+	if kinds[0] != magicsock.PathRelay {
+		t.Fatalf("path changes %v: the first path was not the relay", kinds)
+	}
+	t.Logf("path changes: %v", kinds)
 	sendStream(t, client, server, 16<<20, 4)
 	echoDatagrams(t, client, server)
+	if k := pathKind(a, b.sk.Public()); k != magicsock.PathDirect {
+		t.Errorf("path after the transfer: %v, want direct", k)
+	}
 	checkClose(t, client, server)
 }
 
