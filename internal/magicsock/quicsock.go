@@ -1,8 +1,11 @@
 package magicsock
 
 import (
+	"errors"
 	"net"
 	"net/netip"
+	"os"
+	"time"
 
 	"github.com/iroh-go/iroh/internal/quic/transport"
 )
@@ -14,13 +17,50 @@ import (
 // receive queue). See the package doc, "Our QUIC".
 type QUICSocket struct {
 	c *Conn
+	// pc is the UDP socket the reader reads itself (IPv4 if bound).
+	pc *net.UDPConn
+
+	// Owned by the reader (under c.rxMu).
+	oob [rxOOBSize]byte
 }
 
 var _ transport.Socket = (*QUICSocket)(nil)
 
-// QUICSocket returns the Conn as a transport.Socket. Closing the socket
-// (which transport.Transport.Close does) closes the Conn.
-func (c *Conn) QUICSocket() *QUICSocket { return &QUICSocket{c: c} }
+// QUICSocket returns the Conn as a transport.Socket (the same one on
+// every call). From now on the goroutine calling ReadBatch reads the
+// first UDP socket itself, with no hand-off to another goroutine; the
+// other socket and the relays still deliver through the queue. Closing
+// the socket (which transport.Transport.Close does) closes the Conn.
+func (c *Conn) QUICSocket() *QUICSocket {
+	c.quicOnce.Do(func() {
+		s := &QUICSocket{c: c, pc: c.pc4}
+		if s.pc == nil {
+			s.pc = c.pc6
+		}
+		c.inlineHanded = make(chan struct{})
+		c.inlinePC.Store(s.pc)
+		// Wake the socket's readLoop so it sees the hand-over and exits.
+		_ = s.pc.SetReadDeadline(time.Unix(1, 0))
+		select {
+		case <-c.inlineHanded:
+		case <-c.closing:
+		}
+		_ = s.pc.SetReadDeadline(time.Time{})
+		c.quicSock = s
+	})
+	return c.quicSock
+}
+
+// wakeInlineReader makes the QUIC socket's reader, if it is blocked in a
+// UDP read, return from it to take what was just queued (a packet from
+// a relay or the other socket).
+func (c *Conn) wakeInlineReader() {
+	if c.inlineWaiting.Load() {
+		if pc := c.inlinePC.Load(); pc != nil {
+			_ = pc.SetReadDeadline(time.Unix(1, 0))
+		}
+	}
+}
 
 // Conn returns the magic socket under s.
 func (s *QUICSocket) Conn() *Conn { return s.c }
@@ -39,22 +79,32 @@ func (s *QUICSocket) Close() error { return s.c.Close() }
 // of same-size packets (as one GRO read delivered them, the last possibly
 // shorter) becomes one entry with Segment set. Addr is the sender's
 // mapped address, ECN its ECN codepoint (0 when unknown). It is called
-// from one goroutine (the driver's read loop) and allocates nothing.
+// from one goroutine (the driver's read loop) and allocates nothing:
+// with nothing queued it reads the first UDP socket itself.
 func (s *QUICSocket) ReadBatch(ds []transport.Datagram) (int, error) {
 	c := s.c
 	c.rxMu.Lock()
 	defer c.rxMu.Unlock()
 	n := 0
 	for n < len(ds) {
-		b, err := c.nextBatchLocked(n == 0)
-		if err != nil {
+		if c.closed.Load() {
 			if n > 0 {
 				break
 			}
-			return 0, err
+			return 0, net.ErrClosed
 		}
+		b, _ := c.nextBatchLocked(false)
 		if b == nil {
-			break
+			if n > 0 {
+				break
+			}
+			var err error
+			if b, err = s.readLocked(); err != nil {
+				return 0, err
+			}
+			if b == nil {
+				continue
+			}
 		}
 		fillDatagram(&ds[n], b)
 		n++
@@ -64,6 +114,46 @@ func (s *QUICSocket) ReadBatch(ds []transport.Datagram) (int, error) {
 		}
 	}
 	return n, nil
+}
+
+// readLocked reads the socket once and routes what it read: it returns
+// a batch of QUIC packets, or nil when the read held none (disco, STUN, a
+// packet from an unknown source) or was woken for a queued batch.
+func (s *QUICSocket) readLocked() (*rxBatch, error) {
+	c := s.c
+	c.inlineWaiting.Store(true)
+	select {
+	case b := <-c.rx:
+		c.inlineWaiting.Store(false)
+		c.rxCur = b
+		return b, nil
+	default:
+	}
+	b := rxPool.Get().(*rxBatch)
+	n, oobn, src, err := readPacket(s.pc, b.buf, s.oob[:])
+	c.inlineWaiting.Store(false)
+	if err != nil {
+		b.release()
+		switch {
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// Woken by wakeInlineReader: the caller takes the queue.
+			_ = s.pc.SetReadDeadline(time.Time{})
+			return nil, nil
+		case c.closed.Load() || errors.Is(err, net.ErrClosed):
+			return nil, net.ErrClosed
+		default:
+			c.log.Debug("udp read", "err", err)
+			return nil, nil
+		}
+	}
+	src = netip.AddrPortFrom(src.Addr().Unmap(), src.Port())
+	gso, ecn := parseRxOOB(s.oob[:oobn])
+	if !c.routeRead(b, n, gso, ecn, src) {
+		return nil, nil
+	}
+	c.recvPackets.Add(float64(len(b.pkts)))
+	c.rxCur = b
+	return b, nil
 }
 
 // maxRxSegments bounds the packets put in one Datagram (the kernel's GRO

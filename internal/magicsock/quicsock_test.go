@@ -35,6 +35,7 @@ type endpoint struct {
 type sockMode struct {
 	relayURL  string // "" for none
 	relayOnly bool
+	metrics   *magicsock.Metrics // nil: unregistered
 }
 
 // newEndpoint opens a magicsock Conn on 127.0.0.1 (and the relay of m,
@@ -48,6 +49,7 @@ func newEndpoint(t testing.TB, m sockMode) *endpoint {
 		DisableV6: true,
 		RelayOnly: m.relayOnly,
 		Logger:    slog.New(slog.DiscardHandler),
+		Metrics:   m.metrics,
 	}
 	if m.relayURL != "" {
 		opts.HomeRelay = endpointaddr.RelayURL(m.relayURL)
