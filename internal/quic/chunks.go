@@ -87,6 +87,13 @@ func (c *chunkBuf) release(off uint64) {
 	}
 }
 
+// reset returns every chunk to the pool and moves the base to off's
+// chunk: no data below off will be written or read again.
+func (c *chunkBuf) reset(off uint64) {
+	c.free()
+	c.base = off / chunkSize * chunkSize
+}
+
 // free returns every chunk to the pool.
 func (c *chunkBuf) free() {
 	for _, ch := range c.chunks {

@@ -95,6 +95,7 @@ type Conn struct {
 	ackOut      []wire.AckRange
 	probes      [3]int // PTO probes owed per space
 	pingPending bool   // keep-alive or probe PING
+	pmtudDue    bool   // the path MTU raise timer fired: a probe is owed
 	ackFreqSent bool   // our ACK_FREQUENCY is in flight or acknowledged
 	ackFreqSeq  uint64
 	paceAt      time.Time // the pacer's next send time, zero if none
@@ -142,6 +143,9 @@ type Conn struct {
 
 	// Key update.
 	keys keyState
+
+	earlyData      bool // client: 0-RTT keys were installed
+	zeroRTTPackets uint64
 }
 
 // closeInfo is the CONNECTION_CLOSE we send.

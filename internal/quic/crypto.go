@@ -19,15 +19,13 @@ func (c *cryptoStream) push(off uint64, data []byte) *TransportError {
 	return err
 }
 
-// take returns the next in-order bytes for TLS (they must be handed over
-// before the next push) and consumes them.
-func (c *cryptoStream) take() []byte {
-	b := c.recv.peek(maxCryptoBuffer)
-	if len(b) > 0 {
-		c.recv.consume(len(b))
-	}
-	return b
-}
+// peek returns the next in-order bytes for TLS, without copying; consume
+// them with consume once TLS has taken them (consuming may return their
+// memory to the pool).
+func (c *cryptoStream) peek() []byte { return c.recv.peek(maxCryptoBuffer) }
+
+// consume marks n peeked bytes as handed to TLS.
+func (c *cryptoStream) consume(n int) { c.recv.consume(n) }
 
 // discard frees the buffers when the level's keys are dropped.
 func (c *cryptoStream) discard() {

@@ -11,15 +11,16 @@ func TestCryptoStream(t *testing.T) {
 	if err := c.push(450, msg[450:]); err != nil {
 		t.Fatal(err)
 	}
-	if b := c.take(); len(b) != 0 {
+	if b := c.peek(); len(b) != 0 {
 		t.Fatalf("took %d bytes before the gap was filled", len(b))
 	}
 	if err := c.push(0, msg[:450]); err != nil {
 		t.Fatal(err)
 	}
 	var got []byte
-	for b := c.take(); len(b) > 0; b = c.take() {
+	for b := c.peek(); len(b) > 0; b = c.peek() {
 		got = append(got, b...)
+		c.consume(len(b))
 	}
 	if !bytes.Equal(got, msg) {
 		t.Fatal("reassembled CRYPTO data differs")

@@ -25,10 +25,14 @@
 // ids issued and retired, stateless reset tokens; idle timeout and
 // keep-alive; anti-amplification before address validation; NAT
 // rebinding with path validation; Version Negotiation and Retry on the
-// client side; transport parameters as Rust iroh sends them
-// (shared/spec/core.md §6.3). Not yet: 0-RTT, ECN validation, the
+// client side; 0-RTT (a client resuming a session sends under the
+// server's remembered limits and resends at 1-RTT if rejected; a server
+// with ticket keys accepts); ECN counts of received packets in our ACKs;
+// transport parameters as Rust iroh sends them (shared/spec/core.md
+// §6.3). Not yet: marking our own packets ECT and validating ECN, the
 // multipath and QNT frames (they are a PROTOCOL_VIOLATION until
-// negotiated), server preferred address.
+// negotiated), connection migration initiated by us, server preferred
+// address.
 //
 // # Multipath from the start
 //

@@ -177,8 +177,10 @@ func (c *Conn) onCryptoFrame(sp recovery.SpaceID, off uint64, data []byte) *Tran
 	if err := cs.push(off, data); err != nil {
 		return err
 	}
-	for b := cs.take(); len(b) > 0; b = cs.take() {
-		if err := c.tls.HandleData(tlsLevel(sp), b); err != nil {
+	for b := cs.peek(); len(b) > 0; b = cs.peek() {
+		err := c.tls.HandleData(tlsLevel(sp), b) // copies what it keeps
+		cs.consume(len(b))
+		if err != nil {
 			return tlsError(err)
 		}
 	}

@@ -141,6 +141,11 @@ func (c *Conn) processTLS() *TransportError {
 			lvl := keyLevel(e.Level)
 			read := e.Kind == tls13.EventSetReadSecret
 			switch {
+			case lvl == levelEarly && !read:
+				c.keys.write[levelEarly] = pk
+				if terr := c.applyRememberedParams(); terr != nil {
+					c.keys.write[levelEarly] = nil
+				}
 			case lvl == levelApp && read:
 				c.keys.installAppRead(pk)
 			case lvl == levelApp:
@@ -156,8 +161,11 @@ func (c *Conn) processTLS() *TransportError {
 			}
 		case tls13.EventHandshakeDone:
 			c.onHandshakeComplete()
-		case tls13.EventEarlyDataAccepted, tls13.EventEarlyDataRejected, tls13.EventSessionTicketStored:
-			// 0-RTT comes later.
+		case tls13.EventEarlyDataRejected:
+			if !c.server {
+				c.onEarlyDataRejected()
+			}
+		case tls13.EventEarlyDataAccepted, tls13.EventSessionTicketStored:
 		}
 	}
 }
@@ -216,10 +224,59 @@ func (c *Conn) applyPeerParams(b []byte) *TransportError {
 	return nil
 }
 
+// applyRememberedParams applies the server's transport parameters from
+// the session we resume, so that 0-RTT data respects its limits (RFC 9000
+// §7.4.1).
+func (c *Conn) applyRememberedParams() *TransportError {
+	s := c.tls.EarlySession()
+	if s == nil {
+		return errf(InternalError, "0-RTT keys without a session")
+	}
+	tp, err := wire.ParseTransportParameters(s.TransportParameters, true)
+	if err != nil {
+		return errf(TransportParameterError, "remembered parameters: %v", err)
+	}
+	c.sendFlow.raise(tp.InitialMaxData)
+	ss := c.streams
+	ss.params.peerBidiLocal = tp.InitialMaxStreamDataBidiLocal
+	ss.params.peerBidiRemote = tp.InitialMaxStreamDataBidiRemote
+	ss.params.peerUni = tp.InitialMaxStreamDataUni
+	ss.localBidi.raise(tp.InitialMaxStreamsBidi)
+	ss.localUni.raise(tp.InitialMaxStreamsUni)
+	c.peerMaxDatagram = tp.MaxDatagramFrameSize
+	c.earlyData = true
+	return nil
+}
+
+// ZeroRTT reports whether the client may send 0-RTT data now: it resumes
+// a session that allows it and the handshake has not completed.
+func (c *Conn) ZeroRTT() bool { return c.keys.write[levelEarly] != nil }
+
+// EarlyDataAccepted reports whether the server accepted our 0-RTT data
+// (known once the handshake completes).
+func (c *Conn) EarlyDataAccepted() bool { return c.tls.EarlyDataAccepted() }
+
+// onEarlyDataRejected: the server ignored our 0-RTT packets, so every
+// stream byte sent in them goes again at 1-RTT.
+func (c *Conn) onEarlyDataRejected() {
+	c.keys.write[levelEarly] = nil
+	for _, s := range c.streams.m {
+		if s.send.sentTo > s.send.ackedTo && s.sendState <= sendDataSent {
+			s.send.onLost(s.send.ackedTo, int(s.send.sentTo-s.send.ackedTo), s.send.finSent)
+			c.streams.queueSend(s)
+		}
+	}
+}
+
 // onHandshakeComplete runs when TLS finishes: the server confirms the
 // handshake at once and sends HANDSHAKE_DONE (RFC 9001 §4.1.2).
 func (c *Conn) onHandshakeComplete() {
 	c.handshakeDone = true
+	if !c.server {
+		c.keys.write[levelEarly] = nil // 1-RTT from now on
+	} else if c.cfg.TLS.TicketKeys != nil {
+		c.tls.SendSessionTicket() // its WriteData is drained by processTLS's loop
+	}
 	c.state = stateEstablished
 	c.paths[0].localCIDs.fill(c.cfg.CIDs)
 	c.emit(Event{Kind: EventHandshakeDone})

@@ -86,7 +86,10 @@ func (c *Conn) receivePacket(now time.Time, p *path, h *wire.Header, pkt []byte,
 	case wire.PacketHandshake:
 		sp, lvl = recovery.Handshake, levelHandshake
 	case wire.Packet0RTT:
-		return false // 0-RTT: later
+		if !c.server {
+			return false
+		}
+		sp, lvl = recovery.Application, levelEarly
 	default:
 		sp, lvl = recovery.Application, levelApp
 	}
@@ -120,8 +123,11 @@ func (c *Conn) receivePacket(now time.Time, p *path, h *wire.Header, pkt []byte,
 	hdrLen := h.PNOffset + pnLen
 	c.curDCID = MakeConnectionID(h.DstCID)
 	var payload []byte
-	if sp == recovery.Application {
+	if h.Type == wire.Packet1RTT {
 		payload, err = c.open1RTT(now, pkt, hdrLen, pn)
+		if err == nil && c.server && c.keys.read[levelEarly] != nil {
+			c.keys.read[levelEarly] = nil // 1-RTT arrived: no more 0-RTT
+		}
 	} else {
 		payload, err = keys.Open(pkt, hdrLen, pn)
 	}
@@ -145,6 +151,9 @@ func (c *Conn) receivePacket(now time.Time, p *path, h *wire.Header, pkt []byte,
 	}
 	c.gotPacket = true
 	c.lastRecv = now
+	if h.Type == wire.Packet0RTT {
+		c.zeroRTTPackets++
+	}
 	if remote != p.remote && c.handshakeDone && sp == recovery.Application {
 		c.onPeerAddressChange(now, p, remote)
 	}

@@ -100,6 +100,10 @@ func (r *recvBuf) peek(max int) []byte {
 func (r *recvBuf) consume(n int) {
 	r.readTo += uint64(n)
 	r.received.removeBelow(r.readTo)
+	if r.received.empty() {
+		r.data.reset(r.readTo) // nothing buffered: an idle stream holds no chunk
+		return
+	}
 	r.data.release(r.readTo)
 }
 

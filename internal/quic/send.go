@@ -114,6 +114,16 @@ func (c *Conn) buildDatagram(now time.Time, p *path, b []byte, budget *int) int 
 	return len(out)
 }
 
+// sendLevelOf is sendLevel, with the 0-RTT keys standing in for 1-RTT on
+// a client that has the former and not yet the latter.
+func (c *Conn) sendLevelOf(i int) (int, recovery.SpaceID) {
+	lvl, sp := sendLevel(i)
+	if lvl == levelApp && c.keys.write[levelApp] == nil && c.keys.write[levelEarly] != nil {
+		return levelEarly, sp
+	}
+	return lvl, sp
+}
+
 // sendLevel maps 0, 1, 2 to the Initial, Handshake and 1-RTT keys.
 func sendLevel(i int) (int, recovery.SpaceID) {
 	switch i {
@@ -127,7 +137,7 @@ func sendLevel(i int) (int, recovery.SpaceID) {
 
 // wantsToSend reports whether level i has a packet to send.
 func (c *Conn) wantsToSend(now time.Time, p *path, i int, budget int) bool {
-	lvl, sp := sendLevel(i)
+	lvl, sp := c.sendLevelOf(i)
 	if c.keys.write[lvl] == nil {
 		return false
 	}
@@ -150,6 +160,9 @@ func (c *Conn) wantsToSend(now time.Time, p *path, i int, budget int) bool {
 	}
 	if sp != recovery.Application || !c.handshakeDone && c.server {
 		return false
+	}
+	if lvl == levelEarly {
+		return c.hasAppData()
 	}
 	return c.hasControl(p) || c.hasAppData() || c.pingPending
 }
@@ -178,7 +191,8 @@ func (c *Conn) hasControl(p *path) bool {
 // in all, padded to pad bytes in all; budget is the congestion and
 // pacing allowance for in-flight bytes.
 func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad int, budget *int, mtuProbe bool) []byte {
-	lvl, sp := sendLevel(i)
+	lvl, sp := c.sendLevelOf(i)
+	early := lvl == levelEarly
 	keys := c.keys.write[lvl]
 	space := c.space(p, sp)
 	pn := space.nextPN
@@ -190,13 +204,17 @@ func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad 
 	start := len(out)
 	dcid := p.remoteCIDs.current()
 	var lengthOff int
-	if sp == recovery.Application {
+	long := sp != recovery.Application || early
+	if !long {
 		out = wire.AppendShortHeader(out, dcid.Bytes(), pn, pnLen, c.keys.keyPhaseBit(), false)
 	} else {
 		h := wire.LongHeader{Type: wire.PacketInitial, Version: wire.Version1, DstCID: dcid.Bytes(), SrcCID: c.scid.Bytes()}
-		if sp == recovery.Handshake {
+		switch {
+		case early:
+			h.Type = wire.Packet0RTT
+		case sp == recovery.Handshake:
 			h.Type = wire.PacketHandshake
-		} else if !c.server {
+		case !c.server:
 			h.Token = c.retryToken
 		}
 		if start+h.Len(pnLen)+aeadTagLen+8 > max {
@@ -213,8 +231,9 @@ func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad 
 	w := frameWriter{b: out, limit: limit, recs: recs}
 	inFlightAllowed := *budget >= p.mtu || c.probes[sp] > 0
 
-	// ACK first: it is small and never congestion-limited.
-	if space.acks.wantsAck() {
+	// ACK first: it is small and never congestion-limited (0-RTT
+	// packets cannot carry one).
+	if space.acks.wantsAck() && !early {
 		c.appendAck(now, &w, space, sp)
 	}
 	if mtuProbe {
@@ -226,7 +245,9 @@ func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad 
 	} else if inFlightAllowed {
 		c.appendCrypto(&w, sp)
 		if sp == recovery.Application && (c.handshakeDone || !c.server) {
-			c.appendControl(now, p, &w)
+			if !early {
+				c.appendControl(now, p, &w)
+			}
 			c.appendDatagrams(&w)
 			c.appendStreams(&w)
 		}
@@ -257,13 +278,16 @@ func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad 
 		w.b = wire.AppendPadding(w.b, pad-len(w.b)-aeadTagLen)
 		padded = true
 	}
-	if sp != recovery.Application {
+	if long {
 		wire.PutVarint2(w.b[start+lengthOff-start:], uint64(len(w.b)-start-hdrLen+pnLen+aeadTagLen))
 	}
 	pkt := keys.Seal(w.b[start:], hdrLen, pn)
 	keys.ProtectHeader(pkt, hdrLen-pnLen)
 	out = w.b[:start+len(pkt)]
 	space.nextPN++
+	if early {
+		c.zeroRTTPackets++
+	}
 	if len(w.recs) > 0 {
 		c.frames.set(token, w.recs)
 	} else {
@@ -283,7 +307,7 @@ func (c *Conn) appendPacket(now time.Time, p *path, i int, out []byte, max, pad 
 	if inFlight {
 		*budget -= len(pkt)
 	}
-	if sp == recovery.Application {
+	if sp == recovery.Application && !early {
 		c.keys.onSent(pn)
 		if c.keys.shouldInitiate(c.confirmed) {
 			c.keys.update(now, c.pto(), phaseUnknown)
@@ -652,6 +676,7 @@ func (c *Conn) maybeSendMTUProbe(now time.Time, p *path, buf []byte, budget *int
 		return 0
 	}
 	p.pmtud.OnProbeSent(size)
+	c.pmtudDue = false
 	p.bytesSent += uint64(size)
 	return size
 }

@@ -94,7 +94,11 @@ func (s *sendBuf) onAck(off uint64, n int, fin bool) {
 	if s.acked.r[0].start == s.ackedTo {
 		s.ackedTo = s.acked.r[0].end
 		s.acked.r = append(s.acked.r[:0], s.acked.r[1:]...)
-		s.data.release(s.ackedTo)
+		if s.ackedTo == s.written {
+			s.data.reset(s.ackedTo) // everything acknowledged: hold no chunk
+		} else {
+			s.data.release(s.ackedTo)
+		}
 	}
 }
 

@@ -33,14 +33,14 @@ func (c *Conn) Timeout() time.Time {
 		at(p.app.acks.deadline())
 	}
 	at(c.paceAt)
-	if c.cfg.KeepAlivePeriod > 0 && c.handshakeDone {
-		at(c.lastSend.Add(c.cfg.KeepAlivePeriod))
+	if c.cfg.KeepAlivePeriod > 0 && c.handshakeDone && !c.pingPending {
+		at(c.lastSend.Add(c.cfg.KeepAlivePeriod)) // once due, Send owes the PING
 	}
 	if c.keys.prevRead != nil {
 		at(c.keys.dropPrevAt)
 	}
-	if p.pmtud != nil {
-		at(p.pmtud.Timeout())
+	if p.pmtud != nil && !c.pmtudDue {
+		at(p.pmtud.Timeout()) // once due, Send owes the probe
 	}
 	return t
 }
@@ -89,6 +89,11 @@ func (c *Conn) HandleTimeout(now time.Time) {
 	}
 	if c.cfg.KeepAlivePeriod > 0 && c.handshakeDone && !now.Before(c.lastSend.Add(c.cfg.KeepAlivePeriod)) {
 		c.pingPending = true
+	}
+	if p.pmtud != nil {
+		if t := p.pmtud.Timeout(); !t.IsZero() && !now.Before(t) {
+			c.pmtudDue = true
+		}
 	}
 	c.keys.dropPrev(now)
 }

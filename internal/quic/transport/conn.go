@@ -31,11 +31,15 @@ type Conn struct {
 	openSig   chan struct{} // stream credit grew
 	dgramSig  chan struct{} // a datagram arrived
 
+	// Transport.mu guards ids: the connection ids routed to this Conn.
+	ids []quic.ConnectionID
+
 	// mu guards the following.
 	mu            sync.Mutex
 	core          *quic.Conn
 	timer         *time.Timer
 	timerAt       time.Time
+	firedAt       time.Time // the deadline the timer last ran for
 	streams       map[quic.StreamID]*Stream
 	inBatch       bool // owned by the read loop: in its touched list
 	out           [1]Datagram
@@ -175,6 +179,12 @@ func (c *Conn) armTimerLocked() {
 	}
 	c.timerAt = at
 	d := time.Until(at)
+	if !c.firedAt.IsZero() && !at.After(c.firedAt) && d < time.Millisecond {
+		// The deadline did not move although its timer ran: whatever is
+		// due cannot happen yet (e.g. blocked by the anti-amplification
+		// limit). Do not spin.
+		d = time.Millisecond
+	}
 	if c.timer == nil {
 		c.timer = time.AfterFunc(d, c.onTimer)
 		return
@@ -202,6 +212,7 @@ func (c *Conn) onTimer() {
 	now := timeNow()
 	if at := c.core.Timeout(); !at.IsZero() && !now.Before(at) {
 		c.core.HandleTimeout(now)
+		c.firedAt = at
 	}
 	c.afterInputLocked()
 }
@@ -246,6 +257,24 @@ func (c *Conn) ALPN() string {
 	defer c.mu.Unlock()
 	return c.core.ALPN()
 }
+
+// EarlyDataAccepted reports whether the server accepted the 0-RTT data of
+// a DialEarly connection; meaningful once HandshakeComplete.
+func (c *Conn) EarlyDataAccepted() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.core.EarlyDataAccepted()
+}
+
+// Stats returns the connection's counters and path figures.
+func (c *Conn) Stats() quic.Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.core.Stats()
+}
+
+// HandshakeComplete is closed when the handshake completed or failed.
+func (c *Conn) HandshakeComplete() <-chan struct{} { return c.handshake }
 
 // RemoteAddr is the peer's address on the current path.
 func (c *Conn) RemoteAddr() netip.AddrPort {

@@ -21,6 +21,22 @@ import (
 // Dial opens a connection to the endpoint holding remote's key at addr,
 // offering alpns in order of preference, and waits for the handshake.
 func (t *Transport) Dial(ctx context.Context, addr netip.AddrPort, remote key.PublicKey, alpns ...string) (*Conn, error) {
+	return t.dial(ctx, addr, remote, false, alpns)
+}
+
+// DialEarly is Dial that returns as soon as 0-RTT data may be sent: when
+// the Config's TLS SessionCache holds a ticket for remote that allows
+// early data (and EnableEarlyData is set), before the handshake completes.
+// Streams opened and data written before then travel in 0-RTT packets,
+// which a server may replay-protect but an attacker may replay: use it
+// only for idempotent requests. Without such a ticket it is Dial.
+// Conn.EarlyDataAccepted tells, after the handshake, whether the server
+// took the 0-RTT data (rejected data is resent automatically).
+func (t *Transport) DialEarly(ctx context.Context, addr netip.AddrPort, remote key.PublicKey, alpns ...string) (*Conn, error) {
+	return t.dial(ctx, addr, remote, true, alpns)
+}
+
+func (t *Transport) dial(ctx context.Context, addr netip.AddrPort, remote key.PublicKey, early bool, alpns []string) (*Conn, error) {
 	cfg := t.opts.Config
 	cfg.TLS.ServerName = remote.SNIName()
 	if len(alpns) > 0 {
@@ -40,7 +56,11 @@ func (t *Transport) Dial(ctx context.Context, addr netip.AddrPort, remote key.Pu
 	}
 	c.core = core
 	c.afterInputLocked()
+	zeroRTT := early && core.ZeroRTT()
 	c.mu.Unlock()
+	if zeroRTT {
+		return c, nil
+	}
 	select {
 	case <-c.handshake:
 	case <-ctx.Done():
@@ -88,6 +108,7 @@ func (t *Transport) acceptInitial(now timeT, b []byte, d *Datagram, dcid quic.Co
 	c := newConn(t)
 	t.all[c] = struct{}{}
 	t.conns[dcid] = c
+	c.ids = append(c.ids, dcid)
 	t.mu.Unlock()
 	cfg := t.opts.Config
 	cfg.CIDs = cidSource{t: t, c: c}

@@ -6,8 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,7 +147,7 @@ func TestRustClose(t *testing.T) {
 func serveGo(t *testing.T) string {
 	t.Helper()
 	sk := key.NewSecretKey()
-	tr, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: []string{"iroh-go-interop/echo/0", "iroh-go-interop/sink/0"}}}})
+	tr, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: []string{"iroh-go-interop/echo/0", "iroh-go-interop/sink/0", "iroh-go-interop/close/0"}}}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,6 +183,11 @@ func serveConn(c *Conn) {
 			return
 		}
 		go func() {
+			if c.ALPN() == "iroh-go-interop/close/0" {
+				io.Copy(io.Discard, s)
+				c.Close(42, "bye")
+				return
+			}
 			if c.ALPN() == "iroh-go-interop/echo/0" {
 				io.Copy(s, s)
 				s.Close()
@@ -216,6 +223,40 @@ func TestRustDialsGo(t *testing.T) {
 			t.Fatalf("%v: rust says %v", args, res)
 		}
 	}
+	// Our server closes with code 42 and reason "bye": Rust sees both.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	res, err := testutil.RustConnect(ctx, t, tk, "--mode", "close")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason := fmt.Sprint(res["close_reason"])
+	if res["ok"] != true || !strings.Contains(reason, "42") || !strings.Contains(reason, "bye") {
+		t.Fatalf("rust saw close %v (%v)", reason, res)
+	}
+	t.Logf("rust saw our close: %s", reason)
+}
+
+// TestRustSeesOurClose: we close a connection to Rust with a code and a
+// reason; the Rust listener reports both.
+func TestRustSeesOurClose(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	c, peer := dialRust(t, "iroh-go-interop/echo/0")
+	c.Close(7, "go says bye")
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	ev, err := peer.WaitEvent(ctx, func(ev map[string]any) bool { return ev["event"] == "closed" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	reason := fmt.Sprint(ev["reason"])
+	if !strings.Contains(reason, "7") || !strings.Contains(reason, "go says bye") {
+		t.Fatalf("rust saw %v", ev)
+	}
+	t.Logf("rust saw: %s", reason)
 }
 
 // TestRustRefusals: a wrong endpoint id fails fast with the TLS alert
@@ -263,4 +304,66 @@ func TestRustRefusals(t *testing.T) {
 		t.Fatalf("unknown ALPN: %v", err)
 	}
 	t.Logf("unknown ALPN: %v after %v", err, time.Since(start))
+}
+
+// TestRustZeroRTT: Go resumes a session with a Rust iroh 1.0 server and
+// sends its request in 0-RTT; Rust accepts it and echoes.
+func TestRustZeroRTT(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	peer := testutil.StartRustListener(t)
+	id, _ := key.ParsePublicKey(peer.ID)
+	var addr netip.AddrPort
+	for _, a := range peer.Addrs {
+		if ap, err := netip.ParseAddrPort(a); err == nil && ap.Addr().Is4() {
+			addr = netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port())
+		}
+	}
+	const alpn = "iroh-go-interop/echo/0"
+	cache := tls13.NewSessionCache(0)
+	tr, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: key.NewSecretKey(), ALPNs: []string{alpn}, SessionCache: cache, EnableEarlyData: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	echo := func(c *Conn, msg string) {
+		t.Helper()
+		s, err := c.OpenStream(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Write([]byte(msg))
+		s.Close()
+		got, err := io.ReadAll(s)
+		if err != nil || string(got) != msg {
+			t.Fatalf("echo %q %v", got, err)
+		}
+	}
+	c1, err := tr.Dial(t.Context(), addr, id, alpn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(c1, "first")
+	deadline := time.Now().Add(5 * time.Second)
+	for cache.Len() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if cache.Len() == 0 {
+		t.Fatal("Rust sent no session ticket")
+	}
+	c1.Close(0, "")
+	c2, err := tr.DialEarly(t.Context(), addr, id, alpn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(c2, "zero rtt to rust")
+	<-c2.HandshakeComplete()
+	st := c2.Stats()
+	t.Logf("0-RTT packets %d, accepted %v", st.ZeroRTTPackets, c2.EarlyDataAccepted())
+	if st.ZeroRTTPackets == 0 || !c2.EarlyDataAccepted() {
+		t.Fatal("0-RTT not used or not accepted by Rust")
+	}
+	c2.Close(0, "")
 }

@@ -147,3 +147,84 @@ func TestRetry(t *testing.T) {
 		t.Fatal("no Retry happened")
 	}
 }
+
+// TestZeroRTT: a second connection to a server that issued a ticket
+// sends its request in 0-RTT; the server accepts it.
+func TestZeroRTT(t *testing.T) {
+	sk := key.NewSecretKey()
+	tk, err := tls13.NewTicketKeys(nil, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: []string{testALPN}, TicketKeys: tk, EnableEarlyData: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	go func() {
+		for {
+			c, err := srv.Accept(context.Background())
+			if err != nil {
+				return
+			}
+			go func() {
+				s, err := c.AcceptStream(context.Background())
+				if err != nil {
+					return
+				}
+				io.Copy(s, s)
+				s.Close()
+			}()
+		}
+	}()
+	cache := tls13.NewSessionCache(0)
+	cli, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: key.NewSecretKey(), ALPNs: []string{testALPN}, SessionCache: cache, EnableEarlyData: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	echo := func(c *Conn, msg string) {
+		t.Helper()
+		s, err := c.OpenStream(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Write([]byte(msg))
+		s.Close()
+		got, err := io.ReadAll(s)
+		if err != nil || string(got) != msg {
+			t.Fatalf("echo %q %v", got, err)
+		}
+	}
+	c1, err := cli.Dial(t.Context(), srv.LocalAddr(), sk.Public(), testALPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	echo(c1, "first")
+	deadline := time.Now().Add(5 * time.Second)
+	for cache.Len() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	if cache.Len() == 0 {
+		t.Fatal("no session ticket stored")
+	}
+	c1.Close(0, "")
+	c2, err := cli.DialEarly(t.Context(), srv.LocalAddr(), sk.Public(), testALPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2.mu.Lock()
+	early := c2.core.ZeroRTT()
+	c2.mu.Unlock()
+	if !early {
+		t.Fatal("no 0-RTT keys on the resumed connection")
+	}
+	echo(c2, "zero rtt request")
+	<-c2.HandshakeComplete()
+	if !c2.EarlyDataAccepted() {
+		t.Fatal("server did not accept 0-RTT")
+	}
+	if n := c2.Stats().ZeroRTTPackets; n == 0 {
+		t.Fatal("nothing went in 0-RTT packets")
+	}
+}

@@ -28,6 +28,10 @@ func (s *UDPSocket) setup() {
 		if unix.SetsockoptInt(int(fd), unix.IPPROTO_UDP, unix.UDP_GRO, 1) == nil {
 			s.gro = true
 		}
+		// Receive the ECN bits of incoming datagrams, to report them in
+		// ACK_ECN frames (we do not mark our own packets yet).
+		unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_RECVTOS, 1)
+		unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, 1)
 	})
 }
 
@@ -47,27 +51,32 @@ func (s *UDPSocket) ReadBatch(ds []Datagram) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	d.N, d.Addr, d.Segment, d.ECN = n, unmapAddr(addr), 0, 0
-	if s.gro && oobn > 0 {
-		d.Segment = groSegment(oob[:oobn])
-	}
+	d.N, d.Addr = n, unmapAddr(addr)
+	d.Segment, d.ECN = parseOOB(oob[:oobn])
 	return 1, nil
 }
 
-// groSegment finds the UDP_GRO control message (the segment size).
-func groSegment(oob []byte) int {
+// parseOOB reads the control messages of a received datagram: the GRO
+// segment size and the ECN bits of the TOS / traffic class byte.
+func parseOOB(oob []byte) (segment int, ecn uint8) {
 	for len(oob) >= unix.SizeofCmsghdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&oob[0]))
 		l := int(h.Len)
 		if l < unix.SizeofCmsghdr || l > len(oob) {
-			return 0
+			return
 		}
-		if h.Level == unix.IPPROTO_UDP && h.Type == unix.UDP_GRO && l >= unix.CmsgLen(4) {
-			return int(nativeEndian.Uint32(oob[unix.CmsgLen(0):]))
+		data := oob[unix.CmsgLen(0):l]
+		switch {
+		case h.Level == unix.IPPROTO_UDP && h.Type == unix.UDP_GRO && len(data) >= 4:
+			segment = int(nativeEndian.Uint32(data))
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_TOS && len(data) >= 1:
+			ecn = data[0] & 3
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_TCLASS && len(data) >= 4:
+			ecn = uint8(nativeEndian.Uint32(data)) & 3
 		}
 		oob = oob[min(unix.CmsgSpace(l-unix.SizeofCmsghdr), len(oob)):]
 	}
-	return 0
+	return
 }
 
 // WriteBatch sends every entry, a GSO run in one system call.

@@ -3,6 +3,7 @@ package transport
 import (
 	"bytes"
 	"net"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -55,4 +56,25 @@ func TestUDPSocketBatch(t *testing.T) {
 		}
 	}
 	t.Logf("gso %v gro %v", a.gso, b.gro)
+}
+
+// TestUDPSocketECN: the ECN bits of a received datagram are reported.
+func TestUDPSocketECN(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("ECN reading is Linux-only")
+	}
+	a, b := listenUDP(t), listenUDP(t)
+	rc, _ := a.c.SyscallConn()
+	rc.Control(func(fd uintptr) { setTOS(int(fd), 2) }) // ECT(0)
+	if err := a.WriteBatch([]Datagram{{Buf: []byte("ecn"), N: 3, Addr: b.LocalAddr()}}); err != nil {
+		t.Fatal(err)
+	}
+	rb := []Datagram{{Buf: make([]byte, 1500)}}
+	b.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := b.ReadBatch(rb); err != nil {
+		t.Fatal(err)
+	}
+	if rb[0].ECN != 2 {
+		t.Fatalf("ECN %d, want 2 (ECT(0))", rb[0].ECN)
+	}
 }

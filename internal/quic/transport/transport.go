@@ -164,6 +164,7 @@ func (t *Transport) newCID(c *Conn) (quic.ConnectionID, quic.ResetToken) {
 		t.mu.Lock()
 		if _, taken := t.conns[id]; !taken {
 			t.conns[id] = c
+			c.ids = append(c.ids, id)
 			t.mu.Unlock()
 			return id, t.resetToken(id)
 		}
@@ -171,9 +172,17 @@ func (t *Transport) newCID(c *Conn) (quic.ConnectionID, quic.ResetToken) {
 	}
 }
 
-func (t *Transport) retireCID(id quic.ConnectionID) {
+func (t *Transport) retireCID(c *Conn, id quic.ConnectionID) {
 	t.mu.Lock()
-	delete(t.conns, id)
+	if t.conns[id] == c {
+		delete(t.conns, id)
+	}
+	for i, x := range c.ids {
+		if x == id {
+			c.ids = append(c.ids[:i], c.ids[i+1:]...)
+			break
+		}
+	}
 	t.mu.Unlock()
 }
 
@@ -194,7 +203,7 @@ type cidSource struct {
 }
 
 func (s cidSource) NewConnectionID() (quic.ConnectionID, quic.ResetToken) { return s.t.newCID(s.c) }
-func (s cidSource) RetireConnectionID(id quic.ConnectionID)               { s.t.retireCID(id) }
+func (s cidSource) RetireConnectionID(id quic.ConnectionID)               { s.t.retireCID(s.c, id) }
 
 var errTransportClosed = errors.New("quic: transport closed")
 
@@ -213,11 +222,12 @@ func (t *Transport) register(c *Conn) error {
 func (t *Transport) forget(c *Conn) {
 	t.mu.Lock()
 	delete(t.all, c)
-	for id, cc := range t.conns {
-		if cc == c {
+	for _, id := range c.ids {
+		if t.conns[id] == c {
 			delete(t.conns, id)
 		}
 	}
+	c.ids = nil
 	t.mu.Unlock()
 }
 

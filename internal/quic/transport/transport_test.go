@@ -132,7 +132,7 @@ func sink(t *testing.T, server *Conn, n int) <-chan []byte {
 func TestLargeStream(t *testing.T) {
 	size := 100 << 20
 	if raceEnabled {
-		size = 32 << 20
+		size = 16 << 20
 	}
 	client, server := pair(t)
 	got := sink(t, server, 1)
