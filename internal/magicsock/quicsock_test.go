@@ -36,6 +36,7 @@ type sockMode struct {
 	relayURL  string // "" for none
 	relayOnly bool
 	metrics   *magicsock.Metrics // nil: unregistered
+	v6        bool               // also bind [::1]:0
 }
 
 // newEndpoint opens a magicsock Conn on 127.0.0.1 (and the relay of m,
@@ -46,7 +47,8 @@ func newEndpoint(t testing.TB, m sockMode) *endpoint {
 	opts := &magicsock.Options{
 		SecretKey: sk,
 		BindV4:    netip.MustParseAddrPort("127.0.0.1:0"),
-		DisableV6: true,
+		BindV6:    netip.MustParseAddrPort("[::1]:0"),
+		DisableV6: !m.v6,
 		RelayOnly: m.relayOnly,
 		Logger:    slog.New(slog.DiscardHandler),
 		Metrics:   m.metrics,
@@ -243,6 +245,35 @@ func TestQUICDirect(t *testing.T) {
 	echoDatagrams(t, client, server)
 	if k := pathKind(a, b.sk.Public()); k != magicsock.PathDirect {
 		t.Errorf("client's path to the server is %v, want direct", k)
+	}
+	checkClose(t, client, server)
+}
+
+// TestQUICDirectSecondSocket dials the server at its IPv6 loopback
+// address only: the client's packets leave from its IPv6 socket, whose
+// own read goroutine queues what it receives and wakes the QUIC reader
+// (which reads the IPv4 socket itself).
+func TestQUICDirectSecondSocket(t *testing.T) {
+	if c, err := net.ListenUDP("udp6", &net.UDPAddr{IP: net.IPv6loopback}); err != nil {
+		t.Skipf("no IPv6 loopback here: %v", err)
+	} else {
+		c.Close()
+	}
+	a, b := newEndpoint(t, sockMode{v6: true}), newEndpoint(t, sockMode{v6: true})
+	var v6 []netip.AddrPort
+	for _, ap := range b.sock.LocalAddrs() {
+		if ap.Addr().Is6() {
+			v6 = append(v6, ap)
+		}
+	}
+	if len(v6) != 1 {
+		t.Fatalf("server's addresses %v: no IPv6 one", b.sock.LocalAddrs())
+	}
+	client, server := dial(t, a, b, endpointaddr.Addr{ID: b.sk.Public(), Direct: v6})
+	sendStream(t, client, server, 4<<20, 5)
+	echoDatagrams(t, client, server)
+	if p, _ := a.sock.Paths(b.sk.Public()); p.Kind != magicsock.PathDirect || p.Addr != v6[0] {
+		t.Errorf("client's path %v %v, want direct %v", p.Kind, p.Addr, v6[0])
 	}
 	checkClose(t, client, server)
 }
