@@ -29,9 +29,11 @@ var _ transport.Socket = (*QUICSocket)(nil)
 // quicSockBuf is the UDP socket buffer size (each way) under our QUIC:
 // the kernel's usual default, as the driver's own UDPSocket has. The 7 MiB
 // New asks for (for quic-go) let our congestion control fill the kernel
-// queue on loopback: disco RTTs of 40-400 ms and 256 MiB over one stream
-// at 48 MB/s, against 243 MB/s with this size (BenchmarkQUICStream, same
-// run). Callers may still SetReadBuffer/SetWriteBuffer afterwards.
+// queue on loopback: disco RTTs of 40-400 ms, and 256 MiB over one stream
+// at 52-68 MB/s against 188-217 MB/s with this size (BenchmarkQUICStream,
+// same run, on a loaded 2-core machine); with the core's later timer
+// fixes the gap narrowed (194-275 against 278-333 MB/s). Callers may
+// still SetReadBuffer/SetWriteBuffer afterwards.
 const quicSockBuf = 212992
 
 // QUICSocket returns the Conn as a transport.Socket (the same one on
