@@ -370,3 +370,67 @@ func TestQUICSocketCloseUnblocksRead(t *testing.T) {
 func udpAddr(ap netip.AddrPort) *net.UDPAddr { return net.UDPAddrFromAddrPort(ap) }
 
 func isClosed(err error) bool { return errors.Is(err, net.ErrClosed) }
+
+// TestQUICPeerWithoutDisco connects a magic socket and a plain UDP
+// transport that speaks no disco (as Rust iroh 1.0 does not), both ways:
+// a plain client reaches a magicsock server (its packets wait for a ping
+// that never comes, then go to QUIC under an anonymous remote), and a
+// magicsock client reaches a plain server (its direct address is never
+// confirmed, so packets go to the candidates one by one).
+func TestQUICPeerWithoutDisco(t *testing.T) {
+	plain := func(t *testing.T) (*transport.Transport, key.SecretKey) {
+		sk := key.NewSecretKey()
+		tr, err := transport.Listen("127.0.0.1:0", &transport.Options{Config: quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: []string{quicALPN}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { tr.Close() })
+		return tr, sk
+	}
+	accept := func(ctx context.Context, tr *transport.Transport) <-chan *transport.Conn {
+		ch := make(chan *transport.Conn, 1)
+		go func() {
+			c, _ := tr.Accept(ctx)
+			ch <- c
+		}()
+		return ch
+	}
+	t.Run("plain client", func(t *testing.T) {
+		ptr, psk := plain(t)
+		b := newEndpoint(t, sockMode{})
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		acc := accept(ctx, b.tr)
+		client, err := ptr.Dial(ctx, b.sock.LocalAddrs()[0], b.sk.Public(), quicALPN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := <-acc
+		if server == nil || server.RemoteKey() != psk.Public() {
+			t.Fatal("server did not accept the plain client with its key")
+		}
+		sendStream(t, client, server, 1<<20, 6)
+		checkClose(t, client, server)
+	})
+	t.Run("plain server", func(t *testing.T) {
+		ptr, psk := plain(t)
+		a := newEndpoint(t, sockMode{})
+		mapped, err := a.sock.AddRemote(endpointaddr.Addr{ID: psk.Public(), Direct: []netip.AddrPort{ptr.LocalAddr()}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		defer cancel()
+		acc := accept(ctx, ptr)
+		client, err := a.tr.Dial(ctx, mapped.AddrPort(), psk.Public(), quicALPN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		server := <-acc
+		if server == nil || server.RemoteKey() != a.sk.Public() {
+			t.Fatal("plain server did not accept the magicsock client with its key")
+		}
+		sendStream(t, client, server, 1<<20, 7)
+		checkClose(t, client, server)
+	})
+}
