@@ -13,6 +13,7 @@ import (
 	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay/relaytest"
+	"github.com/iroh-go/iroh/ticket"
 )
 
 const rustEchoALPN = "iroh-go-interop/echo/0"
@@ -101,5 +102,80 @@ func TestQUICRustRelay(t *testing.T) {
 		endpointaddr.Addr{ID: rustID(t, peer), RelayURLs: []endpointaddr.RelayURL{endpointaddr.RelayURL(url)}})
 	if p, _ := a.sock.Paths(rustID(t, peer)); p.Kind != magicsock.PathRelay {
 		t.Errorf("path %v, want relay", p.Kind)
+	}
+}
+
+// rustDialsUs serves echo on our QUIC over a magic socket and has a real
+// Rust iroh 1.0 endpoint dial it with the ticket of addr plus args; it
+// checks Rust's result and what our server saw.
+func rustDialsUs(t *testing.T, b *endpoint, addr endpointaddr.Addr, args ...string) map[string]any {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	served := make(chan error, 1)
+	go func() {
+		c, err := b.tr.Accept(ctx)
+		if err != nil {
+			served <- err
+			return
+		}
+		s, err := c.AcceptStream(ctx)
+		if err != nil {
+			served <- err
+			return
+		}
+		_, err = io.Copy(s, s)
+		s.Close()
+		served <- err
+		<-c.Done()
+	}()
+	res, err := testutil.RustConnect(ctx, t, ticket.EncodeEndpoint(addr), append([]string{"--mode", "echo", "--bytes", "262144"}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res["ok"] != true {
+		t.Fatalf("rust connect failed: %v", res)
+	}
+	select {
+	case err := <-served:
+		if err != nil {
+			t.Fatalf("our server: %v", err)
+		}
+	case <-ctx.Done():
+		t.Fatal("our server did not finish")
+	}
+	return res
+}
+
+// TestQUICRustDialsDirect: a real Rust iroh 1.0 endpoint dials our QUIC
+// on a magic socket at its UDP address; it speaks no disco, so its
+// packets reach QUIC under an anonymous remote after 150 ms.
+func TestQUICRustDialsDirect(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	b := newEndpoint(t, sockMode{alpns: []string{rustEchoALPN}})
+	rustDialsUs(t, b, endpointaddr.Addr{ID: b.sk.Public(), Direct: b.sock.LocalAddrs()})
+}
+
+// TestQUICRustDialsRelay: the same with Rust dialing relay-only through
+// our in-process relay, both sides' home relay.
+func TestQUICRustDialsRelay(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	url := relaytest.URL(t)
+	b := newEndpoint(t, sockMode{relayURL: url, relayOnly: true, alpns: []string{rustEchoALPN}})
+	res := rustDialsUs(t, b, endpointaddr.Addr{ID: b.sk.Public(), RelayURLs: []endpointaddr.RelayURL{endpointaddr.RelayURL(url)}}, "--relay", url, "--relay-only")
+	paths, _ := res["paths"].([]any)
+	if len(paths) == 0 {
+		t.Fatalf("rust reports no paths: %v", res)
+	}
+	for _, p := range paths {
+		if pm, _ := p.(map[string]any); pm["relay"] != true {
+			t.Fatalf("rust used a path that is not the relay: %v", p)
+		}
 	}
 }

@@ -37,6 +37,7 @@ type sockMode struct {
 	relayOnly bool
 	metrics   *magicsock.Metrics // nil: unregistered
 	v6        bool               // also bind [::1]:0
+	alpns     []string           // served ALPNs; nil: quicALPN
 }
 
 // newEndpoint opens a magicsock Conn on 127.0.0.1 (and the relay of m,
@@ -68,8 +69,12 @@ func newEndpoint(t testing.TB, m sockMode) *endpoint {
 	if err != nil {
 		t.Fatal(err)
 	}
+	alpns := m.alpns
+	if alpns == nil {
+		alpns = []string{quicALPN}
+	}
 	tr, err := transport.New(sock.QUICSocket(), &transport.Options{
-		Config: quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: []string{quicALPN}}},
+		Config: quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: alpns}},
 		Server: true,
 	})
 	if err != nil {
