@@ -87,17 +87,19 @@
 //     ConnectEarly keeps its meaning on the client.
 //   - Rust iroh 1.0 has no disco (shared spec core.md §6.6-6.7): a Rust
 //     peer never answers our pings, so its direct address never becomes a
-//     trusted path, and today's rules (remote.sendSlow) then send QUIC over
-//     its relay only, or to all its candidates when it has no relay. To
-//     dial a Rust peer
-//     directly, QUIC packets must go to its address without waiting for a
-//     pong: treat a path on which QUIC packets from that remote arrive as
-//     confirmed (the TLS handshake proved the id), and let the first
-//     Initial go to every known path, as iroh 1.0 does. A Rust peer that
-//     dials us arrives from an unknown source: it is an anonymous remote
-//     after 150 ms (anonymousAfter), which delays its first Initial by
-//     that much; with our QUIC, the driver could name the remote once TLS
-//     has its key instead.
+//     trusted path, and today's rules (remote.sendSlow) then send QUIC
+//     over its relay only, or, when it has no relay, to all its
+//     candidates packet by packet (no GSO). The TestQUICRust* tests show
+//     both directions working today, directly (no relay known) and
+//     relay-only. To dial a Rust peer directly when it also has a relay,
+//     and at full speed, QUIC packets must go to its address without
+//     waiting for a pong: treat a path on which QUIC packets from that
+//     remote arrive as confirmed (the TLS handshake proved the id), and
+//     let the first Initial go to every known path, as iroh 1.0 does. A
+//     Rust peer that dials us arrives from an unknown source: it is an
+//     anonymous remote after 150 ms (anonymousAfter), which delays its
+//     first Initial by that much; with our QUIC, the driver could name the
+//     remote once TLS has its key instead.
 //   - Over the relay, iroh 1.0 sends plain QUIC packets addressed by
 //     EndpointID (relay datagram frames, one or a batch with a segment
 //     size), exactly what this socket sends and accepts; a single-path
