@@ -239,3 +239,17 @@ func TestSimRebinding(t *testing.T) {
 		t.Fatalf("server path %v state %d", sn.c.RemoteAddr(), sn.c.paths[0].state)
 	}
 }
+
+// TestSimLossyHandshake: handshakes complete through heavy loss (lost
+// Initials and Handshake flights are probed and resent), for many seeds.
+func TestSimLossyHandshake(t *testing.T) {
+	for seed := range uint64(20) {
+		s, cn, sn := simPair(t, 100+seed, sim.LinkConfig{Delay: 15 * time.Millisecond, Loss: 0.3}, nil)
+		done := func() bool {
+			return cn.c.HandshakeComplete() && sn.c != nil && sn.c.HandshakeComplete() && cn.c.confirmed
+		}
+		if err := s.RunUntil(done, s.Now().Add(60*time.Second)); err != nil {
+			t.Fatalf("seed %d: %v (client err %v)", seed, err, cn.c.Err())
+		}
+	}
+}

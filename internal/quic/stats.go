@@ -1,6 +1,9 @@
 package quic
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // Stats are a connection's counters and current path figures.
 type Stats struct {
@@ -34,4 +37,13 @@ func (c *Conn) Stats() Stats {
 		ZeroRTTPackets:   c.zeroRTTPackets,
 		DatagramsDropped: c.dgramDropped,
 	}
+}
+
+// PMTUDStatsForTest exposes the path MTU discovery state (tests).
+func (c *Conn) PMTUDStatsForTest() string {
+	p := c.paths[0]
+	if p.pmtud == nil {
+		return "no pmtud"
+	}
+	return fmt.Sprintf("%+v %v cur %d", p.pmtud.Stats(), p.pmtud.State(), p.pmtud.Current())
 }

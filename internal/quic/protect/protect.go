@@ -162,10 +162,18 @@ func (k *Keys) Next() *Keys {
 	return n
 }
 
-func (k *Keys) setNonce(pn uint64) []byte {
+// setNonce computes the AEAD nonce: the IV xor the 96-bit big-endian
+// number made of the path ID (32 bits) and the packet number (64 bits,
+// of which 62 are used). Path 0, and QUIC without multipath, leave the
+// first 4 bytes of the IV as they are (RFC 9001 §5.3;
+// draft-ietf-quic-multipath §2.4, as rustls/noq compute it).
+func (k *Keys) setNonce(pathID uint32, pn uint64) []byte {
 	k.nonce = k.iv
 	for i := range 8 {
 		k.nonce[ivLen-1-i] ^= byte(pn >> (8 * i))
+	}
+	for i := range 4 {
+		k.nonce[3-i] ^= byte(pathID >> (8 * i))
 	}
 	return k.nonce[:]
 }
@@ -174,8 +182,14 @@ func (k *Keys) setNonce(pn uint64) []byte {
 // header pkt[:hdrLen] as associated data, and returns pkt extended by the
 // tag (TagLen bytes; pkt is reallocated only if its capacity is short).
 func (k *Keys) Seal(pkt []byte, hdrLen int, pn uint64) []byte {
+	return k.SealForPath(pkt, hdrLen, 0, pn)
+}
+
+// SealForPath is Seal for a packet of multipath path pathID, whose ID
+// enters the nonce (path 0 is the same as Seal).
+func (k *Keys) SealForPath(pkt []byte, hdrLen int, pathID uint32, pn uint64) []byte {
 	pkt = slices.Grow(pkt, TagLen)
-	out := k.aead.Seal(pkt[hdrLen:hdrLen], k.setNonce(pn), pkt[hdrLen:], pkt[:hdrLen])
+	out := k.aead.Seal(pkt[hdrLen:hdrLen], k.setNonce(pathID, pn), pkt[hdrLen:], pkt[:hdrLen])
 	return pkt[:hdrLen+len(out)]
 }
 
@@ -183,10 +197,15 @@ func (k *Keys) Seal(pkt []byte, hdrLen int, pn uint64) []byte {
 // place, with the unprotected header pkt[:hdrLen] as associated data,
 // and returns the plaintext (a slice of pkt). A failure is ErrDecrypt.
 func (k *Keys) Open(pkt []byte, hdrLen int, pn uint64) ([]byte, error) {
+	return k.OpenForPath(pkt, hdrLen, 0, pn)
+}
+
+// OpenForPath is Open for a packet of multipath path pathID.
+func (k *Keys) OpenForPath(pkt []byte, hdrLen int, pathID uint32, pn uint64) ([]byte, error) {
 	if len(pkt) < hdrLen+TagLen {
 		return nil, ErrDecrypt
 	}
-	out, err := k.aead.Open(pkt[hdrLen:hdrLen], k.setNonce(pn), pkt[hdrLen:], pkt[:hdrLen])
+	out, err := k.aead.Open(pkt[hdrLen:hdrLen], k.setNonce(pathID, pn), pkt[hdrLen:], pkt[:hdrLen])
 	if err != nil {
 		return nil, ErrDecrypt
 	}
@@ -257,7 +276,16 @@ func (k *Keys) UnprotectHeader(pkt []byte, pnOff int) (pnLen int, err error) {
 // ErrShortPacket if the payload is too short for the sample (a sender
 // pads so that pnLen + payload is at least 4 bytes before the tag).
 func (k *Keys) SealPacket(pkt []byte, pnOff, pnLen int, pn uint64) ([]byte, error) {
-	pkt = k.Seal(pkt, pnOff+pnLen, pn)
+	return k.SealPacketForPath(pkt, pnOff, pnLen, 0, pn)
+}
+
+// SealPacketForPath is SealPacket for a 1-RTT packet of multipath path
+// pathID.
+func (k *Keys) SealPacketForPath(pkt []byte, pnOff, pnLen int, pathID uint32, pn uint64) ([]byte, error) {
+	if len(pkt)+TagLen < pnOff+SampleOffset+SampleLen {
+		return pkt, ErrShortPacket
+	}
+	pkt = k.SealForPath(pkt, pnOff+pnLen, pathID, pn)
 	return pkt, k.ProtectHeader(pkt, pnOff)
 }
 

@@ -269,3 +269,42 @@ func FuzzOpen(f *testing.F) {
 		}
 	})
 }
+
+// TestMultipathNonce checks the path ID's place in the nonce: sealing on
+// path p equals sealing on path 0 with an IV whose first 4 bytes are
+// xored with p (big-endian), as rustls's Nonce::for_path does.
+func TestMultipathNonce(t *testing.T) {
+	for _, s := range suites {
+		k := testKeys(t, s)
+		pkt, pnOff := shortPacket(200, 77)
+		const path = 0x01020304
+		a := k.SealForPath(bytes.Clone(pkt), pnOff+2, path, 77)
+		shifted := *k
+		shifted.iv[0] ^= 1
+		shifted.iv[1] ^= 2
+		shifted.iv[2] ^= 3
+		shifted.iv[3] ^= 4
+		if b := shifted.Seal(bytes.Clone(pkt), pnOff+2, 77); !bytes.Equal(a, b) {
+			t.Errorf("%v: path ID not in the first 4 bytes of the nonce", s)
+		}
+		if zero := k.SealForPath(bytes.Clone(pkt), pnOff+2, 0, 77); !bytes.Equal(zero, k.Seal(bytes.Clone(pkt), pnOff+2, 77)) {
+			t.Errorf("%v: path 0 differs from no multipath", s)
+		}
+		if _, err := k.OpenForPath(bytes.Clone(a), pnOff+2, path, 77); err != nil {
+			t.Errorf("%v: open on the right path: %v", s, err)
+		}
+		if _, err := k.OpenForPath(bytes.Clone(a), pnOff+2, path+1, 77); err == nil {
+			t.Errorf("%v: opened on the wrong path", s)
+		}
+		sealed, err := k.SealPacketForPath(bytes.Clone(pkt), pnOff, 2, path, 77)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n, err := k.UnprotectHeader(sealed, pnOff); err != nil || n != 2 {
+			t.Fatalf("unprotect: %d %v", n, err)
+		}
+		if _, err := k.OpenForPath(sealed, pnOff+2, path, 77); err != nil {
+			t.Errorf("%v: SealPacketForPath does not open: %v", s, err)
+		}
+	}
+}

@@ -65,9 +65,16 @@ func initialWindow(mss int) int {
 func minWindow(mss int) int { return 2 * mss }
 
 // NewRenoController implements RFC 9002 §7's NewReno: slow start doubling
-// per round trip, halving on congestion, then one datagram per window
+// per round trip (left early by HyStart++, RFC 9406, when the delay
+// rises), halving on congestion, then one datagram per window
 // acknowledged.
 type NewRenoController struct {
+	renoState
+	prior renoState // before the last reduction, for undoCongestion
+	hs    hystart
+}
+
+type renoState struct {
 	mss           int
 	cwnd          int
 	ssthresh      int
@@ -81,7 +88,9 @@ func NewNewReno(mss int) *NewRenoController {
 	if mss <= 0 {
 		mss = MinDatagramSize
 	}
-	return &NewRenoController{mss: mss, cwnd: initialWindow(mss), ssthresh: int(^uint(0) >> 1)}
+	c := &NewRenoController{renoState: renoState{mss: mss, cwnd: initialWindow(mss), ssthresh: int(^uint(0) >> 1)}}
+	c.hs.reset()
+	return c
 }
 
 // Window implements Controller.
@@ -97,8 +106,16 @@ func (c *NewRenoController) InSlowStart() bool { return c.cwnd < c.ssthresh }
 // OnSent implements Controller.
 func (c *NewRenoController) OnSent(time.Time, int) {}
 
-// OnRTTSample implements Controller.
-func (c *NewRenoController) OnRTTSample(time.Time, time.Time, *RTT) {}
+// OnRTTSample implements Controller: HyStart++.
+func (c *NewRenoController) OnRTTSample(now, largestSent time.Time, rtt *RTT) {
+	if c.InSlowStart() && c.hs.onRTTSample(now, largestSent, rtt.Latest()) {
+		c.ssthresh = c.cwnd
+	}
+}
+
+// InConservativeSlowStart reports whether HyStart++ saw the delay rise and
+// slows the growth to a quarter.
+func (c *NewRenoController) InConservativeSlowStart() bool { return c.InSlowStart() && c.hs.css }
 
 // OnAcked implements Controller.
 func (c *NewRenoController) OnAcked(now, sent time.Time, bytes int, rtt *RTT, cwndLimited bool) {
@@ -106,7 +123,7 @@ func (c *NewRenoController) OnAcked(now, sent time.Time, bytes int, rtt *RTT, cw
 		return
 	}
 	if c.cwnd < c.ssthresh {
-		c.cwnd += bytes
+		c.cwnd += int(c.hs.growth(bytes))
 		return
 	}
 	c.bytesAcked += bytes
@@ -119,16 +136,35 @@ func (c *NewRenoController) OnAcked(now, sent time.Time, bytes int, rtt *RTT, cw
 // OnCongestion implements Controller.
 func (c *NewRenoController) OnCongestion(now, sent time.Time, persistent bool) {
 	if sent.After(c.recoveryStart) {
+		c.prior = c.renoState
 		c.recoveryStart = now
 		c.ssthresh = max(c.cwnd/2, minWindow(c.mss))
 		c.cwnd = c.ssthresh
 		c.bytesAcked = 0
+		c.hs.css = false
 	}
 	if persistent {
 		c.cwnd = minWindow(c.mss)
 		c.recoveryStart = time.Time{}
 		c.bytesAcked = 0
+		c.hs.reset()
 	}
+}
+
+// undoCongestion implements undoer.
+func (c *NewRenoController) undoCongestion() {
+	if c.prior.mss != c.mss {
+		return
+	}
+	cwnd := max(c.cwnd, c.prior.cwnd)
+	c.renoState = c.prior
+	c.cwnd = cwnd
+}
+
+// undoer is a Controller that can take back its last reduction when the
+// losses behind it prove spurious (RFC 9438 §4.9).
+type undoer interface {
+	undoCongestion()
 }
 
 // SetMaxDatagramSize implements Controller.
@@ -142,4 +178,5 @@ func (c *NewRenoController) SetMaxDatagramSize(n int) {
 		c.cwnd = max(c.cwnd*n/c.mss, minWindow(n))
 	}
 	c.mss = n
+	c.prior.mss = 0 // a datagram size change voids the undo
 }

@@ -1,6 +1,7 @@
 package recovery
 
 import (
+	"fmt"
 	"math"
 	"testing"
 	"time"
@@ -155,9 +156,20 @@ func TestCubicRenoFriendly(t *testing.T) {
 	}
 }
 
-func TestCubicHyStart(t *testing.T) {
+type hyStarter interface {
+	Controller
+	InConservativeSlowStart() bool
+	SlowStartThreshold() int
+}
+
+func TestHyStart(t *testing.T) {
+	for _, c := range []hyStarter{NewCubic(1200), NewNewReno(1200)} {
+		t.Run(fmt.Sprintf("%T", c), func(t *testing.T) { testHyStart(t, c) })
+	}
+}
+
+func testHyStart(t *testing.T, c hyStarter) {
 	const base = 50 * time.Millisecond
-	c := NewCubic(1200)
 	rtt := NewRTT(0)
 	round := func(i int, latest time.Duration) {
 		now := t0.Add(time.Duration(i) * 100 * ms)
@@ -213,5 +225,30 @@ func TestCubicPersistentAndMSS(t *testing.T) {
 	}
 	if NewCubic(0).Window() != 12000 || NewNewReno(0).Window() != 12000 {
 		t.Fatal("zero mss")
+	}
+}
+
+// TestCubicAppLimited: an application-limited pause does not count as
+// time on the curve.
+func TestCubicAppLimited(t *testing.T) {
+	rtt := NewRTT(0)
+	rtt.Update(100*ms, 0, true, 0)
+	c := cubicAfterLoss(100, t0)
+	c.OnAcked(t0.Add(ms), t0.Add(ms), 1200, &rtt, true)
+	w := c.Window()
+	// Ten seconds of app-limited ACKs.
+	for i := range 100 {
+		at := t0.Add(time.Duration(i+1) * 100 * ms)
+		c.OnAcked(at, at, 1200, &rtt, false)
+	}
+	if c.Window() != w {
+		t.Fatalf("grew while app-limited: %d -> %d", w, c.Window())
+	}
+	at := t0.Add(11 * time.Second)
+	c.OnAcked(at, at, 1200, &rtt, true)
+	// Without the epoch restart, t=11s would be far past K and the target
+	// 1.5 cwnd, adding ~half a segment per ACK; with it, t=0 again.
+	if d := c.Window() - w; d > 100 {
+		t.Fatalf("window leapt by %d bytes on the first ACK after the pause", d)
 	}
 }

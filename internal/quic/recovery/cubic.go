@@ -30,6 +30,12 @@ const (
 // curve around W_max, the Reno-friendly region, fast convergence, and
 // HyStart++ (RFC 9406) to leave slow start on rising delay before losses.
 type CubicController struct {
+	cubicState
+	prior cubicState // before the last reduction, for undoCongestion (§4.9)
+	hs    hystart
+}
+
+type cubicState struct {
 	mss           int
 	cwnd          float64 // bytes
 	ssthresh      float64
@@ -41,8 +47,6 @@ type CubicController struct {
 	k          float64   // seconds
 	wEst       float64   // Reno-friendly estimate, bytes
 	cwndPrior  float64   // window before the last reduction
-
-	hs hystart
 }
 
 // hystart is RFC 9406's state, rounds delimited by send time: a round
@@ -67,7 +71,7 @@ func NewCubic(mss int) *CubicController {
 	if mss <= 0 {
 		mss = MinDatagramSize
 	}
-	c := &CubicController{mss: mss, cwnd: float64(initialWindow(mss)), ssthresh: math.Inf(1)}
+	c := &CubicController{cubicState: cubicState{mss: mss, cwnd: float64(initialWindow(mss)), ssthresh: math.Inf(1)}}
 	c.hs.reset()
 	return c
 }
@@ -95,10 +99,15 @@ func (c *CubicController) OnSent(time.Time, int) {}
 
 // OnRTTSample implements Controller: HyStart++'s per-round minimum RTT.
 func (c *CubicController) OnRTTSample(now, largestSent time.Time, rtt *RTT) {
-	if !c.InSlowStart() {
-		return
+	if c.InSlowStart() && c.hs.onRTTSample(now, largestSent, rtt.Latest()) {
+		c.exitSlowStart()
 	}
-	h := &c.hs
+}
+
+// onRTTSample feeds HyStart++ one RTT sample during slow start; it reports
+// true when slow start should end (CSS_ROUNDS rounds of conservative slow
+// start passed).
+func (h *hystart) onRTTSample(now, largestSent time.Time, latest time.Duration) bool {
 	if h.roundStart.IsZero() || !largestSent.Before(h.roundStart) {
 		// A new round: packets sent from now on belong to it.
 		h.roundStart = now
@@ -108,15 +117,15 @@ func (c *CubicController) OnRTTSample(now, largestSent time.Time, rtt *RTT) {
 		if h.css {
 			h.cssRounds++
 			if h.cssRounds >= hyCSSRounds {
-				c.exitSlowStart()
-				return
+				h.css = false
+				return true
 			}
 		}
 	}
-	h.curRoundMin = min(h.curRoundMin, rtt.Latest())
+	h.curRoundMin = min(h.curRoundMin, latest)
 	h.samples++
 	if h.samples < hyNRTTSample || h.curRoundMin == hyNoRTT || h.lastRoundMin == hyNoRTT {
-		return
+		return false
 	}
 	if !h.css {
 		thresh := min(max(h.lastRoundMin/hyMinRTTDivisor, hyMinRTTThresh), hyMaxRTTThresh)
@@ -130,6 +139,16 @@ func (c *CubicController) OnRTTSample(now, largestSent time.Time, rtt *RTT) {
 		h.css = false
 		h.cssBaseline = hyNoRTT
 	}
+	return false
+}
+
+// growth is the slow-start increase for bytes acknowledged: all of them,
+// a quarter in conservative slow start.
+func (h *hystart) growth(bytes int) float64 {
+	if h.css {
+		return float64(bytes) / hyCSSGrowthDiv
+	}
+	return float64(bytes)
 }
 
 func (c *CubicController) exitSlowStart() {
@@ -140,15 +159,18 @@ func (c *CubicController) exitSlowStart() {
 
 // OnAcked implements Controller.
 func (c *CubicController) OnAcked(now, sent time.Time, bytes int, rtt *RTT, cwndLimited bool) {
-	if !sent.After(c.recoveryStart) || !cwndLimited {
+	if !sent.After(c.recoveryStart) {
+		return
+	}
+	if !cwndLimited {
+		// App-limited (RFC 9438 §5.8): no growth, and the epoch restarts
+		// when the window is used again, so idle time does not count as
+		// time on the curve (the window would leap by half at once).
+		c.epochStart = time.Time{}
 		return
 	}
 	if c.InSlowStart() {
-		if c.hs.css {
-			c.cwnd += float64(bytes) / hyCSSGrowthDiv
-		} else {
-			c.cwnd += float64(bytes)
-		}
+		c.cwnd += c.hs.growth(bytes)
 		return
 	}
 	mss := float64(c.mss)
@@ -194,6 +216,7 @@ func (c *CubicController) wCubic(t float64) float64 {
 // OnCongestion implements Controller.
 func (c *CubicController) OnCongestion(now, sent time.Time, persistent bool) {
 	if sent.After(c.recoveryStart) {
+		c.prior = c.cubicState
 		c.recoveryStart = now
 		c.epochStart = time.Time{}
 		// Fast convergence (§4.7): a flow that lost at a lower plateau
@@ -218,11 +241,23 @@ func (c *CubicController) OnCongestion(now, sent time.Time, persistent bool) {
 	}
 }
 
+// undoCongestion implements undoer: the state before the last reduction
+// comes back (RFC 9438 §4.9), keeping any growth since.
+func (c *CubicController) undoCongestion() {
+	if c.prior.mss != c.mss {
+		return
+	}
+	cwnd := max(c.cwnd, c.prior.cwnd)
+	c.cubicState = c.prior
+	c.cwnd = cwnd
+}
+
 // SetMaxDatagramSize implements Controller.
 func (c *CubicController) SetMaxDatagramSize(n int) {
 	if n <= 0 {
 		return
 	}
+	c.prior.mss = 0 // a datagram size change voids the undo
 	f := float64(n) / float64(c.mss)
 	if c.cwnd == float64(initialWindow(c.mss)) {
 		c.cwnd = float64(initialWindow(n))

@@ -20,16 +20,27 @@
 //     timer, the PTO with exponential backoff and anti-deadlock probes,
 //     persistent congestion, and discarding a space when its keys go.
 //   - Controller: NewReno (§7) or CUBIC (RFC 9438, with its Reno-friendly
-//     region and fast convergence, and HyStart++ of RFC 9406 to leave slow
-//     start on rising delay), byte-based, one reduction per recovery
+//     region and fast convergence), both leaving slow start on rising
+//     delay with HyStart++ (RFC 9406), byte-based, one reduction per recovery
 //     period, ECN-CE treated as loss, no growth while app-limited, a
-//     minimum window of two datagrams, RFC 9002's initial window.
+//     minimum window of two datagrams, RFC 9002's initial window. A
+//     reduction whose losses are all acknowledged later (reordering, not
+//     loss) is taken back, as RFC 9438 §4.9 allows (Stats.CongestionUndone).
 //   - Pacer: a token bucket at 1.25·cwnd/srtt with a burst of 10 to 64
 //     datagrams (one GSO batch), asked once per batch through SendBudget.
+//   - ECN validation (RFC 9000 §13.4.2) inside Recovery: MarkECT says
+//     whether to mark a packet ECT(0); the ACKs' counts validate the path
+//     or fail it; CE counts reduce the window only on a path not failed.
+//   - PMTUD: datagram path MTU discovery (RFC 8899) from 1200 up to the
+//     interface and peer limit: the largest size first, then bisection,
+//     three tries per size, a raise timer, and black-hole detection that
+//     falls back to the base size. Probes are PING+PADDING packets the
+//     core records with SentPacket.NotCongestion, so their loss is no
+//     congestion signal.
 //
 // Not here: deciding what to retransmit (the core's, through Token),
-// generating ACKs, ECN validation of the path, and metrics (the core turns
-// Stats into its Prometheus counters).
+// generating ACKs, and metrics (the core turns Stats into its Prometheus
+// counters).
 //
 // # Usage
 //
@@ -40,17 +51,21 @@
 //
 //	// Sending a batch:
 //	budget, next := rec.SendBudget(now) // next: pacer's time when budget is 0
-//	for budget >= size {
+//	for budget > 0 {
+//		ect := rec.MarkECT()                           // set ECT(0) on this datagram?
+//		ping := rec.ShouldElicitAck(recovery.Application) // add a PING to ACK-only packets?
 //		rec.OnSent(now, recovery.Application, recovery.SentPacket{
 //			Number: pn, Size: size, Token: frameRecord,
-//			AckEliciting: true, InFlight: true,
+//			AckEliciting: true, InFlight: true, ECT: ect,
 //		})
 //		budget -= size
 //	}
 //
-//	// An ACK frame arrived (ranges straight from the parsed frame):
+//	// An ACK frame arrived (ranges straight from the parsed frame, ECN
+//	// counts if it had them):
 //	res.Reset()
-//	err := rec.OnAck(now, recovery.Application, &recovery.Ack{Ranges: ranges, Delay: d}, &res)
+//	err := rec.OnAck(now, recovery.Application, &recovery.Ack{Ranges: ranges, Delay: d,
+//		ECN: true, ECT0: ect0, ECT1: ect1, CE: ce}, &res)
 //	// res.Acked: forget their frames; res.Lost: queue their frames again.
 //
 //	// Timers: wake at rec.LossDetectionTimeout() (zero: none), then

@@ -17,6 +17,9 @@ const (
 	// burstInterval sizes the burst between the two: what the rate earns
 	// in this long, so fast paths send full GSO batches.
 	burstInterval = 2 * time.Millisecond
+	// batchInterval: a blocked sender is woken when the bucket holds this
+	// long's worth of sending (bounded by one datagram and the burst).
+	batchInterval = time.Millisecond
 )
 
 // Pacer spreads a window of sends over a round trip (RFC 9002 §7.7): a
@@ -58,13 +61,17 @@ func (p *Pacer) refill(now time.Time, cwnd, mss int, srtt time.Duration) (rate, 
 }
 
 // Budget returns how many bytes may leave at now, and when that is less
-// than one datagram of mss bytes, the time at which one may.
+// than one datagram of mss bytes, the time to come back: when the bucket
+// holds what the rate earns in batchInterval (at least one datagram, at
+// most the burst), so a fast sender wakes once per batch, not once per
+// datagram.
 func (p *Pacer) Budget(now time.Time, cwnd, mss int, srtt time.Duration) (int, time.Time) {
-	rate, _ := p.refill(now, cwnd, mss, srtt)
+	rate, capacity := p.refill(now, cwnd, mss, srtt)
 	if p.tokens >= float64(mss) {
 		return int(p.tokens), time.Time{}
 	}
-	wait := time.Duration((float64(mss)-p.tokens)/rate) + 1
+	target := min(max(float64(mss), rate*float64(batchInterval)), capacity)
+	wait := time.Duration((target-p.tokens)/rate) + 1
 	return 0, now.Add(wait)
 }
 

@@ -53,9 +53,23 @@ func TestPacerNext(t *testing.T) {
 	p.Budget(t0, 120000, 1200, 100*ms)
 	p.OnSent(t0, 12000, 120000, 1200, 100*ms)
 	n, next := p.Budget(t0, 120000, 1200, 100*ms)
-	// 1200 bytes at 1.5 MB/s: 800µs.
-	if n != 0 || next.Sub(t0) < 800*time.Microsecond || next.Sub(t0) > 801*time.Microsecond {
+	// A millisecond's worth at 1.5 MB/s (1500 bytes): 1ms.
+	if n != 0 || next.Sub(t0) < time.Millisecond || next.Sub(t0) > time.Millisecond+time.Microsecond {
 		t.Fatalf("budget %d next %v", n, next.Sub(t0))
+	}
+	// At a slow rate, one datagram is the target: 1200 bytes at 30 kB/s.
+	var slow Pacer
+	slow.Budget(t0, 2400, 1200, 100*ms)
+	slow.OnSent(t0, 2400, 2400, 1200, 100*ms)
+	if _, next := slow.Budget(t0, 2400, 1200, 100*ms); next.Sub(t0) < 40*ms || next.Sub(t0) > 40*ms+time.Microsecond {
+		t.Fatalf("slow next %v", next.Sub(t0))
+	}
+	// At a fast rate, the whole burst: 64 datagrams at 1.25 GB/s.
+	var fast Pacer
+	fast.Budget(t0, 10<<20, 1200, 10*ms)
+	fast.OnSent(t0, 64*1200, 10<<20, 1200, 10*ms)
+	if _, next := fast.Budget(t0, 10<<20, 1200, 10*ms); next.Sub(t0) < 58*time.Microsecond || next.Sub(t0) > 59*time.Microsecond {
+		t.Fatalf("fast next %v", next.Sub(t0))
 	}
 	// Idle time refills only up to the burst.
 	if n, _ := p.Budget(t0.Add(time.Hour), 120000, 1200, 100*ms); n != 12000 {

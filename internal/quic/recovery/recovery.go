@@ -40,6 +40,8 @@ type Options struct {
 // clock, starts nothing and never blocks.
 type Recovery struct {
 	spaces      [numSpaces]space
+	alg         Algorithm
+	initialRTT  time.Duration
 	rtt         RTT
 	cc          Controller
 	pacer       Pacer
@@ -51,6 +53,16 @@ type Recovery struct {
 	peerValidated      bool // the peer completed validation of our address
 	ampBlocked         bool
 	firstSampleTime    time.Time
+	lastAckEliciting   time.Time // over all spaces, discarded ones included
+
+	// Undo of a reduction whose losses all prove spurious: losses tagged
+	// with loss events in [undoFrom, undoTo] must all be acknowledged.
+	lossEvents  uint32
+	undoFrom    uint32
+	undoTo      uint32
+	undoPending int
+	undoArmed   bool
+	ecn         ECNValidator
 
 	stats Stats
 }
@@ -67,6 +79,7 @@ type Stats struct {
 	PTOs              uint64
 	PersistentCongest uint64
 	SpuriousLosses    uint64 // packets declared lost, then acknowledged
+	CongestionUndone  uint64 // reductions taken back: all their losses were spurious
 }
 
 // AckResult collects the packets an ACK or a timeout settled. The caller
@@ -89,9 +102,9 @@ type Ack struct {
 	// Delay is the frame's ACK Delay, already scaled by the peer's
 	// ack_delay_exponent (ignored in the Initial space).
 	Delay time.Duration
-	// ECN: the frame carried ECN counts; CE is its ECN-CE count.
-	ECN bool
-	CE  uint64
+	// ECN: the frame carried ECN counts (type 0x03): ECT0, ECT1 and CE.
+	ECN            bool
+	ECT0, ECT1, CE uint64
 }
 
 // New returns a Recovery for one path.
@@ -107,7 +120,7 @@ func New(opts *Options) (*Recovery, error) {
 		return nil, fmt.Errorf("recovery: max datagram size %d outside [%d, 65527]", o.MaxDatagramSize, MinDatagramSize)
 	}
 	if o.InitialRTT < 0 || o.MaxAckDelay < 0 || o.MaxTracked < 0 {
-		return nil, fmt.Errorf("recovery: negative option")
+		return nil, fmt.Errorf("recovery: negative option: initial RTT %v, max ack delay %v, max tracked %d", o.InitialRTT, o.MaxAckDelay, o.MaxTracked)
 	}
 	if o.MaxAckDelay == 0 {
 		o.MaxAckDelay = DefaultMaxAckDelay
@@ -116,6 +129,8 @@ func New(opts *Options) (*Recovery, error) {
 		o.MaxTracked = DefaultMaxTracked
 	}
 	r := &Recovery{
+		alg:           o.Algorithm,
+		initialRTT:    o.InitialRTT,
 		rtt:           NewRTT(o.InitialRTT),
 		mss:           o.MaxDatagramSize,
 		maxAckDelay:   o.MaxAckDelay,
@@ -139,6 +154,38 @@ func New(opts *Options) (*Recovery, error) {
 	}
 	return r, nil
 }
+
+// ResetCongestion starts the path's congestion controller, RTT estimate
+// and pacer afresh, as after a migration to a new peer address (RFC 9000
+// §9.4: not when only the port changed). Packets in flight stay tracked
+// and counted; the PTO backoff and ECN validation restart too.
+func (r *Recovery) ResetCongestion() {
+	switch r.alg {
+	case NewReno:
+		r.cc = NewNewReno(r.mss)
+	default:
+		r.cc = NewCubic(r.mss)
+	}
+	r.rtt = NewRTT(r.initialRTT)
+	r.pacer = Pacer{}
+	r.firstSampleTime = time.Time{}
+	r.ptoCount = 0
+	r.undoArmed = false
+	r.ecn = ECNValidator{}
+	for i := range r.spaces {
+		r.spaces[i].ce = 0
+	}
+}
+
+// MarkECT reports whether the next packet on this path should be sent
+// with ECT(0); record it with SentPacket.ECT. ECN validation (RFC 9000
+// §13.4.2) runs on the ACKs' counts: the first ten packets are marked,
+// the path turns capable when the counts match and failed when they do
+// not, after which nothing is marked and CE counts are ignored.
+func (r *Recovery) MarkECT() bool { return r.ecn.Mark() }
+
+// ECN returns the path's ECN validation state.
+func (r *Recovery) ECN() *ECNValidator { return &r.ecn }
 
 // RTT returns the path's RTT estimator (read it, do not update it).
 func (r *Recovery) RTT() *RTT { return &r.rtt }
@@ -214,13 +261,30 @@ func (r *Recovery) OnSent(now time.Time, id SpaceID, p SentPacket) error {
 	if err := r.spaces[id].push(p); err != nil {
 		return fmt.Errorf("%s: %w", id, err)
 	}
+	if p.AckEliciting {
+		r.lastAckEliciting = now
+	}
 	r.stats.PacketsSent++
 	r.stats.BytesSent += uint64(p.Size)
+	r.ecn.onSent(id, p.ECT)
 	if p.InFlight {
 		r.cc.OnSent(now, p.Size)
 		r.pacer.OnSent(now, p.Size, r.cc.Window(), r.mss, r.rtt.Smoothed())
 	}
 	return nil
+}
+
+// MaxNonEliciting is how many packets in a row a space may send without
+// one that elicits an ACK before ShouldElicitAck says to add a PING.
+const MaxNonEliciting = 20
+
+// ShouldElicitAck reports whether the next packet in space id should
+// carry an ack-eliciting frame (a PING if nothing else): a receiver that
+// sends only ACKs never has them acknowledged, so without an occasional
+// PING its tracked packets would pile up to MaxTracked and its peer would
+// keep ACK ranges forever (RFC 9000 §13.2.4).
+func (r *Recovery) ShouldElicitAck(id SpaceID) bool {
+	return id < numSpaces && r.spaces[id].nonEliciting >= MaxNonEliciting
 }
 
 // SendBudget answers the core's question once per batch: how many bytes
@@ -301,6 +365,7 @@ func (r *Recovery) OnAck(now time.Time, id SpaceID, ack *Ack, out *AckResult) er
 			case stateLost:
 				e.state = stateAcked
 				r.stats.SpuriousLosses++
+				r.onSpurious(e)
 			}
 		}
 	}
@@ -327,7 +392,7 @@ func (r *Recovery) OnAck(now time.Time, id SpaceID, ack *Ack, out *AckResult) er
 		r.peerValidated = true
 	}
 
-	if ack.ECN && ack.CE > s.ce {
+	if r.ecn.onAck(id, ack, newly) && ack.CE > s.ce {
 		s.ce = ack.CE
 		r.stats.ECNCE++
 		before := r.cc.Window()
@@ -335,6 +400,7 @@ func (r *Recovery) OnAck(now time.Time, id SpaceID, ack *Ack, out *AckResult) er
 		if r.cc.Window() < before {
 			r.stats.CongestionEvents++
 		}
+		r.undoArmed = false // CE is never spurious
 	}
 
 	r.detectLost(now, s, out)
@@ -384,6 +450,8 @@ func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 	persistent := false
 	var lastLostSent time.Time
 	congestion := false
+	event := r.lossEvents + 1
+	tagged := 0
 
 	settled := true // every entry so far is acknowledged or lost
 	for i := s.search(s.lowOutstanding); i < s.n; i++ {
@@ -408,9 +476,12 @@ func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 			out.Lost = append(out.Lost, e.SentPacket)
 			r.stats.PacketsLost++
 			r.stats.BytesLost += uint64(e.Size)
+			r.ecn.onLost(&e.SentPacket)
 			if e.InFlight && !e.NotCongestion {
 				congestion = true
 				lastLostSent = e.Time
+				e.lossEvent = event
+				tagged++
 			}
 			if e.AckEliciting && !e.NotCongestion && !r.firstSampleTime.IsZero() && e.Time.After(r.firstSampleTime) {
 				if runStart.IsZero() {
@@ -431,13 +502,41 @@ func (r *Recovery) detectLost(now time.Time, s *space, out *AckResult) {
 	if len(out.Lost) == first || !congestion {
 		return
 	}
+	r.lossEvents = event
 	before := r.cc.Window()
 	r.cc.OnCongestion(now, lastLostSent, persistent)
+	switch {
+	case persistent:
+		r.stats.PersistentCongest++
+		r.undoArmed = false
+	case r.cc.Window() < before:
+		// A new reduction: it is undone if all these losses prove spurious.
+		r.undoArmed, r.undoFrom, r.undoTo, r.undoPending = true, event, event, tagged
+	case r.undoArmed:
+		// More losses in the same recovery period: they must prove
+		// spurious too.
+		r.undoTo = event
+		r.undoPending += tagged
+	}
 	if r.cc.Window() < before {
 		r.stats.CongestionEvents++
 	}
-	if persistent {
-		r.stats.PersistentCongest++
+}
+
+// onSpurious notes that a packet declared lost was acknowledged after all;
+// when every loss behind the last reduction did, the reduction is undone
+// (RFC 9438 §4.9).
+func (r *Recovery) onSpurious(e *entry) {
+	if !r.undoArmed || e.lossEvent < r.undoFrom || e.lossEvent > r.undoTo {
+		return
+	}
+	if r.undoPending--; r.undoPending > 0 {
+		return
+	}
+	r.undoArmed = false
+	if u, ok := r.cc.(undoer); ok {
+		u.undoCongestion()
+		r.stats.CongestionUndone++
 	}
 }
 
@@ -485,13 +584,11 @@ func (r *Recovery) ptoTime(now time.Time) (time.Time, SpaceID) {
 		if r.spaces[Initial].discarded {
 			id = Handshake
 		}
-		var base time.Time
-		for i := range r.spaces {
-			if t := r.spaces[i].lastAckEliciting; t.After(base) {
-				base = t
+		base := r.lastAckEliciting // kept across discarded spaces
+		if base.IsZero() {
+			if now.IsZero() {
+				return time.Time{}, id // nothing ever sent: no timer
 			}
-		}
-		if !now.IsZero() && base.IsZero() {
 			base = now
 		}
 		return base.Add(d), id
@@ -552,9 +649,11 @@ func (r *Recovery) HandleTimeout(now time.Time, out *AckResult) Timeout {
 }
 
 // Discard drops a space whose keys are gone (Initial or Handshake, RFC
-// 9002 §6.4): its packets leave the bytes in flight without a congestion
-// signal and are appended to out.Lost so the core forgets their frames
-// (they are not retransmitted), and the PTO backoff restarts.
+// 9002 §6.4), or the Application space of an abandoned multipath path:
+// its packets leave the bytes in flight without a congestion signal and
+// are appended to out.Lost, and the PTO backoff restarts. For Initial and
+// Handshake the core forgets their frames; for an abandoned path it may
+// requeue their frames on another path.
 func (r *Recovery) Discard(id SpaceID, out *AckResult) {
 	if id >= numSpaces || r.spaces[id].discarded {
 		return

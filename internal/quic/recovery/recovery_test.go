@@ -2,6 +2,7 @@ package recovery
 
 import (
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 )
@@ -267,6 +268,13 @@ func TestPersistentCongestion(t *testing.T) {
 	})
 }
 
+func TestNoTimerBeforeAnySend(t *testing.T) {
+	r := newRec(t, nil)
+	if !r.LossDetectionTimeout().IsZero() {
+		t.Fatalf("timer %v before anything was sent", r.LossDetectionTimeout())
+	}
+}
+
 func TestDiscard(t *testing.T) {
 	r := newRec(t, &Options{Server: true})
 	send(t, r, t0, Initial, 0)
@@ -337,26 +345,112 @@ func TestSpuriousLoss(t *testing.T) {
 	}
 }
 
+func sendECT(t testing.TB, r *Recovery, now time.Time, pn uint64) {
+	t.Helper()
+	if !r.MarkECT() {
+		t.Fatalf("packet %d: not marking in state %v", pn, r.ECN().State())
+	}
+	if err := r.OnSent(now, Application, SentPacket{Number: pn, Size: 1200, AckEliciting: true, InFlight: true, ECT: true}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestECNCE(t *testing.T) {
 	r := newRec(t, &Options{PathOnly: true, Algorithm: NewReno})
 	for pn := range uint64(4) {
-		send(t, r, t0, Application, pn)
+		sendECT(t, r, t0, pn)
 	}
 	var res AckResult
 	w := r.Window()
-	if err := r.OnAck(t0.Add(10*ms), Application, &Ack{Ranges: []AckRange{{0, 1}}, ECN: true, CE: 1}, &res); err != nil {
+	if err := r.OnAck(t0.Add(10*ms), Application, &Ack{Ranges: []AckRange{{0, 1}}, ECN: true, ECT0: 1, CE: 1}, &res); err != nil {
 		t.Fatal(err)
 	}
-	if r.Window() != w/2 {
-		t.Fatalf("window %d after CE, want %d", r.Window(), w/2)
+	if r.Window() != w/2 || r.ECN().State() != ECNCapable {
+		t.Fatalf("window %d after CE, want %d; ECN %v %s", r.Window(), w/2, r.ECN().State(), r.ECN().FailReason())
 	}
-	// Same CE count: no new signal; higher CE in the same recovery period: no second cut.
-	if err := r.OnAck(t0.Add(11*ms), Application, &Ack{Ranges: []AckRange{{2, 3}}, ECN: true, CE: 2}, &res); err != nil {
+	// Higher CE in the same recovery period: no second cut.
+	if err := r.OnAck(t0.Add(11*ms), Application, &Ack{Ranges: []AckRange{{2, 3}}, ECN: true, ECT0: 2, CE: 2}, &res); err != nil {
 		t.Fatal(err)
 	}
 	if r.Window() != w/2 || r.Stats().ECNCE != 2 || r.Stats().CongestionEvents != 1 {
 		t.Fatalf("window %d stats %+v", r.Window(), r.Stats())
 	}
+}
+
+func TestECNValidation(t *testing.T) {
+	type step struct {
+		ranges []AckRange
+		ack    Ack // ranges filled in
+	}
+	tests := []struct {
+		name  string
+		steps []step
+		want  ECNState
+		cut   bool // the window was reduced by CE
+	}{
+		{"counts match", []step{{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 5}}}, ECNCapable, false},
+		{"CE counts too", []step{{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 4, CE: 1}}}, ECNCapable, true},
+		{"counts missing", []step{{[]AckRange{{0, 4}}, Ack{}}}, ECNFailed, false},
+		{"counts too low (bleached)", []step{{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 2}}}, ECNFailed, false},
+		{"counts above sent", []step{{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 50}}}, ECNFailed, false},
+		{"ECT(1) never sent", []step{{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 5, ECT1: 1}}}, ECNFailed, false},
+		{"counts decrease", []step{
+			{[]AckRange{{0, 4}}, Ack{ECN: true, ECT0: 5}},
+			{[]AckRange{{5, 6}}, Ack{ECN: true, ECT0: 4}},
+		}, ECNFailed, false},
+		{"reordered ACK does not fail", []step{
+			{[]AckRange{{2, 2}}, Ack{ECN: true, ECT0: 1}},
+			// Newly acknowledges 0 without raising the largest or the count.
+			{[]AckRange{{2, 2}, {0, 0}}, Ack{ECN: true, ECT0: 1}},
+			{[]AckRange{{2, 3}, {0, 0}}, Ack{ECN: true, ECT0: 3}},
+		}, ECNCapable, false},
+		{"CE ignored once failed", []step{
+			{[]AckRange{{0, 4}}, Ack{}},
+			{[]AckRange{{5, 6}}, Ack{ECN: true, ECT0: 6, CE: 1}},
+		}, ECNFailed, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := newRec(t, &Options{PathOnly: true, Algorithm: NewReno})
+			for pn := range uint64(ECNTestPackets) {
+				sendECT(t, r, t0, pn)
+			}
+			if r.MarkECT() || r.ECN().State() != ECNUnknown {
+				t.Fatalf("still marking after %d test packets", ECNTestPackets)
+			}
+			w := r.Window()
+			var res AckResult
+			for i, st := range tt.steps {
+				a := st.ack
+				a.Ranges = st.ranges
+				if err := r.OnAck(t0.Add(time.Duration(10+i)*ms), Application, &a, &res); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if r.ECN().State() != tt.want || (r.Window() < w) != tt.cut {
+				t.Fatalf("state %v (%s), window %d -> %d", r.ECN().State(), r.ECN().FailReason(), w, r.Window())
+			}
+			if r.MarkECT() != (tt.want == ECNCapable) {
+				t.Fatalf("marking %v in state %v", r.MarkECT(), tt.want)
+			}
+		})
+	}
+	t.Run("all test packets lost", func(t *testing.T) {
+		r := newRec(t, &Options{PathOnly: true})
+		for pn := range uint64(ECNTestPackets) {
+			sendECT(t, r, t0, pn)
+		}
+		for pn := uint64(ECNTestPackets); pn < 20; pn++ {
+			send(t, r, t0, Application, pn)
+		}
+		var res AckResult
+		if err := r.OnAck(t0.Add(time.Second), Application, &Ack{Ranges: []AckRange{{15, 19}}, ECN: true}, &res); err != nil {
+			t.Fatal(err)
+		}
+		if r.ECN().State() != ECNFailed {
+			t.Fatalf("state %v", r.ECN().State())
+		}
+	})
 }
 
 func TestNotCongestionLoss(t *testing.T) {
@@ -393,5 +487,137 @@ func TestOptions(t *testing.T) {
 	r.SetMaxDatagramSize(1500)
 	if r.Window() != 14720 || r.MaxDatagramSize() != 1500 {
 		t.Errorf("window %d after raising the datagram size", r.Window())
+	}
+}
+
+func TestSpuriousUndo(t *testing.T) {
+	tests := []struct {
+		name   string
+		late   []AckRange // the ACK revealing the reordering
+		undone bool
+	}{
+		{"all losses spurious", []AckRange{{0, 9}}, true},
+		{"one loss real", []AckRange{{3, 9}, {0, 1}}, false},
+	}
+	for _, alg := range []Algorithm{NewReno, CUBIC} {
+		for _, tt := range tests {
+			t.Run(alg.String()+"/"+tt.name, func(t *testing.T) {
+				r := newRec(t, &Options{PathOnly: true, Algorithm: alg})
+				for pn := range uint64(10) {
+					send(t, r, t0, Application, pn)
+				}
+				w := r.Window()
+				res := ack(t, r, t0.Add(50*ms), Application, AckRange{3, 9})
+				if !equal(numbers(res.Lost), []uint64{0, 1, 2}) || r.Window() >= w {
+					t.Fatalf("lost %v, window %d -> %d", numbers(res.Lost), w, r.Window())
+				}
+				ack(t, r, t0.Add(51*ms), Application, tt.late...)
+				if undone := r.Window() >= w; undone != tt.undone || (r.Stats().CongestionUndone == 1) != tt.undone {
+					t.Fatalf("window %d -> %d, undone %d", w, r.Window(), r.Stats().CongestionUndone)
+				}
+				// After an undo, a real loss reduces again.
+				for pn := uint64(10); pn < 20; pn++ {
+					send(t, r, t0.Add(60*ms), Application, pn)
+				}
+				before := r.Window()
+				ack(t, r, t0.Add(110*ms), Application, AckRange{14, 19})
+				if r.Window() >= before {
+					t.Fatalf("no reduction after the undo: %d -> %d", before, r.Window())
+				}
+			})
+		}
+	}
+	t.Run("CE with the late ACK still reduces", func(t *testing.T) {
+		r := newRec(t, &Options{PathOnly: true, Algorithm: NewReno})
+		for pn := range uint64(10) {
+			sendECT(t, r, t0, pn)
+		}
+		var res AckResult
+		if err := r.OnAck(t0.Add(50*ms), Application, &Ack{Ranges: []AckRange{{3, 9}}, ECN: true, ECT0: 7}, &res); err != nil {
+			t.Fatal(err)
+		}
+		r.OnSent(t0.Add(50*ms), Application, SentPacket{Number: 10, Size: 1200, AckEliciting: true, InFlight: true})
+		if err := r.OnAck(t0.Add(51*ms), Application, &Ack{Ranges: []AckRange{{0, 10}}, ECN: true, ECT0: 9, CE: 1}, &res); err != nil {
+			t.Fatal(err)
+		}
+		if r.Window() >= 12000 || r.Stats().CongestionUndone != 1 || r.Stats().ECNCE != 1 {
+			t.Fatalf("window %d, stats %+v: CE in the ACK that undid the loss reduction did not reduce", r.Window(), r.Stats())
+		}
+	})
+}
+
+func TestShouldElicitAck(t *testing.T) {
+	r := newRec(t, &Options{PathOnly: true})
+	for pn := range uint64(MaxNonEliciting) {
+		if r.ShouldElicitAck(Application) {
+			t.Fatalf("PING asked after %d ACK-only packets", pn)
+		}
+		r.OnSent(t0, Application, SentPacket{Number: pn, Size: 50})
+	}
+	if !r.ShouldElicitAck(Application) || r.ShouldElicitAck(Handshake) || r.ShouldElicitAck(9) {
+		t.Fatal("no PING asked")
+	}
+	send(t, r, t0, Application, MaxNonEliciting)
+	if r.ShouldElicitAck(Application) {
+		t.Fatal("PING still asked after an ack-eliciting packet")
+	}
+	// Once the PING is acknowledged, the ACK-only packets before it are
+	// settled (declared lost, no congestion signal) and the ring drains.
+	w := r.Window()
+	res := ack(t, r, t0.Add(10*ms), Application, AckRange{MaxNonEliciting, MaxNonEliciting})
+	if r.Outstanding(Application) != 2 || r.Window() < w || len(res.Lost) != MaxNonEliciting-2 {
+		t.Fatalf("outstanding %d, lost %d, window %d -> %d", r.Outstanding(Application), len(res.Lost), w, r.Window())
+	}
+	// The last two go by the time threshold.
+	res.Reset()
+	r.HandleTimeout(r.LossDetectionTimeout(), &res)
+	if r.Outstanding(Application) != 0 || len(res.Lost) != 2 || r.Stats().CongestionEvents != 0 {
+		t.Fatalf("outstanding %d, lost %d, congestion events %d", r.Outstanding(Application), len(res.Lost), r.Stats().CongestionEvents)
+	}
+}
+
+func TestResetCongestion(t *testing.T) {
+	for _, alg := range []Algorithm{NewReno, CUBIC} {
+		r := newRec(t, &Options{PathOnly: true, Algorithm: alg, InitialRTT: 100 * ms})
+		for pn := range uint64(12) {
+			send(t, r, t0, Application, pn)
+		}
+		ack(t, r, t0.Add(30*ms), Application, AckRange{3, 9}) // 0..2 lost: window cut; RTT 30ms; 10, 11 in flight
+		if r.Window() >= 12000 || r.RTT().Smoothed() != 30*ms {
+			t.Fatalf("%v: before reset window %d srtt %v", alg, r.Window(), r.RTT().Smoothed())
+		}
+		r.ResetCongestion()
+		if r.Window() != 12000 || r.RTT().Smoothed() != 100*ms || r.RTT().HasSample() || r.Outstanding(Application) != 2 || r.BytesInFlight() != 2400 {
+			t.Fatalf("%v: after reset window %d srtt %v outstanding %d in flight %d", alg, r.Window(), r.RTT().Smoothed(), r.Outstanding(Application), r.BytesInFlight())
+		}
+		if (alg == NewReno) != (fmt.Sprintf("%T", r.Controller()) == "*recovery.NewRenoController") {
+			t.Fatalf("%v: controller %T", alg, r.Controller())
+		}
+	}
+}
+
+// TestAppLimited: a sender that keeps only two packets in flight (an
+// interactive application) does not grow its window, however many ACKs
+// arrive; one that fills the window does.
+func TestAppLimited(t *testing.T) {
+	for _, alg := range []Algorithm{NewReno, CUBIC} {
+		for _, perRound := range []int{2, 10} {
+			r := newRec(t, &Options{PathOnly: true, Algorithm: alg})
+			now := t0
+			var pn uint64
+			for range 50 {
+				first := pn
+				for range perRound {
+					send(t, r, now, Application, pn)
+					pn++
+				}
+				now = now.Add(20 * ms)
+				ack(t, r, now, Application, AckRange{first, pn - 1})
+			}
+			limited := perRound == 2
+			if grew := r.Window() > 12000; grew == limited {
+				t.Errorf("%v, %d per round: window %d", alg, perRound, r.Window())
+			}
+		}
 	}
 }

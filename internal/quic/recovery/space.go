@@ -53,6 +53,8 @@ type SentPacket struct {
 	// probe, RFC 8899 §3 and RFC 9000 §14.4). Its bytes still count in
 	// flight.
 	NotCongestion bool
+	// ECT: the packet was sent with the ECT(0) codepoint (see MarkECT).
+	ECT bool
 }
 
 // AckRange is one range of acknowledged packet numbers, both ends
@@ -82,7 +84,8 @@ const (
 
 type entry struct {
 	SentPacket
-	state packetState
+	state     packetState
+	lossEvent uint32 // the congestion event its loss joined (0: none)
 }
 
 // space tracks the packets sent in one packet number space: a ring of
@@ -100,6 +103,7 @@ type space struct {
 	hasLargestAcked bool
 	largestAcked    uint64
 
+	nonEliciting         int       // packets sent since the last ack-eliciting one
 	lossTime             time.Time // earliest time a packet becomes lost by time, zero if none
 	lastAckEliciting     time.Time
 	ackElicitingInFlight int
@@ -162,6 +166,9 @@ func (s *space) push(p SentPacket) error {
 	if p.AckEliciting {
 		s.ackElicitingInFlight++
 		s.lastAckEliciting = p.Time
+		s.nonEliciting = 0
+	} else {
+		s.nonEliciting++
 	}
 	return nil
 }

@@ -2,9 +2,15 @@
 // core and of anything else that speaks datagrams: a virtual clock, an
 // event queue ordered by time then insertion, nodes at netip.AddrPort
 // addresses, and links with delay, jitter, loss, duplication, reordering,
-// a rate limit with a bounded tail-drop queue, and an MTU. Mid-run, a
-// node's address can be rebound (NAT rebinding: peers see a new source)
-// and links cut and restored (partitions). Every random choice comes from
+// a rate limit with a bounded tail-drop queue, an MTU, and ECN (CE marks
+// above a queue threshold, or bleaching for broken paths). A Bottleneck
+// is a rate limit and queue several links share, for flows competing on
+// one access link.
+//
+// Mid-run, a node's address can be rebound (NAT rebinding: peers see a new
+// source) and links cut and restored (partitions); SetNAT puts an address
+// behind a NAT whose mapping expires when idle, so keepalives and
+// rebinding after silence can be tested. Every random choice comes from
 // one PCG source seeded by the test, so the same seed gives the same run,
 // which TraceHash witnesses.
 //
@@ -32,7 +38,9 @@
 //	stats := s.LinkBetween(clientAddr, serverAddr).Stats()
 //
 // Links join local addresses (the ones given to AddNode) and survive
-// Rebind, which changes only what peers see. Nodes needing randomness use
+// Rebind, which changes only what peers see. A node sets Datagram.ECN to
+// send ECT(0); to see the codepoint of what it receives it implements
+// ECNReceiver as well. Nodes needing randomness use
 // Sim.Rand to stay reproducible.
 //
 // # Concurrency

@@ -2,10 +2,11 @@ package sim
 
 import (
 	"container/heap"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash"
-	"hash/fnv"
 	"math/rand/v2"
 	"net/netip"
 	"time"
@@ -36,6 +37,23 @@ type Node interface {
 type Datagram struct {
 	From, To netip.AddrPort
 	Data     []byte
+	// ECN is the IP header's ECN codepoint: ECNNotECT, ECNECT1, ECNECT0
+	// or ECNCE.
+	ECN uint8
+}
+
+// The ECN codepoints (RFC 3168), as the two low bits of the IP TOS byte.
+const (
+	ECNNotECT uint8 = 0
+	ECNECT1   uint8 = 1
+	ECNECT0   uint8 = 2
+	ECNCE     uint8 = 3
+)
+
+// ECNReceiver is a Node that wants the ECN codepoint of the datagrams it
+// receives: the Sim calls ReceiveECN instead of Receive.
+type ECNReceiver interface {
+	ReceiveECN(now time.Time, from, to netip.AddrPort, ecn uint8, datagram []byte)
 }
 
 // MaxDatagram is the size of the buffer Poll gets; a datagram longer
@@ -57,10 +75,54 @@ type Options struct {
 	// link of their own; nil leaves them unreachable (drops counted as
 	// DropNoRoute).
 	DefaultLink *LinkConfig
-	// MaxEventsAtOnce stops a run that processes this many events
-	// without time advancing (a node whose timeout never moves on); zero
-	// means 1,000,000.
+	// Trace, when set, is called for every datagram put on a link, dropped
+	// or delivered, from the goroutine running the Sim (for debugging and
+	// for tests that look at individual datagrams).
+	Trace func(TraceEvent)
+	// MaxEventsAtOnce stops a run (with ErrStalled) that processes this
+	// many events without time advancing (a node whose timeout never moves
+	// on), or polls one node this many times in a row; zero means
+	// 1,000,000.
 	MaxEventsAtOnce int
+}
+
+// TraceKind is what happened to a datagram.
+type TraceKind uint8
+
+// The trace kinds.
+const (
+	TraceSent      TraceKind = iota // offered to a link
+	TraceDelivered                  // handed to the receiving node
+	TraceDropped                    // dropped, see TraceEvent.Reason
+)
+
+func (k TraceKind) String() string {
+	switch k {
+	case TraceSent:
+		return "sent"
+	case TraceDelivered:
+		return "delivered"
+	case TraceDropped:
+		return "dropped"
+	}
+	return fmt.Sprintf("trace(%d)", uint8(k))
+}
+
+// TraceEvent is one datagram's step, for Options.Trace. From is the
+// sender's external address, To the address it was sent to.
+type TraceEvent struct {
+	Time     time.Time
+	Kind     TraceKind
+	From, To netip.AddrPort
+	Size     int
+	ECN      uint8
+	Reason   DropReason // for TraceDropped
+}
+
+func (s *Sim) traceEvent(k TraceKind, from, to netip.AddrPort, size int, ecn uint8, r DropReason) {
+	if s.opts.Trace != nil {
+		s.opts.Trace(TraceEvent{Time: s.now, Kind: k, From: from, To: to, Size: size, ECN: ecn, Reason: r})
+	}
 }
 
 // ErrStalled is returned when a run makes no progress in time.
@@ -83,16 +145,20 @@ type Sim struct {
 	external map[netip.AddrPort]netip.AddrPort
 	internal map[netip.AddrPort]netip.AddrPort // external -> local
 	links    map[linkKey]*Link
+	nats     map[netip.AddrPort]*nat // by local address
 
-	buf   []byte
-	trace hash.Hash64
-	stats Stats
+	stalled     bool
+	buf         []byte
+	trace       hash.Hash
+	traceHeader []byte
+	stats       Stats
 }
 
-// Stats counts datagrams the Sim could not even put on a link.
+// Stats counts datagrams the Sim could not even put on a link, and more.
 type Stats struct {
-	NoRoute uint64 // unknown source or destination, or no link
-	Events  uint64
+	NoRoute   uint64 // unknown source or destination, or no link
+	Events    uint64
+	NATRemaps uint64 // NAT mappings that expired and were replaced
 }
 
 type nodeState struct {
@@ -100,6 +166,7 @@ type nodeState struct {
 	addrs   []netip.AddrPort
 	timerAt time.Time
 	timerID uint64 // the live timer event's generation
+	removed bool
 }
 
 type linkKey struct{ from, to netip.AddrPort }
@@ -124,8 +191,9 @@ func New(opts *Options) *Sim {
 		external: make(map[netip.AddrPort]netip.AddrPort),
 		internal: make(map[netip.AddrPort]netip.AddrPort),
 		links:    make(map[linkKey]*Link),
+		nats:     make(map[netip.AddrPort]*nat),
 		buf:      make([]byte, MaxDatagram),
-		trace:    fnv.New64a(),
+		trace:    sha256.New(),
 	}
 }
 
@@ -141,7 +209,10 @@ func (s *Sim) Stats() Stats { return s.stats }
 
 // TraceHash is a hash of every delivery so far (time, addresses, bytes):
 // equal hashes mean equal runs.
-func (s *Sim) TraceHash() uint64 { return s.trace.Sum64() }
+func (s *Sim) TraceHash() uint64 {
+	var sum [sha256.Size]byte
+	return binary.BigEndian.Uint64(s.trace.Sum(sum[:0]))
+}
 
 // AddNode places n at one or more local addresses (several for multipath).
 // Each address is also its external address until Rebind changes it. The
@@ -149,6 +220,10 @@ func (s *Sim) TraceHash() uint64 { return s.trace.Sum64() }
 func (s *Sim) AddNode(n Node, addrs ...netip.AddrPort) error {
 	if len(addrs) == 0 {
 		return fmt.Errorf("sim: node with no address")
+	}
+	addrs = append([]netip.AddrPort(nil), addrs...)
+	for i, a := range addrs {
+		addrs[i] = unmap(a)
 	}
 	ns := &nodeState{n: n, addrs: addrs}
 	for _, a := range addrs {
@@ -178,6 +253,7 @@ func (s *Sim) AddNode(n Node, addrs ...netip.AddrPort) error {
 // the old external address (also those in flight) are dropped as
 // DropNoRoute, and datagrams to ext reach it at local.
 func (s *Sim) Rebind(local, ext netip.AddrPort) error {
+	local, ext = unmap(local), unmap(ext)
 	if _, ok := s.byLocal[local]; !ok {
 		return fmt.Errorf("sim: rebind: no node at %v", local)
 	}
@@ -190,8 +266,85 @@ func (s *Sim) Rebind(local, ext netip.AddrPort) error {
 	return nil
 }
 
+// nat is an endpoint-independent NAT (full cone) in front of one node
+// address whose mapping expires after idle time without outbound traffic.
+type nat struct {
+	ip       netip.Addr
+	idle     time.Duration
+	lastOut  time.Time
+	nextPort uint16
+}
+
+// SetNAT puts the node address local behind a NAT with public address ip:
+// peers see local as ip and a port the NAT picks. The mapping lives while
+// local sends at least once per idle; after that, datagrams to the old
+// public address are dropped (DropNoRoute) and local's next datagram gets
+// a new port, so its peers see a NAT rebinding. Mapping and filtering are
+// endpoint-independent (RFC 4787).
+func (s *Sim) SetNAT(local netip.AddrPort, ip netip.Addr, idle time.Duration) error {
+	local, ip = unmap(local), ip.Unmap()
+	if _, ok := s.byLocal[local]; !ok {
+		return fmt.Errorf("sim: NAT: no node at %v", local)
+	}
+	if idle <= 0 || !ip.IsValid() {
+		return fmt.Errorf("sim: NAT: idle %v, address %v", idle, ip)
+	}
+	n := &nat{ip: ip, idle: idle, nextPort: 40000}
+	s.nats[local] = n
+	s.natMap(local, n)
+	n.lastOut = s.now
+	return nil
+}
+
+func (s *Sim) natRemap(local netip.AddrPort, n *nat) {
+	s.natMap(local, n)
+	s.stats.NATRemaps++
+}
+
+// natMap gives local a fresh public port.
+func (s *Sim) natMap(local netip.AddrPort, n *nat) {
+	for {
+		ext := netip.AddrPortFrom(n.ip, n.nextPort)
+		n.nextPort++
+		if n.nextPort == 0 {
+			n.nextPort = 1024
+		}
+		if _, taken := s.internal[ext]; !taken {
+			s.Rebind(local, ext)
+			return
+		}
+	}
+}
+
+func (s *Sim) natExpired(local netip.AddrPort) bool {
+	n := s.nats[local]
+	return n != nil && s.now.Sub(n.lastOut) > n.idle
+}
+
+// RemoveNode takes n off the network, as a crashed or closed endpoint:
+// its timers stop and datagrams in flight to its addresses are dropped
+// (DropNoRoute), unless a node added later at the same address receives
+// them, as a restarted endpoint would. Its links stay for a successor.
+func (s *Sim) RemoveNode(n Node) {
+	for i, ns := range s.nodes {
+		if ns.n != n {
+			continue
+		}
+		ns.removed = true
+		ns.timerID++
+		for _, a := range ns.addrs {
+			delete(s.byLocal, a)
+			delete(s.internal, s.external[a])
+			delete(s.external, a)
+			delete(s.nats, a)
+		}
+		s.nodes = append(s.nodes[:i], s.nodes[i+1:]...)
+		return
+	}
+}
+
 // External is the address peers see for the node address local.
-func (s *Sim) External(local netip.AddrPort) netip.AddrPort { return s.external[local] }
+func (s *Sim) External(local netip.AddrPort) netip.AddrPort { return s.external[unmap(local)] }
 
 // Wake polls n for datagrams and re-reads its Timeout; call it after
 // changing a node from outside (e.g. giving it data to send).
@@ -204,7 +357,11 @@ func (s *Sim) Wake(n Node) {
 }
 
 func (s *Sim) wake(ns *nodeState) {
-	for {
+	for i := 0; ; i++ {
+		if i >= s.opts.MaxEventsAtOnce {
+			s.stalled = true // a node that never stops sending at one instant
+			break
+		}
 		d, ok := ns.n.Poll(s.now, s.buf)
 		if !ok {
 			break
@@ -228,25 +385,40 @@ func (s *Sim) wake(ns *nodeState) {
 	s.push(&event{at: at, node: ns, timerID: ns.timerID})
 }
 
+// unmap turns an IPv4-mapped IPv6 address into plain IPv4, so both
+// spellings of one address reach the same node.
+func unmap(a netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(a.Addr().Unmap(), a.Port())
+}
+
 func (s *Sim) send(from *nodeState, d Datagram) {
+	d.From, d.To = unmap(d.From), unmap(d.To)
 	if s.byLocal[d.From] != from {
 		s.stats.NoRoute++
 		return
 	}
+	if n := s.nats[d.From]; n != nil {
+		if s.now.Sub(n.lastOut) > n.idle {
+			s.natRemap(d.From, n)
+		}
+		n.lastOut = s.now
+	}
 	toLocal, ok := s.internal[d.To]
-	if !ok {
+	if !ok || s.natExpired(toLocal) {
 		s.stats.NoRoute++
+		s.traceEvent(TraceDropped, s.external[d.From], d.To, len(d.Data), d.ECN&3, DropNoRoute)
 		return
 	}
 	l := s.links[linkKey{d.From, toLocal}]
 	if l == nil {
 		if s.opts.DefaultLink == nil {
 			s.stats.NoRoute++
+			s.traceEvent(TraceDropped, s.external[d.From], d.To, len(d.Data), d.ECN&3, DropNoRoute)
 			return
 		}
 		l = s.Link(d.From, toLocal, *s.opts.DefaultLink)
 	}
-	l.transmit(s, s.external[d.From], d.To, d.Data)
+	l.transmit(s, s.external[d.From], d.To, d.Data, d.ECN&3)
 }
 
 // Run processes events until the simulated time would pass until (events
@@ -282,10 +454,13 @@ func (s *Sim) run(until time.Time, cond func() bool) error {
 			s.now = e.at
 			same = 0
 		}
-		if same++; same > s.opts.MaxEventsAtOnce {
+		if same++; same > s.opts.MaxEventsAtOnce || s.stalled {
 			return ErrStalled
 		}
 		s.stats.Events++
+		if e.node != nil && e.node.removed {
+			continue
+		}
 		if e.kick {
 			s.wake(e.node)
 		} else if e.node != nil {
@@ -297,6 +472,9 @@ func (s *Sim) run(until time.Time, cond func() bool) error {
 			s.wake(e.node)
 		} else {
 			s.deliver(e)
+		}
+		if s.stalled {
+			return ErrStalled
 		}
 		if cond != nil && cond() {
 			return nil
@@ -312,32 +490,32 @@ func (s *Sim) deliver(e *event) {
 	l := e.link
 	if !l.up && l.cfg.DropInFlightOnCut {
 		l.stats.Dropped[DropPartition]++
+		s.traceEvent(TraceDropped, e.from, e.to, len(e.data), e.ecn, DropPartition)
 		return
 	}
 	toLocal, ok := s.internal[e.to]
-	if !ok {
+	if !ok || s.natExpired(toLocal) {
 		l.stats.Dropped[DropNoRoute]++
+		s.traceEvent(TraceDropped, e.from, e.to, len(e.data), e.ecn, DropNoRoute)
 		return
 	}
 	ns := s.byLocal[toLocal]
+	s.traceEvent(TraceDelivered, e.from, e.to, len(e.data), e.ecn, 0)
 	l.stats.Delivered++
 	l.stats.BytesDelivered += uint64(len(e.data))
-	var b [8]byte
-	putUint64(b[:], uint64(s.now.UnixNano()))
-	s.trace.Write(b[:])
-	fb, _ := e.from.MarshalBinary()
-	s.trace.Write(fb)
-	tb, _ := toLocal.MarshalBinary()
-	s.trace.Write(tb)
+	s.traceHeader = binary.BigEndian.AppendUint64(s.traceHeader[:0], uint64(s.now.UnixNano()))
+	s.traceHeader, _ = e.from.AppendBinary(s.traceHeader)
+	s.traceHeader, _ = toLocal.AppendBinary(s.traceHeader)
+	s.traceHeader = binary.BigEndian.AppendUint32(s.traceHeader, uint32(len(e.data)))
+	s.traceHeader = append(s.traceHeader, e.ecn)
+	s.trace.Write(s.traceHeader)
 	s.trace.Write(e.data)
-	ns.n.Receive(s.now, e.from, toLocal, e.data)
-	s.wake(ns)
-}
-
-func putUint64(b []byte, v uint64) {
-	for i := range 8 {
-		b[i] = byte(v >> (56 - 8*i))
+	if r, ok := ns.n.(ECNReceiver); ok {
+		r.ReceiveECN(s.now, e.from, toLocal, e.ecn, e.data)
+	} else {
+		ns.n.Receive(s.now, e.from, toLocal, e.data)
 	}
+	s.wake(ns)
 }
 
 func (s *Sim) push(e *event) {
@@ -358,6 +536,7 @@ type event struct {
 	link     *Link
 	from, to netip.AddrPort
 	data     []byte
+	ecn      uint8
 }
 
 type eventHeap []*event

@@ -149,7 +149,7 @@ func TestReproducible(t *testing.T) {
 }
 
 func TestLossAndDuplicationRates(t *testing.T) {
-	const n = 40000
+	const n = 20000
 	tests := []struct {
 		name      string
 		loss, dup float64
@@ -357,7 +357,13 @@ func TestStalled(t *testing.T) {
 	s := New(&Options{MaxEventsAtOnce: 1000})
 	s.AddNode(&stuck{}, addrA)
 	if err := s.Run(s.Now().Add(time.Second)); !errors.Is(err, ErrStalled) {
-		t.Fatalf("err %v", err)
+		t.Fatalf("timer loop: err %v", err)
+	}
+	// A node that always has one more datagram.
+	s = New(&Options{MaxEventsAtOnce: 1000})
+	s.AddNode(&blaster{from: addrA, to: addrB, size: 10, remaining: -1}, addrA)
+	if err := s.Run(s.Now().Add(time.Second)); !errors.Is(err, ErrStalled) {
+		t.Fatalf("poll loop: err %v", err)
 	}
 }
 
@@ -387,5 +393,240 @@ func TestLinkConfigValidation(t *testing.T) {
 			}()
 			s.Link(addrA, addrB, c)
 		}()
+	}
+}
+
+// multi sends each datagram alternately from its two addresses, as a
+// multipath endpoint does over two paths.
+type multi struct {
+	blaster
+	addrs [2]netip.AddrPort
+}
+
+func (m *multi) Poll(now time.Time, buf []byte) (Datagram, bool) {
+	d, ok := m.blaster.Poll(now, buf)
+	d.From = m.addrs[m.seq%2]
+	return d, ok
+}
+
+func TestMultipathNode(t *testing.T) {
+	a2 := netip.MustParseAddrPort("[fd00::1]:4433")
+	m := &multi{blaster: blaster{to: addrB, size: 32, remaining: 100, interval: time.Millisecond}, addrs: [2]netip.AddrPort{addrA, a2}}
+	k := &sink{}
+	s := New(&Options{Seed1: 9})
+	if err := s.AddNode(m, addrA, a2); err != nil {
+		t.Fatal(err)
+	}
+	s.AddNode(k, addrB)
+	fast, _ := s.LinkBoth(addrA, addrB, LinkConfig{Delay: 5 * time.Millisecond})
+	slow, _ := s.LinkBoth(a2, addrB, LinkConfig{Delay: 50 * time.Millisecond})
+	s.Run(s.Now().Add(50 * time.Millisecond))
+	fast.SetUp(false) // the first path dies; the second carries on
+	s.Run(s.Now().Add(time.Second))
+	var viaA, viaA2 int
+	for _, f := range k.froms {
+		switch f {
+		case addrA:
+			viaA++
+		case a2:
+			viaA2++
+		}
+	}
+	if viaA2 != 50 || viaA < 24 || viaA > 26 || slow.Stats().Delivered != 50 || fast.Stats().Dropped[DropPartition] < 24 {
+		t.Fatalf("via A %d, via A2 %d; fast %+v slow %+v", viaA, viaA2, fast.Stats(), slow.Stats())
+	}
+}
+
+// ecnBlaster marks its datagrams ECT(0).
+type ecnBlaster struct{ blaster }
+
+func (b *ecnBlaster) Poll(now time.Time, buf []byte) (Datagram, bool) {
+	d, ok := b.blaster.Poll(now, buf)
+	d.ECN = ECNECT0
+	return d, ok
+}
+
+type ecnSink struct {
+	sink
+	ecn [4]int
+}
+
+func (k *ecnSink) ReceiveECN(now time.Time, from, to netip.AddrPort, ecn uint8, d []byte) {
+	k.ecn[ecn]++
+	k.Receive(now, from, to, d)
+}
+
+func TestECNMarking(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		cfg    LinkConfig
+		ect0   bool // some arrive ECT(0)
+		ce     bool // some arrive CE
+		notECT bool
+	}{
+		{"plain", LinkConfig{}, true, false, false},
+		{"AQM marks above 10 kB", LinkConfig{Rate: 1e6, QueueBytes: 1 << 20, MarkCEAbove: 10000}, true, true, false},
+		{"bleached", LinkConfig{Rate: 1e6, QueueBytes: 1 << 20, MarkCEAbove: 10000, BleachECN: true}, false, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			b := &ecnBlaster{blaster{from: addrA, to: addrB, size: 1000, remaining: 100}}
+			k := &ecnSink{}
+			s := New(nil)
+			s.AddNode(b, addrA)
+			s.AddNode(k, addrB)
+			l := s.Link(addrA, addrB, tt.cfg)
+			s.Run(s.Now().Add(10 * time.Second))
+			if (k.ecn[ECNECT0] > 0) != tt.ect0 || (k.ecn[ECNCE] > 0) != tt.ce || (k.ecn[ECNNotECT] > 0) != tt.notECT || len(k.got) != 100 {
+				t.Fatalf("received by codepoint %v, total %d", k.ecn, len(k.got))
+			}
+			if tt.ce && (uint64(k.ecn[ECNCE]) != l.Stats().CEMarked || k.ecn[ECNECT0] < 10) {
+				t.Fatalf("CE %d, marked %d, ECT0 %d", k.ecn[ECNCE], l.Stats().CEMarked, k.ecn[ECNECT0])
+			}
+		})
+	}
+}
+
+func TestBottleneckShared(t *testing.T) {
+	s := New(&Options{Seed1: 1})
+	bn := s.NewBottleneck(10e6, 50000, 0)
+	k := &sink{}
+	s.AddNode(k, addrB)
+	var links [2]*Link
+	for i, a := range []netip.AddrPort{addrA, addrC} {
+		// Each offers 8 Mbit/s: 1000 bytes every ms.
+		s.AddNode(&blaster{from: a, to: addrB, size: 1000, remaining: 2000, interval: time.Millisecond}, a)
+		links[i] = s.Link(a, addrB, LinkConfig{Delay: 5 * time.Millisecond, Bottleneck: bn})
+	}
+	s.Run(s.Now().Add(3 * time.Second))
+	var bytes int
+	from, to := DefaultStart.Add(500*time.Millisecond), DefaultStart.Add(1500*time.Millisecond)
+	for _, at := range k.times {
+		if !at.Before(from) && at.Before(to) {
+			bytes += 1000
+		}
+	}
+	if got := float64(bytes * 8); got < 0.98*10e6 || got > 1.02*10e6 {
+		t.Fatalf("%.2f Mbit/s through a 10 Mbit/s bottleneck", got/1e6)
+	}
+	st := bn.Stats()
+	drops := links[0].Stats().Dropped[DropQueue] + links[1].Stats().Dropped[DropQueue]
+	if st.Dropped == 0 || st.Dropped != drops || st.Sent+st.Dropped != 4000 {
+		t.Fatalf("bottleneck %+v, link queue drops %d", st, drops)
+	}
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("zero-rate bottleneck accepted")
+			}
+		}()
+		s.NewBottleneck(0, 0, 0)
+	}()
+}
+
+func TestNATMappingTimeout(t *testing.T) {
+	pub := netip.MustParseAddr("203.0.113.1")
+	// The client (behind the NAT) pings every 10 ms for 100 ms, then
+	// again after two seconds of silence; the server echoes each ping and
+	// also sends its own datagram to the old mapping during the silence.
+	b := &blaster{from: addrA, to: addrB, size: 16, remaining: 10, interval: 10 * time.Millisecond}
+	k := &sink{echo: true}
+	s, _ := pair(t, 1, LinkConfig{Delay: 5 * time.Millisecond}, b, k)
+	if err := s.SetNAT(addrA, pub, time.Second); err != nil {
+		t.Fatal(err)
+	}
+	first := s.External(addrA)
+	if first.Addr() != pub {
+		t.Fatalf("external %v", first)
+	}
+	s.Run(s.Now().Add(500 * time.Millisecond))
+	if len(b.received) != 10 {
+		t.Fatalf("echoes through the fresh mapping: %d", len(b.received))
+	}
+	// After the mapping expired, the server's datagram to it is dropped.
+	s.Run(s.Now().Add(time.Second))
+	k.pending = append(k.pending, Datagram{From: addrB, To: first, Data: make([]byte, 8)})
+	s.Wake(k)
+	s.Run(s.Now().Add(100 * time.Millisecond))
+	if len(b.received) != 10 || s.Stats().NoRoute != 1 {
+		t.Fatalf("expired mapping still delivers: %d received, %d no-route", len(b.received), s.Stats().NoRoute)
+	}
+	b.remaining = 5
+	s.Wake(b)
+	s.Run(s.Now().Add(time.Second))
+	second := s.External(addrA)
+	if second == first || second.Addr() != pub || s.Stats().NATRemaps != 1 {
+		t.Fatalf("mapping %v after %v, remaps %d", second, first, s.Stats().NATRemaps)
+	}
+	if len(b.received) != 15 || k.froms[len(k.froms)-1] != second || k.froms[0] != first {
+		t.Fatalf("received %d echoes; server saw %v then %v", len(b.received), k.froms[0], k.froms[len(k.froms)-1])
+	}
+	if s.SetNAT(addrC, pub, time.Second) == nil || s.SetNAT(addrA, pub, 0) == nil {
+		t.Fatal("bad NAT accepted")
+	}
+}
+
+func TestTrace(t *testing.T) {
+	var events [3]int
+	var reasons [numDropReasons]int
+	s := New(&Options{Seed1: 2, Trace: func(e TraceEvent) {
+		events[e.Kind]++
+		if e.Kind == TraceDropped {
+			reasons[e.Reason]++
+		}
+		if e.From != addrA || e.To != addrB || e.Size != 100 {
+			t.Errorf("event %+v", e)
+		}
+	}})
+	b := &blaster{from: addrA, to: addrB, size: 100, remaining: 1000}
+	k := &sink{}
+	s.AddNode(b, addrA)
+	s.AddNode(k, addrB)
+	l := s.Link(addrA, addrB, LinkConfig{Loss: 0.2, Rate: 1e6, QueueBytes: 20000})
+	s.Run(s.Now().Add(time.Minute))
+	st := l.Stats()
+	if events[TraceSent] != 1000 || events[TraceDelivered] != len(k.got) || uint64(reasons[DropLoss]) != st.Dropped[DropLoss] ||
+		uint64(reasons[DropQueue]) != st.Dropped[DropQueue] || uint64(events[TraceDropped]) != st.TotalDropped() {
+		t.Fatalf("trace %v %v, stats %+v", events, reasons, st)
+	}
+}
+
+func TestRemoveNode(t *testing.T) {
+	// The client pings every 10 ms; the server goes away at 100 ms and a
+	// new one comes up at its address at 300 ms.
+	b := &blaster{size: 16, remaining: 50, interval: 10 * time.Millisecond}
+	k := &sink{echo: true}
+	s, _ := pair(t, 1, LinkConfig{Delay: 5 * time.Millisecond}, b, k)
+	s.Run(s.Now().Add(100 * time.Millisecond))
+	got := len(k.got)
+	s.RemoveNode(k)
+	s.Run(s.Now().Add(200 * time.Millisecond))
+	if len(k.got) > got+1 {
+		t.Fatalf("removed node received %d more", len(k.got)-got)
+	}
+	k2 := &sink{echo: true}
+	if err := s.AddNode(k2, addrB); err != nil {
+		t.Fatal(err)
+	}
+	s.Run(s.Now().Add(time.Second))
+	if len(k2.got) < 19 || len(k2.got) > 21 {
+		t.Fatalf("successor received %d", len(k2.got))
+	}
+	if s.Stats().NoRoute < 19 {
+		t.Fatalf("no-route drops while nobody listened: %d", s.Stats().NoRoute)
+	}
+	s.RemoveNode(&sink{}) // unknown: nothing happens
+}
+
+func TestMappedAddresses(t *testing.T) {
+	mapped := netip.AddrPortFrom(netip.AddrFrom16(addrB.Addr().As16()), addrB.Port())
+	b := &blaster{from: addrA, to: mapped, size: 10, remaining: 3}
+	k := &sink{}
+	s := New(nil)
+	s.AddNode(b, addrA)
+	s.AddNode(k, addrB)
+	s.Link(addrA, mapped, LinkConfig{})
+	s.Run(s.Now().Add(time.Second))
+	if len(k.got) != 3 || s.LinkBetween(addrA, addrB).Stats().Delivered != 3 {
+		t.Fatalf("got %d through a link named by a mapped address", len(k.got))
 	}
 }

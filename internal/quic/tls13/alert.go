@@ -14,6 +14,7 @@ const (
 	AlertBadCertificate         uint8 = 42
 	AlertUnsupportedCertificate uint8 = 43
 	AlertIllegalParameter       uint8 = 47
+	AlertUnknownCA              uint8 = 48 // the peer's key is not the one dialed (rustls: UnknownIssuer)
 	AlertDecodeError            uint8 = 50
 	AlertDecryptError           uint8 = 51
 	AlertProtocolVersion        uint8 = 70

@@ -127,7 +127,7 @@ func (c *Conn) appendCertificateFlight(flight []byte, server bool) ([]byte, erro
 		return nil, err
 	}
 	c.ts.add(cert)
-	sig := c.cfg.SecretKey.Sign(signedContent(server, c.ts.sum(c.h)))
+	sig := c.cfg.SecretKey.Sign(signedContent(server, c.ts.sum(c.suite)))
 	cv, err := (&certificateVerify{algorithm: sigEd25519, signature: sig[:]}).marshal()
 	if err != nil {
 		return nil, err
@@ -139,7 +139,7 @@ func (c *Conn) appendCertificateFlight(flight []byte, server bool) ([]byte, erro
 
 // appendFinished builds our Finished with baseKey and adds it.
 func (c *Conn) appendFinished(flight, baseKey []byte) ([]byte, error) {
-	fin, err := (&finishedMsg{verifyData: finishedMAC(c.h, baseKey, c.ts.sum(c.h))}).marshal()
+	fin, err := (&finishedMsg{verifyData: finishedMAC(c.suite, baseKey, c.ts.sum(c.suite))}).marshal()
 	if err != nil {
 		return nil, err
 	}
@@ -153,7 +153,7 @@ func (c *Conn) checkFinished(msg, baseKey []byte, who string) error {
 	if err != nil {
 		return alertf(AlertDecodeError, "%s finished: %v", who, err)
 	}
-	want := finishedMAC(c.h, baseKey, c.ts.sum(c.h))
+	want := finishedMAC(c.suite, baseKey, c.ts.sum(c.suite))
 	if !hmac.Equal(fm.verifyData, want) {
 		return alertf(AlertDecryptError, "%s Finished does not match the transcript", who)
 	}

@@ -48,6 +48,7 @@ func (c *Conn) clientStart() error {
 	if tp == nil {
 		tp = []byte{}
 	}
+	c.clientRandom = random
 	c.hello = &clientHello{
 		random:              random,
 		cipherSuites:        c.suites,
@@ -84,7 +85,7 @@ func (c *Conn) clientStart() error {
 	c.ts.add(raw)
 	c.writeData(LevelInitial, raw)
 	if c.early == earlyOffered {
-		h := c.session.Suite.NewHash()
+		h := c.session.Suite
 		secret := deriveSecret(h, earlySecret(h, c.session.psk), labelClientEarly, c.ts.sum(h))
 		c.setSecret(EventSetWriteSecret, LevelEarly, c.session.Suite, secret)
 		c.peerKey = c.session.ServerKey
@@ -99,17 +100,17 @@ func (c *Conn) marshalHello() ([]byte, error) {
 	s := c.session
 	c.hello.pskIdentities, c.hello.pskBinders = nil, nil
 	if s != nil {
-		h := s.Suite.NewHash()
+		h := s.Suite
 		age := uint32(c.now().Sub(s.receivedAt)/time.Millisecond) + s.ageAdd
 		c.hello.pskIdentities = []pskIdentity{{identity: s.ticket, age: age}}
-		c.hello.pskBinders = [][]byte{make([]byte, h().Size())}
+		c.hello.pskBinders = [][]byte{make([]byte, h.Hash().Size())}
 	}
 	raw, err := c.hello.marshal()
 	if err != nil {
 		return nil, alertf(AlertInternalError, "client hello: %v", err)
 	}
 	if s != nil {
-		h := s.Suite.NewHash()
+		h := s.Suite
 		binderKey := deriveSecret(h, earlySecret(h, s.psk), labelResBinder, emptyHash(h))
 		truncated := raw[:len(raw)-c.hello.bindersLen()]
 		binder := finishedMAC(h, binderKey, c.ts.sumWith(h, truncated))
@@ -147,7 +148,7 @@ func (c *Conn) clientHandle(typ uint8, msg []byte) error {
 		if typ != typeCertificateVerify {
 			return alertf(AlertUnexpectedMessage, "got handshake message type %d, want CertificateVerify", typ)
 		}
-		if err := verifyPeerSignature(msg, c.peerKey, true, c.ts.sum(c.h)); err != nil {
+		if err := verifyPeerSignature(msg, c.peerKey, true, c.ts.sum(c.suite)); err != nil {
 			return err
 		}
 		c.ts.add(msg)
@@ -191,7 +192,6 @@ func (c *Conn) handleServerHello(msg []byte) error {
 		return c.handleHelloRetryRequest(sh, msg)
 	}
 	c.suite = sh.suite
-	c.h = sh.suite.NewHash()
 	var ks *keyShare
 	for _, s := range c.shares {
 		if s.group == sh.keyShare.group {
@@ -217,11 +217,11 @@ func (c *Conn) handleServerHello(msg []byte) error {
 		return alertf(AlertIllegalParameter, "server key share: %v", err)
 	}
 	c.ts.add(msg)
-	hs := nextSecret(c.h, earlySecret(c.h, c.psk), shared)
-	th := c.ts.sum(c.h)
-	c.cHS = deriveSecret(c.h, hs, labelClientHandshake, th)
-	c.sHS = deriveSecret(c.h, hs, labelServerHandshake, th)
-	c.master = nextSecret(c.h, hs, nil)
+	hs := nextSecret(c.suite, earlySecret(c.suite, c.psk), shared)
+	th := c.ts.sum(c.suite)
+	c.cHS = deriveSecret(c.suite, hs, labelClientHandshake, th)
+	c.sHS = deriveSecret(c.suite, hs, labelServerHandshake, th)
+	c.master = nextSecret(c.suite, hs, nil)
 	c.setSecret(EventSetReadSecret, LevelHandshake, c.suite, c.sHS)
 	c.setSecret(EventSetWriteSecret, LevelHandshake, c.suite, c.cHS)
 	c.shares = nil
@@ -255,8 +255,7 @@ func (c *Conn) handleHelloRetryRequest(sh *serverHello, msg []byte) error {
 		c.hello.keyShares = []keyShareEntry{{group: g, data: ks.share}}
 	}
 	c.suite = sh.suite
-	c.h = sh.suite.NewHash()
-	c.ts.restartForHRR(c.h)
+	c.ts.restartForHRR(c.suite)
 	c.ts.add(msg)
 	if c.early == earlyOffered {
 		c.early = earlyRejected
@@ -306,6 +305,9 @@ func (c *Conn) handleEncryptedExtensions(msg []byte) error {
 	case ee.earlyData && c.early != earlyOffered:
 		return alertf(AlertUnsupportedExtension, "server accepted early data we did not offer")
 	case ee.earlyData:
+		if !c.resumed {
+			return alertf(AlertIllegalParameter, "server accepted early data without resuming the session")
+		}
 		if ee.alpn != c.session.ALPN {
 			return alertf(AlertIllegalParameter, "server accepted 0-RTT but selected ALPN %q, not the session's %q", ee.alpn, c.session.ALPN)
 		}
@@ -351,7 +353,8 @@ func (c *Conn) handleServerCertificate(msg []byte) error {
 		return err
 	}
 	if k != c.wantKey {
-		return alertf(AlertBadCertificate, "server key %s does not match dialed id %s", k.ShortString(), c.wantKey.ShortString())
+		// unknown_ca, as Rust iroh sends for a key it did not dial.
+		return alertf(AlertUnknownCA, "server key %s does not match dialed id %s", k.ShortString(), c.wantKey.ShortString())
 	}
 	c.peerKey = k
 	c.ts.add(msg)
@@ -363,9 +366,9 @@ func (c *Conn) handleServerFinished(msg []byte) error {
 	if err := c.checkFinished(msg, c.sHS, "server"); err != nil {
 		return err
 	}
-	th := c.ts.sum(c.h)
-	c.cAP = deriveSecret(c.h, c.master, labelClientApp, th)
-	c.sAP = deriveSecret(c.h, c.master, labelServerApp, th)
+	th := c.ts.sum(c.suite)
+	c.cAP = deriveSecret(c.suite, c.master, labelClientApp, th)
+	c.sAP = deriveSecret(c.suite, c.master, labelServerApp, th)
 	c.setSecret(EventSetReadSecret, LevelApplication, c.suite, c.sAP)
 	var flight []byte
 	var err error
@@ -379,7 +382,7 @@ func (c *Conn) handleServerFinished(msg []byte) error {
 	}
 	c.writeData(LevelHandshake, flight)
 	c.setSecret(EventSetWriteSecret, LevelApplication, c.suite, c.cAP)
-	c.resMS = deriveSecret(c.h, c.master, labelResMaster, c.ts.sum(c.h))
+	c.resMS = deriveSecret(c.suite, c.master, labelResMaster, c.ts.sum(c.suite))
 	c.finishHandshake()
 	c.emit(Event{Kind: EventHandshakeDone})
 	return nil
@@ -414,7 +417,7 @@ func (c *Conn) handleNewSessionTicket(msg []byte) error {
 		ServerKey:           c.peerKey,
 		TransportParameters: bytes.Clone(c.peerTP),
 		EarlyData:           nst.maxEarlyData == maxEarlyDataQUIC,
-		psk:                 resumptionPSK(c.h, c.resMS, nst.nonce),
+		psk:                 resumptionPSK(c.suite, c.resMS, nst.nonce),
 		ticket:              nst.ticket,
 		ageAdd:              nst.ageAdd,
 		lifetime:            lifetime,

@@ -3,7 +3,6 @@ package tls13
 import (
 	crand "crypto/rand"
 	"fmt"
-	"hash"
 	"io"
 	"slices"
 	"time"
@@ -55,7 +54,8 @@ type Config struct {
 	// (key.PublicKey.SNIName); the server must prove it holds that key.
 	ServerName string
 	// TransportParameters are our encoded QUIC transport parameters, sent
-	// as the quic_transport_parameters extension. Opaque here.
+	// as the quic_transport_parameters extension. Opaque here; nil sends an
+	// empty extension (which a QUIC peer will reject: the core must set it).
 	TransportParameters []byte
 	// SessionCache (client only, optional) stores tickets and offers them
 	// to resume; nil means no resumption.
@@ -66,6 +66,17 @@ type Config struct {
 	// EnableEarlyData lets the client offer 0-RTT with a ticket that allows
 	// it, and the server accept 0-RTT and issue tickets allowing it.
 	EnableEarlyData bool
+	// TicketData (server only, optional) is opaque data sealed into the
+	// tickets SendSessionTicket issues, at most 1024 bytes: typically what
+	// the QUIC core must remember to accept 0-RTT (its transport parameter
+	// limits, RFC 9000 §7.4.1). A resumed server Conn returns it from
+	// ResumedTicketData.
+	TicketData []byte
+	// AcceptEarlyData (server only, optional) is asked, while the
+	// ClientHello is processed, whether to accept 0-RTT resumed from a
+	// ticket that carries ticketData; nil means yes. It runs on the
+	// goroutine that called HandleData and must not block.
+	AcceptEarlyData func(ticketData []byte) bool
 	// CipherSuites restricts the suites, in order of preference; nil means
 	// DefaultCipherSuites.
 	CipherSuites []CipherSuite
@@ -85,6 +96,11 @@ type Config struct {
 	// MaxMessageSize bounds one handshake message; zero means
 	// DefaultMaxMessageSize.
 	MaxMessageSize int
+	// KeyLogWriter, if set, receives every traffic secret in the NSS key
+	// log format (SSLKEYLOGFILE) so that Wireshark can decrypt a capture.
+	// For debugging only: it exposes the connection's secrets. Written from
+	// the goroutine that drives the Conn; nil means no key log.
+	KeyLogWriter io.Writer
 }
 
 // DefaultCipherSuites are offered in Rust iroh's order.
@@ -116,9 +132,14 @@ const (
 	EventSessionTicketStored                      // client: a ticket from the server is in the SessionCache
 )
 
+var eventNames = [...]string{"None", "WriteData", "SetReadSecret", "SetWriteSecret", "PeerTransportParameters",
+	"EarlyDataAccepted", "EarlyDataRejected", "HandshakeDone", "SessionTicketStored"}
+
 func (k EventKind) String() string {
-	return [...]string{"None", "WriteData", "SetReadSecret", "SetWriteSecret", "PeerTransportParameters",
-		"EarlyDataAccepted", "EarlyDataRejected", "HandshakeDone", "SessionTicketStored"}[k]
+	if int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return fmt.Sprintf("EventKind(%d)", uint8(k))
 }
 
 // Event is one instruction for the QUIC core. Data is owned by the
@@ -181,7 +202,6 @@ type Conn struct {
 
 	ts     transcript
 	suite  CipherSuite
-	h      func() hash.Hash
 	master []byte
 	cHS    []byte
 	sHS    []byte
@@ -197,6 +217,8 @@ type Conn struct {
 	serverName string
 	resumed    bool
 	hrr        bool
+	// clientRandom is the ClientHello.random, for the key log.
+	clientRandom []byte
 
 	// client
 	wantKey   key.PublicKey
@@ -207,6 +229,7 @@ type Conn struct {
 	testHello func(*clientHello) // tests: reshape the ClientHello
 
 	// server
+	ticketData  []byte // from the ticket resumed
 	ticketNonce uint64
 	hrrGroup    Group
 	group       Group // the key exchange group in use
@@ -264,6 +287,9 @@ func (c *Conn) checkConfig() error {
 	if len(c.cfg.ALPNs) == 0 {
 		return alertf(AlertInternalError, "config: no ALPN (QUIC requires one)")
 	}
+	if len(c.cfg.ALPNs) > maxALPNProtocols {
+		return alertf(AlertInternalError, "config: %d ALPNs, at most %d", len(c.cfg.ALPNs), maxALPNProtocols)
+	}
 	for _, p := range c.cfg.ALPNs {
 		if len(p) == 0 || len(p) > 255 {
 			return alertf(AlertInternalError, "config: ALPN %q must be 1 to 255 bytes", p)
@@ -284,6 +310,9 @@ func (c *Conn) checkConfig() error {
 		if !g.supported() {
 			return alertf(AlertInternalError, "config: unsupported group %v", g)
 		}
+	}
+	if len(c.cfg.TicketData) > maxTicketData {
+		return alertf(AlertInternalError, "config: ticket data of %d bytes, at most %d", len(c.cfg.TicketData), maxTicketData)
 	}
 	if len(c.cfg.TransportParameters) > 0xffff {
 		return alertf(AlertInternalError, "config: transport parameters of %d bytes", len(c.cfg.TransportParameters))
@@ -326,14 +355,34 @@ func (c *Conn) HandleData(level Level, b []byte) error {
 		}
 		return c.fail(alertf(AlertUnexpectedMessage, "handshake data at %v level while expecting %v", level, want))
 	}
-	c.in = append(c.in, b...)
+	// Take b in pieces that fit the buffer's bound (one largest message), so
+	// a huge call never copies more than that at once.
+	for len(b) > 0 {
+		if c.readLevel() != level {
+			return c.fail(alertf(AlertUnexpectedMessage, "%d bytes of handshake data at %v level after the last message of that level", len(b), level))
+		}
+		n := min(len(b), c.maxMsg+handshakeHeaderSize-len(c.in))
+		c.in = append(c.in, b[:n]...)
+		b = b[n:]
+		if err := c.processBuffered(level); err != nil {
+			return err
+		}
+	}
+	if len(c.in) == 0 {
+		c.in = nil // release the buffer between flights
+	}
+	return nil
+}
+
+// processBuffered handles every complete message in c.in.
+func (c *Conn) processBuffered(level Level) error {
 	for len(c.in) >= handshakeHeaderSize {
 		n := int(c.in[1])<<16 | int(c.in[2])<<8 | int(c.in[3])
 		if n > c.maxMsg {
 			return c.fail(alertf(AlertDecodeError, "handshake message type %d of %d bytes exceeds the limit of %d", c.in[0], n, c.maxMsg))
 		}
 		if len(c.in) < handshakeHeaderSize+n {
-			break
+			return nil
 		}
 		msg := c.in[:handshakeHeaderSize+n]
 		if err := c.handleMessage(msg); err != nil {
@@ -343,11 +392,6 @@ func (c *Conn) HandleData(level Level, b []byte) error {
 		if len(c.in) > 0 && c.readLevel() != level {
 			return c.fail(alertf(AlertUnexpectedMessage, "%d bytes of handshake data at %v level after the last message of that level", len(c.in), level))
 		}
-	}
-	if len(c.in) == 0 {
-		c.in = nil // release the buffer between flights
-	} else if len(c.in) > c.maxMsg+handshakeHeaderSize {
-		return c.fail(alertf(AlertDecodeError, "%d bytes buffered exceed the message limit", len(c.in)))
 	}
 	return nil
 }
@@ -412,6 +456,31 @@ func (c *Conn) writeData(level Level, b []byte) {
 
 func (c *Conn) setSecret(kind EventKind, level Level, suite CipherSuite, secret []byte) {
 	c.emit(Event{Kind: kind, Level: level, Suite: suite, Data: slices.Clone(secret)})
+	if c.cfg.KeyLogWriter != nil {
+		// A client writes with client secrets; a server reads with them.
+		clientSecret := (kind == EventSetWriteSecret) == c.isClient
+		c.logKey(clientSecret, level, secret)
+	}
+}
+
+// logKey writes one NSS key log line; clientSecret says whose secret it is.
+func (c *Conn) logKey(clientSecret bool, level Level, secret []byte) {
+	side := "SERVER_"
+	if clientSecret {
+		side = "CLIENT_"
+	}
+	var label string
+	switch level {
+	case LevelEarly:
+		label = "CLIENT_EARLY_TRAFFIC_SECRET"
+	case LevelHandshake:
+		label = side + "HANDSHAKE_TRAFFIC_SECRET"
+	case LevelApplication:
+		label = side + "TRAFFIC_SECRET_0"
+	default:
+		return
+	}
+	fmt.Fprintf(c.cfg.KeyLogWriter, "%s %x %x\n", label, c.clientRandom, secret)
 }
 
 // PeerKey is the peer's authenticated key once known: after the peer's
@@ -453,6 +522,10 @@ func (c *Conn) EarlySession() *Session {
 	}
 	return c.session
 }
+
+// ResumedTicketData (server) is the Config.TicketData of the connection
+// that issued the ticket this one resumed; nil without resumption.
+func (c *Conn) ResumedTicketData() []byte { return c.ticketData }
 
 // Err is the error that ended the handshake, nil if none.
 func (c *Conn) Err() error {

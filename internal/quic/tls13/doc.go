@@ -78,9 +78,15 @@
 // QUICCode (0x100+alert) the CONNECTION_CLOSE code, and the message says
 // what was wrong ("tls13: server key ab12cd34ef does not match dialed id
 // 0011223344"). After an error the Conn is dead and returns it again.
-// KeyUpdate and EndOfEarlyData are forbidden in QUIC and fail the
-// handshake. One handshake message may be at most Config.MaxMessageSize
-// (64 KiB by default).
+// A client dialing a key the server does not hold fails with unknown_ca
+// (0x130), as Rust iroh does. KeyUpdate and EndOfEarlyData are forbidden in
+// QUIC and fail the handshake. One handshake message may be at most
+// Config.MaxMessageSize (64 KiB by default), and lists inside messages are
+// bounded (16 key shares, 64 ALPNs, 16 PSK identities, 16 certificate
+// entries), so a message never costs more than a few times its size.
+//
+// Config.KeyLogWriter writes the traffic secrets in the NSS key log format
+// (SSLKEYLOGFILE) for Wireshark; for debugging only.
 //
 // # Resumption and 0-RTT
 //
@@ -99,15 +105,19 @@
 // 0-RTT packets must respect (RFC 9000 §7.4.1). The server accepts 0-RTT
 // (SetReadSecret(Early), EventEarlyDataAccepted) only for a fresh,
 // first-offered ticket with the same suite and ALPN, a plausible ticket age
-// and no HelloRetryRequest; otherwise both sides get EventEarlyDataRejected
-// and the core resends its 0-RTT data at 1-RTT.
+// and no HelloRetryRequest, and when Config.AcceptEarlyData (if set) agrees;
+// otherwise both sides get EventEarlyDataRejected and the core resends its
+// 0-RTT data at 1-RTT. The server's core keeps what 0-RTT must respect (its
+// own transport parameter limits) in Config.TicketData, sealed in each
+// ticket; AcceptEarlyData sees it, and ResumedTicketData returns it.
 //
 // Replay policy: a ticket resumes at most one connection within its
 // lifetime (TicketLifetime, 2 hours), 0-RTT or not. TicketKeys remembers
 // redeemed tickets in a table of bounded size; when the table is full of
 // unexpired entries, further resumptions fall back to full handshakes
-// rather than risk a replay. Tickets do not survive the TicketKeys (no key
-// rotation or persistence yet). A server accepting 0-RTT must still keep
+// rather than risk a replay. TicketKeys.Rotate replaces the sealing key,
+// the previous one still opening tickets until the next rotation; tickets
+// do not survive the TicketKeys (no persistence). A server accepting 0-RTT must still keep
 // its transport parameter limits at least as high as before.
 //
 // # What it does not do
@@ -132,6 +142,12 @@
 // The key schedule, binders and parsers are checked against the traces of
 // RFC 8448; our ClientHello against the one a real Rust iroh 1.0 endpoint
 // sent (shared/spec/vectors/core.json); the server against a ClientHello of
-// Rust's exact shape. Every parser, and the client and server as a whole,
-// has a fuzz target.
+// Rust's exact shape. TestInteropRust runs real Rust iroh 1.0 endpoints
+// (shared/interop, in a network namespace) over a test-only QUIC packet
+// layer: our client completes handshakes with a Rust listener (also after
+// a HelloRetryRequest), stores its tickets and resumes with 0-RTT accepted;
+// a Rust client completes its handshake with our server (also after a
+// HelloRetryRequest to P-256 with ChaCha20), resumes with our ticket, and
+// refuses our server when it presents a key other than the one dialed.
+// Every parser, and the client and server as a whole, has a fuzz target.
 package tls13

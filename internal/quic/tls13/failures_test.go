@@ -66,7 +66,7 @@ func TestHandshakeFailures(t *testing.T) {
 		{
 			name:      "server key does not match the SNI",
 			ccfg:      func(c *Config) { c.ServerName = other.SNIName() },
-			clientErr: true, alert: AlertBadCertificate,
+			clientErr: true, alert: AlertUnknownCA,
 			msg: "server key " + serverSecret.Public().ShortString() + " does not match dialed id " + other.ShortString(),
 		},
 		{

@@ -2,6 +2,8 @@ package tls13
 
 import (
 	"bytes"
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -118,5 +120,28 @@ func TestDeterministicClientHello(t *testing.T) {
 	}
 	if len(a) < 1184+32 {
 		t.Errorf("ClientHello of %d bytes has no hybrid share", len(a))
+	}
+}
+
+// TestKeyLog: both sides log the same four secrets, in the NSS format,
+// equal to the secrets of the events.
+func TestKeyLog(t *testing.T) {
+	var cl, sl bytes.Buffer
+	cc, sc := clientConfig(), serverConfig()
+	cc.KeyLogWriter, sc.KeyLogWriter = &cl, &sl
+	r := handshake(t, cc, sc, nil, 0)
+	r.mustSucceed(t)
+	lines := func(b *bytes.Buffer) []string {
+		l := strings.Split(strings.TrimSpace(b.String()), "\n")
+		slices.Sort(l)
+		return l
+	}
+	c, s := lines(&cl), lines(&sl)
+	if !slices.Equal(c, s) || len(c) != 4 {
+		t.Fatalf("client log %q\nserver log %q", c, s)
+	}
+	want := fmt.Sprintf("CLIENT_HANDSHAKE_TRAFFIC_SECRET %x %x", r.client.c.clientRandom, r.client.write[LevelHandshake])
+	if !slices.Contains(c, want) {
+		t.Errorf("log %q lacks %q", c, want)
 	}
 }

@@ -105,8 +105,7 @@ type mutator func(fromClient bool, level Level, msg []byte) []byte
 func splitMessages(b []byte) [][]byte {
 	var out [][]byte
 	for len(b) >= 4 {
-		n := 4 + int(b[1])<<16 | int(b[2])<<8 | int(b[3])
-		n = 4 + (int(b[1])<<16 | int(b[2])<<8 | int(b[3]))
+		n := 4 + (int(b[1])<<16 | int(b[2])<<8 | int(b[3]))
 		if n > len(b) {
 			break
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"slices"
 
 	"golang.org/x/crypto/cryptobyte"
 )
@@ -63,19 +62,21 @@ var hrrRandom = []byte{
 	0xc2, 0xa2, 0x11, 0x16, 0x7a, 0xbb, 0x8c, 0x5e, 0x07, 0x9e, 0x09, 0xe2, 0xc8, 0xa8, 0x33, 0x9c,
 }
 
+// Limits on list lengths in messages, far above what iroh peers send, so
+// that a message of MaxMessageSize cannot make the parser allocate much
+// more than its size.
+const (
+	maxKeyShares     = 16
+	maxALPNProtocols = 64
+	maxPSKOffered    = 16
+	maxCertEntries   = 16
+)
+
 // errDecode is wrapped by every message parse error.
 var errDecode = errors.New("malformed")
 
 func decodeErr(msg string, args ...any) error {
 	return fmt.Errorf("%w %s", errDecode, fmt.Sprintf(msg, args...))
-}
-
-// addHandshake appends a handshake message header and the body built by f.
-func addHandshake(typ uint8, f func(b *cryptobyte.Builder)) ([]byte, error) {
-	var b cryptobyte.Builder
-	b.AddUint8(typ)
-	b.AddUint24LengthPrefixed(f)
-	return b.Bytes()
 }
 
 // pskIdentity is one offered PSK (a ticket) and its obfuscated age.
@@ -124,144 +125,6 @@ type rawExt struct {
 	data []byte
 }
 
-// extensionList encodes the extensions we send, in our default order
-// (pre_shared_key last, as it must be).
-func (m *clientHello) extensionList() []rawExt {
-	var exts []rawExt
-	add := func(typ uint16, f func(b *cryptobyte.Builder)) {
-		var b cryptobyte.Builder
-		f(&b)
-		exts = append(exts, rawExt{typ, b.BytesOrPanic()})
-	}
-	if m.serverName != "" {
-		add(extServerName, func(b *cryptobyte.Builder) {
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-				b.AddUint8(0) // host_name
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(m.serverName)) })
-			})
-		})
-	}
-	if m.serverCertTypes != nil {
-		add(extServerCertType, func(b *cryptobyte.Builder) {
-			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.serverCertTypes) })
-		})
-	}
-	if m.clientCertTypes != nil {
-		add(extClientCertType, func(b *cryptobyte.Builder) {
-			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.clientCertTypes) })
-		})
-	}
-	if len(m.supportedGroups) > 0 {
-		add(extSupportedGroups, func(b *cryptobyte.Builder) {
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-				for _, g := range m.supportedGroups {
-					b.AddUint16(uint16(g))
-				}
-			})
-		})
-	}
-	if len(m.alpn) > 0 {
-		add(extALPN, func(b *cryptobyte.Builder) { addALPN(b, m.alpn) })
-	}
-	if len(m.supportedVersions) > 0 {
-		add(extSupportedVersions, func(b *cryptobyte.Builder) {
-			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) {
-				for _, v := range m.supportedVersions {
-					b.AddUint16(v)
-				}
-			})
-		})
-	}
-	if len(m.pskModes) > 0 {
-		add(extPSKModes, func(b *cryptobyte.Builder) {
-			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.pskModes) })
-		})
-	}
-	if len(m.signatureAlgorithms) > 0 {
-		add(extSignatureAlgorithms, func(b *cryptobyte.Builder) { addSigAlgs(b, m.signatureAlgorithms) })
-	}
-	if m.transportParams != nil {
-		add(extQUICTransportParams, func(b *cryptobyte.Builder) { b.AddBytes(m.transportParams) })
-	}
-	if m.cookie != nil {
-		add(extCookie, func(b *cryptobyte.Builder) {
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.cookie) })
-		})
-	}
-	if len(m.keyShares) > 0 {
-		add(extKeyShare, func(b *cryptobyte.Builder) {
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-				for _, ks := range m.keyShares {
-					b.AddUint16(uint16(ks.group))
-					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(ks.data) })
-				}
-			})
-		})
-	}
-	if m.earlyData {
-		exts = append(exts, rawExt{extEarlyData, []byte{}})
-	}
-	exts = append(exts, m.extra...)
-	if m.order != nil {
-		slices.SortStableFunc(exts, func(a, b rawExt) int {
-			return orderIndex(m.order, a.typ) - orderIndex(m.order, b.typ)
-		})
-	}
-	if len(m.pskIdentities) > 0 {
-		add(extPreSharedKey, func(b *cryptobyte.Builder) {
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-				for _, id := range m.pskIdentities {
-					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(id.identity) })
-					b.AddUint32(id.age)
-				}
-			})
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-				for _, bd := range m.pskBinders {
-					b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(bd) })
-				}
-			})
-		})
-	}
-	return exts
-}
-
-func orderIndex(order []uint16, typ uint16) int {
-	if i := slices.Index(order, typ); i >= 0 {
-		return i
-	}
-	return len(order)
-}
-
-// marshal appends the whole message with its header. When PSKs are
-// offered, binders are written as given (zeros to be filled by the caller).
-func (m *clientHello) marshal() (out []byte, err error) {
-	defer func() {
-		// BytesOrPanic in extensionList panics only on a length overflow,
-		// which the caller's config checks rule out; report it anyway.
-		if r := recover(); r != nil {
-			out, err = nil, fmt.Errorf("client hello: %v", r)
-		}
-	}()
-	exts := m.extensionList()
-	return addHandshake(typeClientHello, func(b *cryptobyte.Builder) {
-		b.AddUint16(versionTLS12)
-		b.AddBytes(m.random)
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, s := range m.cipherSuites {
-				b.AddUint16(uint16(s))
-			}
-		})
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.compression) })
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, e := range exts {
-				b.AddUint16(e.typ)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e.data) })
-			}
-		})
-	})
-}
-
 // bindersLen is the length of the binders list at the end of the message,
 // with its 2-byte length prefix.
 func (m *clientHello) bindersLen() int {
@@ -270,29 +133,6 @@ func (m *clientHello) bindersLen() int {
 		n += 1 + len(b)
 	}
 	return n
-}
-
-func addCertTypes(b *cryptobyte.Builder, ext uint16, types []uint8) {
-	b.AddUint16(ext)
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(types) })
-	})
-}
-
-func addALPN(b *cryptobyte.Builder, protos []string) {
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-		for _, p := range protos {
-			b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(p)) })
-		}
-	})
-}
-
-func addSigAlgs(b *cryptobyte.Builder, algs []uint16) {
-	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-		for _, a := range algs {
-			b.AddUint16(a)
-		}
-	})
 }
 
 // readExtensions walks an extension block, calling f for each extension
@@ -342,6 +182,9 @@ func readALPN(data cryptobyte.String) ([]string, error) {
 		var p cryptobyte.String
 		if !list.ReadUint8LengthPrefixed(&p) || p.Empty() {
 			return nil, decodeErr("alpn protocol name")
+		}
+		if len(out) == maxALPNProtocols {
+			return nil, decodeErr("alpn: more than %d protocols", maxALPNProtocols)
 		}
 		out = append(out, string(p))
 	}
@@ -456,11 +299,16 @@ func parseClientHello(msg []byte) (*clientHello, error) {
 			if !data.ReadUint16LengthPrefixed(&list) || !data.Empty() {
 				return decodeErr("key_share extension")
 			}
+			// Present but possibly empty: a client may ask for a HelloRetryRequest.
+			m.keyShares = []keyShareEntry{}
 			for !list.Empty() {
 				var g uint16
 				var ks cryptobyte.String
 				if !list.ReadUint16(&g) || !list.ReadUint16LengthPrefixed(&ks) || ks.Empty() {
 					return decodeErr("key_share entry")
+				}
+				if len(m.keyShares) == maxKeyShares {
+					return decodeErr("key_share: more than %d shares", maxKeyShares)
 				}
 				m.keyShares = append(m.keyShares, keyShareEntry{group: Group(g), data: bytes.Clone(ks)})
 			}
@@ -497,6 +345,9 @@ func parseClientHello(msg []byte) (*clientHello, error) {
 				var age uint32
 				if !ids.ReadUint16LengthPrefixed(&id) || id.Empty() || !ids.ReadUint32(&age) {
 					return decodeErr("psk identity")
+				}
+				if len(m.pskIdentities) == maxPSKOffered {
+					return decodeErr("pre_shared_key: more than %d identities", maxPSKOffered)
 				}
 				m.pskIdentities = append(m.pskIdentities, pskIdentity{identity: bytes.Clone(id), age: age})
 			}
@@ -537,40 +388,6 @@ type serverHello struct {
 }
 
 func (m *serverHello) isHRR() bool { return bytes.Equal(m.random, hrrRandom) }
-
-func (m *serverHello) marshal() ([]byte, error) {
-	return addHandshake(typeServerHello, func(b *cryptobyte.Builder) {
-		b.AddUint16(versionTLS12)
-		b.AddBytes(m.random)
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.sessionID) })
-		b.AddUint16(uint16(m.suite))
-		b.AddUint8(m.compression)
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			b.AddUint16(extSupportedVersions)
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(m.supportedVersion) })
-			if m.selectedGroup != 0 {
-				b.AddUint16(extKeyShare)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(uint16(m.selectedGroup)) })
-			} else if m.keyShare.group != 0 {
-				b.AddUint16(extKeyShare)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-					b.AddUint16(uint16(m.keyShare.group))
-					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.keyShare.data) })
-				})
-			}
-			if m.cookie != nil {
-				b.AddUint16(extCookie)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-					b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.cookie) })
-				})
-			}
-			if m.hasPSK {
-				b.AddUint16(extPreSharedKey)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint16(m.selectedIdentity) })
-			}
-		})
-	})
-}
 
 func parseServerHello(msg []byte) (*serverHello, error) {
 	s := cryptobyte.String(msg)
@@ -645,33 +462,6 @@ type encryptedExtensions struct {
 	clientCertType  uint8 // 0: absent
 }
 
-func (m *encryptedExtensions) marshal() ([]byte, error) {
-	return addHandshake(typeEncryptedExtensions, func(b *cryptobyte.Builder) {
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			if m.alpn != "" {
-				b.AddUint16(extALPN)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addALPN(b, []string{m.alpn}) })
-			}
-			if m.serverCertType != 0 {
-				b.AddUint16(extServerCertType)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint8(m.serverCertType) })
-			}
-			if m.clientCertType != 0 {
-				b.AddUint16(extClientCertType)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint8(m.clientCertType) })
-			}
-			if m.earlyData {
-				b.AddUint16(extEarlyData)
-				b.AddUint16(0)
-			}
-			if m.transportParams != nil {
-				b.AddUint16(extQUICTransportParams)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.transportParams) })
-			}
-		})
-	})
-}
-
 // errUnsupportedExt marks an extension a server may not send in
 // EncryptedExtensions (unsupported_extension alert).
 var errUnsupportedExt = errors.New("unsupported extension")
@@ -734,16 +524,6 @@ type certificateRequest struct {
 	signatureAlgorithms []uint16
 }
 
-func (m *certificateRequest) marshal() ([]byte, error) {
-	return addHandshake(typeCertificateRequest, func(b *cryptobyte.Builder) {
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.context) })
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			b.AddUint16(extSignatureAlgorithms)
-			b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { addSigAlgs(b, m.signatureAlgorithms) })
-		})
-	})
-}
-
 func parseCertificateRequest(msg []byte) (*certificateRequest, error) {
 	s := cryptobyte.String(msg)
 	m := &certificateRequest{}
@@ -781,18 +561,6 @@ type certificateMsg struct {
 	entries [][]byte
 }
 
-func (m *certificateMsg) marshal() ([]byte, error) {
-	return addHandshake(typeCertificate, func(b *cryptobyte.Builder) {
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.context) })
-		b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) {
-			for _, e := range m.entries {
-				b.AddUint24LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(e) })
-				b.AddUint16(0) // no entry extensions
-			}
-		})
-	})
-}
-
 func parseCertificate(msg []byte) (*certificateMsg, error) {
 	s := cryptobyte.String(msg)
 	m := &certificateMsg{}
@@ -808,6 +576,9 @@ func parseCertificate(msg []byte) (*certificateMsg, error) {
 		if !list.ReadUint24LengthPrefixed(&data) || data.Empty() || !list.ReadUint16LengthPrefixed(&exts) {
 			return nil, decodeErr("certificate entry")
 		}
+		if len(m.entries) == maxCertEntries {
+			return nil, decodeErr("certificate: more than %d entries", maxCertEntries)
+		}
 		m.entries = append(m.entries, bytes.Clone(data))
 	}
 	return m, nil
@@ -817,13 +588,6 @@ func parseCertificate(msg []byte) (*certificateMsg, error) {
 type certificateVerify struct {
 	algorithm uint16
 	signature []byte
-}
-
-func (m *certificateVerify) marshal() ([]byte, error) {
-	return addHandshake(typeCertificateVerify, func(b *cryptobyte.Builder) {
-		b.AddUint16(m.algorithm)
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.signature) })
-	})
 }
 
 func parseCertificateVerify(msg []byte) (*certificateVerify, error) {
@@ -842,10 +606,6 @@ func parseCertificateVerify(msg []byte) (*certificateVerify, error) {
 // finishedMsg is a Finished message.
 type finishedMsg struct {
 	verifyData []byte
-}
-
-func (m *finishedMsg) marshal() ([]byte, error) {
-	return addHandshake(typeFinished, func(b *cryptobyte.Builder) { b.AddBytes(m.verifyData) })
 }
 
 func parseFinished(msg []byte) (*finishedMsg, error) {
@@ -867,21 +627,6 @@ type newSessionTicket struct {
 	nonce        []byte
 	ticket       []byte
 	maxEarlyData uint32 // 0: no early_data extension
-}
-
-func (m *newSessionTicket) marshal() ([]byte, error) {
-	return addHandshake(typeNewSessionTicket, func(b *cryptobyte.Builder) {
-		b.AddUint32(m.lifetime)
-		b.AddUint32(m.ageAdd)
-		b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.nonce) })
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(m.ticket) })
-		b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) {
-			if m.maxEarlyData != 0 {
-				b.AddUint16(extEarlyData)
-				b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddUint32(m.maxEarlyData) })
-			}
-		})
-	})
 }
 
 func parseNewSessionTicket(msg []byte) (*newSessionTicket, error) {

@@ -277,3 +277,54 @@ func TestTicketMaxEarlyData(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestTicketData: the server's opaque ticket data comes back on resumption
+// and decides 0-RTT through AcceptEarlyData.
+func TestTicketData(t *testing.T) {
+	for _, accept := range []bool{true, false} {
+		rs := newResumption(t, true)
+		cc, sc := rs.configs()
+		sc.TicketData = []byte("max_data=1000")
+		r := handshake(t, cc, sc, nil, 0)
+		r.mustSucceed(t)
+		deliverTicket(t, r)
+		if r.server.c.ResumedTicketData() != nil {
+			t.Error("ticket data without resumption")
+		}
+		cc, sc = rs.configs()
+		var seen []byte
+		sc.AcceptEarlyData = func(d []byte) bool { seen = d; return accept }
+		r = handshake(t, cc, sc, nil, 0)
+		r.mustSucceed(t)
+		if string(seen) != "max_data=1000" || string(r.server.c.ResumedTicketData()) != "max_data=1000" {
+			t.Errorf("AcceptEarlyData saw %q, ResumedTicketData %q", seen, r.server.c.ResumedTicketData())
+		}
+		if r.client.c.EarlyDataAccepted() != accept || !r.client.c.UsedResumption() {
+			t.Errorf("accept %v: early %v resumed %v", accept, r.client.c.EarlyDataAccepted(), r.client.c.UsedResumption())
+		}
+	}
+	cfg := serverConfig()
+	cfg.TicketData = make([]byte, 2000)
+	if err := Server(cfg).Start(); err == nil {
+		t.Error("2000 bytes of ticket data accepted")
+	}
+}
+
+// TestTicketKeyRotation: a ticket survives one Rotate, not two.
+func TestTicketKeyRotation(t *testing.T) {
+	for _, rotations := range []int{0, 1, 2} {
+		rs := newResumption(t, false)
+		rs.first(t, 1)
+		for range rotations {
+			if err := rs.keys.Rotate(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cc, sc := rs.configs()
+		r := handshake(t, cc, sc, nil, 0)
+		r.mustSucceed(t)
+		if want := rotations < 2; r.client.c.UsedResumption() != want {
+			t.Errorf("after %d rotations: resumed %v, want %v", rotations, r.client.c.UsedResumption(), want)
+		}
+	}
+}

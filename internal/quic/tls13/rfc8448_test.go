@@ -3,7 +3,6 @@ package tls13
 import (
 	"bytes"
 	"crypto/ecdh"
-	"crypto/sha256"
 	"encoding/hex"
 	"testing"
 )
@@ -60,7 +59,7 @@ func x25519Shared(t *testing.T, priv, peer string) []byte {
 
 // TestRFC8448Simple follows RFC 8448 §3 (simple 1-RTT handshake).
 func TestRFC8448Simple(t *testing.T) {
-	h := sha256.New
+	h := TLS_AES_128_GCM_SHA256
 	ch, err := parseClientHello(unhex(t, rfc8448ClientHello))
 	if err != nil {
 		t.Fatal(err)
@@ -123,7 +122,7 @@ func TestRFC8448Simple(t *testing.T) {
 // TestRFC8448Resumed follows RFC 8448 §4 (resumed 0-RTT handshake): the
 // binder, the early traffic secret and the PSK-seeded schedule.
 func TestRFC8448Resumed(t *testing.T) {
-	h := sha256.New
+	h := TLS_AES_128_GCM_SHA256
 	psk := unhex(t, "4ecd0eb6ec3b4d87f5d6028f922ca4c5851a277fd41311c9e62d2c9492e1c4f3")
 	early := earlySecret(h, psk)
 	checkHex(t, "early", early, "9b2188e9b2fc6d64d71dc329900e20bb41915000f678aa839cbb797cb7d8332c")

@@ -3,7 +3,6 @@ package tls13
 import (
 	"crypto/hkdf"
 	"crypto/hmac"
-	"hash"
 )
 
 // The key schedule of RFC 8446 §7.1, as plain functions of the suite's hash.
@@ -22,16 +21,19 @@ const (
 	labelFinished        = "finished"
 )
 
+// zeros is HashLen zero bytes for the largest hash (SHA-384).
+var zeros [48]byte
+
 // extract is HKDF-Extract; a nil salt or ikm is HashLen zero bytes.
-func extract(h func() hash.Hash, ikm, salt []byte) []byte {
-	size := h().Size()
+func extract(s CipherSuite, ikm, salt []byte) []byte {
+	size := s.Hash().Size()
 	if ikm == nil {
-		ikm = make([]byte, size)
+		ikm = zeros[:size]
 	}
 	if salt == nil {
-		salt = make([]byte, size)
+		salt = zeros[:size]
 	}
-	out, err := hkdf.Extract(h, ikm, salt)
+	out, err := hkdf.Extract(s.NewHash(), ikm, salt)
 	if err != nil {
 		panic("tls13: hkdf extract: " + err.Error()) // only in FIPS-only mode with short keys
 	}
@@ -40,34 +42,45 @@ func extract(h func() hash.Hash, ikm, salt []byte) []byte {
 
 // deriveSecret is Derive-Secret(secret, label, transcript) given the
 // transcript hash already computed.
-func deriveSecret(h func() hash.Hash, secret []byte, label string, transcriptHash []byte) []byte {
-	return ExpandLabel(h, secret, label, transcriptHash, h().Size())
+func deriveSecret(s CipherSuite, secret []byte, label string, transcriptHash []byte) []byte {
+	return ExpandLabel(s.NewHash(), secret, label, transcriptHash, s.Hash().Size())
 }
 
-// emptyHash is Hash("") of the suite.
-func emptyHash(h func() hash.Hash) []byte { return h().Sum(nil) }
+// Hash("") of SHA-256 and SHA-384, computed once.
+var (
+	emptySHA256 = TLS_AES_128_GCM_SHA256.NewHash()().Sum(nil)
+	emptySHA384 = TLS_AES_256_GCM_SHA384.NewHash()().Sum(nil)
+)
+
+// emptyHash is Hash("") of the suite. Callers must not modify it.
+func emptyHash(s CipherSuite) []byte {
+	if s == TLS_AES_256_GCM_SHA384 {
+		return emptySHA384
+	}
+	return emptySHA256
+}
 
 // earlySecret is HKDF-Extract(0, psk), psk nil without resumption.
-func earlySecret(h func() hash.Hash, psk []byte) []byte { return extract(h, psk, nil) }
+func earlySecret(s CipherSuite, psk []byte) []byte { return extract(s, psk, nil) }
 
 // nextSecret is HKDF-Extract(Derive-Secret(prev, "derived", ""), ikm).
-func nextSecret(h func() hash.Hash, prev, ikm []byte) []byte {
-	return extract(h, ikm, deriveSecret(h, prev, labelDerived, emptyHash(h)))
+func nextSecret(s CipherSuite, prev, ikm []byte) []byte {
+	return extract(s, ikm, deriveSecret(s, prev, labelDerived, emptyHash(s)))
 }
 
 // finishedMAC is the verify_data of a Finished message: HMAC over the
 // transcript hash with the finished key of the base traffic secret.
-func finishedMAC(h func() hash.Hash, baseKey, transcriptHash []byte) []byte {
-	fk := ExpandLabel(h, baseKey, labelFinished, nil, h().Size())
-	m := hmac.New(h, fk)
+func finishedMAC(s CipherSuite, baseKey, transcriptHash []byte) []byte {
+	fk := ExpandLabel(s.NewHash(), baseKey, labelFinished, nil, s.Hash().Size())
+	m := hmac.New(s.NewHash(), fk)
 	m.Write(transcriptHash)
 	return m.Sum(nil)
 }
 
 // resumptionPSK is the PSK of a ticket: HKDF-Expand-Label(res_master,
 // "resumption", nonce, Hash.length).
-func resumptionPSK(h func() hash.Hash, resMaster, nonce []byte) []byte {
-	return ExpandLabel(h, resMaster, labelResumption, nonce, h().Size())
+func resumptionPSK(s CipherSuite, resMaster, nonce []byte) []byte {
+	return ExpandLabel(s.NewHash(), resMaster, labelResumption, nonce, s.Hash().Size())
 }
 
 // transcript holds the handshake messages so far. Handshakes are a few KiB,
@@ -79,15 +92,15 @@ type transcript struct {
 
 func (t *transcript) add(msg []byte) { t.b = append(t.b, msg...) }
 
-func (t *transcript) sum(h func() hash.Hash) []byte {
-	d := h()
+func (t *transcript) sum(s CipherSuite) []byte {
+	d := s.NewHash()()
 	d.Write(t.b)
 	return d.Sum(nil)
 }
 
 // sumWith hashes the transcript followed by extra bytes, without adding them.
-func (t *transcript) sumWith(h func() hash.Hash, extra []byte) []byte {
-	d := h()
+func (t *transcript) sumWith(s CipherSuite, extra []byte) []byte {
+	d := s.NewHash()()
 	d.Write(t.b)
 	d.Write(extra)
 	return d.Sum(nil)
@@ -95,8 +108,8 @@ func (t *transcript) sumWith(h func() hash.Hash, extra []byte) []byte {
 
 // restartForHRR replaces ClientHello1 by the synthetic message_hash message
 // (RFC 8446 §4.4.1).
-func (t *transcript) restartForHRR(h func() hash.Hash) {
-	sum := t.sum(h)
+func (t *transcript) restartForHRR(s CipherSuite) {
+	sum := t.sum(s)
 	t.b = append(t.b[:0], typeMessageHash, 0, 0, byte(len(sum)))
 	t.b = append(t.b, sum...)
 }

@@ -37,7 +37,7 @@ func (c *Conn) serverHandle(typ uint8, msg []byte) error {
 		if typ != typeCertificateVerify {
 			return alertf(AlertUnexpectedMessage, "got handshake message type %d, want CertificateVerify", typ)
 		}
-		if err := verifyPeerSignature(msg, c.peerKey, false, c.ts.sum(c.h)); err != nil {
+		if err := verifyPeerSignature(msg, c.peerKey, false, c.ts.sum(c.suite)); err != nil {
 			return err
 		}
 		c.ts.add(msg)
@@ -50,7 +50,7 @@ func (c *Conn) serverHandle(typ uint8, msg []byte) error {
 		if err := c.checkFinished(msg, c.cHS, "client"); err != nil {
 			return err
 		}
-		c.resMS = deriveSecret(c.h, c.master, labelResMaster, c.ts.sum(c.h))
+		c.resMS = deriveSecret(c.suite, c.master, labelResMaster, c.ts.sum(c.suite))
 		c.setSecret(EventSetReadSecret, LevelApplication, c.suite, c.cAP)
 		c.finishHandshake()
 		c.emit(Event{Kind: EventHandshakeDone})
@@ -148,7 +148,6 @@ func (c *Conn) handleClientHello(msg []byte) error {
 		}
 	}
 	c.suite = suite
-	c.h = suite.NewHash()
 	if clientShare == nil {
 		if c.hrr {
 			return alertf(AlertIllegalParameter, "second client hello has no key share for %v, which we asked for", group)
@@ -159,6 +158,7 @@ func (c *Conn) handleClientHello(msg []byte) error {
 		return alertf(AlertIllegalParameter, "second client hello changed groups")
 	}
 	c.serverName = ch.serverName
+	c.clientRandom = ch.random
 	c.alpn = alpn
 	c.peerTP = ch.transportParams
 
@@ -171,6 +171,7 @@ func (c *Conn) handleClientHello(msg []byte) error {
 		c.resumed = true
 		c.psk = ticket.psk
 		c.peerKey = ticket.clientKey
+		c.ticketData = ticket.appData
 	}
 	if ch.earlyData {
 		c.early = earlyRejected
@@ -185,12 +186,13 @@ func (c *Conn) handleClientHello(msg []byte) error {
 		return alertf(AlertIllegalParameter, "client key share: %v", err)
 	}
 	c.ts.add(msg)
-	early := earlySecret(c.h, c.psk)
+	early := earlySecret(c.suite, c.psk)
 	if c.early == earlyAccepted {
-		secret := deriveSecret(c.h, early, labelClientEarly, c.ts.sum(c.h))
+		secret := deriveSecret(c.suite, early, labelClientEarly, c.ts.sum(c.suite))
 		c.setSecret(EventSetReadSecret, LevelEarly, c.suite, secret)
 		c.emit(Event{Kind: EventEarlyDataAccepted})
-	} else if c.early == earlyRejected {
+	} else if ch.earlyData {
+		// (After a HelloRetryRequest, sendHelloRetryRequest said it already.)
 		c.emit(Event{Kind: EventEarlyDataRejected})
 	}
 	c.emit(Event{Kind: EventPeerTransportParameters, Data: bytes.Clone(ch.transportParams)})
@@ -214,11 +216,11 @@ func (c *Conn) handleClientHello(msg []byte) error {
 	c.ts.add(shRaw)
 	c.writeData(LevelInitial, shRaw)
 
-	hs := nextSecret(c.h, early, shared)
-	th := c.ts.sum(c.h)
-	c.cHS = deriveSecret(c.h, hs, labelClientHandshake, th)
-	c.sHS = deriveSecret(c.h, hs, labelServerHandshake, th)
-	c.master = nextSecret(c.h, hs, nil)
+	hs := nextSecret(c.suite, early, shared)
+	th := c.ts.sum(c.suite)
+	c.cHS = deriveSecret(c.suite, hs, labelClientHandshake, th)
+	c.sHS = deriveSecret(c.suite, hs, labelServerHandshake, th)
+	c.master = nextSecret(c.suite, hs, nil)
 	c.setSecret(EventSetWriteSecret, LevelHandshake, c.suite, c.sHS)
 	c.setSecret(EventSetReadSecret, LevelHandshake, c.suite, c.cHS)
 
@@ -226,10 +228,10 @@ func (c *Conn) handleClientHello(msg []byte) error {
 	if tp == nil {
 		tp = []byte{}
 	}
-	ee := &encryptedExtensions{alpn: alpn, transportParams: tp, earlyData: c.early == earlyAccepted}
-	if !c.resumed {
-		ee.serverCertType, ee.clientCertType = certTypeRawPublic, certTypeRawPublic
-	}
+	// The certificate types are echoed on resumption too: rustls clients
+	// fail without them (IncorrectCertificateTypeExtension).
+	ee := &encryptedExtensions{alpn: alpn, transportParams: tp, earlyData: c.early == earlyAccepted,
+		serverCertType: certTypeRawPublic, clientCertType: certTypeRawPublic}
 	flight, err := ee.marshal()
 	if err != nil {
 		return alertf(AlertInternalError, "encrypted extensions: %v", err)
@@ -250,9 +252,9 @@ func (c *Conn) handleClientHello(msg []byte) error {
 		return alertf(AlertInternalError, "finished: %v", err)
 	}
 	c.writeData(LevelHandshake, flight)
-	th = c.ts.sum(c.h)
-	c.cAP = deriveSecret(c.h, c.master, labelClientApp, th)
-	c.sAP = deriveSecret(c.h, c.master, labelServerApp, th)
+	th = c.ts.sum(c.suite)
+	c.cAP = deriveSecret(c.suite, c.master, labelClientApp, th)
+	c.sAP = deriveSecret(c.suite, c.master, labelServerApp, th)
 	c.setSecret(EventSetWriteSecret, LevelApplication, c.suite, c.sAP)
 	if c.resumed {
 		c.state = stateWaitClientFinished
@@ -266,7 +268,7 @@ func (c *Conn) sendHelloRetryRequest(msg []byte, ch *clientHello, group Group) e
 	c.hrr = true
 	c.hrrGroup = group
 	c.ts.add(msg)
-	c.ts.restartForHRR(c.h)
+	c.ts.restartForHRR(c.suite)
 	hrr := &serverHello{
 		random:           hrrRandom,
 		suite:            c.suite,
@@ -304,9 +306,9 @@ func (c *Conn) selectPSK(ch *clientHello, msg []byte) (*ticketState, int, error)
 		if now.Sub(st.created) >= st.lifetime || st.suite.Hash() != c.suite.Hash() {
 			continue
 		}
-		binderKey := deriveSecret(c.h, earlySecret(c.h, st.psk), labelResBinder, emptyHash(c.h))
+		binderKey := deriveSecret(c.suite, earlySecret(c.suite, st.psk), labelResBinder, emptyHash(c.suite))
 		truncated := msg[:len(msg)-ch.bindersLen()]
-		want := finishedMAC(c.h, binderKey, c.ts.sumWith(c.h, truncated))
+		want := finishedMAC(c.suite, binderKey, c.ts.sumWith(c.suite, truncated))
 		if !hmac.Equal(ch.pskBinders[i], want) {
 			return nil, 0, alertf(AlertDecryptError, "PSK binder %d does not verify", i)
 		}
@@ -314,7 +316,8 @@ func (c *Conn) selectPSK(ch *clientHello, msg []byte) (*ticketState, int, error)
 			// Replayed (or the replay table is full): a full handshake instead.
 			return nil, 0, nil
 		}
-		st.ageAdd = id.age - st.ageAdd // now the client's view of the age, in ms
+		// The client's view of the ticket's age, in ms (RFC 8446 §4.2.11.1).
+		st.clientAge = time.Duration(id.age-st.ageAdd) * time.Millisecond
 		return st, i, nil
 	}
 	return nil, 0, nil
@@ -325,10 +328,11 @@ func (c *Conn) acceptEarly(ch *clientHello, st *ticketState) bool {
 	if !c.cfg.EnableEarlyData || !st.earlyData || c.hrr || st.suite != c.suite || st.alpn != c.alpn {
 		return false
 	}
-	clientAge := time.Duration(st.ageAdd) * time.Millisecond
-	serverAge := c.now().Sub(st.created)
-	d := clientAge - serverAge
-	return d <= earlyDataAgeWindow && d >= -earlyDataAgeWindow
+	d := st.clientAge - c.now().Sub(st.created)
+	if d > earlyDataAgeWindow || d < -earlyDataAgeWindow {
+		return false
+	}
+	return c.cfg.AcceptEarlyData == nil || c.cfg.AcceptEarlyData(st.appData)
 }
 
 // SendSessionTicket (server only, after EventHandshakeDone) issues a
@@ -359,9 +363,10 @@ func (c *Conn) SendSessionTicket() error {
 		ageAdd:    u32(ageAdd[:]),
 		lifetime:  TicketLifetime,
 		earlyData: c.cfg.EnableEarlyData,
-		psk:       resumptionPSK(c.h, c.resMS, nonce[:]),
+		psk:       resumptionPSK(c.suite, c.resMS, nonce[:]),
 		alpn:      c.alpn,
 		clientKey: c.peerKey,
+		appData:   c.cfg.TicketData,
 	}
 	ticket, err := c.cfg.TicketKeys.seal(st, c.rand)
 	if err != nil {

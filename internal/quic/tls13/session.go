@@ -4,7 +4,6 @@ import (
 	"container/list"
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/sha256"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -34,6 +33,8 @@ const (
 	// earlyDataAgeWindow is how far the client's view of a ticket's age may
 	// differ from ours for 0-RTT to be accepted (RFC 8446 §8.3).
 	earlyDataAgeWindow = 10 * time.Second
+	// maxTicketData bounds Config.TicketData.
+	maxTicketData = 1024
 	// maxPSKIdentities is how many offered tickets a server looks at.
 	maxPSKIdentities = 4
 )
@@ -144,17 +145,21 @@ func (c *SessionCache) Len() int {
 	return c.lru.Len()
 }
 
-// TicketKeys is a server's ticket protection key and its replay table.
+// TicketKeys is a server's ticket protection keys and its replay table.
 // Tickets are self-encrypted (AES-256-GCM) state: the server keeps nothing
-// per ticket until one is redeemed. Replay policy: a ticket resumes at most
-// one connection (0-RTT or not) within its lifetime; the table of redeemed
-// tickets holds at most maxRedeemed entries, and when it is full of
-// unexpired entries the server refuses resumption (a full handshake)
-// rather than forget one. Safe for concurrent use by many Conns.
+// per ticket until one is redeemed. Rotate replaces the sealing key; the
+// previous key still opens tickets until the next rotation. Replay policy:
+// a ticket resumes at most one connection (0-RTT or not) within its
+// lifetime; the table of redeemed tickets holds at most maxRedeemed
+// entries, and when it is full of unexpired entries the server refuses
+// resumption (a full handshake) rather than forget one. Safe for
+// concurrent use by many Conns.
 type TicketKeys struct {
-	aead cipher.AEAD // set in NewTicketKeys, then read-only
+	rand io.Reader // set in NewTicketKeys, then read-only
 
 	mu          sync.Mutex
+	current     cipher.AEAD            // seals and opens
+	previous    cipher.AEAD            // opens only; nil before the first Rotate
 	redeemed    map[[12]byte]time.Time // ticket nonce -> ticket expiry
 	maxRedeemed int
 }
@@ -163,23 +168,48 @@ type TicketKeys struct {
 // (nil means crypto/rand) and a replay table of maxRedeemed entries (zero
 // means DefaultMaxRedeemed). Tickets do not survive the TicketKeys.
 func NewTicketKeys(rand io.Reader, maxRedeemed int) (*TicketKeys, error) {
-	rand = randOrDefault(rand)
+	tk := &TicketKeys{rand: randOrDefault(rand), redeemed: make(map[[12]byte]time.Time), maxRedeemed: maxRedeemed}
+	if tk.maxRedeemed <= 0 {
+		tk.maxRedeemed = DefaultMaxRedeemed
+	}
+	aead, err := tk.newKey()
+	if err != nil {
+		return nil, err
+	}
+	tk.current = aead
+	return tk, nil
+}
+
+func (tk *TicketKeys) newKey() (cipher.AEAD, error) {
 	k := make([]byte, 32)
-	if _, err := io.ReadFull(rand, k); err != nil {
+	if _, err := io.ReadFull(tk.rand, k); err != nil {
 		return nil, fmt.Errorf("tls13: ticket key: %w", err)
 	}
 	block, err := aes.NewCipher(k)
 	if err != nil {
 		return nil, err
 	}
-	aead, err := cipher.NewGCM(block)
+	return cipher.NewGCM(block)
+}
+
+// Rotate starts sealing tickets with a new key; tickets of the current key
+// still open until the next Rotate, those of the previous one no longer do.
+// Call it less often than TicketLifetime to keep tickets usable.
+func (tk *TicketKeys) Rotate() error {
+	tk.mu.Lock() // also serializes reads of tk.rand
+	defer tk.mu.Unlock()
+	aead, err := tk.newKey()
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if maxRedeemed <= 0 {
-		maxRedeemed = DefaultMaxRedeemed
-	}
-	return &TicketKeys{aead: aead, redeemed: make(map[[12]byte]time.Time), maxRedeemed: maxRedeemed}, nil
+	tk.previous, tk.current = tk.current, aead
+	return nil
+}
+
+func (tk *TicketKeys) keys() (current, previous cipher.AEAD) {
+	tk.mu.Lock()
+	defer tk.mu.Unlock()
+	return tk.current, tk.previous
 }
 
 // ticketState is what a ticket carries, sealed.
@@ -192,12 +222,15 @@ type ticketState struct {
 	psk       []byte
 	alpn      string
 	clientKey key.PublicKey
+	appData   []byte   // Config.TicketData of the issuing connection
 	id        [12]byte // the seal nonce, unique per ticket
+
+	clientAge time.Duration // not sealed: the age the client claims when redeeming
 }
 
-const ticketVersion = 1
+const ticketVersion = 2
 
-var ticketAAD = []byte("iroh-go tls13 ticket v1")
+var ticketAAD = []byte("iroh-go tls13 ticket v2")
 
 func (tk *TicketKeys) seal(st *ticketState, rand io.Reader) ([]byte, error) {
 	var b cryptobyte.Builder
@@ -214,6 +247,7 @@ func (tk *TicketKeys) seal(st *ticketState, rand io.Reader) ([]byte, error) {
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(st.psk) })
 	b.AddUint8LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes([]byte(st.alpn)) })
 	b.AddBytes(st.clientKey[:])
+	b.AddUint16LengthPrefixed(func(b *cryptobyte.Builder) { b.AddBytes(st.appData) })
 	plain, err := b.Bytes()
 	if err != nil {
 		return nil, err
@@ -222,7 +256,8 @@ func (tk *TicketKeys) seal(st *ticketState, rand io.Reader) ([]byte, error) {
 	if _, err := io.ReadFull(rand, nonce); err != nil {
 		return nil, err
 	}
-	return tk.aead.Seal(nonce, nonce, plain, ticketAAD), nil
+	current, _ := tk.keys()
+	return current.Seal(nonce, nonce, plain, ticketAAD), nil
 }
 
 var errBadTicket = errors.New("ticket does not decrypt")
@@ -231,7 +266,11 @@ func (tk *TicketKeys) open(ticket []byte) (*ticketState, error) {
 	if len(ticket) < 12+16 {
 		return nil, errBadTicket
 	}
-	plain, err := tk.aead.Open(nil, ticket[:12], ticket[12:], ticketAAD)
+	current, previous := tk.keys()
+	plain, err := current.Open(nil, ticket[:12], ticket[12:], ticketAAD)
+	if err != nil && previous != nil {
+		plain, err = previous.Open(nil, ticket[:12], ticket[12:], ticketAAD)
+	}
 	if err != nil {
 		return nil, errBadTicket
 	}
@@ -242,11 +281,12 @@ func (tk *TicketKeys) open(ticket []byte) (*ticketState, error) {
 	var suite uint16
 	var created uint64
 	var lifetime uint32
-	var psk, alpn cryptobyte.String
+	var psk, alpn, appData cryptobyte.String
 	var ck []byte
 	if !s.ReadUint8(&version) || version != ticketVersion || !s.ReadUint16(&suite) || !s.ReadUint64(&created) ||
 		!s.ReadUint32(&st.ageAdd) || !s.ReadUint32(&lifetime) || !s.ReadUint8(&early) ||
-		!s.ReadUint8LengthPrefixed(&psk) || !s.ReadUint8LengthPrefixed(&alpn) || !s.ReadBytes(&ck, key.Size) || !s.Empty() {
+		!s.ReadUint8LengthPrefixed(&psk) || !s.ReadUint8LengthPrefixed(&alpn) || !s.ReadBytes(&ck, key.Size) ||
+		!s.ReadUint16LengthPrefixed(&appData) || !s.Empty() {
 		return nil, errBadTicket
 	}
 	st.suite = CipherSuite(suite)
@@ -259,6 +299,7 @@ func (tk *TicketKeys) open(ticket []byte) (*ticketState, error) {
 	st.psk = []byte(psk)
 	st.alpn = string(alpn)
 	copy(st.clientKey[:], ck)
+	st.appData = []byte(appData)
 	return st, nil
 }
 
@@ -282,12 +323,6 @@ func (tk *TicketKeys) redeem(st *ticketState, now time.Time) bool {
 	}
 	tk.redeemed[st.id] = st.created.Add(st.lifetime)
 	return true
-}
-
-// ticketID names a session in tests and logs without revealing it.
-func ticketID(ticket []byte) string {
-	sum := sha256.Sum256(ticket)
-	return fmt.Sprintf("%x", sum[:4])
 }
 
 func u32(b []byte) uint32 { return binary.BigEndian.Uint32(b) }

@@ -71,13 +71,10 @@ func (s CipherSuite) String() string {
 // ExpandLabel is HKDF-Expand-Label of RFC 8446 §7.1: HKDF-Expand with the
 // info "tls13 " + label and the context, both length-prefixed.
 func ExpandLabel(h func() hash.Hash, secret []byte, label string, context []byte, length int) []byte {
-	info := make([]byte, 0, 4+6+len(label)+len(context))
-	info = append(info, byte(length>>8), byte(length), byte(6+len(label)))
-	info = append(info, "tls13 "...)
-	info = append(info, label...)
-	info = append(info, byte(len(context)))
-	info = append(info, context...)
-	out, err := hkdf.Expand(h, secret, string(info), length)
+	// One string concatenation: a single allocation for the info.
+	info := string([]byte{byte(length >> 8), byte(length), byte(6 + len(label))}) + "tls13 " + label +
+		string([]byte{byte(len(context))}) + string(context)
+	out, err := hkdf.Expand(h, secret, info, length)
 	if err != nil {
 		// Only for length > 255*hash size, which no caller asks for.
 		panic("tls13: " + err.Error())

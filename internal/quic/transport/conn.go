@@ -14,9 +14,10 @@ import (
 
 type timeT = time.Time
 
-// sendBatch is the buffer one flush fills: up to 64 segments of a
-// datagram size, sent with one GSO system call.
-const sendBatch = 64 * 1500
+// sendBatch is the most one GSO system call carries: the segments of a
+// UDP GSO send form one IP datagram of at most 64 KiB (with 1472-byte
+// segments, 44 of them; the kernel also caps the count at 64).
+const sendBatch = 65000
 
 var sendBufPool = sync.Pool{New: func() any { b := make([]byte, sendBatch); return &b }}
 

@@ -33,7 +33,7 @@ func TestRefusals(t *testing.T) {
 		alpn string
 		want quic.TransportErrorCode
 	}{
-		{"wrong id", key.NewSecretKey().Public(), testALPN, quic.CryptoError + 42},
+		{"wrong id", key.NewSecretKey().Public(), testALPN, quic.CryptoError + 48}, // unknown_ca
 		{"unknown ALPN", sk.Public(), "no-such-protocol/1", quic.CryptoError + 120},
 	} {
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)

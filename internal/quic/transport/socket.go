@@ -50,9 +50,17 @@ type UDPSocket struct {
 // NewUDPSocket wraps c; the Socket owns it from now on (Close closes it).
 func NewUDPSocket(c *net.UDPConn) *UDPSocket {
 	s := &UDPSocket{c: c}
+	// Large socket buffers: at hundreds of MB/s the default (about
+	// 200 KB) overflows between two reads, and every drop costs a
+	// congestion window reduction. The kernel caps them (net.core.*mem_max).
+	c.SetReadBuffer(socketBufferSize)
+	c.SetWriteBuffer(socketBufferSize)
 	s.setup()
 	return s
 }
+
+// socketBufferSize is the send and receive buffer asked for.
+const socketBufferSize = 8 << 20
 
 // LocalAddr returns the socket's bound address.
 func (s *UDPSocket) LocalAddr() netip.AddrPort {

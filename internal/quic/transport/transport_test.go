@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -162,6 +163,9 @@ func TestLargeStream(t *testing.T) {
 		}
 	}
 	t.Logf("%d MiB in %v: %.0f MB/s", size>>20, el, float64(size)/el.Seconds()/1e6)
+	if us, ok := client.t.sock.(*UDPSocket); ok && runtime.GOOS == "linux" && !us.gso {
+		t.Error("GSO got switched off during the transfer")
+	}
 }
 
 func TestManyStreams(t *testing.T) {

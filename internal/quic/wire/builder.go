@@ -46,6 +46,7 @@ type Builder struct {
 	ackEliciting bool
 	frames       int
 	openEnded    bool // the last frame runs to the end of the packet
+	full         bool // a 1-RTT packet was finished: nothing may follow
 }
 
 // BuiltPacket describes a packet Finish closed.
@@ -65,7 +66,7 @@ type BuiltPacket struct {
 
 // Reset starts a new datagram in buf[:0] with at most maxSize bytes.
 func (b *Builder) Reset(buf []byte, maxSize int) {
-	b.buf, b.max, b.open = buf[:0], maxSize, false
+	b.buf, b.max, b.open, b.full = buf[:0], maxSize, false, false
 }
 
 // Datagram returns the datagram built so far.
@@ -79,10 +80,12 @@ func (b *Builder) Open() bool { return b.open }
 
 // StartLong opens an Initial, 0-RTT or Handshake packet. It returns false,
 // writing nothing, if the budget cannot hold the header, the minimum
-// payload and the tag. It panics if a packet is open.
+// payload and the tag, or if the datagram already ends with a 1-RTT
+// packet (which has no length, so nothing can follow it). It panics if a
+// packet is open.
 func (b *Builder) StartLong(h *LongHeader, pn uint64, pnLen, tagLen int) bool {
 	b.mustBeClosed()
-	if len(b.buf)+h.Len(pnLen)+max(MinPayloadForSample-pnLen, 1)+tagLen > b.max {
+	if b.full || len(b.buf)+h.Len(pnLen)+max(MinPayloadForSample-pnLen, 1)+tagLen > b.max {
 		return false
 	}
 	b.start = len(b.buf)
@@ -93,10 +96,11 @@ func (b *Builder) StartLong(h *LongHeader, pn uint64, pnLen, tagLen int) bool {
 	return true
 }
 
-// StartShort opens a 1-RTT packet; see StartLong.
+// StartShort opens a 1-RTT packet, which will be the last of the
+// datagram; see StartLong.
 func (b *Builder) StartShort(dcid []byte, pn uint64, pnLen int, keyPhase, spin bool, tagLen int) bool {
 	b.mustBeClosed()
-	if len(b.buf)+ShortHeaderLen(len(dcid), pnLen)+max(MinPayloadForSample-pnLen, 1)+tagLen > b.max {
+	if b.full || len(b.buf)+ShortHeaderLen(len(dcid), pnLen)+max(MinPayloadForSample-pnLen, 1)+tagLen > b.max {
 		return false
 	}
 	b.start = len(b.buf)
@@ -127,6 +131,15 @@ func (b *Builder) mustBeOpen() {
 	}
 }
 
+// mustAllow panics unless a packet is open and allows frames of type t
+// (RFC 9000 Table 3): the Add methods' programmer-error check.
+func (b *Builder) mustAllow(t FrameType) {
+	b.mustBeOpen()
+	if !t.Allowed(b.typ) {
+		panic(fmt.Sprintf("wire: Builder: %v frame in a %v packet", t, b.typ))
+	}
+}
+
 // Room returns how many bytes of frames still fit in the open packet:
 // 0 after a frame that runs to the end of the packet.
 func (b *Builder) Room() int {
@@ -150,17 +163,26 @@ func (b *Builder) added(t FrameType) {
 // AddFrame appends f if it fits and reports whether it did. For STREAM
 // and DATAGRAM frames that should fill what is left, see AddStream and
 // AddDatagram. It panics if f's type is not allowed in the packet type
-// (a programmer error).
+// (a programmer error; the other Add methods check the same).
 func (b *Builder) AddFrame(f *Frame) bool {
-	b.mustBeOpen()
-	if !f.Type.Allowed(b.typ) {
-		panic(fmt.Sprintf("wire: Builder: %v frame in a %v packet", f.Type, b.typ))
-	}
+	b.mustAllow(f.Type)
 	if f.Len() > b.Room() {
 		return false
 	}
 	b.buf = AppendFrame(b.buf, f)
 	b.added(f.Type)
+	return true
+}
+
+// AddAck appends an ACK or PATH_ACK frame, dropping its oldest ranges
+// (f.FitTo) if that makes it fit, and reports whether it was added.
+func (b *Builder) AddAck(f *AckFrame) bool {
+	b.mustAllow(FrameAck)
+	if !f.FitTo(b.Room()) {
+		return false
+	}
+	b.buf = f.Append(b.buf)
+	b.added(FrameAck)
 	return true
 }
 
@@ -170,7 +192,7 @@ func (b *Builder) AddFrame(f *Frame) bool {
 // its length. It returns 0 and adds nothing if no byte fits (or, for an
 // empty data with fin, if the empty frame does not fit).
 func (b *Builder) AddStream(id, offset uint64, data []byte, fin bool) int {
-	b.mustBeOpen()
+	b.mustAllow(FrameStream)
 	room := b.Room()
 	base := StreamOverhead(id, offset, 0, true)
 	if room <= base || (len(data) == 0 && !fin) {
@@ -191,7 +213,7 @@ func (b *Builder) AddStream(id, offset uint64, data []byte, fin bool) int {
 // AddCrypto appends a CRYPTO frame with as much of data as fits and
 // returns how many bytes it carries (0: nothing added).
 func (b *Builder) AddCrypto(offset uint64, data []byte) int {
-	b.mustBeOpen()
+	b.mustAllow(FrameCrypto)
 	room := b.Room()
 	n := len(data)
 	for n > 0 && CryptoOverhead(offset, n)+n > room {
@@ -212,7 +234,7 @@ func (b *Builder) AddCrypto(offset uint64, data []byte) int {
 // never split) and reports whether it did. last leaves out the length
 // (then nothing may follow: the caller finishes the packet).
 func (b *Builder) AddDatagram(data []byte, last bool) bool {
-	b.mustBeOpen()
+	b.mustAllow(FrameDatagram)
 	f := DatagramFrame{Data: data, OmitLen: last}
 	if f.Len() > b.Room() {
 		return false
@@ -246,7 +268,7 @@ func (b *Builder) Finish(minDatagram int) (BuiltPacket, bool) {
 	}
 	pad := 0
 	if need := min(minDatagram, b.max) - (len(b.buf) + b.tagLen); need > 0 {
-		pad = need
+		pad = min(need, max(b.limit-len(b.buf), 0)) // a long header's Length caps it too
 	}
 	if short := MinPayloadForSample - (b.pnLen + len(b.buf) - b.payloadStart); short > pad {
 		pad = short
@@ -263,9 +285,8 @@ func (b *Builder) Finish(minDatagram int) (BuiltPacket, bool) {
 		PutVarint2(b.buf[b.lenOff:], uint64(len(b.buf)-b.pnOff+b.tagLen))
 	}
 	end := len(b.buf)
-	for range b.tagLen {
-		b.buf = append(b.buf, 0)
-	}
+	b.full = b.typ == Packet1RTT
+	b.buf = AppendPadding(b.buf, b.tagLen)
 	return BuiltPacket{
 		Type:         b.typ,
 		Plain:        b.buf[b.start:end],

@@ -158,10 +158,28 @@ func TestBuilderNoAllocs(t *testing.T) {
 		b.Reset(buf, 1452)
 		b.StartShort(dcid, 7, 2, false, false, protect.TagLen)
 		b.AddFrame(&ack)
-		b.AddStream(0, 100, data, false)
-		b.Finish(0)
+		b.AddStream(0, 100, data[:10], false)
+		b.Finish(1200) // padding too
 	})
 	if allocs != 0 {
 		t.Errorf("%v allocs per packet", allocs)
+	}
+}
+
+// TestBuilderLengthCap pads a long header packet in a budget larger than
+// its 2-byte Length field allows: the packet stops at 16383 bytes of
+// Length instead of overflowing it.
+func TestBuilderLengthCap(t *testing.T) {
+	var b wire.Builder
+	b.Reset(make([]byte, 0, 70000), 65000)
+	h := wire.LongHeader{Type: wire.PacketHandshake, Version: wire.Version1, DstCID: make([]byte, 8), SrcCID: make([]byte, 8)}
+	b.StartLong(&h, 0, 2, 16)
+	b.AddCrypto(0, make([]byte, 100000))
+	if _, ok := b.Finish(65000); !ok {
+		t.Fatal("no packet")
+	}
+	got, err := wire.ParseHeader(b.Datagram(), 8)
+	if err != nil || got.Len != len(b.Datagram()) || got.Len-got.PNOffset > 1<<14-1 {
+		t.Fatalf("header %+v of a %d-byte datagram: %v", got, len(b.Datagram()), err)
 	}
 }

@@ -6,7 +6,7 @@
 // n0 NAT traversal frames (ADD_ADDRESS, REACH_OUT, REMOVE_ADDRESS), the
 // address discovery OBSERVED_ADDRESS frames, and the transport parameters
 // (§18.2 plus max_datagram_frame_size, grease_quic_bit, min_ack_delay,
-// initial_max_path_id and n0_nat_traversal). Packet protection lives in
+// initial_max_path_id, n0_nat_traversal and the address discovery role). Packet protection lives in
 // internal/quic/protect; the connection core in internal/quic uses both.
 //
 // # Conventions
@@ -57,7 +57,10 @@
 // that fit (STREAM and CRYPTO data cut to the room left), room for the
 // AEAD tag, padding of Initial datagrams to 1200 bytes and of short
 // packets to the header protection sample; the caller seals each
-// finished packet in place with protect.Keys.SealPacket.
+// finished packet in place with protect.Keys.SealPacket. AckFrame.FitTo
+// (used by Builder.AddAck) drops the oldest ACK ranges to fit a budget.
+// AppendStatelessReset and StatelessResetToken make and recognize
+// stateless resets (RFC 9000 §10.3).
 //
 // # Transport parameters
 //
@@ -67,6 +70,28 @@
 // TransportParameters.AppendRandomized sends them in a random order with a
 // GREASE parameter as Rust iroh does. The captured parameters of a Rust
 // iroh 1.0 client Initial (shared/spec/vectors/core.json) are a test.
+//
+// # What Rust iroh sends (seen in protect's interop tests)
+//
+// With multipath negotiated, noq issues connection IDs with
+// PATH_NEW_CONNECTION_ID for every path up to the limit, path 0 included
+// (never NEW_CONNECTION_ID), acknowledges with PATH_ACK, marks path 0 with
+// PATH_STATUS_AVAILABLE and sends IMMEDIATE_ACK with its probes. With QNT
+// negotiated the server side sends ADD_ADDRESS for its local addresses
+// right after the handshake and answers REACH_OUT with unpadded
+// PATH_CHALLENGE probes in path-0 packets. It skips packet numbers on
+// purpose and closes with PROTOCOL_VIOLATION "unsent packet acked" when
+// one is acknowledged: acknowledge only what arrived. Its Version
+// Negotiation packets list a greased version and drafts besides 1.
+//
+// This package keeps no state: no packet number spaces, no
+// retransmission, no keys; the core does that.
+//
+// # Stability
+//
+// The connection core in internal/quic builds on these names; they only
+// grow. Frame.Type of a parsed STREAM frame is always FrameStream and of a
+// DATAGRAM frame FrameDatagram (the flags live in the frame structs).
 //
 // # Concurrency
 //

@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -30,10 +31,12 @@ type FrameError struct {
 	Err   error
 }
 
+// Error describes the error.
 func (e *FrameError) Error() string {
 	return "wire: " + e.Type.String() + " frame: " + e.Field + ": " + e.Err.Error()
 }
 
+// Unwrap returns the underlying error.
 func (e *FrameError) Unwrap() error { return e.Err }
 
 // reader parses frame fields, keeping the first error.
@@ -57,6 +60,16 @@ func (r *reader) failf(field, format string, args ...any) {
 }
 
 func (r *reader) varint(field string) uint64 {
+	// The one-byte case inline; the rest, and errors, out of line. After
+	// an error the parse may go on reading: the error is what returns.
+	if off := r.off; off < len(r.b) && r.b[off] < 0x40 {
+		r.off = off + 1
+		return uint64(r.b[off])
+	}
+	return r.varintSlow(field)
+}
+
+func (r *reader) varintSlow(field string) uint64 {
 	if r.err != nil {
 		return 0
 	}
@@ -157,16 +170,26 @@ func vl(v uint64) int { return VarintLen(v) }
 
 // AppendPadding appends n PADDING bytes.
 func AppendPadding(b []byte, n int) []byte {
-	for range n {
-		b = append(b, 0)
+	if n <= 0 {
+		return b
 	}
+	l := len(b)
+	b = slices.Grow(b, n)[:l+n]
+	clear(b[l:])
 	return b
 }
 
 // PaddingLen returns how many PADDING bytes start b.
 func PaddingLen(b []byte) int {
-	for i, c := range b {
-		if c != 0 {
+	i := 0
+	// Eight bytes at a time: Initial packets carry hundreds.
+	for ; i+8 <= len(b); i += 8 {
+		if binary.LittleEndian.Uint64(b[i:]) != 0 {
+			break
+		}
+	}
+	for ; i < len(b); i++ {
+		if b[i] != 0 {
 			return i
 		}
 	}
@@ -177,8 +200,11 @@ func PaddingLen(b []byte) int {
 // IMMEDIATE_ACK.
 type SimpleFrame struct{ Type FrameType }
 
+// Append appends the encoded frame to b and returns it.
 func (f SimpleFrame) Append(b []byte) []byte { return AppendVarint(b, uint64(f.Type)) }
-func (f SimpleFrame) Len() int               { return vl(uint64(f.Type)) }
+
+// Len returns the encoded length in bytes.
+func (f SimpleFrame) Len() int { return vl(uint64(f.Type)) }
 
 // ParseSimpleFrame parses a PING, HANDSHAKE_DONE or IMMEDIATE_ACK frame.
 func ParseSimpleFrame(b []byte) (SimpleFrame, int, error) {
@@ -271,6 +297,33 @@ func (f *AckFrame) Append(b []byte) []byte {
 	return b
 }
 
+// FitTo drops the oldest ranges until the frame's encoding is at most n
+// bytes (older acknowledgements were sent before, RFC 9000 §13.2.4),
+// reslicing Ranges without allocating. It reports false, leaving the
+// ranges alone, if even the newest range alone does not fit.
+func (f *AckFrame) FitTo(n int) bool {
+	if len(f.Ranges) == 0 {
+		return false
+	}
+	total := f.Len()
+	if total <= n {
+		return true
+	}
+	// Peel ranges off the end, adjusting the length as we go (linear).
+	k := len(f.Ranges)
+	for k > 1 && total > n {
+		r, prev := f.Ranges[k-1], f.Ranges[k-2].Smallest
+		total -= vl(prev-r.Largest-2) + vl(r.Largest-r.Smallest)
+		total += vl(uint64(k-2)) - vl(uint64(k-1))
+		k--
+	}
+	if total > n {
+		return false
+	}
+	f.Ranges = f.Ranges[:k]
+	return true
+}
+
 // ParseAck parses an ACK, ACK_ECN, PATH_ACK or PATH_ACK_ECN frame. The
 // ranges are appended to ranges[:0] (grown only if its capacity is too
 // small), so a caller reusing one slice parses without allocating. More
@@ -309,11 +362,18 @@ func parseAckBody(r *reader, ranges []AckRange) AckFrame {
 	ranges = append(ranges[:0], AckRange{Smallest: largest - first, Largest: largest})
 	smallest := largest - first
 	for range count {
-		gap := r.varint("gap")
-		n := r.varint("range length")
-		if r.err != nil {
+		// Inline varints: this loop is the bulk of a sender's receive work.
+		gap, n1, err := ParseVarint(r.b[r.off:])
+		if err != nil {
+			r.fail("gap", err)
 			return f
 		}
+		n, n2, err := ParseVarint(r.b[r.off+n1:])
+		if err != nil {
+			r.fail("range length", err)
+			return f
+		}
+		r.off += n1 + n2
 		if gap+2 > smallest {
 			r.failf("gap", "%d goes below packet number 0", gap)
 			return f
@@ -338,7 +398,10 @@ func parseAckBody(r *reader, ranges []AckRange) AckFrame {
 // ResetStreamFrame is RESET_STREAM (RFC 9000 §19.4).
 type ResetStreamFrame struct{ StreamID, Code, FinalSize uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *ResetStreamFrame) Len() int { return 1 + vl(f.StreamID) + vl(f.Code) + vl(f.FinalSize) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *ResetStreamFrame) Append(b []byte) []byte {
 	b = append(b, byte(FrameResetStream))
 	return AppendVarint(AppendVarint(AppendVarint(b, f.StreamID), f.Code), f.FinalSize)
@@ -357,7 +420,10 @@ func ParseResetStream(b []byte) (ResetStreamFrame, int, error) {
 // StopSendingFrame is STOP_SENDING (RFC 9000 §19.5).
 type StopSendingFrame struct{ StreamID, Code uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *StopSendingFrame) Len() int { return 1 + vl(f.StreamID) + vl(f.Code) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *StopSendingFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(append(b, byte(FrameStopSending)), f.StreamID), f.Code)
 }
@@ -384,7 +450,10 @@ func CryptoOverhead(offset uint64, dataLen int) int {
 	return 1 + vl(offset) + vl(uint64(dataLen))
 }
 
+// Len returns the encoded length in bytes.
 func (f *CryptoFrame) Len() int { return CryptoOverhead(f.Offset, len(f.Data)) + len(f.Data) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *CryptoFrame) Append(b []byte) []byte {
 	b = AppendVarint(AppendVarint(append(b, byte(FrameCrypto)), f.Offset), uint64(len(f.Data)))
 	return append(b, f.Data...)
@@ -414,7 +483,10 @@ func parseCryptoBody(r *reader) CryptoFrame {
 // NewTokenFrame is NEW_TOKEN (RFC 9000 §19.7). The token is not empty.
 type NewTokenFrame struct{ Token []byte }
 
+// Len returns the encoded length in bytes.
 func (f *NewTokenFrame) Len() int { return 1 + vl(uint64(len(f.Token))) + len(f.Token) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *NewTokenFrame) Append(b []byte) []byte {
 	return append(AppendVarint(append(b, byte(FrameNewToken)), uint64(len(f.Token))), f.Token...)
 }
@@ -460,10 +532,12 @@ func StreamOverhead(id, offset uint64, dataLen int, omitLen bool) int {
 	return n
 }
 
+// Len returns the encoded length in bytes.
 func (f *StreamFrame) Len() int {
 	return StreamOverhead(f.StreamID, f.Offset, len(f.Data), f.OmitLen) + len(f.Data)
 }
 
+// Append appends the encoded frame to b and returns it.
 func (f *StreamFrame) Append(b []byte) []byte {
 	t := byte(FrameStream)
 	if f.Offset != 0 {
@@ -523,7 +597,10 @@ func parseStreamBody(r *reader) StreamFrame {
 // MaxDataFrame is MAX_DATA (§19.9) and DataBlockedFrame DATA_BLOCKED (§19.12).
 type MaxDataFrame struct{ Max uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *MaxDataFrame) Len() int { return 1 + vl(f.Max) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *MaxDataFrame) Append(b []byte) []byte {
 	return AppendVarint(append(b, byte(FrameMaxData)), f.Max)
 }
@@ -541,7 +618,10 @@ func ParseMaxData(b []byte) (MaxDataFrame, int, error) {
 // DataBlockedFrame is DATA_BLOCKED (RFC 9000 §19.12).
 type DataBlockedFrame struct{ Limit uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *DataBlockedFrame) Len() int { return 1 + vl(f.Limit) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *DataBlockedFrame) Append(b []byte) []byte {
 	return AppendVarint(append(b, byte(FrameDataBlocked)), f.Limit)
 }
@@ -559,7 +639,10 @@ func ParseDataBlocked(b []byte) (DataBlockedFrame, int, error) {
 // MaxStreamDataFrame is MAX_STREAM_DATA (RFC 9000 §19.10).
 type MaxStreamDataFrame struct{ StreamID, Max uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *MaxStreamDataFrame) Len() int { return 1 + vl(f.StreamID) + vl(f.Max) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *MaxStreamDataFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(append(b, byte(FrameMaxStreamData)), f.StreamID), f.Max)
 }
@@ -577,7 +660,10 @@ func ParseMaxStreamData(b []byte) (MaxStreamDataFrame, int, error) {
 // StreamDataBlockedFrame is STREAM_DATA_BLOCKED (RFC 9000 §19.13).
 type StreamDataBlockedFrame struct{ StreamID, Limit uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *StreamDataBlockedFrame) Len() int { return 1 + vl(f.StreamID) + vl(f.Limit) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *StreamDataBlockedFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(append(b, byte(FrameStreamDataBlocked)), f.StreamID), f.Limit)
 }
@@ -599,7 +685,10 @@ type MaxStreamsFrame struct {
 	Max uint64
 }
 
+// Len returns the encoded length in bytes.
 func (f *MaxStreamsFrame) Len() int { return 1 + vl(f.Max) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *MaxStreamsFrame) Append(b []byte) []byte {
 	t := FrameMaxStreamsBidi
 	if f.Uni {
@@ -632,7 +721,10 @@ type StreamsBlockedFrame struct {
 	Limit uint64
 }
 
+// Len returns the encoded length in bytes.
 func (f *StreamsBlockedFrame) Len() int { return 1 + vl(f.Limit) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *StreamsBlockedFrame) Append(b []byte) []byte {
 	t := FrameStreamsBlockedBidi
 	if f.Uni {
@@ -669,6 +761,7 @@ func (f *NewConnectionIDFrame) typ() FrameType {
 	return FrameNewConnectionID
 }
 
+// Len returns the encoded length in bytes.
 func (f *NewConnectionIDFrame) Len() int {
 	n := vl(uint64(f.typ())) + vl(f.Seq) + vl(f.RetirePriorTo) + 1 + len(f.CID) + ResetTokenLen
 	if f.Multipath {
@@ -677,6 +770,7 @@ func (f *NewConnectionIDFrame) Len() int {
 	return n
 }
 
+// Append appends the encoded frame to b and returns it.
 func (f *NewConnectionIDFrame) Append(b []byte) []byte {
 	b = AppendVarint(b, uint64(f.typ()))
 	if f.Multipath {
@@ -739,6 +833,7 @@ func (f *RetireConnectionIDFrame) typ() FrameType {
 	return FrameRetireConnectionID
 }
 
+// Len returns the encoded length in bytes.
 func (f *RetireConnectionIDFrame) Len() int {
 	n := vl(uint64(f.typ())) + vl(f.Seq)
 	if f.Multipath {
@@ -747,6 +842,7 @@ func (f *RetireConnectionIDFrame) Len() int {
 	return n
 }
 
+// Append appends the encoded frame to b and returns it.
 func (f *RetireConnectionIDFrame) Append(b []byte) []byte {
 	b = AppendVarint(b, uint64(f.typ()))
 	if f.Multipath {
@@ -778,7 +874,10 @@ type PathChallengeFrame struct {
 	Data     [8]byte
 }
 
+// Len returns the encoded length in bytes.
 func (f *PathChallengeFrame) Len() int { return 9 }
+
+// Append appends the encoded frame to b and returns it.
 func (f *PathChallengeFrame) Append(b []byte) []byte {
 	t := FramePathChallenge
 	if f.Response {
@@ -811,6 +910,7 @@ type ConnectionCloseFrame struct {
 	Reason      []byte
 }
 
+// Len returns the encoded length in bytes.
 func (f *ConnectionCloseFrame) Len() int {
 	n := 1 + vl(f.Code) + vl(uint64(len(f.Reason))) + len(f.Reason)
 	if !f.Application {
@@ -819,6 +919,7 @@ func (f *ConnectionCloseFrame) Len() int {
 	return n
 }
 
+// Append appends the encoded frame to b and returns it.
 func (f *ConnectionCloseFrame) Append(b []byte) []byte {
 	t := FrameConnectionClose
 	if f.Application {
@@ -868,7 +969,10 @@ func DatagramOverhead(dataLen int, omitLen bool) int {
 	return 1 + vl(uint64(dataLen))
 }
 
+// Len returns the encoded length in bytes.
 func (f *DatagramFrame) Len() int { return DatagramOverhead(len(f.Data), f.OmitLen) + len(f.Data) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *DatagramFrame) Append(b []byte) []byte {
 	if f.OmitLen {
 		b = append(b, byte(FrameDatagram))
@@ -910,10 +1014,12 @@ type AckFrequencyFrame struct {
 	ReorderingThreshold   uint64
 }
 
+// Len returns the encoded length in bytes.
 func (f *AckFrequencyFrame) Len() int {
 	return 2 + vl(f.Seq) + vl(f.AckElicitingThreshold) + vl(f.RequestMaxAckDelay) + vl(f.ReorderingThreshold)
 }
 
+// Append appends the encoded frame to b and returns it.
 func (f *AckFrequencyFrame) Append(b []byte) []byte {
 	b = AppendVarint(b, uint64(FrameAckFrequency))
 	b = AppendVarint(AppendVarint(b, f.Seq), f.AckElicitingThreshold)
@@ -938,7 +1044,10 @@ func ParseAckFrequency(b []byte) (AckFrequencyFrame, int, error) {
 // PathAbandonFrame is PATH_ABANDON (multipath).
 type PathAbandonFrame struct{ PathID, Code uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *PathAbandonFrame) Len() int { return 2 + vl(f.PathID) + vl(f.Code) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *PathAbandonFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(AppendVarint(b, uint64(FramePathAbandon)), f.PathID), f.Code)
 }
@@ -961,7 +1070,10 @@ type PathStatusFrame struct {
 	Seq       uint64
 }
 
+// Len returns the encoded length in bytes.
 func (f *PathStatusFrame) Len() int { return 2 + vl(f.PathID) + vl(f.Seq) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *PathStatusFrame) Append(b []byte) []byte {
 	t := FramePathStatusBackup
 	if f.Available {
@@ -986,7 +1098,10 @@ type MaxPathIDFrame struct {
 	PathID  uint64
 }
 
+// Len returns the encoded length in bytes.
 func (f *MaxPathIDFrame) Len() int { return 2 + vl(f.PathID) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *MaxPathIDFrame) Append(b []byte) []byte {
 	t := FrameMaxPathID
 	if f.Blocked {
@@ -1008,7 +1123,10 @@ func ParseMaxPathID(b []byte) (MaxPathIDFrame, int, error) {
 // PathCIDsBlockedFrame is PATH_CIDS_BLOCKED (multipath).
 type PathCIDsBlockedFrame struct{ PathID, NextSeq uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *PathCIDsBlockedFrame) Len() int { return 2 + vl(f.PathID) + vl(f.NextSeq) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *PathCIDsBlockedFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(AppendVarint(b, uint64(FramePathCIDsBlocked)), f.PathID), f.NextSeq)
 }
@@ -1027,8 +1145,8 @@ func ParsePathCIDsBlocked(b []byte) (PathCIDsBlockedFrame, int, error) {
 // ADD_ADDRESS (Seq is the sequence number) and REACH_OUT (Seq is the
 // round), and OBSERVED_ADDRESS of address discovery. Kind is the IPv4
 // type of the pair (FrameAddAddressIPv4, FrameReachOutIPv4 or
-// FrameObservedAddressIPv4); Append picks the IPv6 type for an address
-// that is not IPv4.
+// FrameObservedAddressIPv4; the IPv6 type is accepted as the same
+// kind); Append picks the type of the pair by the address family.
 type AddressFrame struct {
 	Kind FrameType
 	Seq  uint64
@@ -1037,12 +1155,15 @@ type AddressFrame struct {
 
 func (f *AddressFrame) typ() FrameType {
 	if f.Addr.Addr().Is4() {
-		return f.Kind
+		return f.Kind &^ 1
 	}
-	return f.Kind + 1
+	return f.Kind | 1
 }
 
+// Len returns the encoded length in bytes.
 func (f *AddressFrame) Len() int { return vl(uint64(f.typ())) + vl(f.Seq) + addrLen(f.Addr) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *AddressFrame) Append(b []byte) []byte {
 	return appendAddrPort(AppendVarint(AppendVarint(b, uint64(f.typ())), f.Seq), f.Addr)
 }
@@ -1070,7 +1191,10 @@ func parseAddressBody(r *reader) AddressFrame {
 // RemoveAddressFrame is the QNT REMOVE_ADDRESS frame.
 type RemoveAddressFrame struct{ Seq uint64 }
 
+// Len returns the encoded length in bytes.
 func (f *RemoveAddressFrame) Len() int { return vl(uint64(FrameRemoveAddress)) + vl(f.Seq) }
+
+// Append appends the encoded frame to b and returns it.
 func (f *RemoveAddressFrame) Append(b []byte) []byte {
 	return AppendVarint(AppendVarint(b, uint64(FrameRemoveAddress)), f.Seq)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -134,6 +135,18 @@ func TestFrameErrors(t *testing.T) {
 	}
 }
 
+func TestAddressFrameKind(t *testing.T) {
+	for _, kind := range []FrameType{FrameAddAddressIPv4, FrameAddAddressIPv6} {
+		for _, a := range []string{"10.0.0.1:5", "[::1]:5"} {
+			f := AddressFrame{Kind: kind, Seq: 1, Addr: netip.MustParseAddrPort(a)}
+			got, _, err := ParseAddress(f.Append(nil))
+			if err != nil || got.Kind != FrameAddAddressIPv4 || got.Addr != f.Addr {
+				t.Errorf("kind %#x addr %s: %+v %v", uint64(kind), a, got, err)
+			}
+		}
+	}
+}
+
 func TestFrameAllowed(t *testing.T) {
 	for _, c := range []struct {
 		t    FrameType
@@ -170,6 +183,12 @@ func TestFrameIter(t *testing.T) {
 	it := NewFrameIter(payload)
 	got := 0
 	for it.Next() {
+		if s := it.Frame().String(); s == "" || strings.Contains(s, "%!") {
+			t.Errorf("String of %v: %q", it.Frame().Type, s)
+		}
+		if b := it.Bytes(); len(b) == 0 || !bytes.Equal(b, AppendFrame(nil, it.Frame())) && it.Frame().Type != FramePadding {
+			t.Errorf("Bytes of %v: %x", it.Frame().Type, b)
+		}
 		got++
 	}
 	if it.Err() != nil || got != n || it.Offset() != len(payload) {
@@ -258,5 +277,45 @@ func BenchmarkAppendPacket(b *testing.B) {
 		for i := range frames {
 			out = AppendFrame(out, &frames[i])
 		}
+	}
+}
+
+func TestAckFitTo(t *testing.T) {
+	ranges := make([]AckRange, 100)
+	for i := range ranges {
+		top := uint64(100000 - 1000*i)
+		ranges[i] = AckRange{Smallest: top - 10, Largest: top}
+	}
+	f := AckFrame{Delay: 5, Ranges: ranges}
+	full := f.Len()
+	if !f.FitTo(full) || len(f.Ranges) != 100 {
+		t.Fatal("FitTo(full length) dropped ranges")
+	}
+	if !f.FitTo(full/2) || f.Len() > full/2 || len(f.Ranges) >= 100 || f.Ranges[0] != ranges[0] {
+		t.Fatalf("FitTo(%d): %d ranges, %d bytes", full/2, len(f.Ranges), f.Len())
+	}
+	for n := 0; n <= full+1; n++ {
+		h := AckFrame{Delay: 5, Ranges: ranges}
+		ok := h.FitTo(n)
+		if ok && (h.Len() > n || (len(h.Ranges) < 100 && (&AckFrame{Delay: 5, Ranges: ranges[:len(h.Ranges)+1]}).Len() <= n)) {
+			t.Fatalf("FitTo(%d): %d ranges of %d bytes, not the most that fit", n, len(h.Ranges), h.Len())
+		}
+		if !ok && (&AckFrame{Delay: 5, Ranges: ranges[:1]}).Len() <= n {
+			t.Fatalf("FitTo(%d) failed though one range fits", n)
+		}
+	}
+	g := AckFrame{Ranges: ranges[:3]}
+	if g.FitTo(3) || len(g.Ranges) != 3 {
+		t.Error("FitTo below one range succeeded or changed the ranges")
+	}
+	var b Builder
+	b.Reset(make([]byte, 0, 200), 200)
+	b.StartShort(make([]byte, 8), 1, 1, false, false, 16)
+	h := AckFrame{Ranges: ranges}
+	if !b.AddAck(&h) || len(h.Ranges) == 100 {
+		t.Fatalf("AddAck in 200 bytes kept %d ranges", len(h.Ranges))
+	}
+	if _, ok := b.Finish(0); !ok || len(b.Datagram()) > 200 {
+		t.Fatalf("datagram %d bytes", len(b.Datagram()))
 	}
 }

@@ -47,6 +47,34 @@ type Frame struct {
 // bytes consumed. An unknown type is an error (RFC 9000 §12.4:
 // FRAME_ENCODING_ERROR).
 func ParseFrame(b []byte, f *Frame) (int, error) {
+	// Fast paths for the frames of bulk transfer: one-byte types parsed
+	// once, straight into f.
+	if len(b) > 0 {
+		switch t := FrameType(b[0]); {
+		case t.IsStream():
+			f.Type = FrameStream
+			if n, ok := parseStreamFast(b, t, &f.Stream); ok {
+				return n, nil
+			}
+			r := reader{b: b, off: 1, typ: t}
+			f.Stream = parseStreamBody(&r)
+			return r.off, r.err
+		case t == FrameAck || t == FrameAckECN:
+			r := reader{b: b, off: 1, typ: t}
+			f.Type = t
+			f.Ack = parseAckBody(&r, f.ackBuf)
+			if cap(f.Ack.Ranges) > cap(f.ackBuf) {
+				f.ackBuf = f.Ack.Ranges[:0]
+			}
+			return r.off, r.err
+		}
+	}
+	return parseFrameSlow(b, f)
+}
+
+// parseFrameSlow is ParseFrame for all types; kept apart so that the
+// fast paths above do not pay for its large stack frame.
+func parseFrameSlow(b []byte, f *Frame) (int, error) {
 	t, _, err := parseType(b)
 	if err != nil {
 		return 0, err
@@ -258,10 +286,11 @@ func (f *Frame) Len() int {
 // It does not allocate per frame. Frame data references the payload; the
 // returned *Frame is overwritten by the next call of Next.
 type FrameIter struct {
-	b   []byte
-	off int
-	f   Frame
-	err error
+	b     []byte
+	start int
+	off   int
+	f     Frame
+	err   error
 }
 
 // NewFrameIter returns an iterator over the frames of payload.
@@ -273,7 +302,7 @@ func NewFrameIter(payload []byte) *FrameIter {
 
 // Reset restarts the iterator on a new payload, keeping its buffers.
 func (it *FrameIter) Reset(payload []byte) {
-	it.b, it.off, it.err = payload, 0, nil
+	it.b, it.start, it.off, it.err = payload, 0, 0, nil
 }
 
 // Next parses the next frame. It returns false at the end of the payload
@@ -287,6 +316,7 @@ func (it *FrameIter) Next() bool {
 		it.err = err
 		return false
 	}
+	it.start = it.off
 	it.off += n
 	return true
 }
@@ -294,8 +324,45 @@ func (it *FrameIter) Next() bool {
 // Frame returns the frame Next parsed.
 func (it *FrameIter) Frame() *Frame { return &it.f }
 
+// Bytes returns the encoding of the current frame (a slice of the
+// payload), for logs or for keeping it as it was received.
+func (it *FrameIter) Bytes() []byte { return it.b[it.start:it.off] }
+
 // Offset returns the payload offset after the current frame.
 func (it *FrameIter) Offset() int { return it.off }
 
 // Err returns the parse error that stopped the iteration, if any.
 func (it *FrameIter) Err() error { return it.err }
+
+// parseStreamFast parses a well-formed STREAM frame with straight-line
+// code; on anything unusual (truncation, limits) it reports false and the
+// checked parser runs instead, to produce the error.
+func parseStreamFast(b []byte, t FrameType, f *StreamFrame) (int, bool) {
+	off := 1
+	id, n, err := ParseVarint(b[off:])
+	if err != nil {
+		return 0, false
+	}
+	off += n
+	var offset uint64
+	if t&0x04 != 0 {
+		if offset, n, err = ParseVarint(b[off:]); err != nil {
+			return 0, false
+		}
+		off += n
+	}
+	var l uint64
+	if t&0x02 != 0 {
+		if l, n, err = ParseVarint(b[off:]); err != nil || l > uint64(len(b)-off-n) {
+			return 0, false
+		}
+		off += n
+	} else {
+		l = uint64(len(b) - off)
+	}
+	if offset+l > MaxVarint {
+		return 0, false
+	}
+	*f = StreamFrame{StreamID: id, Offset: offset, Data: b[off : off+int(l)], Fin: t&0x01 != 0, OmitLen: t&0x02 == 0}
+	return off + int(l), true
+}

@@ -87,6 +87,7 @@ var frameNames = map[FrameType]string{
 	FrameObservedAddressIPv4: "OBSERVED_ADDRESS", FrameObservedAddressIPv6: "OBSERVED_ADDRESS",
 }
 
+// String returns the name.
 func (t FrameType) String() string {
 	if t.IsStream() {
 		return "STREAM"

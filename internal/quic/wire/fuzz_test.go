@@ -33,6 +33,13 @@ func FuzzFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var f1 Frame
 		n, err := ParseFrame(b, &f1)
+		if len(b) > 0 && FrameType(b[0]).IsStream() {
+			// The fast path agrees with the checked parser.
+			s, sn, serr := ParseStream(b)
+			if (serr == nil) != (err == nil) || (err == nil && (sn != n || !reflect.DeepEqual(s, f1.Stream))) {
+				t.Fatalf("STREAM fast path %+v %d %v, checked %+v %d %v", f1.Stream, n, err, s, sn, serr)
+			}
+		}
 		if err != nil {
 			return
 		}
@@ -55,6 +62,7 @@ func FuzzFrame(f *testing.F) {
 		if enc2 := AppendFrame(nil, &f2); !bytes.Equal(enc, enc2) {
 			t.Fatalf("encoding changed: %x %x", enc, enc2)
 		}
+		_ = f1.String() // never panics
 		if f1.Len() != len(enc) {
 			t.Fatalf("Len %d, encoded %d", f1.Len(), len(enc))
 		}
@@ -74,6 +82,9 @@ func FuzzFrameIter(f *testing.F) {
 		it.Reset(b)
 		last := 0
 		for it.Next() {
+			if raw := it.Bytes(); len(raw) != it.Offset()-last {
+				t.Fatalf("Bytes %d, frame spans %d", len(raw), it.Offset()-last)
+			}
 			if it.Offset() <= last || it.Offset() > len(b) {
 				t.Fatalf("offset %d after %d of %d", it.Offset(), last, len(b))
 			}

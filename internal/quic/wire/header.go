@@ -49,6 +49,7 @@ const (
 	PacketUnknownVersion
 )
 
+// String returns the name.
 func (t PacketType) String() string {
 	switch t {
 	case PacketInitial:
@@ -116,6 +117,25 @@ type Header struct {
 	Len int
 }
 
+// String describes the header for debug logs.
+func (h *Header) String() string {
+	switch h.Type {
+	case Packet1RTT:
+		return fmt.Sprintf("1-RTT dcid=%x len=%d", h.DstCID, h.Len)
+	case PacketVersionNegotiation:
+		return fmt.Sprintf("VersionNegotiation dcid=%x scid=%x versions=%d", h.DstCID, h.SrcCID, len(h.SupportedVersions)/4)
+	case PacketRetry:
+		return fmt.Sprintf("Retry dcid=%x scid=%x token=%d", h.DstCID, h.SrcCID, len(h.Token))
+	case PacketUnknownVersion:
+		return fmt.Sprintf("version %#x dcid=%x scid=%x len=%d", h.Version, h.DstCID, h.SrcCID, h.Len)
+	}
+	s := fmt.Sprintf("%v dcid=%x scid=%x len=%d", h.Type, h.DstCID, h.SrcCID, h.Len)
+	if h.Type == PacketInitial {
+		s += fmt.Sprintf(" token=%d", len(h.Token))
+	}
+	return s
+}
+
 // FixedBit reports whether the QUIC bit (0x40) is set. RFC 9000 requires
 // it unless the peer sent grease_quic_bit (RFC 9287).
 func (h *Header) FixedBit() bool { return h.FirstByte&0x40 != 0 }
@@ -133,7 +153,10 @@ type HeaderError struct {
 	Err   error
 }
 
+// Error describes the error.
 func (e *HeaderError) Error() string { return "wire: packet header: " + e.Field + ": " + e.Err.Error() }
+
+// Unwrap returns the underlying error.
 func (e *HeaderError) Unwrap() error { return e.Err }
 
 func hdrErr(field string, err error) error { return &HeaderError{Field: field, Err: err} }
@@ -313,6 +336,9 @@ func (h *LongHeader) Len(pnLen int) int {
 // known. It panics on a connection ID longer than 20 bytes or a bad pnLen.
 func (h *LongHeader) Append(b []byte, pn uint64, pnLen int) (out []byte, lengthOff int) {
 	checkPNLen(pnLen)
+	if h.Type != PacketInitial && h.Type != Packet0RTT && h.Type != PacketHandshake {
+		panic("wire: LongHeader.Append of a " + h.Type.String() + " packet (Retry and Version Negotiation have their own Append functions)")
+	}
 	if len(h.DstCID) > MaxConnIDLen || len(h.SrcCID) > MaxConnIDLen {
 		panic("wire: connection ID longer than 20 bytes")
 	}
@@ -417,10 +443,12 @@ func AppendPacketNumber(b []byte, pn uint64, n int) []byte {
 	}
 }
 
-// ReadPacketNumber reads an n-byte truncated packet number from b.
+// ReadPacketNumber reads an n-byte truncated packet number from b (fewer
+// bytes if b is shorter: after header protection was removed, which needs
+// more than the packet number, it never is).
 func ReadPacketNumber(b []byte, n int) uint64 {
 	var v uint64
-	for i := range n {
+	for i := range min(n, len(b)) {
 		v = v<<8 | uint64(b[i])
 	}
 	return v

@@ -35,6 +35,7 @@ const (
 	TPInitialMaxPathID               TransportParameterID = 0x3e           // multipath draft-18
 	TPMinAckDelay                    TransportParameterID = 0xff04de1b     // ack-frequency draft
 	TPN0NATTraversal                 TransportParameterID = 0x3d7f91120401 // QNT
+	TPObservedAddress                TransportParameterID = 0x9f81a176     // address discovery (QAD)
 )
 
 var tpNames = map[TransportParameterID]string{
@@ -49,9 +50,10 @@ var tpNames = map[TransportParameterID]string{
 	TPInitialSourceCID: "initial_source_connection_id", TPRetrySourceCID: "retry_source_connection_id",
 	TPMaxDatagramFrameSize: "max_datagram_frame_size", TPGreaseQUICBit: "grease_quic_bit",
 	TPInitialMaxPathID: "initial_max_path_id", TPMinAckDelay: "min_ack_delay",
-	TPN0NATTraversal: "n0_nat_traversal",
+	TPN0NATTraversal: "n0_nat_traversal", TPObservedAddress: "address_discovery",
 }
 
+// String returns the name.
 func (id TransportParameterID) String() string {
 	if s, ok := tpNames[id]; ok {
 		return s
@@ -126,7 +128,24 @@ type TransportParameters struct {
 	// NATTraversal is QNT's limit of remote candidate addresses; 0 means
 	// the extension is not offered.
 	NATTraversal uint8
+	// AddressDiscovery is the role in QUIC address discovery
+	// (draft-seemann-quic-address-discovery, as noq does it; iroh's relays
+	// use it for QAD, endpoint connections do not send it).
+	AddressDiscovery AddressDiscoveryRole
 }
+
+// AddressDiscoveryRole says whether an endpoint reports observed
+// addresses (OBSERVED_ADDRESS frames) to its peer, wants them reported,
+// or both. The zero value is off: the parameter is not sent.
+type AddressDiscoveryRole uint8
+
+// Address discovery roles; on the wire the value is the role minus one.
+const (
+	AddressDiscoveryOff AddressDiscoveryRole = iota
+	AddressDiscoverySendOnly
+	AddressDiscoveryReceiveOnly
+	AddressDiscoveryBoth
+)
 
 // NewTransportParameters returns parameters holding the RFC 9000
 // defaults, which is what an empty encoding decodes to.
@@ -146,10 +165,12 @@ type TransportParameterError struct {
 	Err error
 }
 
+// Error describes the error.
 func (e *TransportParameterError) Error() string {
 	return "wire: transport parameter " + e.ID.String() + ": " + e.Err.Error()
 }
 
+// Unwrap returns the underlying error.
 func (e *TransportParameterError) Unwrap() error { return e.Err }
 
 func tpErr(id TransportParameterID, format string, args ...any) error {
@@ -303,8 +324,23 @@ func (p *TransportParameters) appendOne(b []byte, id TransportParameterID) []byt
 		if p.NATTraversal != 0 {
 			return appendTPBytes(b, id, []byte{p.NATTraversal})
 		}
+	case TPObservedAddress:
+		if p.AddressDiscovery != AddressDiscoveryOff {
+			return appendTPVarint(b, id, uint64(p.AddressDiscovery-1))
+		}
 	}
 	return b
+}
+
+// Validate checks p by the rules ParseTransportParameters applies to a
+// peer's parameters, as the peer will: fromServer says p is a server's.
+func (p *TransportParameters) Validate(fromServer bool) error {
+	b := p.Append(nil)
+	if len(b) > MaxTransportParametersLen {
+		return ErrTransportParametersTooLong
+	}
+	_, err := ParseTransportParameters(b, fromServer)
+	return err
 }
 
 // ParseTransportParameters decodes and validates the parameters sent by
@@ -358,7 +394,7 @@ var tpOrderIndexTable = [...]TransportParameterID{
 	TPInitialMaxStreamDataUni, TPInitialMaxStreamsBidi, TPInitialMaxStreamsUni, TPAckDelayExponent,
 	TPMaxAckDelay, TPDisableActiveMigration, TPPreferredAddress, TPActiveConnectionIDLimit,
 	TPInitialSourceCID, TPRetrySourceCID, TPMaxDatagramFrameSize, TPInitialMaxPathID,
-	TPGreaseQUICBit, TPMinAckDelay, TPN0NATTraversal,
+	TPGreaseQUICBit, TPMinAckDelay, TPN0NATTraversal, TPObservedAddress,
 }
 
 func tpIndex(id TransportParameterID) (int, bool) {
@@ -492,6 +528,11 @@ func (p *TransportParameters) setVarint(id TransportParameterID, x uint64) error
 			return fmt.Errorf("%d exceeds 2^32-1", x)
 		}
 		p.HasInitialMaxPathID, p.InitialMaxPathID = true, x
+	case TPObservedAddress:
+		if x > 2 {
+			return fmt.Errorf("role %d is not 0, 1 or 2", x)
+		}
+		p.AddressDiscovery = AddressDiscoveryRole(x + 1)
 	}
 	return nil
 }

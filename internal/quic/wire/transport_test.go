@@ -1,6 +1,7 @@
 package wire
 
 import (
+	"bytes"
 	"encoding/hex"
 	"errors"
 	"math/rand/v2"
@@ -109,6 +110,7 @@ func TestTransportParametersServer(t *testing.T) {
 	}
 	p.DisableActiveMigration = true
 	p.GreaseQUICBit = true
+	p.AddressDiscovery = AddressDiscoveryBoth
 	p.AckDelayExponent = 20
 	p.MaxAckDelay = 1<<14 - 1
 	got, err := ParseTransportParameters(p.Append(nil), true)
@@ -117,6 +119,31 @@ func TestTransportParametersServer(t *testing.T) {
 	}
 	if _, err := ParseTransportParameters(p.Append(nil), false); err == nil {
 		t.Error("server-only parameters accepted from a client")
+	}
+	if p.Validate(true) != nil || p.Validate(false) == nil {
+		t.Error("Validate")
+	}
+	bad := NewTransportParameters()
+	bad.ActiveConnectionIDLimit = 1
+	var te *TransportParameterError
+	if err := bad.Validate(false); !errors.As(err, &te) || te.ID != TPActiveConnectionIDLimit {
+		t.Errorf("Validate of active_connection_id_limit 1: %v", err)
+	}
+}
+
+func TestAddressDiscoveryRole(t *testing.T) {
+	for role, wire := range map[AddressDiscoveryRole]byte{AddressDiscoverySendOnly: 0, AddressDiscoveryReceiveOnly: 1, AddressDiscoveryBoth: 2} {
+		p := NewTransportParameters()
+		p.AddressDiscovery = role
+		b := p.Append(nil)
+		// The ID needs an 8-byte varint; the value is the role minus one.
+		if want := []byte{0xc0, 0, 0, 0, 0x9f, 0x81, 0xa1, 0x76, 1, wire}; !bytes.Equal(b, want) {
+			t.Errorf("role %d encodes as %x, want %x", role, b, want)
+		}
+		got, err := ParseTransportParameters(b, false)
+		if err != nil || got.AddressDiscovery != role {
+			t.Errorf("role %d: %v %v", role, got.AddressDiscovery, err)
+		}
 	}
 }
 
@@ -147,6 +174,7 @@ func TestTransportParametersErrors(t *testing.T) {
 		{"min_ack_delay over max_ack_delay", enc(TPMinAckDelay, vi(25001)), TPMinAckDelay},
 		{"disable_active_migration with value", enc(TPDisableActiveMigration, []byte{1}), TPDisableActiveMigration},
 		{"length past end", []byte{0x01, 0x04, 0x01}, TPMaxIdleTimeout},
+		{"address discovery role 3", enc(TPObservedAddress, vi(3)), TPObservedAddress},
 	} {
 		_, err := ParseTransportParameters(c.b, false)
 		var te *TransportParameterError

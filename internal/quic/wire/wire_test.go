@@ -106,6 +106,9 @@ func TestHeaderRFC9001(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if s := h.String(); s != "Initial dcid=8394c8f03e515708 scid= len=1200 token=0" {
+		t.Errorf("String: %q", s)
+	}
 	if h.Type != PacketInitial || h.Version != Version1 || hex.EncodeToString(h.DstCID) != "8394c8f03e515708" ||
 		len(h.SrcCID) != 0 || len(h.Token) != 0 || h.PNOffset != 18 || h.Len != 1200 {
 		t.Errorf("A.2 header: %+v", h)
@@ -232,3 +235,81 @@ func BenchmarkDecodePacketNumber(b *testing.B) {
 }
 
 var _ = strconv.Itoa
+
+func TestStatelessReset(t *testing.T) {
+	tok := [16]byte{1, 2, 3}
+	if _, err := AppendStatelessReset(nil, tok, 20); err == nil {
+		t.Error("20-byte reset accepted")
+	}
+	for _, size := range []int{21, 43, 1200} {
+		b, err := AppendStatelessReset([]byte{9}, tok, size)
+		if err != nil || len(b) != size+1 {
+			t.Fatalf("size %d: %d bytes, %v", size, len(b), err)
+		}
+		d := b[1:]
+		got, ok := StatelessResetToken(d)
+		if !ok || got != tok || d[0]&0xc0 != 0x40 {
+			t.Errorf("size %d: token %x %v, first byte %#x", size, got, ok, d[0])
+		}
+		if h, err := ParseHeader(d, 8); err != nil || h.Type != Packet1RTT {
+			t.Errorf("a reset does not parse as a short header: %v", err)
+		}
+	}
+	if _, ok := StatelessResetToken(make([]byte, 20)); ok {
+		t.Error("20-byte datagram taken for a reset")
+	}
+}
+
+func TestPaddingLen(t *testing.T) {
+	for n := range 40 {
+		for tail := range 3 {
+			b := make([]byte, n+tail)
+			if tail > 0 {
+				b[n] = 1
+			}
+			if got := PaddingLen(b); got != n {
+				t.Fatalf("PaddingLen of %d zeros then %d bytes = %d", n, tail, got)
+			}
+		}
+	}
+}
+
+func BenchmarkPaddingLen(b *testing.B) {
+	p := make([]byte, 917)
+	for b.Loop() {
+		PaddingLen(p)
+	}
+}
+
+func TestHeaderNoAllocs(t *testing.T) {
+	lh := LongHeader{Type: PacketInitial, Version: Version1, DstCID: make([]byte, 20), SrcCID: make([]byte, 8)}
+	d, off := lh.Append(nil, 0, 2)
+	d = append(d, make([]byte, 1200-len(d))...)
+	PutVarint2(d[off:], uint64(len(d)-off-2))
+	d = AppendShortHeader(d, make([]byte, 8), 5, 2, false, false)
+	d = append(d, make([]byte, 40)...)
+	dst := make([][]byte, 0, 4)
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := ParseDstCID(d, 8); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ParseHeader(d, 8); err != nil {
+			t.Fatal(err)
+		}
+		if p, err := SplitCoalesced(dst[:0], d, 8); err != nil || len(p) != 2 {
+			t.Fatal(len(p), err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("%v allocs per datagram", allocs)
+	}
+}
+
+func BenchmarkParseHeader(b *testing.B) {
+	d := AppendShortHeader(nil, make([]byte, 8), 5, 2, false, false)
+	d = append(d, make([]byte, 1400)...)
+	b.ReportAllocs()
+	for b.Loop() {
+		ParseHeader(d, 8)
+	}
+}
