@@ -26,26 +26,15 @@ type QUICSocket struct {
 
 var _ transport.Socket = (*QUICSocket)(nil)
 
-// quicSockBuf is the UDP socket buffer size (each way) under our QUIC:
-// the kernel's usual default, as the driver's own UDPSocket has. The 7 MiB
-// New asks for (for quic-go) let our congestion control fill the kernel
-// queue on loopback: disco RTTs of 40-400 ms, and 256 MiB over one stream
-// at 52-68 MB/s against 188-217 MB/s with this size (BenchmarkQUICStream,
-// same run, on a loaded 2-core machine); with the core's later timer
-// fixes the gap narrowed (194-275 against 278-333 MB/s). Callers may
-// still SetReadBuffer/SetWriteBuffer afterwards.
-const quicSockBuf = 212992
-
 // QUICSocket returns the Conn as a transport.Socket (the same one on
 // every call). From now on the goroutine calling ReadBatch reads the
 // first UDP socket itself, with no hand-off to another goroutine; the
-// other socket and the relays still deliver through the queue. It sets
-// the UDP socket buffers to quicSockBuf. Closing the socket (which
-// transport.Transport.Close does) closes the Conn.
+// other socket and the relays still deliver through the queue. The UDP
+// socket buffers stay as New set them (7 MiB asked, like the driver's own
+// 8 MiB). Closing the socket (which transport.Transport.Close does)
+// closes the Conn.
 func (c *Conn) QUICSocket() *QUICSocket {
 	c.quicOnce.Do(func() {
-		_ = c.SetReadBuffer(quicSockBuf)
-		_ = c.SetWriteBuffer(quicSockBuf)
 		s := &QUICSocket{c: c, pc: c.pc4}
 		if s.pc == nil {
 			s.pc = c.pc6

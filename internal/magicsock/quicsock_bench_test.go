@@ -16,8 +16,7 @@ import (
 
 // BenchmarkQUICStream moves 256 MiB over one stream of our QUIC between
 // two transports in this process, on loopback: over two magic sockets
-// with a direct path (magicsock, and magicsock-bigbuf with the 7 MiB
-// socket buffers magicsock asks for quic-go), and over plain UDP sockets (udp, the
+// with a direct path (magicsock), and over plain UDP sockets (udp, the
 // baseline), in the same run. MB/s is the figure to compare.
 //
 //	go test -run X -bench QUICStream -benchtime 3x ./internal/magicsock
@@ -27,26 +26,11 @@ func BenchmarkQUICStream(b *testing.B) {
 		client, server := dial(b, a, s, endpointaddr.Addr{ID: s.sk.Public(), Direct: s.sock.LocalAddrs()})
 		benchStream(b, client, server)
 	})
-	// The same with the large socket buffers New asks for (for quic-go)
-	// instead of those QUICSocket sets: with our QUIC on loopback they add
-	// queueing delay.
-	b.Run("magicsock-bigbuf", func(b *testing.B) {
-		a, s := newEndpoint(b, sockMode{}), newEndpoint(b, sockMode{})
-		for _, e := range []*endpoint{a, s} {
-			e.sock.SetReadBuffer(bigSockBuf)
-			e.sock.SetWriteBuffer(bigSockBuf)
-		}
-		client, server := dial(b, a, s, endpointaddr.Addr{ID: s.sk.Public(), Direct: s.sock.LocalAddrs()})
-		benchStream(b, client, server)
-	})
 	b.Run("udp", func(b *testing.B) {
 		client, server := udpPair(b)
 		benchStream(b, client, server)
 	})
 }
-
-// bigSockBuf is the buffer size magicsock.New asks for.
-const bigSockBuf = 7 << 20
 
 // udpPair dials between two transports on plain UDP sockets.
 func udpPair(b *testing.B) (client, server *transport.Conn) {
