@@ -79,6 +79,14 @@ const rxQueueLen = 256
 // others are held until a disco ping names their sender. It owns b. It
 // runs on a socket's read goroutine.
 func (c *Conn) splitRead(b *rxBatch, n, gso int, ecn uint8, src netip.AddrPort) {
+	if c.routeRead(b, n, gso, ecn, src) {
+		c.queue(b, true)
+	}
+}
+
+// routeRead does splitRead's work but for queueing: it reports whether b
+// holds QUIC packets for the caller, and releases b if not.
+func (c *Conn) routeRead(b *rxBatch, n, gso int, ecn uint8, src netip.AddrPort) bool {
 	if gso <= 0 || gso > n {
 		gso = n
 	}
@@ -110,10 +118,10 @@ func (c *Conn) splitRead(b *rxBatch, n, gso int, ecn uint8, src netip.AddrPort) 
 	}
 	if len(b.pkts) == 0 {
 		b.release()
-		return
+		return false
 	}
 	r.noteRecv(pathAddr{udp: src}, total)
-	c.queue(b, true)
+	return true
 }
 
 // queue hands b to ReadBatch. With wait it blocks while the queue is full
@@ -124,6 +132,7 @@ func (c *Conn) queue(b *rxBatch, wait bool) {
 		select {
 		case c.rx <- b:
 			c.recvPackets.Add(float64(n))
+			c.wakeInlineReader()
 		case <-c.closing:
 			b.release()
 		}
@@ -132,6 +141,7 @@ func (c *Conn) queue(b *rxBatch, wait bool) {
 	select {
 	case c.rx <- b:
 		c.recvPackets.Add(float64(n))
+		c.wakeInlineReader()
 	default:
 		b.release()
 		c.metrics.Dropped.WithLabelValues("recv_queue_full").Add(float64(n))

@@ -93,6 +93,14 @@ type Conn struct {
 	rxMu  sync.Mutex
 	rxCur *rxBatch
 
+	// The QUIC socket face (quicsock.go): its reader reads inlinePC
+	// itself, whose readLoop then exits (closing inlineHanded).
+	quicOnce      sync.Once
+	quicSock      *QUICSocket
+	inlinePC      atomic.Pointer[net.UDPConn]
+	inlineHanded  chan struct{}
+	inlineWaiting atomic.Bool // the inline reader is (about to be) blocked in a read
+
 	readDeadline atomic.Pointer[time.Time]
 	deadlineCh   chan struct{} // poked when the read deadline changes
 
@@ -393,6 +401,10 @@ func (c *Conn) readLoop(pc *net.UDPConn) {
 	defer c.wg.Done()
 	var oob [rxOOBSize]byte
 	for {
+		if c.inlinePC.Load() == pc {
+			close(c.inlineHanded) // the QUIC socket's reader reads pc now
+			return
+		}
 		b := rxPool.Get().(*rxBatch)
 		n, oobn, src, err := readPacket(pc, b.buf, oob[:])
 		if err != nil {

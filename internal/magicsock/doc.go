@@ -1,4 +1,5 @@
-// Package magicsock is the socket under quic-go: a net.PacketConn on which
+// Package magicsock is the socket under QUIC (quic-go today, our own
+// internal/quic next): a net.PacketConn on which
 // every remote endpoint has one stable address, while its packets travel
 // over whichever path works best, direct UDP (IPv4 or IPv6) or a relay
 // server, switching between them without the QUIC connection noticing.
@@ -48,4 +49,61 @@
 // maintenance goroutine runs heartbeats. The hot path takes no lock
 // shared across remotes: the maps from addresses to remotes are sync.Maps
 // and a remote's best path is an atomic pointer.
+//
+// # Our QUIC
+//
+// Conn.QUICSocket presents the same socket as the transport.Socket of our
+// own QUIC driver (internal/quic/transport): datagrams carry the mapped
+// address of the remote, WriteBatch hands a GSO run (Segment) to the
+// remote's best path as one system call or one relay batch frame, and
+// ReadBatch returns a GRO run from one sender as one entry with its
+// segment size. The driver's read goroutine reads the first UDP socket
+// itself (its readLoop exits when the QUIC socket is taken), so direct
+// packets reach the connection core with no goroutine hand-off; the other
+// UDP socket and the relays queue their packets and wake that reader with
+// a past read deadline. Steady state allocates nothing per packet
+// (TestQUICSocketNoAllocs). The quic-go face and the QUIC socket share the
+// receive queue: use one of them per Conn.
+//
+// magicsock imports internal/quic/transport for its Socket and Datagram
+// types only; the driver never imports magicsock, so the ladder stays
+// key, relay -> internal/quic -> internal/magicsock -> root iroh.
+//
+// # Moving the root package onto our QUIC (notes for the next step)
+//
+//   - The endpoint would run one transport.Transport (Server set when it
+//     accepts) on Conn.QUICSocket, dial the mapped address AddRemote
+//     returns, and find the remote's id from the mapped address as today
+//     (or from Conn.RemoteKey, which TLS proved).
+//   - The root API keeps its shapes with its own types: iroh.Connection
+//     over transport.Conn (RemoteID, ALPN, streams, datagrams, Close with
+//     code and reason, Stats, Paths from this package), iroh.SendStream /
+//     RecvStream or one Stream over transport.Stream; errors mapped from
+//     quic.ApplicationError, IdleTimeoutError, TransportError, and
+//     net.ErrClosed, so no internal type leaks into the public API.
+//   - 0-RTT: accept early data for an ALPN only when its ProtocolHandler
+//     opts in (an interface it implements); otherwise the server refuses
+//     0-RTT for that ALPN and the data comes after the handshake.
+//     ConnectEarly keeps its meaning on the client.
+//   - Rust iroh 1.0 has no disco (shared spec core.md §6.6-6.7): a Rust
+//     peer never answers our pings, so its direct address never becomes a
+//     trusted path, and today's rules (remote.sendSlow) then send QUIC
+//     over its relay only, or, when it has no relay, to all its
+//     candidates packet by packet (no GSO). The TestQUICRust* tests show
+//     both directions working today, directly (no relay known) and
+//     relay-only. To dial a Rust peer directly when it also has a relay,
+//     and at full speed, QUIC packets must go to its address without
+//     waiting for a pong: treat a path on which QUIC packets from that
+//     remote arrive as confirmed (the TLS handshake proved the id), and
+//     let the first Initial go to every known path, as iroh 1.0 does. A
+//     Rust peer that dials us arrives from an unknown source: it is an
+//     anonymous remote after 150 ms (anonymousAfter), which delays its
+//     first Initial by that much; with our QUIC, the driver could name the
+//     remote once TLS has its key instead.
+//   - Over the relay, iroh 1.0 sends plain QUIC packets addressed by
+//     EndpointID (relay datagram frames, one or a batch with a segment
+//     size), exactly what this socket sends and accepts; a single-path
+//     peer stays on the path of its handshake (no multipath, no QNT), so
+//     a connection to Rust that starts on the relay stays there until
+//     multipath and QNT exist in internal/quic.
 package magicsock
