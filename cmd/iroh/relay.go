@@ -45,10 +45,16 @@ iroh pipe listen --relay http://127.0.0.1:3340`,
 		subs: []*command{{
 			name:    "bench",
 			summary: "load-test a relay with pairs of clients echoing datagrams",
-			usage:   "[--clients N] [--url URL] [--duration D] [--size BYTES] [--window W] [--cpuprofile FILE]",
-			help:    "Drive pairs of relay clients through a relay (one started in this process unless --url) and print throughput, forwarding latency and memory.",
-			example: "iroh relay bench --clients 1000 --duration 10s",
-			run:     runRelayBench,
+			usage:   "[--clients N] [--url URL] [--duration D] [--size BYTES] [--window W | --rate R] [--cpuprofile FILE]",
+			help: `Drive pairs of relay clients through a relay (one started in this process unless
+--url) and print throughput, forwarding latency (p50, p99, p99.9) and memory.
+Closed loop by default: each pair keeps --window datagrams in flight, which
+saturates the relay, so its latencies are queueing. --rate R is open loop:
+every client sends R datagrams a second whatever comes back, so latency and
+drops can be read at a chosen fraction of the saturation rate.`,
+			example: `iroh relay bench --clients 1000 --duration 10s
+iroh relay bench --clients 1000 --rate 50   # open loop, 50,000 datagrams/s in all`,
+			run: runRelayBench,
 		}},
 	})
 }
@@ -372,7 +378,8 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 	relayURL := fs.String("url", "", "relay to test (default: start one in this process)")
 	dur := fs.Duration("duration", 5*time.Second, "measurement time (after a 1 s warm-up)")
 	size := fs.Int("size", 1200, "datagram size in bytes (at least 16)")
-	window := fs.Int("window", 8, "datagrams in flight per direction per pair")
+	window := fs.Int("window", 8, "datagrams in flight per direction per pair (closed loop)")
+	rate := fs.Float64("rate", 0, "open loop: datagrams per second each client sends (0: closed loop)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measurement to this file")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
@@ -386,6 +393,9 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 	}
 	if *size < 16 || *size > 65000 {
 		return usageError("--size must be in [16, 65000]")
+	}
+	if *rate < 0 {
+		return usageError("--rate must not be negative")
 	}
 	if *window < 1 {
 		return usageError("--window must be at least 1")
@@ -466,8 +476,8 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 						bc.lat = append(bc.lat, now.Sub(sent))
 					}
 				}
-				if stopped.Load() {
-					return
+				if stopped.Load() || *rate > 0 {
+					return // open loop: no echo
 				}
 				binary.LittleEndian.PutUint64(contents, uint64(time.Now().UnixNano()))
 				bc.sent.Add(1)
@@ -499,8 +509,47 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 			bc.c.Send(bc.peer, 0, 0, payload)
 		}
 	}
-	for _, bc := range clients {
-		kick(bc, *window)
+	if *rate == 0 {
+		for _, bc := range clients {
+			kick(bc, *window)
+		}
+	}
+	// Open loop: senders, each owning a share of the clients, send what
+	// the rate owes every tick, whatever comes back.
+	openStop := make(chan struct{})
+	var openWG sync.WaitGroup
+	if *rate > 0 {
+		const senders = 4
+		const tick = 5 * time.Millisecond
+		for g := range senders {
+			openWG.Add(1)
+			go func() {
+				defer openWG.Done()
+				buf := make([]byte, *size)
+				credit := make([]float64, len(clients))
+				t := time.NewTicker(tick)
+				defer t.Stop()
+				last := time.Now()
+				for {
+					select {
+					case <-openStop:
+						return
+					case now := <-t.C:
+						owed := now.Sub(last).Seconds() * *rate
+						last = now
+						for i := g; i < len(clients); i += senders {
+							credit[i] += owed
+							bc := clients[i]
+							for ; credit[i] >= 1; credit[i]-- {
+								binary.LittleEndian.PutUint64(buf, uint64(time.Now().UnixNano()))
+								bc.sent.Add(1)
+								bc.c.Send(bc.peer, 0, 0, buf)
+							}
+						}
+					}
+				}
+			}()
+		}
 	}
 	// Every datagram received is answered with one, so a pair keeps
 	// 2×window datagrams in flight; only drops lower that. A deficit seen
@@ -510,6 +559,10 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 	refillStop := make(chan struct{})
 	go func() {
 		defer close(refillDone)
+		if *rate > 0 {
+			<-refillStop
+			return
+		}
 		t := time.NewTicker(250 * time.Millisecond)
 		defer t.Stop()
 		prev := make([]int64, len(clients)/2)
@@ -557,6 +610,16 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 		pprof.StopCPUProfile()
 	}
 	elapsed := time.Since(t0)
+	sentDuring := int64(0)
+	if *rate > 0 {
+		// Stop sending, let what is in flight arrive, then count drops.
+		close(openStop)
+		openWG.Wait()
+		sleepCtx(time.Second)
+	}
+	for _, bc := range clients {
+		sentDuring += bc.sent.Load()
+	}
 	rss := relayProcessRSS()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
@@ -594,12 +657,25 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 	for _, r := range []string{"queue_full", "expired"} {
 		cliDrops += relayCounterValue(metrics.SendDrops.WithLabelValues(r))
 	}
-	fmt.Fprintf(env.stdout, "relay bench: %d clients (%d pairs), %d-byte datagrams, window %d, %s (%s)\n",
-		*n, *n/2, *size, *window, elapsed.Round(time.Millisecond), where)
+	mode := fmt.Sprintf("closed loop, window %d", *window)
+	if *rate > 0 {
+		mode = fmt.Sprintf("open loop, %.0f datagrams/s per client (%.0f offered)", *rate, *rate*float64(*n))
+	}
+	fmt.Fprintf(env.stdout, "relay bench: %d clients (%d pairs), %d-byte datagrams, %s, %s (%s)\n",
+		*n, *n/2, *size, mode, elapsed.Round(time.Millisecond), where)
 	fmt.Fprintf(env.stdout, "connect:     %v for all clients\n", connectTime.Round(time.Millisecond))
 	fmt.Fprintf(env.stdout, "throughput:  %.0f datagrams/s, %.1f MB/s (payload received)\n", dps, mbps)
-	fmt.Fprintf(env.stdout, "latency:     p50 %v, p99 %v (one way, send to receive callback, %d samples)\n",
-		pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), len(lat))
+	fmt.Fprintf(env.stdout, "latency:     p50 %v, p99 %v, p99.9 %v (one way, send to receive callback, %d samples)\n",
+		pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), pct(0.999).Round(time.Microsecond), len(lat))
+	if *rate > 0 {
+		var recvAll int64
+		for _, bc := range clients {
+			recvAll += bc.recv.Load()
+		}
+		lost := sentDuring - recvAll
+		fmt.Fprintf(env.stdout, "open loop:   sent %d, received %d, lost %d (%.3f%%)\n",
+			sentDuring, recvAll, lost, 100*float64(lost)/float64(max(sentDuring, 1)))
+	}
 	fmt.Fprintf(env.stdout, "memory:      RSS %.1f MiB, Go heap in use %.1f MiB, goroutines %d\n",
 		float64(rss)/(1<<20), float64(ms.HeapInuse)/(1<<20), runtime.NumGoroutine())
 	fmt.Fprintf(env.stdout, "drops:       relay %.0f, client send queues %.0f\n", srvDrops, cliDrops)
