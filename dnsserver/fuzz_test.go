@@ -6,9 +6,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
-
-	"github.com/iroh-go/iroh/key"
-	"github.com/iroh-go/iroh/pkarr"
 )
 
 // FuzzParseConfig: an operator's TOML file. No panic; a file that parses
@@ -32,18 +29,7 @@ func FuzzParseConfig(f *testing.F) {
 // with arbitrary query values: no panic, a 200 answer is valid JSON, a bad
 // name or type is a 400.
 func FuzzDoHJSON(f *testing.F) {
-	s := &Server{}
-	o, zones, _ := (&Options{Origins: []string{"irohdns.example.", "."}}).fill()
-	s.opts, s.zones, s.log, s.metrics = o, zones, o.Logger, o.Metrics
-	st, err := openStore(f.TempDir(), false)
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.close() })
-	s.store = st
-	sk := key.SecretKey{}
-	p, _ := pkarr.SignInfo(sk, pkarr.Info{UserData: "x", RelayURLs: []string{"https://r/"}}, 0, 0)
-	st.put(p)
+	s, sk := fuzzServer(f)
 	f.Add("_iroh."+sk.Public().Z32()+".irohdns.example.", "TXT", "1", "")
 	f.Add("irohdns.example", "6", "", "true")
 	f.Add("", "", "", "")

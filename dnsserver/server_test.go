@@ -604,10 +604,9 @@ disabled = true
 	}
 }
 
-// FuzzAnswer feeds arbitrary bytes to the query path as DoH and the DNS
-// listeners see them: parse, answer, pack. It must never panic and every
-// answer must pack.
-func FuzzAnswer(f *testing.F) {
+// fuzzServer is a Server without listeners for fuzz targets, with one
+// packet stored for the zero key (returned).
+func fuzzServer(f *testing.F) (*Server, key.SecretKey) {
 	s := &Server{}
 	o, zones, _ := (&Options{Origins: []string{"irohdns.example.", "."}}).fill()
 	s.opts, s.zones, s.log, s.metrics = o, zones, o.Logger, o.Metrics
@@ -620,6 +619,14 @@ func FuzzAnswer(f *testing.F) {
 	sk := key.SecretKey{}
 	p, _ := pkarr.SignInfo(sk, pkarr.Info{UserData: "x", RelayURLs: []string{"https://r/"}}, 0, 0)
 	st.put(p)
+	return s, sk
+}
+
+// FuzzAnswer feeds arbitrary bytes to the query path as DoH and the DNS
+// listeners see them: parse, answer, pack. It must never panic and every
+// answer must pack.
+func FuzzAnswer(f *testing.F) {
+	s, sk := fuzzServer(f)
 	for _, q := range []struct {
 		name string
 		t    uint16
