@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	mrand "math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -526,7 +527,13 @@ func runRelayBench(ctx context.Context, env *cmdEnv, args []string) error {
 			go func() {
 				defer openWG.Done()
 				buf := make([]byte, *size)
+				// Random starting credit spreads the clients' sends over
+				// the interval; equal credit would make them all fire in
+				// the same tick, a burst that measures queueing again.
 				credit := make([]float64, len(clients))
+				for i := range credit {
+					credit[i] = mrand.Float64()
+				}
 				t := time.NewTicker(tick)
 				defer t.Stop()
 				last := time.Now()
