@@ -86,6 +86,11 @@ type relayConfig struct {
 				MaxBurstBytes  int `toml:"max_burst_bytes"`
 			} `toml:"rx"`
 		} `toml:"client"`
+		// MaxConnections and MaxConnectionsPerIP cap the TCP connections
+		// the relay keeps open (iroh-go keys; 0: the defaults, 100,000
+		// and 1,000; negative: no cap).
+		MaxConnections      int `toml:"max_connections"`
+		MaxConnectionsPerIP int `toml:"max_connections_per_ip"`
 	} `toml:"limits"`
 	MetricsBindAddr string `toml:"metrics_bind_addr"`
 	EnableMetrics   *bool  `toml:"enable_metrics"`
@@ -103,6 +108,7 @@ func runRelay(ctx context.Context, env *cmdEnv, args []string) error {
 	metricsAddr := fs.String("metrics-addr", "", "serve Prometheus metrics at http://ADDR/metrics")
 	stunAddr := fs.String("stun-addr", "", "UDP address for STUN binding requests (default [::]:3478; \"none\" for no STUN)")
 	verbose := fs.Bool("v", false, "debug logging")
+	maxConnsPerIP := fs.Int("max-conns-per-ip", 0, "open TCP connections allowed from one IP address (default 1000; -1: no cap); overrides limits.max_connections_per_ip")
 	pos, err := parseFlags(fs, args)
 	if err != nil {
 		return err
@@ -136,6 +142,11 @@ func runRelay(ctx context.Context, env *cmdEnv, args []string) error {
 	opts.RateLimit = relayserver.RateLimit{
 		BytesPerSecond: cfg.Limits.Client.RX.BytesPerSecond,
 		MaxBurstBytes:  cfg.Limits.Client.RX.MaxBurstBytes,
+	}
+	opts.MaxConns = cfg.Limits.MaxConnections
+	opts.MaxConnsPerIP = cfg.Limits.MaxConnectionsPerIP
+	if *maxConnsPerIP != 0 {
+		opts.MaxConnsPerIP = *maxConnsPerIP
 	}
 	opts.Access, err = relayAccessFromConfig(cfg.Access, env.getenv)
 	if err != nil {
