@@ -4,6 +4,8 @@ import (
 	"errors"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iroh-go/iroh/metrics"
 )
 
 // Metrics are the Prometheus metrics of the store, the sync protocol and the
@@ -64,26 +66,12 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{"ok", "failed"} {
 		m.ContentDownloads.WithLabelValues(r)
 	}
-	if reg != nil {
-		m.EntriesInserted = register(reg, m.EntriesInserted)
-		m.EntriesRejected = register(reg, m.EntriesRejected)
-		m.Syncs = register(reg, m.Syncs)
-		m.SyncBytes = register(reg, m.SyncBytes)
-		m.ContentDownloads = register(reg, m.ContentDownloads)
-	}
+	m.EntriesInserted = metrics.Register(reg, m.EntriesInserted)
+	m.EntriesRejected = metrics.Register(reg, m.EntriesRejected)
+	m.Syncs = metrics.Register(reg, m.Syncs)
+	m.SyncBytes = metrics.Register(reg, m.SyncBytes)
+	m.ContentDownloads = metrics.Register(reg, m.ContentDownloads)
 	return m
-}
-
-func register(reg prometheus.Registerer, c *prometheus.CounterVec) *prometheus.CounterVec {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return old
-			}
-		}
-	}
-	return c
 }
 
 func (m *Metrics) inserted(o InsertOrigin, n int) {

@@ -1,10 +1,11 @@
 package gateway
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/iroh-go/iroh/metrics"
 )
 
 // Routes are the values of the route label.
@@ -59,26 +60,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, r := range []string{"ok", "failed", "refused", "busy"} {
 		m.RemoteFetches.WithLabelValues(r)
 	}
-	if reg != nil {
-		m.Requests = register(reg, m.Requests)
-		m.ResponseBytes = register(reg, m.ResponseBytes)
-		m.TimeToFirstByte = register(reg, m.TimeToFirstByte)
-		m.RemoteBytes = register(reg, m.RemoteBytes)
-		m.RemoteFetches = register(reg, m.RemoteFetches)
-	}
+	m.Requests = metrics.Register(reg, m.Requests)
+	m.ResponseBytes = metrics.Register(reg, m.ResponseBytes)
+	m.TimeToFirstByte = metrics.Register(reg, m.TimeToFirstByte)
+	m.RemoteBytes = metrics.Register(reg, m.RemoteBytes)
+	m.RemoteFetches = metrics.Register(reg, m.RemoteFetches)
 	return m
-}
-
-// register registers c, or returns the collector already registered in its
-// place.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old
-			}
-		}
-	}
-	return c
 }

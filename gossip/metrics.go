@@ -1,10 +1,10 @@
 package gossip
 
 import (
-	"errors"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iroh-go/iroh/gossip/proto"
-	"github.com/prometheus/client_golang/prometheus"
+	"github.com/iroh-go/iroh/metrics"
 )
 
 // Metrics are the gossip layer's Prometheus metrics. Several Gossip
@@ -80,30 +80,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{"ok", "error"} {
 		m.Dials.WithLabelValues(o)
 	}
-	if reg != nil {
-		m.MessagesSent = register(reg, m.MessagesSent)
-		m.MessagesRecv = register(reg, m.MessagesRecv)
-		m.BytesSent = register(reg, m.BytesSent)
-		m.BytesRecv = register(reg, m.BytesRecv)
-		m.Drops = register(reg, m.Drops)
-		m.ConnClosed = register(reg, m.ConnClosed)
-		m.Dials = register(reg, m.Dials)
-		m.Peers = register(reg, m.Peers)
-		m.Lagged = register(reg, m.Lagged)
-	}
+	m.MessagesSent = metrics.Register(reg, m.MessagesSent)
+	m.MessagesRecv = metrics.Register(reg, m.MessagesRecv)
+	m.BytesSent = metrics.Register(reg, m.BytesSent)
+	m.BytesRecv = metrics.Register(reg, m.BytesRecv)
+	m.Drops = metrics.Register(reg, m.Drops)
+	m.ConnClosed = metrics.Register(reg, m.ConnClosed)
+	m.Dials = metrics.Register(reg, m.Dials)
+	m.Peers = metrics.Register(reg, m.Peers)
+	m.Lagged = metrics.Register(reg, m.Lagged)
 	return m
-}
-
-// register registers c, or returns the collector already registered
-// under its description.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old
-			}
-		}
-	}
-	return c
 }
