@@ -379,16 +379,9 @@ func (g *Gateway) fetchCollection(ctx context.Context, addr endpointaddr.Addr, r
 		g.countFetch("failed")
 		return nil, err
 	}
-	b, err := store.ReadBlob(ctx, g.store, root, blobs.MaxCollectionMetaSize)
+	seq, err := store.ReadCollectionSeq(ctx, g.store, root)
 	if err != nil {
 		return nil, err
-	}
-	seq, err := blobs.ParseHashSeq(b)
-	if err != nil {
-		return nil, err
-	}
-	if len(seq) == 0 {
-		return nil, errors.New("empty hash seq")
 	}
 	if err := g.ensureComplete(ctx, addr, seq[0]); err != nil {
 		g.countFetch("failed")

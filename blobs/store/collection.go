@@ -94,8 +94,9 @@ func ReadBlob(ctx context.Context, s Store, h blobs.Hash, max uint64) ([]byte, e
 	return b, nil
 }
 
-// LoadCollection reads a complete collection from s.
-func LoadCollection(ctx context.Context, s Store, root blobs.Hash) (blobs.Collection, error) {
+// ReadCollectionSeq reads the hash sequence at the root of a collection
+// from s: its first hash names the metadata blob, so it is never empty.
+func ReadCollectionSeq(ctx context.Context, s Store, root blobs.Hash) (blobs.HashSeq, error) {
 	b, err := ReadBlob(ctx, s, root, blobs.MaxCollectionMetaSize)
 	if err != nil {
 		return nil, err
@@ -106,6 +107,15 @@ func LoadCollection(ctx context.Context, s Store, root blobs.Hash) (blobs.Collec
 	}
 	if len(seq) == 0 {
 		return nil, fmt.Errorf("collection %s: empty hash seq", root.ShortString())
+	}
+	return seq, nil
+}
+
+// LoadCollection reads a complete collection from s.
+func LoadCollection(ctx context.Context, s Store, root blobs.Hash) (blobs.Collection, error) {
+	seq, err := ReadCollectionSeq(ctx, s, root)
+	if err != nil {
+		return nil, err
 	}
 	meta, err := ReadBlob(ctx, s, seq[0], blobs.MaxCollectionMetaSize)
 	if err != nil {

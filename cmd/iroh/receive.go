@@ -195,16 +195,9 @@ func fetchCollection(ctx context.Context, d *blobs.Downloader, st blobs.Store, r
 		return nil, err
 	}
 	defer tt.Close()
-	b, err := store.ReadBlob(ctx, st, root, blobs.MaxCollectionMetaSize)
+	seq, err := store.ReadCollectionSeq(ctx, st, root)
 	if err != nil {
 		return nil, err
-	}
-	seq, err := blobs.ParseHashSeq(b)
-	if err != nil {
-		return nil, err
-	}
-	if len(seq) == 0 {
-		return nil, fmt.Errorf("collection %s: empty hash seq", root.ShortString())
 	}
 	mt, err := d.Download(ctx, blobs.DownloadRequest{Content: blobs.HashAndFormat{Hash: seq[0]}, Providers: providers})
 	if err != nil {
