@@ -310,8 +310,14 @@ func (e *Engine) addr(p key.PublicKey) iroh.EndpointAddr {
 	if ok {
 		return a
 	}
-	a = iroh.EndpointAddr{ID: p}
 	path, cands := e.ep.PathsTo(p)
+	return addrFromPaths(p, path, cands)
+}
+
+// addrFromPaths is the address of id as a path and its candidates show
+// it: the relay URL and the direct addresses, the current one first.
+func addrFromPaths(id key.PublicKey, path iroh.PathInfo, cands []iroh.CandidateInfo) iroh.EndpointAddr {
+	a := iroh.EndpointAddr{ID: id}
 	if path.RelayURL != "" {
 		a.RelayURLs = append(a.RelayURLs, path.RelayURL)
 	}
@@ -962,18 +968,7 @@ func (e *Engine) learnAddr(conn *iroh.Connection) {
 		return
 	}
 	path, cands := conn.Paths()
-	a := iroh.EndpointAddr{ID: conn.RemoteID()}
-	if path.RelayURL != "" {
-		a.RelayURLs = append(a.RelayURLs, path.RelayURL)
-	}
-	if path.Addr.IsValid() {
-		a.Direct = append(a.Direct, path.Addr)
-	}
-	for _, c := range cands {
-		if c.Addr.IsValid() && c.Addr != path.Addr {
-			a.Direct = append(a.Direct, c.Addr)
-		}
-	}
+	a := addrFromPaths(conn.RemoteID(), path, cands)
 	if !a.IsIDOnly() {
 		e.AddAddr(a)
 	}
