@@ -10,20 +10,13 @@ import (
 	"time"
 
 	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/pkarr"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-func counterValue(c prometheus.Counter) float64 {
-	var m dto.Metric
-	c.Write(&m)
-	return m.Counter.GetValue()
-}
 
 func newInfo(t *testing.T) EndpointInfo {
 	t.Helper()
@@ -200,7 +193,7 @@ func TestCombinedCache(t *testing.T) {
 		if calls, _ := cl.counts(); calls != 1 {
 			t.Fatalf("cached answer not used: %d calls", calls)
 		}
-		if v := counterValue(metrics.Resolves.WithLabelValues("cached")); v != 1 {
+		if v := testutil.MetricValue(metrics.Resolves.WithLabelValues("cached")); v != 1 {
 			t.Fatalf("cached metric %v", v)
 		}
 		time.Sleep(time.Second)

@@ -22,24 +22,10 @@ import (
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/pkarr"
 	"github.com/miekg/dns"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
-
-// metricValue reads a counter or gauge.
-func metricValue(c prometheus.Metric) float64 {
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		panic(err)
-	}
-	if m.Counter != nil {
-		return m.Counter.GetValue()
-	}
-	return m.Gauge.GetValue()
-}
 
 // start runs a server on loopback with rate limiting off unless opts says
 // otherwise.
@@ -310,10 +296,10 @@ func TestBadPuts(t *testing.T) {
 	if code, _, _ := get(t, s, "x"); code != 400 {
 		t.Fatalf("bad key GET: %d", code)
 	}
-	if got := metricValue(m.PkarrPuts.WithLabelValues("stale")); got != 2 {
+	if got := testutil.MetricValue(m.PkarrPuts.WithLabelValues("stale")); got != 2 {
 		t.Fatalf("stale puts %v", got)
 	}
-	if got := metricValue(m.PkarrPuts.WithLabelValues("bad_packet")); got != 5 {
+	if got := testutil.MetricValue(m.PkarrPuts.WithLabelValues("bad_packet")); got != 5 {
 		t.Fatalf("bad puts %v", got)
 	}
 	// Newer replaces.
@@ -322,7 +308,7 @@ func TestBadPuts(t *testing.T) {
 	if _, b, _ := get(t, s, id.Z32()); !bytes.Equal(b, newer.AppendRelayPayload(nil)) {
 		t.Fatal("newer packet not stored")
 	}
-	if got := metricValue(m.StoredPackets); got != 1 {
+	if got := testutil.MetricValue(m.StoredPackets); got != 1 {
 		t.Fatalf("stored gauge %v", got)
 	}
 }
@@ -382,7 +368,7 @@ func TestRateLimit(t *testing.T) {
 	if got := try(map[string]string{"X-Forwarded-For": "192.0.2.1"}); got != 429 {
 		t.Fatalf("simple mode honoured X-Forwarded-For: %d", got)
 	}
-	if got := metricValue(m.PkarrPuts.WithLabelValues("rate_limited")); got != 3 {
+	if got := testutil.MetricValue(m.PkarrPuts.WithLabelValues("rate_limited")); got != 3 {
 		t.Fatalf("rate_limited %v", got)
 	}
 	// GETs are never limited.
@@ -422,7 +408,7 @@ func TestFutureTimestamp(t *testing.T) {
 	if code != 400 || !strings.Contains(body, "ahead of the server's clock") {
 		t.Fatalf("far-future PUT: %d %s", code, body)
 	}
-	if got := metricValue(m.PkarrPuts.WithLabelValues("future")); got != 1 {
+	if got := testutil.MetricValue(m.PkarrPuts.WithLabelValues("future")); got != 1 {
 		t.Fatalf("future counted %v", got)
 	}
 	near := signed(t, sk, pkarr.Info{UserData: "near"}, uint64(clk.now().Add(DefaultMaxFuture-time.Minute).UnixMicro()))
@@ -470,7 +456,7 @@ func testStoredCount(t *testing.T, syncPuts bool) {
 		t.Fatalf("count %d, want 5", got)
 	}
 	s.evict()
-	if got := metricValue(m.StoredPackets); got != 3 {
+	if got := testutil.MetricValue(m.StoredPackets); got != 3 {
 		t.Fatalf("stored after eviction %v, want 3", got)
 	}
 	s.Close()
@@ -758,9 +744,9 @@ func TestHTTPConnCap(t *testing.T) {
 		conns = append(conns, c)
 	}
 	deadline := time.Now().Add(10 * time.Second)
-	for metricValue(m.ConnsRefused.WithLabelValues("per_ip")) != 3 {
+	for testutil.MetricValue(m.ConnsRefused.WithLabelValues("per_ip")) != 3 {
 		if time.Now().After(deadline) {
-			t.Fatalf("refused %v, want 3", metricValue(m.ConnsRefused.WithLabelValues("per_ip")))
+			t.Fatalf("refused %v, want 3", testutil.MetricValue(m.ConnsRefused.WithLabelValues("per_ip")))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -11,9 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay/internal/ws"
-	dto "github.com/prometheus/client_model/go"
 )
 
 // silentRelay is a relay on loopback that completes the handshake and then
@@ -83,12 +83,6 @@ func (r *silentRelay) serve(nc net.Conn) {
 	}
 }
 
-func counter(c interface{ Write(*dto.Metric) error }) float64 {
-	var m dto.Metric
-	c.Write(&m)
-	return m.GetCounter().GetValue()
-}
-
 // TestClientPongTimeoutRedials: a relay that never answers the Ping sent
 // right after connecting loses the client, which redials.
 func TestClientPongTimeoutRedials(t *testing.T) {
@@ -135,9 +129,9 @@ func TestClientDropsStaleQueue(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
 	defer cancel()
-	for counter(m.SendDrops.WithLabelValues("expired")) != 5 {
+	for testutil.MetricValue(m.SendDrops.WithLabelValues("expired")) != 5 {
 		if ctx.Err() != nil {
-			t.Fatalf("expired drops %v, want 5", counter(m.SendDrops.WithLabelValues("expired")))
+			t.Fatalf("expired drops %v, want 5", testutil.MetricValue(m.SendDrops.WithLabelValues("expired")))
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -2,7 +2,6 @@ package ticket
 
 import (
 	"encoding/json"
-	"github.com/iroh-go/iroh/internal/testutil"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 )
 

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"github.com/iroh-go/iroh/internal/testutil"
 	"io"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/ticket"
 )
 

@@ -6,9 +6,8 @@ import (
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-
 	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 )
 
@@ -19,15 +18,6 @@ func fakeID(i int) key.PublicKey {
 	binary.LittleEndian.PutUint64(id[:], uint64(i)+1)
 	id[31] = 0xa5
 	return id
-}
-
-func counter(t *testing.T, c interface{ Write(*dto.Metric) error }) float64 {
-	t.Helper()
-	var m dto.Metric
-	if err := c.Write(&m); err != nil {
-		t.Fatal(err)
-	}
-	return m.GetCounter().GetValue()
 }
 
 // TestRelayStrangersBounded floods the socket with relay datagrams from
@@ -47,7 +37,7 @@ func TestRelayStrangersBounded(t *testing.T) {
 	if n := c.nRemotes.Load(); n > limit {
 		t.Fatalf("%d remotes created by strangers in %v, want at most %d", n, elapsed, limit)
 	}
-	if got := counter(t, c.metrics.Dropped.WithLabelValues("remote_rate")); got < 5000-float64(limit) {
+	if got := testutil.MetricValue(c.metrics.Dropped.WithLabelValues("remote_rate")); got < 5000-float64(limit) {
 		t.Fatalf("remote_rate drops %v", got)
 	}
 	mine := key.NewSecretKey().Public()
@@ -74,7 +64,7 @@ func TestStrangerRemoteCap(t *testing.T) {
 	if n := c.nRemotes.Load(); n != maxStrangerRemotes {
 		t.Fatalf("%d remotes, want the cap %d", n, maxStrangerRemotes)
 	}
-	if got := counter(t, c.metrics.Dropped.WithLabelValues("remote_limit")); got != 50 {
+	if got := testutil.MetricValue(c.metrics.Dropped.WithLabelValues("remote_limit")); got != 50 {
 		t.Fatalf("remote_limit drops %v, want 50", got)
 	}
 	c.forgetRemote(last)

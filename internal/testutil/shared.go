@@ -2,6 +2,8 @@ package testutil
 
 import (
 	"encoding/json"
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -45,4 +47,17 @@ func LoadVectors(t testing.TB, name string, v any) {
 	if err := json.Unmarshal(b, v); err != nil {
 		t.Fatalf("decode vectors %s: %v", name, err)
 	}
+}
+
+// MetricValue returns the value of a Prometheus counter or gauge; it
+// panics on a metric that cannot be read (a test bug).
+func MetricValue(c prometheus.Metric) float64 {
+	var m dto.Metric
+	if err := c.Write(&m); err != nil {
+		panic(err)
+	}
+	if m.Counter != nil {
+		return m.Counter.GetValue()
+	}
+	return m.Gauge.GetValue()
 }

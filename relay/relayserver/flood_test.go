@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/relay/relayserver"
 	"github.com/iroh-go/iroh/relay/relaytest"
 )
@@ -142,7 +143,7 @@ func TestConnCapPerIP(t *testing.T) {
 		conns = append(conns, c)
 	}
 	eventually(t, "5 refusals counted", func() bool {
-		return val(r.Server.Metrics().ConnsRefused.WithLabelValues("per_ip")) == 5
+		return testutil.MetricValue(r.Server.Metrics().ConnsRefused.WithLabelValues("per_ip")) == 5
 	})
 	// A connection within the cap is served.
 	fmt.Fprintf(conns[0], "GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay"
 	"github.com/iroh-go/iroh/relay/internal/ws"
@@ -161,7 +162,7 @@ func TestRateLimitFloodDoesNotStarveOthers(t *testing.T) {
 	if n == 0 {
 		t.Fatal("flood did not get through at all")
 	}
-	if val(m.RateLimited) == 0 {
+	if testutil.MetricValue(m.RateLimited) == 0 {
 		t.Fatal("rate limit never engaged")
 	}
 	t.Logf("flood: %d datagrams in %v (limit ~%.0f); worst other-pair latency %v", n, elapsed.Round(time.Millisecond), limit, worst)
@@ -211,7 +212,7 @@ func TestMalformedFramesCloseOnlyThatClient(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := val(m.Disconnects.WithLabelValues(c.reason))
+			before := testutil.MetricValue(m.Disconnects.WithLabelValues(c.reason))
 			rc, _ := dialRaw(t, r.Addr, relay.ProtocolV2, nil, nil)
 			if f := rc.auth(key.NewSecretKey()); f.Type != relay.FrameServerConfirmsAuth {
 				t.Fatal(f.Type)
@@ -223,7 +224,7 @@ func TestMalformedFramesCloseOnlyThatClient(t *testing.T) {
 			}
 			rc.expectClosed()
 			eventually(t, "disconnect counted as "+c.reason, func() bool {
-				return val(m.Disconnects.WithLabelValues(c.reason))-before == 1
+				return testutil.MetricValue(m.Disconnects.WithLabelValues(c.reason))-before == 1
 			})
 			// Everyone else is unaffected.
 			a.Send(b.id(), 0, 0, []byte(c.name))
@@ -256,12 +257,12 @@ func TestSlowReaderIsBounded(t *testing.T) {
 	payload := make([]byte, 1200)
 	deadline := time.Now().Add(15 * time.Second)
 	i := 0
-	for val(m.DatagramDrops.WithLabelValues(relayserver.DropQueueFull)) == 0 ||
-		val(m.Disconnects.WithLabelValues(relayserver.DisconnectWriteTimeout)) == 0 {
+	for testutil.MetricValue(m.DatagramDrops.WithLabelValues(relayserver.DropQueueFull)) == 0 ||
+		testutil.MetricValue(m.Disconnects.WithLabelValues(relayserver.DisconnectWriteTimeout)) == 0 {
 		if time.Now().After(deadline) {
 			t.Fatalf("slow reader: no queue_full drop (%v) or write timeout (%v)",
-				val(m.DatagramDrops.WithLabelValues(relayserver.DropQueueFull)),
-				val(m.Disconnects.WithLabelValues(relayserver.DisconnectWriteTimeout)))
+				testutil.MetricValue(m.DatagramDrops.WithLabelValues(relayserver.DropQueueFull)),
+				testutil.MetricValue(m.Disconnects.WithLabelValues(relayserver.DisconnectWriteTimeout)))
 		}
 		for range 100 {
 			flooder.Send(slowKey.Public(), 0, 0, payload)
@@ -305,7 +306,7 @@ func TestServerKeepalive(t *testing.T) {
 		t.Fatalf("dropped after %v, want about 0.5 s", d)
 	}
 	eventually(t, "pong timeout counted", func() bool {
-		return val(m.Disconnects.WithLabelValues(relayserver.DisconnectPongTimeout)) == 1
+		return testutil.MetricValue(m.Disconnects.WithLabelValues(relayserver.DisconnectPongTimeout)) == 1
 	})
 
 	// A client that keeps sending is not pinged: any frame resets the timer.
@@ -318,10 +319,10 @@ func TestServerKeepalive(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if !good.State().Connected || val(m.PingsSent) < 3 {
-		t.Fatalf("good client connected=%v, pings sent %v", good.State().Connected, val(m.PingsSent))
+	if !good.State().Connected || testutil.MetricValue(m.PingsSent) < 3 {
+		t.Fatalf("good client connected=%v, pings sent %v", good.State().Connected, testutil.MetricValue(m.PingsSent))
 	}
-	if got := val(m.Disconnects.WithLabelValues(relayserver.DisconnectPongTimeout)); got != 1 {
+	if got := testutil.MetricValue(m.Disconnects.WithLabelValues(relayserver.DisconnectPongTimeout)); got != 1 {
 		t.Fatalf("pong timeouts %v, want 1", got)
 	}
 }
@@ -345,11 +346,11 @@ func TestShutdownSendsRestarting(t *testing.T) {
 	if _, err := rc.tryRead(); !errors.Is(err, io.EOF) {
 		t.Fatalf("after Restarting: %v, want a close", err)
 	}
-	if got := val(m.Disconnects.WithLabelValues(relayserver.DisconnectShutdown)); got != 2 {
+	if got := testutil.MetricValue(m.Disconnects.WithLabelValues(relayserver.DisconnectShutdown)); got != 2 {
 		t.Fatalf("shutdown disconnects %v, want 2", got)
 	}
-	if val(m.Clients) != 0 {
-		t.Fatalf("clients gauge %v after shutdown", val(m.Clients))
+	if testutil.MetricValue(m.Clients) != 0 {
+		t.Fatalf("clients gauge %v after shutdown", testutil.MetricValue(m.Clients))
 	}
 	eventually(t, "client notices", func() bool { return !c.State().Connected })
 }
@@ -411,7 +412,7 @@ func TestClientSendQueue(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if got := val(metrics.SendDrops.WithLabelValues("queue_full")); got != 600-512 {
+	if got := testutil.MetricValue(metrics.SendDrops.WithLabelValues("queue_full")); got != 600-512 {
 		t.Fatalf("queue_full drops %v, want 88", got)
 	}
 	for _, bad := range [][]byte{nil, make([]byte, relay.MaxPacketSize)} {
@@ -429,7 +430,7 @@ func TestClientSendQueue(t *testing.T) {
 	}
 	c.Close()
 	c.Close()
-	if got := val(metrics.SendDrops.WithLabelValues("closed")); got != 512 {
+	if got := testutil.MetricValue(metrics.SendDrops.WithLabelValues("closed")); got != 512 {
 		t.Fatalf("closed drops %v, want 512", got)
 	}
 	if err := c.Send(dst, 0, 0, []byte("x")); !errors.Is(err, net.ErrClosed) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay"
 	"github.com/iroh-go/iroh/relay/relayserver"
@@ -52,7 +53,7 @@ func TestHandshakeBadSignature(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			before := val(m.Handshakes.WithLabelValues(relayserver.HandshakeBadSignature))
+			before := testutil.MetricValue(m.Handshakes.WithLabelValues(relayserver.HandshakeBadSignature))
 			rc, _ := dialRaw(t, r.Addr, relay.ProtocolV2, nil, nil)
 			ch := rc.read()
 			a := c.make(ch.Challenge)
@@ -62,7 +63,7 @@ func TestHandshakeBadSignature(t *testing.T) {
 				t.Fatalf("got %s %q, want ServerDeniesAuth %q", f.Type, f.Text, relay.DenySignatureInvalid)
 			}
 			rc.expectClosed()
-			if got := val(m.Handshakes.WithLabelValues(relayserver.HandshakeBadSignature)) - before; got != 1 {
+			if got := testutil.MetricValue(m.Handshakes.WithLabelValues(relayserver.HandshakeBadSignature)) - before; got != 1 {
 				t.Fatalf("bad_signature counted %v", got)
 			}
 		})
@@ -134,7 +135,7 @@ func TestAccessControl(t *testing.T) {
 				t.Fatalf("denied client got %s %q", f.Type, f.Text)
 			}
 			rc.expectClosed()
-			if val(m.Handshakes.WithLabelValues(relayserver.HandshakeDenied)) != 1 {
+			if testutil.MetricValue(m.Handshakes.WithLabelValues(relayserver.HandshakeDenied)) != 1 {
 				t.Fatal("denial not counted")
 			}
 			// Allowed.
@@ -166,7 +167,7 @@ func TestAccessControl(t *testing.T) {
 			if wait := time.Until(st.RetryAt); wait < 15*time.Second {
 				t.Fatalf("denied client retries in %v, want a backoff of at least 15 s", wait)
 			}
-			if got := val(m.Handshakes.WithLabelValues(relayserver.HandshakeDenied)); got != 2 {
+			if got := testutil.MetricValue(m.Handshakes.WithLabelValues(relayserver.HandshakeDenied)); got != 2 {
 				t.Fatalf("denied handshakes %v, want 2 (the raw client and one attempt of ours)", got)
 			}
 			if c.name != "shared token query" {
@@ -193,7 +194,7 @@ func TestTLS(t *testing.T) {
 	a := newTestClient(t, r.URL, func(o *relay.ClientOptions) { o.TLSConfig = clientTLS })
 	b := newTestClient(t, r.URL, func(o *relay.ClientOptions) { o.TLSConfig = clientTLS })
 	waitConnected(t, a, b)
-	if got := val(m.Handshakes.WithLabelValues(relayserver.HandshakeOKKeyingMat)); got != 2 {
+	if got := testutil.MetricValue(m.Handshakes.WithLabelValues(relayserver.HandshakeOKKeyingMat)); got != 2 {
 		t.Fatalf("tls exporter handshakes %v, want 2", got)
 	}
 	a.Send(b.id(), 0, 0, []byte("over tls"))
@@ -206,7 +207,7 @@ func TestTLS(t *testing.T) {
 	if f := rc.auth(key.NewSecretKey()); f.Type != relay.FrameServerConfirmsAuth {
 		t.Fatalf("challenge over TLS: %s", f.Type)
 	}
-	if got := val(m.Handshakes.WithLabelValues(relayserver.HandshakeOK)); got != 1 {
+	if got := testutil.MetricValue(m.Handshakes.WithLabelValues(relayserver.HandshakeOK)); got != 1 {
 		t.Fatalf("challenge handshakes %v, want 1", got)
 	}
 
@@ -220,7 +221,7 @@ func TestTLS(t *testing.T) {
 			t.Fatalf("fallback: %s", f.Type)
 		}
 	}
-	if got := val(m.Handshakes.WithLabelValues(relayserver.HandshakeOK)); got != 3 {
+	if got := testutil.MetricValue(m.Handshakes.WithLabelValues(relayserver.HandshakeOK)); got != 3 {
 		t.Fatalf("challenge handshakes %v, want 3", got)
 	}
 

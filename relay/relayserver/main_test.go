@@ -16,8 +16,6 @@ import (
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay"
 	"github.com/iroh-go/iroh/relay/internal/ws"
-	"github.com/prometheus/client_golang/prometheus"
-	dto "github.com/prometheus/client_model/go"
 	"go.uber.org/goleak"
 )
 
@@ -265,18 +263,6 @@ func (rc *rawConn) expectClosed() {
 			return
 		}
 	}
-}
-
-// val returns the value of a counter or gauge.
-func val(m prometheus.Metric) float64 {
-	var d dto.Metric
-	if err := m.Write(&d); err != nil {
-		panic(err)
-	}
-	if d.Counter != nil {
-		return d.Counter.GetValue()
-	}
-	return d.Gauge.GetValue()
 }
 
 // eventually polls cond for up to 10 s.

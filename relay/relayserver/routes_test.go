@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/relay"
 	"github.com/iroh-go/iroh/relay/relaytest"
 )
@@ -99,7 +100,7 @@ func TestUpgradeValidation(t *testing.T) {
 			t.Fatalf("upgraded with an unknown subprotocol")
 		}
 	})
-	before := val(r.Server.Metrics().Handshakes.WithLabelValues("bad_upgrade"))
+	before := testutil.MetricValue(r.Server.Metrics().Handshakes.WithLabelValues("bad_upgrade"))
 	t.Run("bad version", func(t *testing.T) {
 		req, _ := http.NewRequest("GET", "http://"+r.Addr+"/relay", nil)
 		req.Header.Set("Upgrade", "websocket")
@@ -136,7 +137,7 @@ func TestUpgradeValidation(t *testing.T) {
 			t.Fatalf("status %d for Upgrade: WebSocket", resp.StatusCode)
 		}
 	})
-	if got := val(r.Server.Metrics().Handshakes.WithLabelValues("bad_upgrade")) - before; got < 2 {
+	if got := testutil.MetricValue(r.Server.Metrics().Handshakes.WithLabelValues("bad_upgrade")) - before; got < 2 {
 		t.Fatalf("bad_upgrade counted %v times", got)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/iroh-go/iroh/internal/stun"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/relay/relayserver"
 )
 
@@ -59,8 +60,8 @@ func TestSTUN(t *testing.T) {
 			}
 		})
 	}
-	if val(srv.Metrics().STUNRequests) < 1 || val(srv.Metrics().STUNBad) < 1 {
-		t.Fatalf("stun metrics %v %v", val(srv.Metrics().STUNRequests), val(srv.Metrics().STUNBad))
+	if testutil.MetricValue(srv.Metrics().STUNRequests) < 1 || testutil.MetricValue(srv.Metrics().STUNBad) < 1 {
+		t.Fatalf("stun metrics %v %v", testutil.MetricValue(srv.Metrics().STUNRequests), testutil.MetricValue(srv.Metrics().STUNBad))
 	}
 	srv.Close()
 }
