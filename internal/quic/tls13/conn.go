@@ -77,6 +77,12 @@ type Config struct {
 	// ticket that carries ticketData; nil means yes. It runs on the
 	// goroutine that called HandleData and must not block.
 	AcceptEarlyData func(ticketData []byte) bool
+	// EarlyDataALPN (server only, optional) says for which negotiated
+	// ALPNs 0-RTT is allowed: tickets issued on other ALPNs do not allow
+	// early data, and 0-RTT resumed on them is refused (the data then
+	// comes after the handshake). nil means every ALPN. It must not
+	// block.
+	EarlyDataALPN func(alpn string) bool
 	// CipherSuites restricts the suites, in order of preference; nil means
 	// DefaultCipherSuites.
 	CipherSuites []CipherSuite

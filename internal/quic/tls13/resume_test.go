@@ -127,6 +127,9 @@ func TestEarlyDataRejected(t *testing.T) {
 			sc.TicketKeys = keys
 		}, false},
 		{"server forces a HelloRetryRequest", func(cc, sc *Config) { sc.Groups = []Group{P256} }, true},
+		{"the ALPN no longer opts in to early data", func(cc, sc *Config) {
+			sc.EarlyDataALPN = func(alpn string) bool { return alpn != testALPN }
+		}, true},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -149,6 +152,31 @@ func TestEarlyDataRejected(t *testing.T) {
 				t.Error("server installed 0-RTT keys")
 			}
 		})
+	}
+}
+
+// TestEarlyDataALPNOptOut: a server that allows 0-RTT only for other
+// ALPNs issues tickets without early data on this one, so the client does
+// not even offer it.
+func TestEarlyDataALPNOptOut(t *testing.T) {
+	rs := newResumption(t, true)
+	cc, sc := rs.configs()
+	asked := ""
+	sc.EarlyDataALPN = func(alpn string) bool { asked = alpn; return false }
+	r := handshake(t, cc, sc, nil, 0)
+	r.mustSucceed(t)
+	deliverTicket(t, r)
+	if asked != testALPN {
+		t.Fatalf("EarlyDataALPN asked for %q", asked)
+	}
+	cc, sc = rs.configs()
+	r = handshake(t, cc, sc, nil, 0)
+	r.mustSucceed(t)
+	if !r.client.c.UsedResumption() {
+		t.Fatal("not resumed")
+	}
+	if r.client.c.EarlyDataOffered() {
+		t.Error("client offered 0-RTT with a ticket that does not allow it")
 	}
 }
 

@@ -323,9 +323,15 @@ func (c *Conn) selectPSK(ch *clientHello, msg []byte) (*ticketState, int, error)
 	return nil, 0, nil
 }
 
+// earlyDataForALPN reports whether the server allows 0-RTT on the
+// negotiated ALPN.
+func (c *Conn) earlyDataForALPN() bool {
+	return c.cfg.EnableEarlyData && (c.cfg.EarlyDataALPN == nil || c.cfg.EarlyDataALPN(c.alpn))
+}
+
 // acceptEarly decides 0-RTT for a resumed ticket (RFC 8446 §4.2.10).
 func (c *Conn) acceptEarly(ch *clientHello, st *ticketState) bool {
-	if !c.cfg.EnableEarlyData || !st.earlyData || c.hrr || st.suite != c.suite || st.alpn != c.alpn {
+	if !c.earlyDataForALPN() || !st.earlyData || c.hrr || st.suite != c.suite || st.alpn != c.alpn {
 		return false
 	}
 	d := st.clientAge - c.now().Sub(st.created)
@@ -362,7 +368,7 @@ func (c *Conn) SendSessionTicket() error {
 		created:   c.now(),
 		ageAdd:    u32(ageAdd[:]),
 		lifetime:  TicketLifetime,
-		earlyData: c.cfg.EnableEarlyData,
+		earlyData: c.earlyDataForALPN(),
 		psk:       resumptionPSK(c.suite, c.resMS, nonce[:]),
 		alpn:      c.alpn,
 		clientKey: c.peerKey,
@@ -378,7 +384,7 @@ func (c *Conn) SendSessionTicket() error {
 		nonce:    nonce[:],
 		ticket:   ticket,
 	}
-	if c.cfg.EnableEarlyData {
+	if st.earlyData {
 		nst.maxEarlyData = maxEarlyDataQUIC
 	}
 	raw, err := nst.marshal()

@@ -112,6 +112,14 @@ func (t *Transport) acceptInitial(now timeT, b []byte, d *Datagram, dcid quic.Co
 	t.mu.Unlock()
 	cfg := t.opts.Config
 	cfg.CIDs = cidSource{t: t, c: c}
+	if t.opts.ServerALPNs != nil {
+		cfg.TLS.ALPNs = t.opts.ServerALPNs()
+		if len(cfg.TLS.ALPNs) == 0 {
+			// Accept nothing a client can offer: the handshake ends with
+			// no_application_protocol, which tells the client why.
+			cfg.TLS.ALPNs = noALPN
+		}
+	}
 	c.mu.Lock()
 	var core *quic.Conn
 	var err error
@@ -130,6 +138,10 @@ func (t *Transport) acceptInitial(now timeT, b []byte, d *Datagram, dcid quic.Co
 	c.mu.Unlock()
 	return c
 }
+
+// noALPN is what a server with no ALPNs to accept serves: a protocol
+// name no client offers (ALPN names are printable by convention).
+var noALPN = []string{"\x00iroh-go: no protocol accepted"}
 
 // maxConns bounds the connections of one Transport.
 const maxConns = 1 << 16

@@ -7,6 +7,7 @@ import (
 	"github.com/iroh-go/iroh/internal/quic/wire"
 	"io"
 	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -226,5 +227,47 @@ func TestZeroRTT(t *testing.T) {
 	}
 	if n := c2.Stats().ZeroRTTPackets; n == 0 {
 		t.Fatal("nothing went in 0-RTT packets")
+	}
+}
+
+// TestServerALPNs: the server asks ServerALPNs for each connection, so the
+// protocols it accepts can change while it runs; with none, clients are
+// refused with no_application_protocol at once.
+func TestServerALPNs(t *testing.T) {
+	sk := key.NewSecretKey()
+	var alpns atomic.Pointer[[]string]
+	alpns.Store(&[]string{})
+	srv, err := Listen("127.0.0.1:0", &Options{
+		Config:      quic.Config{TLS: tls13.Config{SecretKey: sk, ALPNs: []string{"ignored"}}},
+		ServerALPNs: func() []string { return *alpns.Load() },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	cli, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: key.NewSecretKey(), ALPNs: []string{"x"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	dial := func(alpn string) error {
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+		defer cancel()
+		c, err := cli.Dial(ctx, srv.LocalAddr(), sk.Public(), alpn)
+		if err == nil {
+			c.Close(0, "")
+		}
+		return err
+	}
+	var te *quic.TransportError
+	if err := dial("ignored"); !errors.As(err, &te) || te.Code != quic.CryptoError+120 {
+		t.Fatalf("no ALPNs served: %v", err)
+	}
+	alpns.Store(&[]string{"now/1"})
+	if err := dial("now/1"); err != nil {
+		t.Fatalf("after the change: %v", err)
+	}
+	if err := dial("ignored"); !errors.As(err, &te) || te.Code != quic.CryptoError+120 {
+		t.Fatalf("config ALPN still served: %v", err)
 	}
 }

@@ -33,6 +33,12 @@ type Options struct {
 	Config quic.Config
 	// Server makes the Transport accept incoming connections.
 	Server bool
+	// ServerALPNs (server only, optional) is asked for the ALPNs to
+	// accept each time a connection arrives, replacing Config.TLS.ALPNs
+	// (so they can change while the Transport runs); when it returns none,
+	// clients are refused with the TLS alert no_application_protocol. It
+	// runs on the read loop and must not block.
+	ServerALPNs func() []string
 	// Logger receives debug logs; nil means none (a library logs nothing
 	// unless given a logger).
 	Logger *slog.Logger
