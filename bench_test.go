@@ -4,12 +4,10 @@ package iroh_test
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"strconv"
 	"sync"
@@ -17,22 +15,24 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
 	"github.com/iroh-go/iroh"
-	"github.com/iroh-go/iroh/internal/tlsconfig"
+	"github.com/iroh-go/iroh/internal/quic"
+	"github.com/iroh-go/iroh/internal/quic/tls13"
+	"github.com/iroh-go/iroh/internal/quic/transport"
 	"github.com/iroh-go/iroh/key"
 )
 
 // The end-to-end benchmarks compare two iroh endpoints on loopback with
-// raw quic-go on plain UDP sockets, measured in the same run with the same
-// QUIC configuration and the same TLS certificates (tlsconfig), so the
-// ratio isolates what the iroh socket layer costs or gains.
+// our raw QUIC transport on plain UDP sockets (internal/quic/transport,
+// no magicsock, no relay, no path selection), measured in the same run
+// with the same QUIC stack, so the ratio isolates what the iroh socket
+// layer costs or gains. Comparisons with quic-go and Rust iroh live in
+// `iroh bench quic` and scripts/bench-quic.sh (two processes).
 //
 //	go test -run '^$' -bench . -benchtime 1x                      # 64 MiB per transfer
 //	IROH_BENCH_BYTES=1073741824 go test -run '^$' -bench Throughput -benchtime 3x
 //
-// IROH_BENCH_ONLY=iroh (or quic-go) runs one side only, for profiling.
+// IROH_BENCH_ONLY=iroh (or raw) runs one side only, for profiling.
 //
 // CPU is the process's user+system time (getrusage) over the transfer,
 // both endpoints included, per byte moved.
@@ -51,21 +51,7 @@ func benchBytes(b *testing.B) int64 {
 	return 64 << 20
 }
 
-// benchQUICConfig mirrors the QUIC configuration of iroh.Bind (default
-// flow-control windows).
-func benchQUICConfig() *quic.Config {
-	return &quic.Config{
-		HandshakeIdleTimeout:  10 * time.Second,
-		MaxIdleTimeout:        30 * time.Second,
-		KeepAlivePeriod:       5 * time.Second,
-		EnableDatagrams:       true,
-		Allow0RTT:             true,
-		MaxIncomingStreams:    1000,
-		MaxIncomingUniStreams: 1000,
-	}
-}
-
-// benchSide is one way to get connected QUIC streams: iroh or raw quic-go.
+// benchSide is one way to get connected QUIC streams: iroh or raw.
 type benchSide struct {
 	// dial opens a connection to the server.
 	dial func(ctx context.Context) (benchConn, error)
@@ -74,25 +60,32 @@ type benchSide struct {
 }
 
 type benchConn interface {
-	OpenStreamSync(ctx context.Context) (*quic.Stream, error)
-	CloseWithError(code quic.ApplicationErrorCode, reason string) error
+	OpenStream(ctx context.Context) (io.ReadWriteCloser, error)
+	Close(code uint64, reason string) error
 }
 
 // irohConn adapts *iroh.Connection to benchConn.
 type irohConn struct{ c *iroh.Connection }
 
-func (c irohConn) OpenStreamSync(ctx context.Context) (*quic.Stream, error) {
+func (c irohConn) OpenStream(ctx context.Context) (io.ReadWriteCloser, error) {
 	return c.c.OpenStream(ctx)
 }
 
-func (c irohConn) CloseWithError(code quic.ApplicationErrorCode, reason string) error {
-	return c.c.Close(uint64(code), reason)
+func (c irohConn) Close(code uint64, reason string) error { return c.c.Close(code, reason) }
+
+// rawConn adapts *transport.Conn to benchConn.
+type rawConn struct{ c *transport.Conn }
+
+func (c rawConn) OpenStream(ctx context.Context) (io.ReadWriteCloser, error) {
+	return c.c.OpenStream(ctx)
 }
+
+func (c rawConn) Close(code uint64, reason string) error { return c.c.Close(code, reason) }
 
 // serveStream reads a stream to its end and answers with one byte; a
 // one-byte stream is echoed (the connect benchmark), and a stream that
 // starts with 'E' is echoed as it arrives (the round-trip benchmark).
-func serveStream(s *quic.Stream) {
+func serveStream(s io.ReadWriteCloser) {
 	defer s.Close()
 	buf := make([]byte, 64<<10)
 	var total int
@@ -121,7 +114,7 @@ func serveStream(s *quic.Stream) {
 }
 
 // serveConn serves every stream of a connection until it closes.
-func serveConn(ctx context.Context, accept func(context.Context) (*quic.Stream, error), wg *sync.WaitGroup) {
+func serveConn[S io.ReadWriteCloser](ctx context.Context, accept func(context.Context) (S, error), wg *sync.WaitGroup) {
 	for {
 		s, err := accept(ctx)
 		if err != nil {
@@ -188,29 +181,25 @@ func newIrohSide(b *testing.B) *benchSide {
 	}}
 }
 
-// newQUICSide starts raw quic-go on two plain UDP sockets on 127.0.0.1,
-// with iroh's TLS setup.
-func newQUICSide(b *testing.B) *benchSide {
+// newRawSide starts our QUIC transport on two plain UDP sockets on
+// 127.0.0.1 with the endpoint's flow-control defaults.
+func newRawSide(b *testing.B) *benchSide {
 	b.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	listen := func() *quic.Transport {
-		pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-		if err != nil {
-			b.Fatal(err)
-		}
-		return &quic.Transport{Conn: pc}
-	}
-	st, ct := listen(), listen()
 	ssk, csk := key.NewSecretKey(), key.NewSecretKey()
-	scert, err := tlsconfig.Certificate(ssk)
+	conf := func(sk key.SecretKey) *transport.Options {
+		return &transport.Options{Config: quic.Config{
+			TLS:                   tls13.Config{SecretKey: sk, ALPNs: []string{benchALPN}},
+			KeepAlivePeriod:       5 * time.Second,
+			MaxIncomingStreams:    1000,
+			MaxIncomingUniStreams: 1000,
+		}}
+	}
+	st, err := transport.Listen("127.0.0.1:0", conf(ssk))
 	if err != nil {
 		b.Fatal(err)
 	}
-	ccert, err := tlsconfig.Certificate(csk)
-	if err != nil {
-		b.Fatal(err)
-	}
-	ln, err := st.Listen(tlsconfig.Server(ssk, scert, func() []string { return []string{benchALPN} }), benchQUICConfig())
+	ct, err := transport.Listen("127.0.0.1:0", conf(csk))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -219,30 +208,31 @@ func newQUICSide(b *testing.B) *benchSide {
 	go func() {
 		defer wg.Done()
 		for {
-			c, err := ln.Accept(ctx)
+			c, err := st.Accept(ctx)
 			if err != nil {
 				return
 			}
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				serveConn(c.Context(), c.AcceptStream, &wg)
+				cctx, ccancel := context.WithCancel(ctx)
+				go func() { <-c.Done(); ccancel() }()
+				serveConn(cctx, c.AcceptStream, &wg)
 			}()
 		}
 	}()
 	b.Cleanup(func() {
 		cancel()
-		ln.Close()
 		st.Close()
 		ct.Close()
-		st.Conn.Close()
-		ct.Conn.Close()
 		wg.Wait()
 	})
-	cache := tls.NewLRUClientSessionCache(16)
 	return &benchSide{dial: func(ctx context.Context) (benchConn, error) {
-		tc := tlsconfig.Client(csk, ccert, ssk.Public(), []string{benchALPN}, cache)
-		return ct.Dial(ctx, st.Conn.LocalAddr(), tc, benchQUICConfig())
+		c, err := ct.Dial(ctx, st.LocalAddr(), ssk.Public(), benchALPN)
+		if err != nil {
+			return nil, err
+		}
+		return rawConn{c}, nil
 	}}
 }
 
@@ -257,7 +247,7 @@ func transfer(ctx context.Context, c benchConn, n int64, streams int, chunk []by
 		}
 		go func() {
 			errs <- func() error {
-				s, err := c.OpenStreamSync(ctx)
+				s, err := c.OpenStream(ctx)
 				if err != nil {
 					return err
 				}
@@ -321,8 +311,8 @@ func (m *measured) cpuPerMB() float64 { return float64(m.cpu.Nanoseconds()) / (f
 
 // BenchmarkThroughput moves IROH_BENCH_BYTES (default 64 MiB) per
 // iteration over one and over four streams, between two iroh endpoints
-// and between two raw quic-go transports on plain UDP sockets, and
-// reports the MB/s of both, their ratio, and CPU time per MB. There is no
+// and between two raw QUIC transports on plain UDP sockets, and reports
+// the MB/s of both, their ratio, and CPU time per MB. There is no
 // SetBytes: ns/op covers both sides' transfers, so the MB/s figures are
 // reported per side instead.
 func BenchmarkThroughput(b *testing.B) {
@@ -333,17 +323,17 @@ func BenchmarkThroughput(b *testing.B) {
 			defer cancel()
 			chunk := make([]byte, 1<<20)
 			only := os.Getenv("IROH_BENCH_ONLY")
-			if only != "" && only != "iroh" && only != "quic-go" {
-				b.Fatalf("IROH_BENCH_ONLY=%q: want iroh or quic-go", only)
+			if only != "" && only != "iroh" && only != "raw" {
+				b.Fatalf("IROH_BENCH_ONLY=%q: want iroh or raw", only)
 			}
-			sides := []*benchSide{newIrohSide(b), newQUICSide(b)}
+			sides := []*benchSide{newIrohSide(b), newRawSide(b)}
 			for _, s := range sides {
 				c, err := s.dial(ctx)
 				if err != nil {
 					b.Fatal(err)
 				}
 				s.conn = c
-				b.Cleanup(func() { c.CloseWithError(0, "") })
+				b.Cleanup(func() { c.Close(0, "") })
 				// Warm up: the path is confirmed and the windows have grown.
 				if err := transfer(ctx, c, 4<<20, streams, chunk); err != nil {
 					b.Fatal(err)
@@ -364,7 +354,7 @@ func BenchmarkThroughput(b *testing.B) {
 					if m == &qg {
 						s = sides[1]
 					}
-					if only == "iroh" && m == &qg || only == "quic-go" && m == &ir {
+					if only == "iroh" && m == &qg || only == "raw" && m == &ir {
 						continue
 					}
 					m.run(b, func() error { return transfer(ctx, s.conn, n, streams, chunk) }, n)
@@ -375,31 +365,30 @@ func BenchmarkThroughput(b *testing.B) {
 				b.ReportMetric(ir.mbps(), "iroh-MB/s")
 				b.ReportMetric(ir.cpuPerMB()/1e6, "iroh-cpu-ms/MB")
 				return
-			case "quic-go":
-				b.ReportMetric(qg.mbps(), "quic-go-MB/s")
-				b.ReportMetric(qg.cpuPerMB()/1e6, "quic-go-cpu-ms/MB")
+			case "raw":
+				b.ReportMetric(qg.mbps(), "raw-MB/s")
+				b.ReportMetric(qg.cpuPerMB()/1e6, "raw-cpu-ms/MB")
 				return
 			}
 			b.ReportMetric(ir.mbps(), "iroh-MB/s")
-			b.ReportMetric(qg.mbps(), "quic-go-MB/s")
-			b.ReportMetric(ir.mbps()/qg.mbps(), "ratio-vs-quic-go")
+			b.ReportMetric(qg.mbps(), "raw-MB/s")
+			b.ReportMetric(ir.mbps()/qg.mbps(), "ratio-vs-raw")
 			b.ReportMetric(ir.cpuPerMB()/1e6, "iroh-cpu-ms/MB")
-			b.ReportMetric(qg.cpuPerMB()/1e6, "quic-go-cpu-ms/MB")
-			b.ReportMetric(qg.cpuPerMB()/ir.cpuPerMB(), "cpu-saving-vs-quic-go")
+			b.ReportMetric(qg.cpuPerMB()/1e6, "raw-cpu-ms/MB")
 		})
 	}
 }
 
 // BenchmarkConnect measures connection setup: handshake and a one-byte
-// echo on a new stream, then close; for iroh and for raw quic-go.
+// echo on a new stream, then close; for iroh and for the raw transport.
 func BenchmarkConnect(b *testing.B) {
-	for _, name := range []string{"iroh", "quic-go"} {
+	for _, name := range []string{"iroh", "raw"} {
 		b.Run(name, func(b *testing.B) {
 			var s *benchSide
 			if name == "iroh" {
 				s = newIrohSide(b)
 			} else {
-				s = newQUICSide(b)
+				s = newRawSide(b)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
@@ -408,8 +397,8 @@ func BenchmarkConnect(b *testing.B) {
 				if err != nil {
 					return err
 				}
-				defer c.CloseWithError(0, "")
-				st, err := c.OpenStreamSync(ctx)
+				defer c.Close(0, "")
+				st, err := c.OpenStream(ctx)
 				if err != nil {
 					return err
 				}
@@ -443,15 +432,15 @@ func BenchmarkConnect(b *testing.B) {
 
 // BenchmarkRoundTrip measures the round trip of one small message on an
 // open stream (write 32 bytes, read them echoed): the latency the socket
-// layer adds per packet, for iroh and for raw quic-go.
+// layer adds per packet, for iroh and for the raw transport.
 func BenchmarkRoundTrip(b *testing.B) {
-	for _, name := range []string{"iroh", "quic-go"} {
+	for _, name := range []string{"iroh", "raw"} {
 		b.Run(name, func(b *testing.B) {
 			var s *benchSide
 			if name == "iroh" {
 				s = newIrohSide(b)
 			} else {
-				s = newQUICSide(b)
+				s = newRawSide(b)
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 			defer cancel()
@@ -459,8 +448,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer c.CloseWithError(0, "")
-			st, err := c.OpenStreamSync(ctx)
+			defer c.Close(0, "")
+			st, err := c.OpenStream(ctx)
 			if err != nil {
 				b.Fatal(err)
 			}

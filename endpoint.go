@@ -14,12 +14,12 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/quic-go/quic-go"
 
 	"github.com/iroh-go/iroh/addrlookup/preset"
-	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/internal/magicsock"
-	"github.com/iroh-go/iroh/internal/tlsconfig"
+	"github.com/iroh-go/iroh/internal/quic"
+	"github.com/iroh-go/iroh/internal/quic/tls13"
+	"github.com/iroh-go/iroh/internal/quic/transport"
 	"github.com/iroh-go/iroh/key"
 )
 
@@ -28,8 +28,14 @@ type Options struct {
 	// SecretKey is the endpoint's identity; zero means a new random key.
 	SecretKey SecretKey
 	// ALPNs are the protocols accepted by Accept. A Router sets them from
-	// its handlers. Empty means incoming connections are refused.
+	// its handlers. Empty means incoming connections are refused (the
+	// dialer learns that we serve none of its protocols).
 	ALPNs []string
+	// EarlyDataALPNs are the protocols, among ALPNs, on which a peer that
+	// connected before may send 0-RTT data (ConnectEarly). Such data can be
+	// replayed by an attacker, so it is off unless a protocol asks for it;
+	// a Router sets it from handlers that implement EarlyDataHandler.
+	EarlyDataALPNs []string
 	// BindAddrV4 is the IPv4 UDP address; zero means 0.0.0.0:0.
 	BindAddrV4 netip.AddrPort
 	// BindAddrV6 is the IPv6 UDP address; zero means [::]:0 (skipped if the
@@ -94,10 +100,38 @@ func (e *ConnectError) Error() string {
 
 func (e *ConnectError) Unwrap() error { return e.Err }
 
+// WrongPeerError is a Connect refused because the endpoint that answered
+// could not prove it holds the key of the id dialed.
+type WrongPeerError struct {
+	Want   EndpointID
+	Detail string
+}
+
+func (e *WrongPeerError) Error() string {
+	return fmt.Sprintf("the endpoint that answered is not %s: %s", e.Want.ShortString(), e.Detail)
+}
+
+// ErrNoCommonALPN is a Connect refused because the peer serves none of
+// the offered ALPNs (TLS alert no_application_protocol).
+var ErrNoCommonALPN = errors.New("iroh: peer serves none of the offered ALPNs")
+
 const (
-	// maxPendingIncoming bounds incoming connections that are handshaking
-	// or waiting for Accept; more are refused with CloseBusy.
+	// maxPendingIncoming bounds incoming connections that completed their
+	// handshake and wait for Accept; more are refused with CloseBusy.
 	maxPendingIncoming = 128
+	// keepAlivePeriod sends a PING on a connection after this long without
+	// sending, well within the idle timeout and NAT mappings' lifetimes.
+	keepAlivePeriod = 5 * time.Second
+	// maxIncomingStreams is how many streams of each kind a peer may have
+	// open at once.
+	maxIncomingStreams = 1000
+	// firstReportWait bounds how long Connect waits for the first net
+	// report when it has no direct address for the peer: hole punching
+	// tells the peer our public address, which that report finds.
+	firstReportWait = 2 * time.Second
+	// closeLinger bounds how long Close waits for the CONNECTION_CLOSE
+	// packets queued on relays to leave.
+	closeLinger = 100 * time.Millisecond
 )
 
 // acceptTimeout closes an incoming connection that Accept did not take
@@ -116,11 +150,7 @@ type Endpoint struct {
 	id       EndpointID
 	log      *slog.Logger
 	sock     *magicsock.Conn
-	tr       *quic.Transport
-	ln       *quic.EarlyListener
-	cert     tls.Certificate
-	qconf    *quic.Config
-	sessions tls.ClientSessionCache
+	tr       *transport.Transport
 	hsTO     time.Duration
 	relay    *relayState
 	netrep   *netReporter
@@ -128,27 +158,29 @@ type Endpoint struct {
 	userData string
 
 	alpns   atomic.Pointer[[]string]
+	early   atomic.Pointer[[]string]
 	pending atomic.Int64 // incoming connections not yet taken by Accept
 
-	ctx    context.Context // canceled by Close
-	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	accept chan *Connection
+	ctx       context.Context // canceled by Close
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	accept    chan *Connection
+	closeDone chan struct{} // closed when Close finished
 
 	// mu guards the following.
 	mu     sync.Mutex
-	conns  map[*quic.Conn]struct{}
+	conns  map[*Connection]context.CancelCauseFunc
 	closed bool
 }
 
 // Bind opens an endpoint: its UDP sockets, relay connection (if any), and
-// QUIC listener.
+// QUIC transport.
 func Bind(ctx context.Context, opts *Options) (*Endpoint, error) {
 	if opts == nil {
 		opts = &Options{}
 	}
 	o := *opts
-	for _, a := range o.ALPNs {
+	for _, a := range append(slices.Clone(o.ALPNs), o.EarlyDataALPNs...) {
 		if a == "" {
 			return nil, errors.New("iroh: empty ALPN")
 		}
@@ -175,21 +207,20 @@ func Bind(ctx context.Context, opts *Options) (*Endpoint, error) {
 		return nil, errors.New("iroh: negative timeout")
 	}
 	ep := &Endpoint{
-		sk:       o.SecretKey,
-		id:       o.SecretKey.Public(),
-		sessions: tls.NewLRUClientSessionCache(256),
-		hsTO:     o.HandshakeTimeout,
-		accept:   make(chan *Connection),
-		conns:    map[*quic.Conn]struct{}{},
+		sk:        o.SecretKey,
+		id:        o.SecretKey.Public(),
+		hsTO:      o.HandshakeTimeout,
+		accept:    make(chan *Connection),
+		closeDone: make(chan struct{}),
+		conns:     map[*Connection]context.CancelCauseFunc{},
 	}
 	ep.log = log.With("component", "endpoint", "endpoint_id", ep.id.ShortString())
-	alpns := slices.Clone(o.ALPNs)
-	ep.alpns.Store(&alpns)
-	cert, err := tlsconfig.Certificate(ep.sk)
+	ep.SetALPNs(o.ALPNs)
+	ep.SetEarlyDataALPNs(o.EarlyDataALPNs)
+	ticketKeys, err := tls13.NewTicketKeys(nil, 0)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("iroh: ticket keys: %w", err)
 	}
-	ep.cert = cert
 	rs, err := newRelayState(&o, ep.log)
 	if err != nil {
 		return nil, err
@@ -211,31 +242,39 @@ func Bind(ctx context.Context, opts *Options) (*Endpoint, error) {
 		return nil, err
 	}
 	ep.sock = sock
-	ep.qconf = &quic.Config{
-		HandshakeIdleTimeout:  o.HandshakeTimeout,
+	qconf := quic.Config{
+		TLS: tls13.Config{
+			SecretKey:       ep.sk,
+			ALPNs:           noALPN, // replaced per connection: Dial's ALPNs, ServerALPNs
+			SessionCache:    tls13.NewSessionCache(256),
+			TicketKeys:      ticketKeys,
+			EnableEarlyData: true,
+			EarlyDataALPN:   ep.earlyDataALPN,
+		},
+		HandshakeTimeout:      o.HandshakeTimeout,
 		MaxIdleTimeout:        o.MaxIdleTimeout,
-		KeepAlivePeriod:       5 * time.Second,
-		EnableDatagrams:       true,
-		Allow0RTT:             true,
-		MaxIncomingStreams:    1000,
-		MaxIncomingUniStreams: 1000,
+		KeepAlivePeriod:       keepAlivePeriod,
+		MaxIncomingStreams:    maxIncomingStreams,
+		MaxIncomingUniStreams: maxIncomingStreams,
 	}
-	ep.tr = &quic.Transport{Conn: sock}
-	serverTLS := tlsconfig.Server(ep.sk, cert, func() []string { return *ep.alpns.Load() })
-	ln, err := ep.tr.ListenEarly(serverTLS, ep.qconf)
+	tr, err := transport.New(sock.QUICSocket(), &transport.Options{
+		Config:      qconf,
+		Server:      true,
+		ServerALPNs: func() []string { return *ep.alpns.Load() },
+		Logger:      log,
+		Metrics:     transport.NewMetrics(o.Registerer),
+	})
 	if err != nil {
 		sock.Close()
-		return nil, fmt.Errorf("iroh: listen: %w", err)
+		return nil, fmt.Errorf("iroh: quic: %w", err)
 	}
-	ep.ln = ln
+	ep.tr = tr
 	ep.ctx, ep.cancel = context.WithCancel(context.Background())
 	ep.wg.Add(1)
 	go ep.acceptLoop()
 	if err := ep.startLookup(&o); err != nil {
 		ep.cancel()
-		ep.ln.Close()
-		ep.tr.Close()
-		sock.Close()
+		ep.tr.Close() // closes the socket too
 		ep.wg.Wait()
 		return nil, err
 	}
@@ -249,6 +288,10 @@ func Bind(ctx context.Context, opts *Options) (*Endpoint, error) {
 	ep.log.Info("endpoint bound", "addr", sock.LocalAddrs(), "relay_url", sock.HomeRelay())
 	return ep, nil
 }
+
+// noALPN is the placeholder ALPN list of the QUIC configuration: every
+// connection replaces it.
+var noALPN = []string{"iroh-go/none"}
 
 // ID returns the endpoint's id.
 func (ep *Endpoint) ID() EndpointID { return ep.id }
@@ -275,6 +318,17 @@ func (ep *Endpoint) SetALPNs(alpns []string) {
 	ep.alpns.Store(&a)
 }
 
+// SetEarlyDataALPNs replaces the protocols on which 0-RTT data is
+// accepted from now on (see Options.EarlyDataALPNs).
+func (ep *Endpoint) SetEarlyDataALPNs(alpns []string) {
+	a := slices.Clone(alpns)
+	ep.early.Store(&a)
+}
+
+func (ep *Endpoint) earlyDataALPN(alpn string) bool {
+	return slices.Contains(*ep.early.Load(), alpn)
+}
+
 // Connect dials the endpoint at addr, offering alpn and then, in order of
 // preference, the alternatives in more (for version negotiation). It
 // returns once the handshake completed and the peer proved it holds the
@@ -284,10 +338,10 @@ func (ep *Endpoint) Connect(ctx context.Context, addr EndpointAddr, alpn string,
 }
 
 // ConnectEarly is Connect with 0-RTT: if this endpoint connected to the
-// same peer before, the connection is returned before the handshake
-// completes and data written to it is sent in the first flight. Such data
-// can be replayed by an attacker: use it only for idempotent requests.
-// Without a cached session it behaves like Connect.
+// same peer before and the peer allows 0-RTT on alpn, the connection is
+// returned before the handshake completes and data written to it is sent
+// in the first flight. Such data can be replayed by an attacker: use it
+// only for idempotent requests. Otherwise it behaves like Connect.
 func (ep *Endpoint) ConnectEarly(ctx context.Context, addr EndpointAddr, alpn string, more ...string) (*Connection, error) {
 	return ep.connect(ctx, addr, true, append([]string{alpn}, more...))
 }
@@ -316,27 +370,32 @@ func (ep *Endpoint) connect(ctx context.Context, addr EndpointAddr, early bool, 
 		}
 		addr, resolved = found, true
 	}
-	// Our first net report tells peers our public address in call-me-maybe
-	// messages: give it a moment when it is still running.
-	wctx, wcancel := context.WithTimeout(ctx, 2*time.Second)
-	ep.netrep.waitFirst(wctx)
-	wcancel()
+	if len(addr.Direct) == 0 {
+		// Only a relay is known: we will punch a hole, and our first net
+		// report tells the peer our public address for that. Give it a
+		// moment when it is still running.
+		wctx, wcancel := context.WithTimeout(ctx, firstReportWait)
+		ep.netrep.waitFirst(wctx)
+		wcancel()
+	}
 	mapped, err := ep.sock.AddRemote(addr)
 	if err != nil {
 		return nil, cerr(err)
 	}
 	ctx, cancel := context.WithTimeout(ctx, ep.hsTO)
 	defer cancel()
-	tconf := tlsconfig.Client(ep.sk, ep.cert, addr.ID, alpns, ep.sessions)
-	var qc *quic.Conn
+	var qc *transport.Conn
 	if early {
-		qc, err = ep.tr.DialEarly(ctx, mapped, tconf, ep.qconf)
+		qc, err = ep.tr.DialEarly(ctx, mapped.AddrPort(), addr.ID, alpns...)
 	} else {
-		qc, err = ep.tr.Dial(ctx, mapped, tconf, ep.qconf)
+		qc, err = ep.tr.Dial(ctx, mapped.AddrPort(), addr.ID, alpns...)
 	}
 	if err != nil {
 		if resolved {
 			ep.forgetLookup(addr.ID)
+		}
+		if errors.Is(err, net.ErrClosed) && ep.isClosed() {
+			return nil, cerr(ErrClosed)
 		}
 		return nil, cerr(explainDialError(err, addr.ID))
 	}
@@ -347,98 +406,87 @@ func (ep *Endpoint) connect(ctx context.Context, addr EndpointAddr, early bool, 
 	return c, nil
 }
 
-// explainDialError turns quic-go's handshake errors into ones that say
-// what went wrong.
+// explainDialError turns handshake errors into ones that say what went
+// wrong.
 func explainDialError(err error, want EndpointID) error {
 	var te *quic.TransportError
-	if errors.As(err, &te) && te.ErrorCode.IsCryptoError() {
-		var wp *tlsconfig.WrongPeerError
-		if errors.As(err, &wp) {
-			return wp
-		}
-		if te.ErrorCode == quic.TransportErrorCode(0x100+120) {
-			return fmt.Errorf("peer serves none of the offered ALPNs: %w", err)
+	if errors.As(err, &te) && te.Code >= quic.CryptoError && te.Code <= quic.CryptoError+0xff {
+		switch alert := uint8(te.Code - quic.CryptoError); {
+		case alert == 120: // no_application_protocol
+			return fmt.Errorf("%w (%v)", ErrNoCommonALPN, publicError(err, -1))
+		case !te.Remote && (alert == 42 || alert == 48 || alert == 51): // bad_certificate, unknown_ca, decrypt_error
+			return &WrongPeerError{Want: want, Detail: te.Reason}
 		}
 	}
 	var ie *quic.IdleTimeoutError
-	var he *quic.HandshakeTimeoutError
-	if errors.As(err, &ie) || errors.As(err, &he) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("no answer from %s on any known path: %w", want.ShortString(), err)
+	if errors.As(err, &ie) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("no answer from %s on any known path: %w", want.ShortString(), publicError(err, -1))
 	}
-	return err
+	return publicError(err, -1)
 }
 
-// track registers a connection so Close can close it; nil if closed.
-func (ep *Endpoint) track(qc *quic.Conn, remote EndpointID) *Connection {
+// track registers a connection so Close can close it; nil if closed. A
+// goroutine owned by the endpoint ends the connection's context with its
+// error when it closes.
+func (ep *Endpoint) track(qc *transport.Conn, remote EndpointID) *Connection {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	c := &Connection{qc: qc, remote: remote, alpn: qc.ALPN(), ep: ep, ctx: ctx}
 	ep.mu.Lock()
 	if ep.closed {
 		ep.mu.Unlock()
-		qc.CloseWithError(0, "")
+		cancel(ErrClosed)
+		qc.Close(0, "")
 		return nil
 	}
-	ep.conns[qc] = struct{}{}
+	ep.conns[c] = cancel
 	ep.wg.Add(1) // under mu: Close's wg.Wait comes after it sets closed
 	ep.mu.Unlock()
 	go func() {
 		defer ep.wg.Done()
-		<-qc.Context().Done()
+		<-qc.Done()
+		cancel(publicError(qc.Err(), -1))
 		ep.mu.Lock()
-		delete(ep.conns, qc)
+		delete(ep.conns, c)
 		ep.mu.Unlock()
 	}()
-	return &Connection{qc: qc, remote: remote, alpn: qc.ConnectionState().TLS.NegotiatedProtocol, ep: ep}
+	return c
 }
 
-// acceptLoop takes incoming connections off the listener and completes
-// their handshakes concurrently, queueing them for Accept.
+// acceptLoop takes connections whose handshake completed off the
+// transport and offers each to Accept for a while.
 func (ep *Endpoint) acceptLoop() {
 	defer ep.wg.Done()
 	for {
-		qc, err := ep.ln.Accept(ep.ctx)
+		qc, err := ep.tr.Accept(ep.ctx)
 		if err != nil {
 			return
 		}
 		if ep.pending.Add(1) > maxPendingIncoming {
 			ep.pending.Add(-1)
-			qc.CloseWithError(CloseBusy, "busy")
+			qc.Close(CloseBusy, "busy")
 			ep.log.Debug("incoming connection refused: too many not yet accepted")
 			continue
+		}
+		c := ep.track(qc, qc.RemoteKey())
+		if c == nil {
+			ep.pending.Add(-1)
+			return
 		}
 		ep.wg.Add(1)
 		go func() {
 			defer ep.wg.Done()
 			defer ep.pending.Add(-1)
-			ctx, cancel := context.WithTimeout(ep.ctx, ep.hsTO)
-			defer cancel()
-			select {
-			case <-qc.HandshakeComplete():
-			case <-qc.Context().Done():
-				ep.log.Debug("incoming handshake failed", "err", context.Cause(qc.Context()))
-				return
-			case <-ctx.Done():
-				qc.CloseWithError(0, "handshake timeout")
-				return
-			}
-			remote, err := tlsconfig.VerifiedPeerID(qc.ConnectionState().TLS)
-			if err != nil {
-				ep.log.Info("incoming connection refused", "err", err)
-				qc.CloseWithError(1, "no endpoint key")
-				return
-			}
-			c := ep.track(qc, remote)
-			if c == nil {
-				return
-			}
 			t := time.NewTimer(acceptTimeout)
 			defer t.Stop()
 			select {
 			case ep.accept <- c:
 			case <-ep.ctx.Done():
-				qc.CloseWithError(0, "")
+				qc.Close(0, "")
+			case <-c.ctx.Done():
 			case <-t.C:
 				// Nobody calls Accept (or not fast enough): don't keep the
 				// peer's connection open forever.
-				qc.CloseWithError(CloseBusy, "not accepted")
+				qc.Close(CloseBusy, "not accepted")
 			}
 		}()
 	}
@@ -463,60 +511,47 @@ func (ep *Endpoint) isClosed() bool {
 	return ep.closed
 }
 
-// Close closes every connection with code 0, waits until the closes were
-// sent or ctx ends (at most 3s), then releases the sockets and relay
-// connections. It is safe to call more than once.
+// Close closes every connection with code 0, gives the CONNECTION_CLOSE
+// packets queued for relays a moment to leave (bounded by ctx), then
+// releases the sockets and relay connections and waits for the endpoint's
+// goroutines. It is safe to call more than once and concurrently: every
+// call returns once the endpoint is closed (or ctx ends).
 func (ep *Endpoint) Close(ctx context.Context) error {
 	ep.mu.Lock()
 	if ep.closed {
 		ep.mu.Unlock()
-		return nil
+		select {
+		case <-ep.closeDone:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
 	}
 	ep.closed = true
-	conns := make([]*quic.Conn, 0, len(ep.conns))
-	for qc := range ep.conns {
-		conns = append(conns, qc)
+	conns := make([]*Connection, 0, len(ep.conns))
+	for c := range ep.conns {
+		conns = append(conns, c)
 	}
 	ep.mu.Unlock()
-	for _, qc := range conns {
-		qc.CloseWithError(0, "")
-	}
-	// Give the CONNECTION_CLOSE packets a moment to leave through the
-	// socket (and the relay) before tearing them down.
-	wait, cancel := context.WithTimeout(ctx, 3*time.Second)
-	defer cancel()
-	for _, qc := range conns {
-		select {
-		case <-qc.Context().Done():
-		case <-wait.Done():
-		}
+	defer close(ep.closeDone)
+	for _, c := range conns {
+		c.qc.Close(0, "") // sends CONNECTION_CLOSE before returning
 	}
 	if len(conns) > 0 {
-		select {
-		case <-time.After(20 * time.Millisecond):
-		case <-wait.Done():
-		}
+		// Direct paths sent the closes synchronously; relay clients queue
+		// them: let the queues drain.
+		linger, cancel := context.WithTimeout(ctx, closeLinger)
+		ep.relay.flush(linger)
+		cancel()
 	}
 	ep.cancel()
-	ep.ln.Close()
-	ep.tr.Close()
-	ep.sock.Close()
-	ep.relay.close()
+	ep.tr.Close() // and the socket, which closes its relay clients
 	ep.wg.Wait()
+	ep.relay.close()
 	ep.netrep.close()
 	if ep.lookups != nil {
 		ep.lookups.Close()
 	}
-	// Connections accepted but never taken by Accept.
-	for {
-		select {
-		case c := <-ep.accept:
-			c.qc.CloseWithError(0, "")
-		default:
-			ep.log.Debug("endpoint closed")
-			return nil
-		}
-	}
+	ep.log.Debug("endpoint closed")
+	return nil
 }
-
-var _ = endpointaddr.FromID

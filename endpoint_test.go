@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -214,7 +215,7 @@ func TestCloseClosesConnectionsWithCode(t *testing.T) {
 		t.Fatal("peer did not see the close")
 	}
 	var ae *iroh.ApplicationError
-	if !errors.As(context.Cause(c.Context()), &ae) || ae.ErrorCode != 0 || !ae.Remote {
+	if !errors.As(context.Cause(c.Context()), &ae) || ae.Code != 0 || !ae.Remote {
 		t.Fatalf("close cause %v", context.Cause(c.Context()))
 	}
 	if _, err := a.Accept(ctx); !errors.Is(err, net.ErrClosed) {
@@ -263,48 +264,65 @@ func TestDatagramsAndUniStreams(t *testing.T) {
 	}
 	_, err = io.ReadAll(rs2)
 	var se *iroh.StreamError
-	if !errors.As(err, &se) || se.ErrorCode != 42 {
+	if !errors.As(err, &se) || se.Code != 42 {
 		t.Fatalf("reset: %v", err)
 	}
 }
 
+// TestZeroRTT: a peer that connected before sends its first request in
+// 0-RTT, which the server takes only on ALPNs that opted in; on others
+// the request still arrives, after the handshake.
 func TestZeroRTT(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	a := bind(t, "x")
-	b := bind(t)
-	go func() {
-		for {
-			c, err := a.Accept(ctx)
-			if err != nil {
-				return
+	for _, optIn := range []bool{true, false} {
+		t.Run(fmt.Sprintf("opt-in=%v", optIn), func(t *testing.T) {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			opts := &iroh.Options{ALPNs: []string{"x"}, BindAddrV4: loopback4, DisableIPv6: true}
+			if optIn {
+				opts.EarlyDataALPNs = []string{"x"}
 			}
+			a, err := iroh.Bind(ctx, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close(context.Background())
+			b := bind(t)
 			go func() {
-				s, err := c.AcceptStream(ctx)
-				if err == nil {
-					io.Copy(s, s)
-					s.Close()
+				for {
+					c, err := a.Accept(ctx)
+					if err != nil {
+						return
+					}
+					go func() {
+						s, err := c.AcceptStream(ctx)
+						if err == nil {
+							io.Copy(s, s)
+							s.Close()
+						}
+					}()
 				}
 			}()
-		}
-	}()
-	for i := 0; i < 2; i++ {
-		c, err := b.ConnectEarly(ctx, a.Addr(), "x")
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, _ := c.OpenStream(ctx)
-		s.Write([]byte("ping"))
-		s.Close()
-		got, _ := io.ReadAll(s)
-		if string(got) != "ping" {
-			t.Fatalf("round %d: %q", i, got)
-		}
-		<-c.HandshakeComplete()
-		if i == 1 && !c.Used0RTT() {
-			t.Error("second connection did not use 0-RTT")
-		}
-		c.Close(0, "")
+			for i := 0; i < 2; i++ {
+				c, err := b.ConnectEarly(ctx, a.Addr(), "x")
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, _ := c.OpenStream(ctx)
+				s.Write([]byte("ping"))
+				s.Close()
+				got, _ := io.ReadAll(s)
+				if string(got) != "ping" {
+					t.Fatalf("round %d: %q", i, got)
+				}
+				<-c.HandshakeComplete()
+				if used := c.Used0RTT(); i == 1 && used != optIn {
+					t.Errorf("second connection used 0-RTT: %v, want %v", used, optIn)
+				} else if i == 0 && used {
+					t.Error("first connection used 0-RTT")
+				}
+				c.Close(0, "")
+			}
+		})
 	}
 }
 
@@ -326,7 +344,7 @@ func TestUnacceptedConnectionsClosed(t *testing.T) {
 		t.Fatal("unaccepted connection still open")
 	}
 	var ae *iroh.ApplicationError
-	if !errors.As(context.Cause(c.Context()), &ae) || ae.ErrorCode != iroh.CloseBusy {
+	if !errors.As(context.Cause(c.Context()), &ae) || ae.Code != iroh.CloseBusy {
 		t.Fatalf("close cause %v", context.Cause(c.Context()))
 	}
 }

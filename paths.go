@@ -61,17 +61,26 @@ func pathInfo(p magicsock.PathInfo) PathInfo {
 
 // subscribePaths relays the socket's path events for id as PathChanged on
 // a channel of 16; a goroutine, owned by the endpoint, converts them until
-// the returned stop is called or the endpoint closes. A slow reader loses
-// events.
+// the returned stop is called or the endpoint closes, and then closes the
+// channel. A slow reader loses events.
 func (ep *Endpoint) subscribePaths(id EndpointID) (<-chan PathChanged, func()) {
-	src, stopSrc := ep.sock.SubscribePaths(id, 16)
 	out := make(chan PathChanged, 16)
+	ep.mu.Lock()
+	if ep.closed {
+		ep.mu.Unlock()
+		close(out)
+		return out, func() {}
+	}
+	ep.wg.Add(1) // under mu: Close waits for wg only after it set closed
+	ep.mu.Unlock()
+	src, stopSrc := ep.sock.SubscribePaths(id, 16)
 	done := make(chan struct{})
 	var once sync.Once
-	stop := func() { once.Do(func() { stopSrc(); close(done) }) }
-	ep.wg.Add(1)
+	stop := func() { once.Do(func() { close(done) }) }
 	go func() {
 		defer ep.wg.Done()
+		defer close(out)
+		defer stopSrc()
 		for {
 			select {
 			case ev := <-src:

@@ -91,7 +91,36 @@ func (rs *relayState) client(url RelayURL) *relay.Client {
 	return rs.clients[url]
 }
 
-func (rs *relayState) close() {}
+// flush waits (bounded by ctx) until every relay client wrote what was
+// queued so far.
+func (rs *relayState) flush(ctx context.Context) {
+	rs.mu.Lock()
+	clients := make([]*relay.Client, 0, len(rs.clients))
+	for _, c := range rs.clients {
+		clients = append(clients, c)
+	}
+	rs.mu.Unlock()
+	for _, c := range clients {
+		c.Flush(ctx)
+	}
+}
+
+// close closes the relay clients the socket did not close (it closes
+// those it dialed when it closes; this catches any left behind) and
+// reports how many there were.
+func (rs *relayState) close() int {
+	rs.mu.Lock()
+	left := make([]*relay.Client, 0, len(rs.clients))
+	for url, c := range rs.clients {
+		left = append(left, c)
+		delete(rs.clients, url)
+	}
+	rs.mu.Unlock()
+	for _, c := range left {
+		c.Close()
+	}
+	return len(left)
+}
 
 // ErrNoRelay is returned by Online for an endpoint without relays.
 var ErrNoRelay = errors.New("iroh: no relay configured")

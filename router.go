@@ -23,6 +23,18 @@ type ShutdownHandler interface {
 	Shutdown(ctx context.Context) error
 }
 
+// EarlyDataHandler is implemented by protocol handlers that accept 0-RTT
+// data: a peer that connected before may then send its first request in
+// its first packets (Endpoint.ConnectEarly), saving a round trip. Such
+// data can be replayed by an attacker, so a handler opts in only if its
+// requests are idempotent. Handlers that do not implement it (or return
+// false) receive no 0-RTT data: the peer's early data is refused and
+// arrives after the handshake instead.
+type EarlyDataHandler interface {
+	ProtocolHandler
+	AcceptsEarlyData() bool
+}
+
 // ProtocolHandlerFunc adapts a function to ProtocolHandler.
 type ProtocolHandlerFunc func(ctx context.Context, conn *Connection) error
 
@@ -62,8 +74,9 @@ func (r *Router) Handle(alpn string, h ProtocolHandler) *Router {
 	return r
 }
 
-// Start sets the endpoint's accepted ALPNs to the registered ones and
-// starts accepting connections.
+// Start sets the endpoint's accepted ALPNs to the registered ones (and
+// its 0-RTT ALPNs to those of EarlyDataHandlers) and starts accepting
+// connections.
 func (r *Router) Start() error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -75,6 +88,13 @@ func (r *Router) Start() error {
 	}
 	r.started = true
 	r.ep.SetALPNs(slices.Sorted(maps.Keys(r.handlers)))
+	var early []string
+	for alpn, h := range r.handlers {
+		if eh, ok := h.(EarlyDataHandler); ok && eh.AcceptsEarlyData() {
+			early = append(early, alpn)
+		}
+	}
+	r.ep.SetEarlyDataALPNs(early)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	go r.run()
 	return nil

@@ -2,23 +2,12 @@ package iroh_test
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
 	"io"
-	"math/big"
-	"net"
-	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/quic-go/quic-go"
 
 	"github.com/iroh-go/iroh"
 )
@@ -137,60 +126,54 @@ func TestShutdownBounded(t *testing.T) {
 	close(release)
 }
 
-// TestPeerWithoutKeyRefused: a plain quic-go client with no certificate
-// and a plain quic-go server with an ECDSA certificate are both refused.
-func TestPeerWithoutKeyRefused(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	ep := bind(t, "x")
-	// Own transports, closed before the test ends, so goleak sees no
-	// quic-go goroutines left behind.
-	tr := newTransport(t)
-	qc, err := tr.Dial(ctx, net.UDPAddrFromAddrPort(ep.LocalAddrs()[0]),
-		&tls.Config{InsecureSkipVerify: true, NextProtos: []string{"x"}}, nil)
-	if err == nil {
-		// The server refuses after our (missing) certificate: the
-		// connection dies at once.
-		select {
-		case <-qc.Context().Done():
-		case <-time.After(5 * time.Second):
-			t.Fatal("certificate-less client kept its connection")
-		}
-	}
+// earlyEcho echoes one stream per connection and opts in to 0-RTT.
+type earlyEcho struct{}
 
-	// An ECDSA server.
-	priv, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "x"}, NotAfter: time.Now().Add(time.Hour)}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &priv.PublicKey, priv)
-	ln, err := newTransport(t).Listen(&tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: priv}}, NextProtos: []string{"x"}}, nil)
+func (earlyEcho) Accept(ctx context.Context, c *iroh.Connection) error {
+	s, err := c.AcceptStream(ctx)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept(ctx)
-			if err != nil {
-				return
-			}
-			go func() { <-c.Context().Done() }()
-		}
-	}()
-	addr := iroh.EndpointAddr{ID: iroh.NewSecretKey().Public(), Direct: []netip.AddrPort{ln.Addr().(*net.UDPAddr).AddrPort()}}
-	defer ln.Close()
-	_, err = ep.Connect(ctx, addr, "x")
-	if err == nil || !strings.Contains(err.Error(), "want Ed25519") {
-		t.Fatalf("ECDSA server: %v", err)
-	}
+	io.Copy(s, s)
+	return s.Close()
 }
 
-func newTransport(t *testing.T) *quic.Transport {
-	t.Helper()
-	pc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
+func (earlyEcho) AcceptsEarlyData() bool { return true }
+
+// TestRouterEarlyDataOptIn: the Router allows 0-RTT on the ALPNs of
+// handlers that implement EarlyDataHandler, and only on those.
+func TestRouterEarlyDataOptIn(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ep := bind(t)
+	r := iroh.NewRouter(ep).
+		Handle("early/1", earlyEcho{}).
+		Handle("late/1", iroh.ProtocolHandlerFunc(earlyEcho{}.Accept))
+	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
-	tr := &quic.Transport{Conn: pc}
-	t.Cleanup(func() { tr.Close(); pc.Close() })
-	return tr
+	defer r.Shutdown(context.Background())
+	client := bind(t)
+	for _, alpn := range []string{"early/1", "late/1"} {
+		for i := range 2 {
+			c, err := client.ConnectEarly(ctx, ep.Addr(), alpn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := c.OpenStream(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.Write([]byte("hi"))
+			s.Close()
+			if got, _ := io.ReadAll(s); string(got) != "hi" {
+				t.Fatalf("%s round %d: %q", alpn, i, got)
+			}
+			want := i == 1 && alpn == "early/1"
+			if c.Used0RTT() != want {
+				t.Errorf("%s round %d: 0-RTT %v, want %v", alpn, i, c.Used0RTT(), want)
+			}
+			c.Close(0, "")
+		}
+	}
 }

@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/quic-go/quic-go"
+	"github.com/iroh-go/iroh"
 
 	"github.com/iroh-go/iroh/blobs/bao"
 	"github.com/iroh-go/iroh/endpointaddr"
@@ -20,7 +20,7 @@ import (
 // Conn is what the downloader needs of a connection to a provider; an
 // *iroh.Connection is one.
 type Conn interface {
-	OpenStream(ctx context.Context) (*quic.Stream, error)
+	OpenStream(ctx context.Context) (*iroh.Stream, error)
 	Close(code uint64, reason string) error
 }
 

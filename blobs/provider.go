@@ -10,7 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/quic-go/quic-go"
+	"github.com/iroh-go/iroh"
 
 	"github.com/iroh-go/iroh/blobs/bao"
 	"github.com/iroh-go/iroh/key"
@@ -19,9 +19,9 @@ import (
 // Stream error codes a provider resets streams with (iroh-blobs 0.103,
 // spec §1).
 const (
-	ErrCodePermission quic.StreamErrorCode = 1 // request type not allowed (push)
-	ErrCodeLimit      quic.StreamErrorCode = 2 // request too large
-	ErrCodeInternal   quic.StreamErrorCode = 3 // malformed request, missing data, I/O failure
+	ErrCodePermission uint64 = 1 // request type not allowed (push)
+	ErrCodeLimit      uint64 = 2 // request too large
+	ErrCodeInternal   uint64 = 3 // malformed request, missing data, I/O failure
 )
 
 // requestReadTimeout bounds how long a provider waits for a complete request.
@@ -102,15 +102,15 @@ func NewProvider(s Store, opts *ProviderOptions) *Provider {
 }
 
 // Stream is what the provider needs of a QUIC bidirectional stream; an
-// *iroh.Stream (quic-go's *quic.Stream) is one.
+// *iroh.Stream is one.
 type Stream interface {
 	io.Reader
 	io.Writer
 	Close() error
-	CancelRead(quic.StreamErrorCode)
-	CancelWrite(quic.StreamErrorCode)
+	CancelRead(code uint64)
+	CancelWrite(code uint64)
 	SetReadDeadline(time.Time) error
-	StreamID() quic.StreamID
+	StreamID() int64
 	// Context is done when the getter stops reading (STOP_SENDING).
 	Context() context.Context
 }
@@ -118,7 +118,7 @@ type Stream interface {
 // StreamAcceptor is what the provider needs of a connection; an
 // *iroh.Connection is one.
 type StreamAcceptor interface {
-	AcceptStream(ctx context.Context) (*quic.Stream, error)
+	AcceptStream(ctx context.Context) (*iroh.Stream, error)
 	RemoteID() key.PublicKey
 }
 
@@ -202,7 +202,7 @@ func (c *countWriter) Write(b []byte) (int, error) {
 
 // readRequest reads one request from st (spec §3: type byte, then the rest
 // to EOF, at most MaxRequestSize bytes). It returns a reset code with errors.
-func readRequest(st io.Reader) (Request, quic.StreamErrorCode, error) {
+func readRequest(st io.Reader) (Request, uint64, error) {
 	var t [1]byte
 	if _, err := io.ReadFull(st, t[:]); err != nil {
 		return nil, ErrCodeInternal, fmt.Errorf("read request type: %w", err)
@@ -248,7 +248,7 @@ func readRequest(st io.Reader) (Request, quic.StreamErrorCode, error) {
 // ErrCodeLimit / ErrCodePermission).
 func (p *Provider) HandleStream(ctx context.Context, connID uint64, remote key.PublicKey, st Stream) {
 	start := time.Now()
-	ev := ProviderEvent{ConnID: connID, StreamID: int64(st.StreamID()), Remote: remote}
+	ev := ProviderEvent{ConnID: connID, StreamID: st.StreamID(), Remote: remote}
 	st.SetReadDeadline(start.Add(requestReadTimeout))
 	req, code, err := readRequest(st)
 	st.SetReadDeadline(time.Time{})
@@ -328,10 +328,12 @@ func (p *Provider) HandleStream(ctx context.Context, connID uint64, remote key.P
 
 // isStreamGone reports errors meaning the getter went away.
 func isStreamGone(err error) bool {
-	var se *quic.StreamError
-	var ae *quic.ApplicationError
-	var ie *quic.IdleTimeoutError
-	return errors.As(err, &se) || errors.As(err, &ae) || errors.As(err, &ie) || errors.Is(err, context.Canceled)
+	var se *iroh.StreamError
+	var ae *iroh.ApplicationError
+	var te *iroh.TimeoutError
+	var tr *iroh.TransportError
+	return errors.As(err, &se) || errors.As(err, &ae) || errors.As(err, &te) || errors.As(err, &tr) ||
+		errors.Is(err, iroh.ErrConnectionReset) || errors.Is(err, context.Canceled)
 }
 
 // sendBlob writes one blob's response part.

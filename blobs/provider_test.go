@@ -61,7 +61,7 @@ func TestProviderMalformedRequests(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			got, err := rawExchange(t, ep, p.addr(), c.req)
 			var se *iroh.StreamError
-			if len(got) != 0 || !errors.As(err, &se) || uint64(se.ErrorCode) != c.code {
+			if len(got) != 0 || !errors.As(err, &se) || uint64(se.Code) != c.code {
 				t.Fatalf("got %d bytes, err %v; want reset with code %d", len(got), err, c.code)
 			}
 		})

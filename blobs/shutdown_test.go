@@ -7,8 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/quic-go/quic-go"
-
+	"github.com/iroh-go/iroh"
 	"github.com/iroh-go/iroh/blobs"
 	"github.com/iroh-go/iroh/blobs/store/mem"
 	"github.com/iroh-go/iroh/key"
@@ -23,7 +22,7 @@ type slowAcceptor struct {
 
 func newSlowAcceptor() *slowAcceptor { return &slowAcceptor{entered: make(chan struct{}, 1)} }
 
-func (a *slowAcceptor) AcceptStream(ctx context.Context) (*quic.Stream, error) {
+func (a *slowAcceptor) AcceptStream(ctx context.Context) (*iroh.Stream, error) {
 	select {
 	case a.entered <- struct{}{}:
 	default:

@@ -344,7 +344,7 @@ func TestVectorProviderResponses(t *testing.T) {
 	// empty); either way no data.
 	got, err := rawExchange(t, ep, p.addr(), unhex(t, v.UnknownHash.RequestHex))
 	var se *iroh.StreamError
-	if len(got) != 0 || !errors.As(err, &se) || se.ErrorCode != 3 {
+	if len(got) != 0 || !errors.As(err, &se) || se.Code != 3 {
 		t.Fatalf("unknown hash: %d bytes, err %v", len(got), err)
 	}
 }

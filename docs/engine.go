@@ -71,9 +71,9 @@ type Engine struct {
 	dlWake      chan struct{}
 	unhook      func()
 
-	// dialMu serializes our dials to one peer (syncs and downloads):
-	// concurrent handshakes resuming one cached TLS session race inside
-	// quic-go 0.65 (seen under -race).
+	// dialMu serializes our dials to one peer (syncs and downloads), so
+	// that one connection's handshake (and its session ticket) is reused
+	// rather than racing several.
 	dialMu sync.Mutex
 	dials  map[key.PublicKey]*sync.Mutex
 

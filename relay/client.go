@@ -158,6 +158,7 @@ type Client struct {
 	conn      *clientConn
 	connected chan struct{} // closed while connected
 	closed    bool
+	writing   int // frames taken off the queue and not yet written
 
 	// Owned by the read goroutine.
 	keyCache map[key.PublicKey]struct{}
@@ -371,6 +372,28 @@ func (c *Client) Ping(ctx context.Context) (time.Duration, error) {
 		return 0, ctx.Err()
 	case <-c.ctx.Done():
 		return 0, ErrClientClosed
+	}
+}
+
+// Flush waits until the frames queued by Send so far were written to the
+// relay, or ctx ends (its error), or the client is not connected (then it
+// returns at once: the queue waits for the next connection). Endpoints
+// call it before Close so that their last packets (QUIC's
+// CONNECTION_CLOSE) leave.
+func (c *Client) Flush(ctx context.Context) error {
+	for {
+		c.mu.Lock()
+		busy := c.queue.Len() > 0 || c.writing > 0
+		up := c.state.Connected && !c.closed
+		c.mu.Unlock()
+		if !busy || !up {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Millisecond):
+		}
 	}
 }
 
@@ -607,6 +630,7 @@ func (c *Client) writeLoop(cc *clientConn) error {
 			c.mu.Lock()
 			n := c.dequeueLocked(batch[:maxFlushFrames], time.Now())
 			more := c.queue.Len() > 0
+			c.writing = n
 			c.mu.Unlock()
 			if n == 0 {
 				break
@@ -620,6 +644,9 @@ func (c *Client) writeLoop(cc *clientConn) error {
 				bufpool.Put(batch[i])
 				batch[i] = nil
 			}
+			c.mu.Lock()
+			c.writing = 0
+			c.mu.Unlock()
 			if err != nil {
 				return fmt.Errorf("relay: write: %w", err)
 			}

@@ -365,6 +365,16 @@ func (c *Conn) StreamReset(id StreamID, code uint64) error {
 	return nil
 }
 
+// StreamStopped reports whether the peer asked us to stop sending on
+// stream id (STOP_SENDING) and with what code. A stream the core forgot
+// reports false.
+func (c *Conn) StreamStopped(id StreamID) (uint64, bool) {
+	if s := c.streams.m[id]; s != nil && s.stopped {
+		return s.stopCode, true
+	}
+	return 0, false
+}
+
 // StreamStopSending abandons the receiving half with code (STOP_SENDING).
 func (c *Conn) StreamStopSending(id StreamID, code uint64) error {
 	s := c.streams.m[id]

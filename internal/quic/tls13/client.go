@@ -354,7 +354,7 @@ func (c *Conn) handleServerCertificate(msg []byte) error {
 	}
 	if k != c.wantKey {
 		// unknown_ca, as Rust iroh sends for a key it did not dial.
-		return alertf(AlertUnknownCA, "server key %s does not match dialed id %s", k.ShortString(), c.wantKey.ShortString())
+		return alertf(AlertUnknownCA, "server key %s does not match dialed id %s", k.String(), c.wantKey.String())
 	}
 	c.peerKey = k
 	c.ts.add(msg)

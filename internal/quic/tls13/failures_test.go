@@ -67,7 +67,7 @@ func TestHandshakeFailures(t *testing.T) {
 			name:      "server key does not match the SNI",
 			ccfg:      func(c *Config) { c.ServerName = other.SNIName() },
 			clientErr: true, alert: AlertUnknownCA,
-			msg: "server key " + serverSecret.Public().ShortString() + " does not match dialed id " + other.ShortString(),
+			msg: "server key " + serverSecret.Public().String() + " does not match dialed id " + other.String(),
 		},
 		{
 			name:  "client sends no certificate",

@@ -116,11 +116,12 @@ func (c *Conn) eventsLocked() {
 				c.handshakeSeen = true
 				close(c.handshake)
 				side := "dialed"
-				if c.t.opts.Server && !c.core.IsClient() {
+				incoming := !c.core.IsClient()
+				if incoming {
 					side = "accepted"
 				}
 				c.t.m.Connections.WithLabelValues(side).Inc()
-				if c.t.opts.Server && !c.accepted {
+				if incoming && !c.accepted {
 					c.accepted = true
 					select {
 					case c.t.acceptCh <- c:
@@ -142,8 +143,16 @@ func (c *Conn) eventsLocked() {
 		case quic.EventStreamWritable:
 			if s := c.streams[e.Stream]; s != nil {
 				signal(s.writeSig)
+				if s.stopped != nil {
+					if _, stop := c.core.StreamStopped(e.Stream); stop {
+						s.closeStoppedLocked()
+					}
+				}
 			}
 		case quic.EventStreamFinished:
+			if s := c.streams[e.Stream]; s != nil {
+				s.closeStoppedLocked()
+			}
 			delete(c.streams, e.Stream)
 		case quic.EventStreamsAvailable:
 			signal(c.openSig)
@@ -157,6 +166,9 @@ func (c *Conn) eventsLocked() {
 				if !c.handshakeSeen {
 					c.handshakeSeen = true
 					close(c.handshake)
+				}
+				for _, s := range c.streams {
+					s.closeStoppedLocked()
 				}
 				close(c.done)
 			}

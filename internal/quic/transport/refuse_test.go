@@ -271,3 +271,71 @@ func TestServerALPNs(t *testing.T) {
 		t.Fatalf("config ALPN still served: %v", err)
 	}
 }
+
+// TestAcceptOnlyIncoming: on a Transport that both dials and accepts, the
+// connections it dials never come out of its Accept.
+func TestAcceptOnlyIncoming(t *testing.T) {
+	ska, skb := key.NewSecretKey(), key.NewSecretKey()
+	a, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: ska, ALPNs: []string{testALPN}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Listen("127.0.0.1:0", &Options{Config: quic.Config{TLS: tls13.Config{SecretKey: skb, ALPNs: []string{testALPN}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	c, err := a.Dial(t.Context(), b.LocalAddr(), skb.Public(), testALPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(0, "")
+	in, err := b.Accept(t.Context())
+	if err != nil || in.RemoteKey() != ska.Public() {
+		t.Fatalf("b accepted %v, %v", in, err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Millisecond)
+	defer cancel()
+	if got, err := a.Accept(ctx); err == nil {
+		t.Fatalf("a's Accept returned the connection it dialed (remote %s)", got.RemoteKey().ShortString())
+	}
+}
+
+// TestStreamStopped: the writer's Stopped channel closes when the reader
+// stops the stream (STOP_SENDING), and at once on a closed connection.
+func TestStreamStopped(t *testing.T) {
+	client, server := pair(t)
+	s, err := client.OpenStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Write([]byte("observe")); err != nil {
+		t.Fatal(err)
+	}
+	in, err := server.AcceptStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Stopped():
+		t.Fatal("stopped before the peer asked")
+	case <-time.After(50 * time.Millisecond):
+	}
+	in.CloseRead(7)
+	select {
+	case <-s.Stopped():
+	case <-time.After(5 * time.Second):
+		t.Fatal("STOP_SENDING did not close Stopped")
+	}
+	s2, err := client.OpenStream(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	client.Close(0, "")
+	select {
+	case <-s2.Stopped():
+	case <-time.After(5 * time.Second):
+		t.Fatal("closing the connection did not close Stopped")
+	}
+}

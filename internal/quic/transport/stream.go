@@ -21,6 +21,11 @@ type Stream struct {
 	writeSig chan struct{}
 
 	readEOF bool // the reader saw the FIN (the core may forget the stream)
+	// stopped is closed when the peer stops our sending half, the
+	// stream is finished or the connection closes; made on demand
+	// (Conn.mu guards it).
+	stopped chan struct{}
+	stopSet bool
 
 	dmu           sync.Mutex
 	readDeadline  time.Time
@@ -34,6 +39,32 @@ func (c *Conn) streamLocked(id quic.StreamID) *Stream {
 		c.streams[id] = s
 	}
 	return s
+}
+
+// Stopped returns a channel that is closed when the peer asks us to stop
+// sending (STOP_SENDING), the stream is done both ways, or the connection
+// closes: a writer that only writes now and then learns that nobody
+// reads any more.
+func (s *Stream) Stopped() <-chan struct{} {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.stopped == nil {
+		s.stopped = make(chan struct{})
+		_, stop := c.core.StreamStopped(s.id)
+		if stop || c.doneSeen || c.streams[s.id] != s {
+			s.closeStoppedLocked()
+		}
+	}
+	return s.stopped
+}
+
+// closeStoppedLocked closes the Stopped channel if it was made.
+func (s *Stream) closeStoppedLocked() {
+	if s.stopped != nil && !s.stopSet {
+		s.stopSet = true
+		close(s.stopped)
+	}
 }
 
 // ID is the stream's QUIC id.
