@@ -1,0 +1,140 @@
+package iroh_test
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/iroh-go/iroh"
+	"github.com/iroh-go/iroh/relay/relaytest"
+)
+
+// TestSecondCloseWaitsForFirst: a Close that finds the endpoint closing
+// returns only once it is closed: its UDP port is free again.
+func TestSecondCloseWaitsForFirst(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	a, _, _, _ := connectPair(t, ctx)
+	port := a.LocalAddrs()[0]
+	first := make(chan error, 1)
+	go func() { first <- a.Close(ctx) }()
+	// Let the first Close start; the second must not overtake it.
+	for range 100 {
+		if _, err := a.Connect(ctx, iroh.EndpointAddr{ID: iroh.NewSecretKey().Public(), Direct: []netip.AddrPort{port}}, "x"); errors.Is(err, iroh.ErrClosed) {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := a.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pc, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(port))
+	if err != nil {
+		t.Fatalf("second Close returned while the port was still bound: %v", err)
+	}
+	pc.Close()
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSubscribePathsChannelCloses: the channel of a path subscription is
+// closed when the subscription ends and when the endpoint closes.
+func TestSubscribePathsChannelCloses(t *testing.T) {
+	ep := bind(t)
+	id := iroh.NewSecretKey().Public()
+	ch, stop := ep.SubscribePaths(id)
+	stop()
+	stop() // twice is fine
+	waitClosed(t, ch, "after stop")
+	ch2, stop2 := ep.SubscribePaths(id)
+	defer stop2()
+	ep.Close(context.Background())
+	waitClosed(t, ch2, "after the endpoint closed")
+	ch3, stop3 := ep.SubscribePaths(id)
+	defer stop3()
+	waitClosed(t, ch3, "subscribed on a closed endpoint")
+}
+
+func waitClosed(t *testing.T, ch <-chan iroh.PathChanged, when string) {
+	t.Helper()
+	deadline := time.After(5 * time.Second)
+	for {
+		select {
+		case _, ok := <-ch:
+			if !ok {
+				return
+			}
+		case <-deadline:
+			t.Fatalf("path channel not closed %s", when)
+		}
+	}
+}
+
+// TestConnectDoesNotWaitForNetReport: with a direct address to dial,
+// Connect does not wait for the first net report, which here cannot end
+// soon (its STUN server never answers).
+func TestConnectDoesNotWaitForNetReport(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	silent, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	a := bind(t, "echo/1")
+	done := echoOnce(t, a)
+	b, err := iroh.Bind(ctx, &iroh.Options{BindAddrV4: loopback4, DisableIPv6: true, STUNServers: []string{silent.LocalAddr().String()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close(context.Background())
+	start := time.Now()
+	c, err := b.Connect(ctx, a.Addr(), "echo/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Connect to a direct address took %v", d)
+	}
+	c.Close(0, "")
+	<-done
+}
+
+// TestCloseReachesPeerThroughRelay: an endpoint's Close sends its
+// CONNECTION_CLOSE through the relay before the relay client goes: the
+// peer sees code 0 from the remote at once, not an idle timeout.
+func TestCloseReachesPeerThroughRelay(t *testing.T) {
+	r := relaytest.Start(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	a := bindRelay(t, r.URL, true, "echo/1")
+	b := bindRelay(t, r.URL, true)
+	accepted := make(chan *iroh.Connection, 1)
+	go func() {
+		c, err := a.Accept(ctx)
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	c, err := b.Connect(ctx, iroh.EndpointAddr{ID: a.ID(), RelayURLs: []iroh.RelayURL{a.HomeRelay()}}, "echo/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-accepted
+	start := time.Now()
+	a.Close(ctx)
+	select {
+	case <-c.Context().Done():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the peer did not learn of the close")
+	}
+	var ae *iroh.ApplicationError
+	if err := c.Err(); !errors.As(err, &ae) || !ae.Remote || ae.Code != 0 {
+		t.Fatalf("peer's connection ended with %v", err)
+	}
+	t.Logf("close seen by the peer after %v", time.Since(start))
+}
