@@ -1,0 +1,5 @@
+//go:build !race
+
+package iroh_test
+
+const raceEnabled = false
