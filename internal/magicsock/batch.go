@@ -377,8 +377,12 @@ func (c *Conn) sendUDPBatch(p []byte, seg int, ecn uint8, dst netip.AddrPort) er
 	if pc == nil {
 		return errNoSocket
 	}
-	if err := writeBatch(pc, p, seg, ecn, dst); err != nil {
+	gso, err := writeBatch(pc, p, seg, ecn, dst)
+	if err != nil {
 		return err
+	}
+	if gso {
+		c.metrics.GSOSends.Inc()
 	}
 	c.sentDirect.Add(float64(len(p)))
 	return nil

@@ -14,6 +14,7 @@ type Metrics struct {
 	SentBytes        *prometheus.CounterVec // by path
 	RecvBytes        *prometheus.CounterVec // by path
 	RecvPackets      prometheus.Counter
+	GSOSends         prometheus.Counter // runs of packets sent in one system call
 	Dropped          *prometheus.CounterVec // by reason
 	DiscoDropped     *prometheus.CounterVec // by reason
 	Probes           *prometheus.CounterVec // by outcome
@@ -36,6 +37,8 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Payload bytes received, by path kind."}, []string{"path"}),
 		RecvPackets: prometheus.NewCounter(prometheus.CounterOpts{Name: "iroh_magicsock_recv_packets_total",
 			Help: "QUIC packets handed to QUIC."}),
+		GSOSends: prometheus.NewCounter(prometheus.CounterOpts{Name: "iroh_magicsock_gso_sends_total",
+			Help: "Runs of several QUIC packets sent to a direct path in one system call (UDP GSO)."}),
 		Dropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "iroh_magicsock_dropped_packets_total",
 			Help: "Packets dropped, by reason."}, []string{"reason"}),
 		DiscoDropped: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "iroh_magicsock_disco_dropped_total",
@@ -66,6 +69,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.SentBytes = metrics.Register(reg, m.SentBytes)
 	m.RecvBytes = metrics.Register(reg, m.RecvBytes)
 	m.RecvPackets = metrics.Register(reg, m.RecvPackets)
+	m.GSOSends = metrics.Register(reg, m.GSOSends)
 	m.Dropped = metrics.Register(reg, m.Dropped)
 	m.DiscoDropped = metrics.Register(reg, m.DiscoDropped)
 	m.Probes = metrics.Register(reg, m.Probes)
