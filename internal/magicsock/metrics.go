@@ -14,7 +14,7 @@ type Metrics struct {
 	SentBytes        *prometheus.CounterVec // by path
 	RecvBytes        *prometheus.CounterVec // by path
 	RecvPackets      prometheus.Counter
-	GSOSends         prometheus.Counter // runs of packets sent in one system call
+	GSOSends         prometheus.Counter     // runs of packets sent in one system call
 	Dropped          *prometheus.CounterVec // by reason
 	DiscoDropped     *prometheus.CounterVec // by reason
 	Probes           *prometheus.CounterVec // by outcome
