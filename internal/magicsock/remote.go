@@ -149,8 +149,17 @@ type remote struct {
 	current         PathInfo
 	subs            map[chan PathChanged]struct{}
 
+	// ourCIDs are connection ids our QUIC chose for this remote and
+	// lastLongSend when it last sent a handshake packet (quicpath.go).
+	ourCIDs      ourCIDs
+	lastLongSend time.Time
+
 	// pingLimiter bounds the pings answered for this remote.
 	pingLimiter tokenBucket
+
+	// speaksDisco is set once an authenticated ping or pong came from
+	// the remote: its paths are then proven by disco alone (quicpath.go).
+	speaksDisco atomic.Bool
 }
 
 func newRemote(c *Conn, id key.PublicKey, mapped netip.AddrPort) *remote {
@@ -221,15 +230,7 @@ func (r *remote) addPathLocked(a netip.AddrPort) bool {
 
 // send transmits one QUIC packet over the best path (hot path).
 func (r *remote) send(b []byte) {
-	now := time.Now()
-	r.lastSend.Store(now.UnixNano())
-	bp := r.best.Load()
-	if bp != nil && now.UnixNano() < bp.trustedUntil.Load() {
-		if err := r.c.sendUDP(b, bp.addr); err == nil {
-			return
-		}
-	}
-	r.sendSlow(b, bp, now)
+	r.sendBatch(b, 0, 0)
 }
 
 // sendSlow sends while no direct path is trusted, as 0.35 does: to the
@@ -391,6 +392,7 @@ func (r *remote) handlePong(m *discoMsg, now time.Time) bool {
 		return false
 	}
 	lat := now.Sub(tx.sent)
+	r.speaksDisco.Store(true)
 	if !tx.to.udp.IsValid() {
 		r.relayLatency = lat
 		r.mu.Unlock()
