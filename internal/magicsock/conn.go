@@ -141,7 +141,7 @@ type pendingSrc struct {
 	// initial is the destination id of a held QUIC Initial, if any
 	// (matched against its relay copy, see quicpath.go).
 	initial cid
-	timer *time.Timer // flushAnonymous; counted in Conn.wg until it ran or Close stopped it
+	timer   *time.Timer // flushAnonymous; counted in Conn.wg until it ran or Close stopped it
 }
 
 const (
