@@ -167,13 +167,15 @@ func (r *remote) sprayHandshake(p []byte, seg int, now time.Time) {
 		s := p[:min(seg, len(p))]
 		p = p[len(s):]
 		sent := false
-		if relay != "" && r.c.sendRelay(s, relay, r.id) == nil {
-			sent = true
-		}
 		for _, a := range cands[:nc] {
 			if r.c.sendUDP(s, a) == nil {
 				sent = true
 			}
+		}
+		// The relay copy last: where both arrive, the direct one should
+		// be heard first.
+		if relay != "" && r.c.sendRelay(s, relay, r.id) == nil {
+			sent = true
 		}
 		if !sent {
 			r.c.metrics.Dropped.WithLabelValues("no_path").Inc()
