@@ -453,6 +453,7 @@ func (c *Conn) holdPending(src netip.AddrPort, b []byte) {
 	p.pkts = append(p.pkts, slices.Clone(b))
 	if dcid, ok := initialDCID(b); ok && p.initial.n == 0 {
 		p.initial = makeCID(dcid)
+		c.metrics.Initials.WithLabelValues("held").Inc()
 	}
 }
 

@@ -241,6 +241,7 @@ func (c *Conn) noteRelayInitial(dcid []byte, r *remote, now time.Time) {
 	}
 	c.mu.Unlock()
 	if src.IsValid() && r.adoptSource(src) {
+		c.metrics.Initials.WithLabelValues("adopted").Inc()
 		c.flushPending(src, r)
 	}
 }
@@ -273,6 +274,7 @@ func (c *Conn) adoptInitialSource(src netip.AddrPort, pkt []byte, now time.Time)
 		if _, held := c.pending[src]; held {
 			return nil // its timer delivers what is held first
 		}
+		c.metrics.Initials.WithLabelValues("anonymous").Inc()
 		return c.newAnonymousLocked(src)
 	}
 	c.mu.Unlock()
@@ -284,6 +286,7 @@ func (c *Conn) adoptInitialSource(src netip.AddrPort, pkt []byte, now time.Time)
 	if !r.adoptSource(src) {
 		return nil
 	}
+	c.metrics.Initials.WithLabelValues("adopted").Inc()
 	c.flushPending(src, r)
 	return r
 }
