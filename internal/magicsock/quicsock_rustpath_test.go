@@ -267,6 +267,9 @@ func TestQUICRustDialsRelayAndDirect(t *testing.T) {
 	if p, _ := b.sock.Paths(id); p.Kind != magicsock.PathDirect {
 		t.Errorf("our path to rust is %v, want direct", p.Kind)
 	}
+	if got := testutil.MetricValue(m.Initials.WithLabelValues("adopted")); got < 1 {
+		t.Errorf("no UDP Initial joined its relay copy")
+	}
 }
 
 // TestQUICRustRelayAndDirectBlocked: the same two directions with UDP to
@@ -282,8 +285,8 @@ func TestQUICRustRelayAndDirectBlocked(t *testing.T) {
 		peer, addr := rustListenerAddr(t, url)
 		blockUDPPort(t, addr.Direct[0].Port())
 		a := newEndpoint(t, sockMode{relayURL: url})
-		mbps := sinkToRust(t, a, peer, addr, 4<<20)
-		t.Logf("4 MiB to Rust, direct blocked: %.1f MB/s", mbps)
+		mbps := sinkToRust(t, a, peer, addr, 1<<20)
+		t.Logf("1 MiB to Rust, direct blocked: %.1f MB/s", mbps)
 		if ev := rustConnEvent(t, peer, a); ev["via"] != "relay" {
 			t.Errorf("rust saw our connection via %v, want relay", ev["via"])
 		}
@@ -295,8 +298,8 @@ func TestQUICRustRelayAndDirectBlocked(t *testing.T) {
 		b := newEndpoint(t, sockMode{relayURL: url, alpns: []string{rustSinkALPN}})
 		blockUDPPort(t, b.sock.LocalAddrs()[0].Port())
 		addr := endpointaddr.Addr{ID: b.sk.Public(), RelayURLs: []endpointaddr.RelayURL{endpointaddr.RelayURL(url)}, Direct: b.sock.LocalAddrs()}
-		res, mbps, _ := rustSinksToUs(t, b, addr, 4<<20, "--relay", url)
-		t.Logf("4 MiB from Rust, direct blocked: %.1f MB/s", mbps)
+		res, mbps, _ := rustSinksToUs(t, b, addr, 1<<20, "--relay", url)
+		t.Logf("1 MiB from Rust, direct blocked: %.1f MB/s", mbps)
 		if k := rustPathsKind(t, res["paths"]); k != "relay" {
 			t.Errorf("rust's paths are %s, want relay: %v", k, res["paths"])
 		}
