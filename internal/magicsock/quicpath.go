@@ -14,8 +14,12 @@ import (
 // trust its direct address. QUIC itself is the probe here:
 //
 //   - Handshake (long-header) packets to a remote with no confirmed direct
-//     path go to every direct candidate and over the relay, as iroh 1.0
+//     path go to its direct candidates and over the relay, as iroh 1.0
 //     duplicates its Initial; the peer answers on the path it heard first.
+//     Only candidates our side was given to dial, or that sent us an
+//     Initial whose relay copy named the remote, get copies (at most
+//     maxSprayPaths): addresses a remote merely claims (call-me-maybe,
+//     pings) get pings, so a peer cannot aim our handshake at others.
 //   - A direct path is confirmed when a QUIC packet arrives on it whose
 //     destination connection id is one that our QUIC chose (the source id
 //     of a long-header packet we sent that remote): only a peer that
@@ -51,6 +55,12 @@ const (
 	// match their UDP copies; relayInitialTTL how long one is kept.
 	relayInitialSlots = 16
 	relayInitialTTL   = 2 * time.Second
+	// maxSprayPaths bounds the candidates a handshake packet is copied to
+	// (besides the relay), and maxAdoptedSources the Initial sources of
+	// one remote among them: a peer that spoofs its Initial's source
+	// cannot turn our handshake into a flood at many addresses.
+	maxSprayPaths     = 8
+	maxAdoptedSources = 2
 )
 
 // cid is a QUIC connection id of up to maxCIDLen bytes.
@@ -154,13 +164,15 @@ func (r *remote) noteSentLong(p []byte) {
 // direct candidate and over the relay, while r has no confirmed direct
 // path: whichever path the peer hears first, it answers on.
 func (r *remote) sprayHandshake(p []byte, seg int, now time.Time) {
-	var cands [maxPaths]netip.AddrPort
+	var cands [maxSprayPaths]netip.AddrPort
 	nc := 0
 	r.mu.Lock()
 	relay := r.relayURL
-	for a := range r.paths {
-		cands[nc] = a
-		nc++
+	for a, ps := range r.paths {
+		if ps.spray && nc < len(cands) {
+			cands[nc] = a
+			nc++
+		}
 	}
 	r.mu.Unlock()
 	for len(p) > 0 {
@@ -291,12 +303,17 @@ func (c *Conn) adoptInitialSource(src netip.AddrPort, pkt []byte, now time.Time)
 	return r
 }
 
-// adoptSource makes src a direct candidate of r (bounded by maxPaths);
-// it reports whether src now routes to r.
+// adoptSource makes src a direct candidate of r (bounded by maxPaths),
+// one that handshake packets go to if it is among the first
+// maxAdoptedSources so adopted; it reports whether src now routes to r.
 func (r *remote) adoptSource(src netip.AddrPort) bool {
 	r.mu.Lock()
 	_, known := r.paths[src]
 	added := !known && r.addPathLocked(src)
+	if ps := r.paths[src]; ps != nil && !ps.spray && r.adopted < maxAdoptedSources {
+		ps.spray = true
+		r.adopted++
+	}
 	r.mu.Unlock()
 	if !known && !added {
 		return false

@@ -128,8 +128,9 @@ func waitPath(r *remote, kind PathKind, d time.Duration) PathInfo {
 }
 
 // TestHandshakeGoesEveryWay: a handshake packet to a remote with relay
-// and direct candidates and no confirmed path goes to each of them; a
-// 1-RTT run then goes over the relay only, not to unconfirmed candidates.
+// and direct candidates and no confirmed path goes to each candidate we
+// were given and over the relay; a 1-RTT run then goes over the relay
+// only, not to unconfirmed candidates.
 func TestHandshakeGoesEveryWay(t *testing.T) {
 	c, fr := newRelayTestConn(t)
 	p1, p2 := newPeerSocketPair(t)
@@ -140,6 +141,12 @@ func TestHandshakeGoesEveryWay(t *testing.T) {
 	}
 	v, _ := c.byID.Load(id)
 	r := v.(*remote)
+	// A candidate the remote only claimed (as in a call-me-maybe) gets
+	// pings, never handshake copies.
+	claimed, _ := newPeerSocketPair(t)
+	r.mu.Lock()
+	r.addPathLocked(udpAddr(claimed))
+	r.mu.Unlock()
 	initial := longPacket(0xc3, []byte("dcid-of-the-peer"), []byte("our-scid"), 1200)
 	r.sendBatch(initial, 0, 0)
 	for i, pc := range []*net.UDPConn{p1, p2} {
@@ -147,6 +154,9 @@ func TestHandshakeGoesEveryWay(t *testing.T) {
 		if len(got) != 1 || !bytes.Equal(got[0], initial) {
 			t.Fatalf("candidate %d got %d QUIC packets, want the Initial", i, len(got))
 		}
+	}
+	if got := recvQUIC(claimed, 100*time.Millisecond); len(got) != 0 {
+		t.Fatalf("a claimed candidate got %d handshake packets", len(got))
 	}
 	if got := fr.quicOnly(); len(got) != 1 || !bytes.Equal(got[0], initial) {
 		t.Fatalf("relay got %d QUIC packets, want the Initial", len(got))

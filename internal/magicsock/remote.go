@@ -105,6 +105,11 @@ type pathState struct {
 	// lastEarlyPing is when a ping from the remote last made us ping back
 	// before the probe interval (see handleDisco).
 	lastEarlyPing time.Time
+	// spray: handshake packets go to this candidate before any path is
+	// confirmed (quicpath.go). Set for addresses our side was given to
+	// dial (AddRemote) and for the UDP source of an Initial whose relay
+	// copy named the remote; never for addresses the remote only claimed.
+	spray bool
 }
 
 type pingTx struct {
@@ -150,9 +155,11 @@ type remote struct {
 	subs            map[chan PathChanged]struct{}
 
 	// ourCIDs are connection ids our QUIC chose for this remote and
-	// lastLongSend when it last sent a handshake packet (quicpath.go).
+	// lastLongSend when it last sent a handshake packet; adopted counts
+	// the Initial sources made spray candidates (quicpath.go).
 	ourCIDs      ourCIDs
 	lastLongSend time.Time
+	adopted      int
 
 	// pingLimiter bounds the pings answered for this remote.
 	pingLimiter tokenBucket
@@ -187,6 +194,9 @@ func (r *remote) addAddrs(a endpointaddr.Addr) {
 		d = netip.AddrPortFrom(d.Addr().Unmap(), d.Port())
 		if r.addPathLocked(d) {
 			fresh = append(fresh, d)
+		}
+		if ps := r.paths[d]; ps != nil {
+			ps.spray = true
 		}
 	}
 	r.mu.Unlock()
