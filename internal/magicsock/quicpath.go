@@ -204,6 +204,13 @@ func (r *remote) confirmQUIC(src netip.AddrPort, pkt []byte, now time.Time) {
 	if r.anonymous || r.speaksDisco.Load() || len(pkt) == 0 {
 		return
 	}
+	if bp := r.best.Load(); bp != nil && bp.addr == src && bp.quic {
+		// The path QUIC confirmed, idle longer than its trust: any packet
+		// on it renews it (the peer may have moved to another of our
+		// connection ids meanwhile).
+		r.considerBestVia(src, bp.latency, now, true)
+		return
+	}
 	r.mu.Lock()
 	_, cand := r.paths[src]
 	match := false
@@ -226,7 +233,7 @@ func (r *remote) confirmQUIC(src netip.AddrPort, pkt []byte, now time.Time) {
 		lat = bp.latency // keep the measured latency of a path that lapsed
 	}
 	r.c.metrics.Probes.WithLabelValues("quic_confirmed").Inc()
-	r.considerBest(src, lat, now)
+	r.considerBestVia(src, lat, now, true)
 }
 
 // relayInitial is a QUIC Initial that arrived over a relay.

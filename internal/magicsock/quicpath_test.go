@@ -222,6 +222,21 @@ func TestQUICConfirmsDirectPath(t *testing.T) {
 		t.Fatalf("the other candidate got %d packets", len(got))
 	}
 
+	// Idle past its trust, the path is renewed by any packet on it (the
+	// peer may use another of our ids by then) ...
+	bp := r.best.Load()
+	bp.trustedUntil.Store(time.Now().Add(-time.Second).UnixNano())
+	send(p1, shortPacket([]byte("another-id"), 100))
+	if p := waitPath(r, PathDirect, 2*time.Second); p.Kind != PathDirect {
+		t.Fatalf("path %v after a packet on the lapsed path, want direct", p.Kind)
+	}
+	// ... and forgotten when nothing came for trust plus ping timeout.
+	r.best.Load().trustedUntil.Store(time.Now().Add(-pingTimeout - time.Second).UnixNano())
+	r.heartbeat(time.Now())
+	if r.best.Load() != nil {
+		t.Fatal("a silent QUIC-confirmed path was kept")
+	}
+
 	// A remote that speaks disco proves paths with pongs only.
 	p3, _ := newPeerSocketPair(t)
 	id2 := key.NewSecretKey().Public()

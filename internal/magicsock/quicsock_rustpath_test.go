@@ -94,6 +94,8 @@ func sinkToRust(t *testing.T, a *endpoint, peer *testutil.RustPeer, addr endpoin
 	if len(reply) != 40 || !bytes.Equal(reply[:32], want[:]) || binary.BigEndian.Uint64(reply[32:]) != uint64(n) {
 		t.Fatalf("sink reply %x, want digest %x and length %d", reply, want, n)
 	}
+	st := c.Stats()
+	t.Logf("our sender: %d packets sent, %d lost, window %d, rtt %v, mtu %d", st.PacketsSent, st.PacketsLost, st.Window, st.RTT, st.MTU)
 	return float64(n) / el.Seconds() / 1e6
 }
 

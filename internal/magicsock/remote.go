@@ -121,6 +121,8 @@ type pingTx struct {
 type bestPath struct {
 	addr    netip.AddrPort
 	latency time.Duration
+	// quic: confirmed by a QUIC packet, not a pong (quicpath.go).
+	quic bool
 	// trustedUntil, in UnixNano, is refreshed by pongs and received payload.
 	trustedUntil atomic.Int64
 }
@@ -437,6 +439,12 @@ func better(a netip.AddrPort, la time.Duration, b netip.AddrPort, lb time.Durati
 
 // considerBest makes a confirmed direct path the best one if it is better.
 func (r *remote) considerBest(a netip.AddrPort, lat time.Duration, now time.Time) {
+	r.considerBestVia(a, lat, now, false)
+}
+
+// considerBestVia is considerBest; viaQUIC says a QUIC packet, not a
+// pong, confirmed a (quicpath.go).
+func (r *remote) considerBestVia(a netip.AddrPort, lat time.Duration, now time.Time, viaQUIC bool) {
 	until := now.Add(trustUDPAddrDuration).UnixNano()
 	cur := r.best.Load()
 	switch {
@@ -447,7 +455,7 @@ func (r *remote) considerBest(a netip.AddrPort, lat time.Duration, now time.Time
 		}
 		fallthrough
 	case cur == nil || now.UnixNano() >= cur.trustedUntil.Load() || better(a, lat, cur.addr, cur.latency):
-		bp := &bestPath{addr: a, latency: lat}
+		bp := &bestPath{addr: a, latency: lat, quic: viaQUIC}
 		bp.trustedUntil.Store(until)
 		r.best.Store(bp)
 	}
@@ -535,8 +543,14 @@ func (r *remote) heartbeat(now time.Time) {
 		if ps := r.paths[bp.addr]; ps != nil {
 			bestLastPing = ps.lastPing
 			// A best path whose trust lapsed and whose last ping went
-			// unanswered is dead: forget it.
-			if now.UnixNano() >= bp.trustedUntil.Load() && now.Sub(ps.lastPong) > trustUDPAddrDuration+pingTimeout {
+			// unanswered is dead: forget it. One that QUIC confirmed (its
+			// peer never pongs) is dead when no packet came on it for as
+			// long.
+			lastHeard := ps.lastPong
+			if bp.quic {
+				lastHeard = time.Unix(0, bp.trustedUntil.Load()).Add(-trustUDPAddrDuration)
+			}
+			if now.UnixNano() >= bp.trustedUntil.Load() && now.Sub(lastHeard) > trustUDPAddrDuration+pingTimeout {
 				r.best.CompareAndSwap(bp, nil)
 				bp = nil
 			}
