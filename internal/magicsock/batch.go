@@ -107,6 +107,8 @@ func (c *Conn) routeRead(b *rxBatch, n, gso int, ecn uint8, src netip.AddrPort) 
 			looked = true
 			if v, ok := c.byUDP.Load(src); ok {
 				r = v.(*remote)
+			} else {
+				r = c.adoptInitialSource(src, seg, time.Now())
 			}
 		}
 		if r == nil {
@@ -119,6 +121,10 @@ func (c *Conn) routeRead(b *rxBatch, n, gso int, ecn uint8, src netip.AddrPort) 
 	if len(b.pkts) == 0 {
 		b.release()
 		return false
+	}
+	now := time.Now()
+	if bp := r.best.Load(); bp == nil || bp.addr != src || now.UnixNano() >= bp.trustedUntil.Load() {
+		r.confirmQUIC(src, b.pkts[0].data, now)
 	}
 	r.noteRecv(pathAddr{udp: src}, total)
 	return true
@@ -312,11 +318,21 @@ func (r *remote) sendBatch(p []byte, seg int, ecn uint8) {
 	}
 	now := time.Now()
 	r.lastSend.Store(now.UnixNano())
+	long := len(p) > 0 && p[0]&0x80 != 0
+	if long {
+		r.noteSentLong(p)
+	}
 	bp := r.best.Load()
 	if bp != nil && now.UnixNano() < bp.trustedUntil.Load() {
 		if r.c.sendUDPBatch(p, seg, ecn, bp.addr) == nil {
 			return
 		}
+	}
+	if long && bp == nil && !r.anonymous {
+		// The handshake, with no direct path confirmed yet: every path
+		// (see quicpath.go).
+		r.sprayHandshake(p, seg, now)
+		return
 	}
 	if bp == nil && seg < len(p) && r.sendRelayOnly(p, seg, ecn) {
 		r.pingDue(now)
@@ -377,8 +393,12 @@ func (c *Conn) sendUDPBatch(p []byte, seg int, ecn uint8, dst netip.AddrPort) er
 	if pc == nil {
 		return errNoSocket
 	}
-	if err := writeBatch(pc, p, seg, ecn, dst); err != nil {
+	gso, err := writeBatch(pc, p, seg, ecn, dst)
+	if err != nil {
 		return err
+	}
+	if gso {
+		c.metrics.GSOSends.Inc()
 	}
 	c.sentDirect.Add(float64(len(p)))
 	return nil

@@ -122,6 +122,10 @@ type Conn struct {
 	pending  map[netip.AddrPort]*pendingSrc
 	anon     map[netip.AddrPort]*remote
 	observed map[netip.AddrPort]time.Time // our addresses as peers saw them (pongs)
+	// relayInitials are recent QUIC Initials from relays, a ring
+	// (quicpath.go).
+	relayInitials    [relayInitialSlots]relayInitial
+	relayInitialNext int
 
 	relays          sync.Map    // endpointaddr.RelayURL -> *relayEntry; see relay.go
 	discoLimiter    tokenBucket // bounds disco work for unknown senders
@@ -134,7 +138,10 @@ type Conn struct {
 type pendingSrc struct {
 	first time.Time
 	pkts  [][]byte
-	timer *time.Timer // flushAnonymous; counted in Conn.wg until it ran or Close stopped it
+	// initial is the destination id of a held QUIC Initial, if any
+	// (matched against its relay copy, see quicpath.go).
+	initial cid
+	timer   *time.Timer // flushAnonymous; counted in Conn.wg until it ran or Close stopped it
 }
 
 const (
@@ -444,6 +451,10 @@ func (c *Conn) holdPending(src netip.AddrPort, b []byte) {
 		return
 	}
 	p.pkts = append(p.pkts, slices.Clone(b))
+	if dcid, ok := initialDCID(b); ok && p.initial.n == 0 {
+		p.initial = makeCID(dcid)
+		c.metrics.Initials.WithLabelValues("held").Inc()
+	}
 }
 
 // flushPending hands packets held for src to QUIC as coming from r.

@@ -98,6 +98,7 @@ func (c *Conn) handleDisco(pkt []byte, p pathAddr) {
 			return
 		}
 		c.metrics.Probes.WithLabelValues("ping_received").Inc()
+		r.speaksDisco.Store(true)
 		pong := discoMsg{typ: discoPong, txID: m.txID}
 		if p.udp.IsValid() {
 			r.mu.Lock()

@@ -102,12 +102,17 @@ func TestUnsolicitedPongDoesNotPlantAddresses(t *testing.T) {
 func TestPingsFromOneKeyAreRateLimited(t *testing.T) {
 	c := newTestConn(t)
 	s := newStranger(t)
+	start := time.Now()
 	for i := 0; i < 300; i++ {
 		s.send(t, c, &discoMsg{typ: discoPing, txID: [12]byte{byte(i), byte(i >> 8)}, nodeKey: s.sk.Public()})
 	}
 	got := s.replies(500 * time.Millisecond)
-	if got > 100 {
-		t.Fatalf("300 pings from one key got %d replies", got)
+	// The per-remote bucket answers a burst of 40, then 20 a second; on
+	// a loaded machine sending takes a while, so allow for the time spent
+	// (and a few pings back), but far fewer than one answer per ping.
+	limit := 40 + int(20*time.Since(start).Seconds()) + 10
+	if got > limit || got > 200 {
+		t.Fatalf("300 pings from one key got %d replies (limit %d)", got, limit)
 	}
 	if got == 0 {
 		t.Fatal("no pong at all")

@@ -15,8 +15,15 @@
 // disco ping from that source says whose they are; after that they go to
 // QUIC under an anonymous remote of their own (one direct path, no
 // probes), so a peer that does not speak disco, or dialed a wrong id,
-// still gets a TLS answer. A packet from an unknown source never reaches
-// QUIC under another endpoint's identity.
+// still gets a TLS answer. A QUIC Initial from an unknown source does not
+// wait when it can be placed at once: if the same Initial (same
+// destination connection id) came over a relay from endpoint X, as Rust
+// iroh 1.0 sends its first flight both ways, the source becomes a
+// candidate of X and the packet goes to QUIC as X's; with no home relay
+// (no copy can come that way) it goes to QUIC at once under an anonymous
+// remote. A packet from an unknown source never reaches QUIC under
+// another endpoint's identity unless that endpoint's relay copy vouched
+// for it.
 //
 // # Paths
 //
@@ -28,6 +35,20 @@
 // and when it lapses packets go over the relay again (and over the
 // candidates, so a recovering path is found quickly). The timers and the
 // choice rules follow 0.35's magicsock (§11.5).
+//
+// Peers without disco (Rust iroh 1.0, shared spec core.md §6.6-6.7) never
+// answer a ping, so QUIC is their probe (quicpath.go): while no direct
+// path is confirmed, handshake (long-header) packets go to the
+// candidates we were given and over the relay, and the first QUIC packet
+// that arrives on a candidate addressed to a connection id our QUIC chose
+// confirms it, as a pong would (only a peer that received one of our
+// packets can write that id, so a spoofed source cannot). 1-RTT data then
+// goes to that path alone, with GSO. If the peer answers over the relay
+// instead, the connection stays there (a single-path QUIC peer stays on
+// the path of its handshake). A remote that ever sent an authenticated
+// ping or pong is proven by disco alone. Spray targets are bounded (8,
+// never addresses a remote merely claimed), so a peer cannot aim our
+// handshake at others.
 //
 // # Batching
 //
@@ -85,21 +106,17 @@
 //     opts in (an interface it implements); otherwise the server refuses
 //     0-RTT for that ALPN and the data comes after the handshake.
 //     ConnectEarly keeps its meaning on the client.
-//   - Rust iroh 1.0 has no disco (shared spec core.md §6.6-6.7): a Rust
-//     peer never answers our pings, so its direct address never becomes a
-//     trusted path, and today's rules (remote.sendSlow) then send QUIC
-//     over its relay only, or, when it has no relay, to all its
-//     candidates packet by packet (no GSO). The TestQUICRust* tests show
-//     both directions working today, directly (no relay known) and
-//     relay-only. To dial a Rust peer directly when it also has a relay,
-//     and at full speed, QUIC packets must go to its address without
-//     waiting for a pong: treat a path on which QUIC packets from that
-//     remote arrive as confirmed (the TLS handshake proved the id), and
-//     let the first Initial go to every known path, as iroh 1.0 does. A
-//     Rust peer that dials us arrives from an unknown source: it is an
-//     anonymous remote after 150 ms (anonymousAfter), which delays its
-//     first Initial by that much; with our QUIC, the driver could name the
-//     remote once TLS has its key instead.
+//   - Rust iroh 1.0 has no disco (shared spec core.md §6.6-6.7); the
+//     socket finds its direct path through QUIC itself (see Paths, and
+//     quicpath.go): both directions run direct with GSO when the peer's
+//     address has a relay and a direct address, and fall back to the
+//     relay when UDP is blocked (TestQUICRust*RelayAndDirect*). A Rust
+//     peer that dials us with a direct-only address while we have a home
+//     relay still waits anonymousAfter (150 ms) before its Initial goes to
+//     QUIC under an anonymous remote (the wait lets a disco ping or the
+//     relay copy name it); an anonymous remote's path is direct and
+//     trusted, but Paths(id) does not show it under the peer's id. The
+//     driver could name such a remote once TLS has its key.
 //   - Over the relay, iroh 1.0 sends plain QUIC packets addressed by
 //     EndpointID (relay datagram frames, one or a batch with a segment
 //     size), exactly what this socket sends and accepts; a single-path

@@ -148,15 +148,25 @@ func rustDialsUs(t *testing.T, b *endpoint, addr endpointaddr.Addr, args ...stri
 }
 
 // TestQUICRustDialsDirect: a real Rust iroh 1.0 endpoint dials our QUIC
-// on a magic socket at its UDP address; it speaks no disco, so its
-// packets reach QUIC under an anonymous remote after 150 ms.
+// on a magic socket at its UDP address; it speaks no disco, and we have
+// no home relay (so no copy of its Initial can come another way): its
+// Initial reaches QUIC at once under an anonymous remote, without waiting
+// anonymousAfter for a disco ping.
 func TestQUICRustDialsDirect(t *testing.T) {
 	testutil.RequireRustInterop(t)
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}
-	b := newEndpoint(t, sockMode{alpns: []string{rustEchoALPN}})
-	rustDialsUs(t, b, endpointaddr.Addr{ID: b.sk.Public(), Direct: b.sock.LocalAddrs()})
+	m := magicsock.NewMetrics(nil)
+	b := newEndpoint(t, sockMode{alpns: []string{rustEchoALPN}, metrics: m})
+	res := rustDialsUs(t, b, endpointaddr.Addr{ID: b.sk.Public(), Direct: b.sock.LocalAddrs()})
+	t.Logf("rust connected in %v ms", res["connect_ms"])
+	if got := testutil.MetricValue(m.Initials.WithLabelValues("anonymous")); got < 1 {
+		t.Errorf("%v Initials handed over at once, want at least 1", got)
+	}
+	if got := testutil.MetricValue(m.Initials.WithLabelValues("held")); got != 0 {
+		t.Errorf("%v Initials held back", got)
+	}
 }
 
 // TestQUICRustDialsRelay: the same with Rust dialing relay-only through

@@ -41,6 +41,9 @@ func (c *Conn) deliverRelay(url endpointaddr.RelayURL, src key.PublicKey, segSiz
 				return
 			}
 		}
+		if dcid, ok := initialDCID(seg); ok {
+			c.noteRelayInitial(dcid, r, time.Now())
+		}
 		total += len(seg)
 		bp := bufPool.Get().(*[]byte)
 		n := copy(*bp, seg)

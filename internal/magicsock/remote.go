@@ -105,6 +105,11 @@ type pathState struct {
 	// lastEarlyPing is when a ping from the remote last made us ping back
 	// before the probe interval (see handleDisco).
 	lastEarlyPing time.Time
+	// spray: handshake packets go to this candidate before any path is
+	// confirmed (quicpath.go). Set for addresses our side was given to
+	// dial (AddRemote) and for the UDP source of an Initial whose relay
+	// copy named the remote; never for addresses the remote only claimed.
+	spray bool
 }
 
 type pingTx struct {
@@ -116,6 +121,8 @@ type pingTx struct {
 type bestPath struct {
 	addr    netip.AddrPort
 	latency time.Duration
+	// quic: confirmed by a QUIC packet, not a pong (quicpath.go).
+	quic bool
 	// trustedUntil, in UnixNano, is refreshed by pongs and received payload.
 	trustedUntil atomic.Int64
 }
@@ -149,8 +156,19 @@ type remote struct {
 	current         PathInfo
 	subs            map[chan PathChanged]struct{}
 
+	// ourCIDs are connection ids our QUIC chose for this remote and
+	// lastLongSend when it last sent a handshake packet; adopted counts
+	// the Initial sources made spray candidates (quicpath.go).
+	ourCIDs      ourCIDs
+	lastLongSend time.Time
+	adopted      int
+
 	// pingLimiter bounds the pings answered for this remote.
 	pingLimiter tokenBucket
+
+	// speaksDisco is set once an authenticated ping or pong came from
+	// the remote: its paths are then proven by disco alone (quicpath.go).
+	speaksDisco atomic.Bool
 }
 
 func newRemote(c *Conn, id key.PublicKey, mapped netip.AddrPort) *remote {
@@ -178,6 +196,9 @@ func (r *remote) addAddrs(a endpointaddr.Addr) {
 		d = netip.AddrPortFrom(d.Addr().Unmap(), d.Port())
 		if r.addPathLocked(d) {
 			fresh = append(fresh, d)
+		}
+		if ps := r.paths[d]; ps != nil {
+			ps.spray = true
 		}
 	}
 	r.mu.Unlock()
@@ -221,15 +242,7 @@ func (r *remote) addPathLocked(a netip.AddrPort) bool {
 
 // send transmits one QUIC packet over the best path (hot path).
 func (r *remote) send(b []byte) {
-	now := time.Now()
-	r.lastSend.Store(now.UnixNano())
-	bp := r.best.Load()
-	if bp != nil && now.UnixNano() < bp.trustedUntil.Load() {
-		if err := r.c.sendUDP(b, bp.addr); err == nil {
-			return
-		}
-	}
-	r.sendSlow(b, bp, now)
+	r.sendBatch(b, 0, 0)
 }
 
 // sendSlow sends while no direct path is trusted, as 0.35 does: to the
@@ -391,6 +404,7 @@ func (r *remote) handlePong(m *discoMsg, now time.Time) bool {
 		return false
 	}
 	lat := now.Sub(tx.sent)
+	r.speaksDisco.Store(true)
 	if !tx.to.udp.IsValid() {
 		r.relayLatency = lat
 		r.mu.Unlock()
@@ -425,6 +439,12 @@ func better(a netip.AddrPort, la time.Duration, b netip.AddrPort, lb time.Durati
 
 // considerBest makes a confirmed direct path the best one if it is better.
 func (r *remote) considerBest(a netip.AddrPort, lat time.Duration, now time.Time) {
+	r.considerBestVia(a, lat, now, false)
+}
+
+// considerBestVia is considerBest; viaQUIC says a QUIC packet, not a
+// pong, confirmed a (quicpath.go).
+func (r *remote) considerBestVia(a netip.AddrPort, lat time.Duration, now time.Time, viaQUIC bool) {
 	until := now.Add(trustUDPAddrDuration).UnixNano()
 	cur := r.best.Load()
 	switch {
@@ -435,7 +455,7 @@ func (r *remote) considerBest(a netip.AddrPort, lat time.Duration, now time.Time
 		}
 		fallthrough
 	case cur == nil || now.UnixNano() >= cur.trustedUntil.Load() || better(a, lat, cur.addr, cur.latency):
-		bp := &bestPath{addr: a, latency: lat}
+		bp := &bestPath{addr: a, latency: lat, quic: viaQUIC}
 		bp.trustedUntil.Store(until)
 		r.best.Store(bp)
 	}
@@ -523,8 +543,14 @@ func (r *remote) heartbeat(now time.Time) {
 		if ps := r.paths[bp.addr]; ps != nil {
 			bestLastPing = ps.lastPing
 			// A best path whose trust lapsed and whose last ping went
-			// unanswered is dead: forget it.
-			if now.UnixNano() >= bp.trustedUntil.Load() && now.Sub(ps.lastPong) > trustUDPAddrDuration+pingTimeout {
+			// unanswered is dead: forget it. One that QUIC confirmed (its
+			// peer never pongs) is dead when no packet came on it for as
+			// long.
+			lastHeard := ps.lastPong
+			if bp.quic {
+				lastHeard = time.Unix(0, bp.trustedUntil.Load()).Add(-trustUDPAddrDuration)
+			}
+			if now.UnixNano() >= bp.trustedUntil.Load() && now.Sub(lastHeard) > trustUDPAddrDuration+pingTimeout {
 				r.best.CompareAndSwap(bp, nil)
 				bp = nil
 			}

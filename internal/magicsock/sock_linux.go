@@ -129,10 +129,10 @@ func parseTxOOB(oob []byte) (seg uint16, ecn uint8) {
 // writeBatch writes a run of seg-sized packets to dst in one sendmsg with
 // UDP_SEGMENT (GSO), marking them with the ECN bits. If the kernel
 // refuses the GSO write, the packets go one by one.
-func writeBatch(pc *net.UDPConn, p []byte, seg int, ecn uint8, dst netip.AddrPort) error {
+func writeBatch(pc *net.UDPConn, p []byte, seg int, ecn uint8, dst netip.AddrPort) (gso bool, err error) {
 	var ob [64]byte
 	oob := ob[:0]
-	gso := seg > 0 && seg < len(p)
+	gso = seg > 0 && seg < len(p)
 	if gso {
 		var body []byte
 		oob, body = putCmsg(oob, unix.SOL_UDP, unix.UDP_SEGMENT, 2)
@@ -148,14 +148,14 @@ func writeBatch(pc *net.UDPConn, p []byte, seg int, ecn uint8, dst netip.AddrPor
 		binary.NativeEndian.PutUint32(body, uint32(ecn&3))
 	}
 	if len(oob) == 0 {
-		_, err := pc.WriteToUDPAddrPort(p, dst)
-		return err
+		_, err = pc.WriteToUDPAddrPort(p, dst)
+		return false, err
 	}
-	_, _, err := pc.WriteMsgUDPAddrPort(p, oob, dst)
+	_, _, err = pc.WriteMsgUDPAddrPort(p, oob, dst)
 	if err != nil && gso && isGSOError(err) {
-		return writeSplit(pc, p, seg, dst)
+		return false, writeSplit(pc, p, seg, dst)
 	}
-	return err
+	return gso && err == nil, err
 }
 
 // isGSOError reports a write error that means the kernel or device

@@ -55,7 +55,7 @@ func TestGROCoalesces(t *testing.T) {
 	}
 	defer tx.Close()
 	run, _ := gsoRun(10, 1200)
-	if err := writeBatch(tx, run, 1200, 2, rx.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+	if _, err := writeBatch(tx, run, 1200, 2, rx.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, maxPacket)
@@ -80,7 +80,7 @@ func TestGSOWrite(t *testing.T) {
 	c := newTestConn(t)
 	peer, _ := newPeerSocket(t, c)
 	run, pkts := gsoRun(7, 1300)
-	if err := writeBatch(c.pc4, run, 1300, 0, peer.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
+	if _, err := writeBatch(c.pc4, run, 1300, 0, peer.LocalAddr().(*net.UDPAddr).AddrPort()); err != nil {
 		t.Fatal(err)
 	}
 	checkDatagrams(t, readDatagrams(t, peer, 7), pkts)
@@ -106,7 +106,7 @@ func TestGROEndToEnd(t *testing.T) {
 	c := newTestConn(t)
 	peer, _ := newPeerSocket(t, c)
 	run, pkts := gsoRun(20, 1250)
-	if err := writeBatch(peer, run, 1250, 0, c.LocalAddrs()[0]); err != nil {
+	if _, err := writeBatch(peer, run, 1250, 0, c.LocalAddrs()[0]); err != nil {
 		t.Fatal(err)
 	}
 	checkDatagrams(t, readN(t, c, 20), pkts)
@@ -139,7 +139,7 @@ func TestGROEndToEndV6(t *testing.T) {
 	v, _ := c.byID.Load(id)
 	r := v.(*remote)
 	run, pkts := gsoRun(12, 1280)
-	if err := writeBatch(peer, run, 1280, 1, c.LocalAddrs()[0]); err != nil {
+	if _, err := writeBatch(peer, run, 1280, 1, c.LocalAddrs()[0]); err != nil {
 		t.Fatal(err)
 	}
 	ms := newMessages(16)

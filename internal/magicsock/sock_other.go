@@ -33,6 +33,6 @@ func putRxECN([]byte, uint8) int { return 0 }
 func parseTxOOB([]byte) (seg uint16, ecn uint8) { return 0, 0 }
 
 // writeBatch writes a run of seg-sized packets to dst, one per datagram.
-func writeBatch(pc *net.UDPConn, p []byte, seg int, _ uint8, dst netip.AddrPort) error {
-	return writeSplit(pc, p, seg, dst)
+func writeBatch(pc *net.UDPConn, p []byte, seg int, _ uint8, dst netip.AddrPort) (gso bool, err error) {
+	return false, writeSplit(pc, p, seg, dst)
 }
