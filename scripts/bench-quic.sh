@@ -4,8 +4,9 @@
 # (../shared/interop/bench-rust-quic.sh), each a sender and a receiver process on loopback, moving the
 # same byte count; prints one table of MB/s and CPU-seconds per GiB (both processes) and the ratios.
 #
-#   scripts/bench-quic.sh [--bytes N] [--runs N] [--no-rust]      (defaults: 1073741824 bytes, 3 runs)
+#   scripts/bench-quic.sh [--bytes N] [--runs N] [--no-rust] [--out DIR]   (defaults: 1 GiB, 3 runs)
 #
+# --out DIR keeps every tool's output there (JSON lines: each run and the medians).
 # Ours and quic-go run with 1 and 4 streams; bench-rust-quic.sh moves one stream only (it has no
 # --streams), so its row is "1 stream" and the 4-stream ratios against Rust are marked. Rust runs when
 # the shared folder (IROH_SHARED, else ../shared beside the repository) has interop/, node is there and
@@ -13,14 +14,16 @@
 # namespace (unshare -n, lo up), as Rust must; otherwise ours and quic-go bind 127.0.0.1 on the host
 # and bench-rust-quic.sh makes its own namespace (unshare -r -n). Needs go, jq, awk.
 set -euo pipefail
+caller=$PWD
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 usage() { sed -n '7p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
-bytes=1073741824 runs=3 rust=1
+bytes=1073741824 runs=3 rust=1 out=
 while [ $# -gt 0 ]; do
   case "$1" in
     --bytes) bytes=${2:-}; shift 2 || usage ;;
     --runs) runs=${2:-}; shift 2 || usage ;;
     --no-rust) rust=0; shift ;;
+    --out) out=${2:-}; shift 2 || usage; [ -n "$out" ] || usage; case "$out" in /*) ;; *) out=$caller/$out ;; esac ;;
     *) usage ;;
   esac
 done
@@ -54,13 +57,17 @@ if [ -z "${BENCH_QUIC_WORK:-}" ]; then
   export BENCH_QUIC_WORK=$work BENCH_QUIC_RUST_NOTE=$note BENCH_QUIC_SHARED=$shared
   args=(--bytes "$bytes" --runs "$runs")
   [ "$rust" = 1 ] || args+=(--no-rust)
-  if [ "$(id -u)" = 0 ] && command -v unshare >/dev/null; then
-    unshare -n -- bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "${args[@]}"
+  status=0
+  if [ "$(id -u)" = 0 ] && unshare -n -- true 2>/dev/null; then
+    unshare -n -- bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "${args[@]}" || status=$?
   else
-    echo "bench-quic: not root: ours and quic-go run on the host's 127.0.0.1" >&2
-    bash "$0" "${args[@]}"
+    echo "bench-quic: no network namespace (not root, or unshare -n refused): ours and quic-go run on the host's 127.0.0.1" >&2
+    bash "$0" "${args[@]}" || status=$?
   fi
-  exit
+  if [ -n "$out" ]; then
+    mkdir -p "$out" && cp "$work"/*.out "$out"/ 2>/dev/null && echo "bench-quic: outputs in $out" >&2
+  fi
+  exit $status
 fi
 
 # Inner run: measure and print the table.
