@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -108,6 +110,7 @@ func runBenchQuic(ctx context.Context, env *cmdEnv, args []string) error {
 	runs := fset.Int("runs", 3, "runs, each with a fresh receiver process; the summary holds medians")
 	asJSON := fset.Bool("json", false, `print one JSON line per run ({"bench_quic_run":...}) and the medians ({"bench_quic":...})`)
 	timeout := fset.Duration("timeout", 10*time.Minute, "limit for one run")
+	profDir := fset.String("cpuprofile", "", "write CPU profiles of each run's transfer, sender-N.prof and receiver-N.prof, into this directory")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -134,7 +137,12 @@ func runBenchQuic(ctx context.Context, env *cmdEnv, args []string) error {
 	var rs []benchQuicResult
 	for i := range *runs {
 		rctx, cancel := context.WithTimeout(ctx, *timeout)
-		r, err := benchQuicRun(rctx, env, exe, *bytes, *streams)
+		var prof [2]string
+		if *profDir != "" {
+			prof[0] = filepath.Join(*profDir, fmt.Sprintf("sender-%d.prof", i+1))
+			prof[1] = filepath.Join(*profDir, fmt.Sprintf("receiver-%d.prof", i+1))
+		}
+		r, err := benchQuicRun(rctx, env, exe, *bytes, *streams, prof)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
@@ -212,9 +220,21 @@ func benchQuicOptions(env *cmdEnv, alpns []string) *iroh.Options {
 }
 
 // benchQuicRun starts one receiver process and sends to it.
-func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, streams int) (benchQuicResult, error) {
+// prof, if set, names the CPU profile files of the transfer: the sender's
+// and the receiver's.
+func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, streams int, prof [2]string) (benchQuicResult, error) {
 	r := benchQuicResult{Impl: "iroh-go", Bytes: total, Streams: streams}
 	cmd := exec.CommandContext(ctx, exe, "bench", "quic", benchQuicReceiverArg)
+	var profFile *os.File
+	if prof[0] != "" {
+		cmd.Args = append(cmd.Args, "--cpuprofile", prof[1])
+		f, err := os.Create(prof[0])
+		if err != nil {
+			return r, err
+		}
+		defer f.Close()
+		profFile = f
+	}
 	cmd.Stderr = env.stderr
 	cmd.WaitDelay = 5 * time.Second
 	stdin, err := cmd.StdinPipe()
@@ -273,6 +293,11 @@ func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, str
 	errs := make([]error, streams)
 	var received atomic.Int64
 	var wg sync.WaitGroup
+	if profFile != nil {
+		if err := pprof.StartCPUProfile(profFile); err != nil {
+			return r, err
+		}
+	}
 	cpu0, _ := rusage()
 	start := time.Now()
 	for i, s := range ss {
@@ -292,6 +317,9 @@ func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, str
 	wg.Wait()
 	el := time.Since(start)
 	cpu1, rss := rusage()
+	if profFile != nil {
+		pprof.StopCPUProfile()
+	}
 	conn.Close(0, "done")
 	// The receiver ends on the connection's close, or at the latest when
 	// its stdin closes.
@@ -356,8 +384,21 @@ func benchQuicSend(s *iroh.Stream, chunk []byte, n int64) (int64, error) {
 // one connection, and prints its report when the connection ends or its
 // stdin closes.
 func benchQuicReceive(ctx context.Context, env *cmdEnv, args []string) error {
-	if len(args) > 0 {
+	fset := newFlagSet(env, "bench quic")
+	prof := fset.String("cpuprofile", "", "CPU profile of the transfer")
+	pos, err := parseFlags(fset, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) > 0 {
 		return usageError("bench quic receiver takes no arguments")
+	}
+	var profFile *os.File
+	if *prof != "" {
+		if profFile, err = os.Create(*prof); err != nil {
+			return err
+		}
+		defer profFile.Close()
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -399,6 +440,9 @@ func benchQuicReceive(ctx context.Context, env *cmdEnv, args []string) error {
 		wg.Go(func() {
 			n, err := benchQuicSink(s, func() {
 				if started.CompareAndSwap(false, true) {
+					if profFile != nil {
+						pprof.StartCPUProfile(profFile)
+					}
 					c, _ := rusage()
 					cpu0.Store(int64(c))
 				}
@@ -416,6 +460,9 @@ func benchQuicReceive(ctx context.Context, env *cmdEnv, args []string) error {
 	conn.Close(0, "")
 	wg.Wait()
 	cpu1, rss := rusage()
+	if started.Load() && profFile != nil {
+		pprof.StopCPUProfile()
+	}
 	rep := benchQuicReport{Received: total.Load(), Streams: streams, RSSMiB: float64(rss) / (1 << 20)}
 	if started.Load() {
 		rep.CPUS = (cpu1 - time.Duration(cpu0.Load())).Seconds()

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -56,10 +58,12 @@ func TestBenchQuicBinary(t *testing.T) {
 
 // TestBenchQuicJSON checks --json: one {"bench_quic_run":...} line per run
 // and the medians in {"bench_quic":...}, with every byte received and
-// consistent figures.
+// consistent figures; and that --cpuprofile leaves a profile of each side
+// of each run.
 func TestBenchQuicJSON(t *testing.T) {
 	const streams = 4
-	r := runBin(t, nil, "bench", "quic", "--bytes", strconv.Itoa(benchQuicTestBytes+3), "--streams", strconv.Itoa(streams), "--runs", "3", "--json")
+	prof := t.TempDir()
+	r := runBin(t, nil, "bench", "quic", "--bytes", strconv.Itoa(benchQuicTestBytes+3), "--streams", strconv.Itoa(streams), "--runs", "3", "--json", "--cpuprofile", prof)
 	if r.code != 0 {
 		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
 	}
@@ -104,6 +108,14 @@ func TestBenchQuicJSON(t *testing.T) {
 			}
 			if mb := float64(x.Bytes) / 1e6 / x.Secs; mb/x.MBps > 1.000001 || mb/x.MBps < 0.999999 {
 				t.Errorf("line %d: MBps %v, want bytes/1e6/secs = %v", i, x.MBps, mb)
+			}
+		}
+	}
+	for _, side := range []string{"sender", "receiver"} {
+		for run := 1; run <= 3; run++ {
+			fi, err := os.Stat(filepath.Join(prof, fmt.Sprintf("%s-%d.prof", side, run)))
+			if err != nil || fi.Size() == 0 {
+				t.Errorf("%s profile of run %d: %v", side, run, err)
 			}
 		}
 	}
