@@ -18,6 +18,8 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
+	"runtime/pprof"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -90,10 +92,12 @@ var errUsage = errors.New("usage")
 
 func run(ctx context.Context, args []string) error {
 	if len(args) > 0 && args[0] == receiverArg {
-		if len(args) > 1 {
-			return fmt.Errorf("%w: receiver takes no arguments", errUsage)
+		fs := flag.NewFlagSet("quicgo receiver", flag.ContinueOnError)
+		prof := fs.String("cpuprofile", "", "CPU profile of the transfer")
+		if err := fs.Parse(args[1:]); err != nil || fs.NArg() > 0 {
+			return fmt.Errorf("%w: receiver takes no arguments but --cpuprofile FILE", errUsage)
 		}
-		return receive(ctx)
+		return receive(ctx, *prof)
 	}
 	fs := flag.NewFlagSet("quicgo", flag.ContinueOnError)
 	bytes := fs.Int64("bytes", 1<<30, "bytes to move per run, split evenly over the streams")
@@ -101,6 +105,7 @@ func run(ctx context.Context, args []string) error {
 	runs := fs.Int("runs", 3, "runs, each with a fresh receiver process; the summary holds medians")
 	asJSON := fs.Bool("json", false, `print one JSON line per run ({"bench_quic_run":...}) and the medians ({"bench_quic":...})`)
 	timeout := fs.Duration("timeout", 10*time.Minute, "limit for one run")
+	profDir := fs.String("cpuprofile", "", "write CPU profiles of each run's transfer, sender-N.prof and receiver-N.prof, into this directory")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -129,7 +134,12 @@ func run(ctx context.Context, args []string) error {
 	var rs []result
 	for i := range *runs {
 		rctx, cancel := context.WithTimeout(ctx, *timeout)
-		r, err := runOnce(rctx, exe, *bytes, *streams)
+		var prof [2]string
+		if *profDir != "" {
+			prof[0] = filepath.Join(*profDir, fmt.Sprintf("sender-%d.prof", i+1))
+			prof[1] = filepath.Join(*profDir, fmt.Sprintf("receiver-%d.prof", i+1))
+		}
+		r, err := runOnce(rctx, exe, *bytes, *streams, prof)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
@@ -224,10 +234,21 @@ func certificate() (tls.Certificate, error) {
 	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: priv}, nil
 }
 
-// runOnce starts one receiver process and sends to it.
-func runOnce(ctx context.Context, exe string, total int64, streams int) (result, error) {
+// runOnce starts one receiver process and sends to it; prof, if set,
+// names the CPU profile files of the transfer (sender's, receiver's).
+func runOnce(ctx context.Context, exe string, total int64, streams int, prof [2]string) (result, error) {
 	r := result{Impl: "quic-go", Bytes: total, Streams: streams}
 	cmd := exec.CommandContext(ctx, exe, receiverArg)
+	var profFile *os.File
+	if prof[0] != "" {
+		cmd.Args = append(cmd.Args, "--cpuprofile", prof[1])
+		f, err := os.Create(prof[0])
+		if err != nil {
+			return r, err
+		}
+		defer f.Close()
+		profFile = f
+	}
 	cmd.Stderr = os.Stderr
 	cmd.WaitDelay = 5 * time.Second
 	stdin, err := cmd.StdinPipe()
@@ -298,6 +319,11 @@ func runOnce(ctx context.Context, exe string, total int64, streams int) (result,
 	errs := make([]error, streams)
 	var acked atomic.Int64
 	var wg sync.WaitGroup
+	if profFile != nil {
+		if err := pprof.StartCPUProfile(profFile); err != nil {
+			return r, err
+		}
+	}
 	cpu0, _ := rusage()
 	start := time.Now()
 	for i, s := range ss {
@@ -317,6 +343,9 @@ func runOnce(ctx context.Context, exe string, total int64, streams int) (result,
 	wg.Wait()
 	el := time.Since(start)
 	cpu1, rss := rusage()
+	if profFile != nil {
+		pprof.StopCPUProfile()
+	}
 	conn.CloseWithError(0, "done")
 	stdin.Close()
 	var rep report
@@ -378,7 +407,16 @@ func send(s *quic.Stream, buf []byte, n int64) (int64, error) {
 // receive is the receiver process: it prints its address and certificate
 // pin, serves one connection, and prints its report when the connection
 // ends or its stdin closes.
-func receive(ctx context.Context) error {
+func receive(ctx context.Context, prof string) error {
+	var profFile *os.File
+	if prof != "" {
+		f, err := os.Create(prof)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		profFile = f
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	go func() {
@@ -427,6 +465,9 @@ func receive(ctx context.Context) error {
 		wg.Go(func() {
 			n, err := sink(s, func() {
 				if started.CompareAndSwap(false, true) {
+					if profFile != nil {
+						pprof.StartCPUProfile(profFile)
+					}
 					c, _ := rusage()
 					cpu0.Store(int64(c))
 				}
@@ -444,6 +485,9 @@ func receive(ctx context.Context) error {
 	conn.CloseWithError(0, "")
 	wg.Wait()
 	cpu1, rss := rusage()
+	if started.Load() && profFile != nil {
+		pprof.StopCPUProfile()
+	}
 	rep := report{Received: total.Load(), Streams: streams, RSSMiB: float64(rss) / (1 << 20)}
 	if started.Load() {
 		rep.CPUS = (cpu1 - time.Duration(cpu0.Load())).Seconds()

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -11,14 +12,16 @@ import (
 
 // TestTwoProcesses builds the program and runs it as people do (a sender
 // that starts its receiver), with 4 streams and --json, and checks that
-// every byte arrived and the figures are there.
+// every byte arrived, the figures are there, and --cpuprofile wrote a
+// profile of each side of each run.
 func TestTwoProcesses(t *testing.T) {
 	bin := filepath.Join(t.TempDir(), "quicgo")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
 	const n = 8<<20 + 3
-	out, err := exec.CommandContext(t.Context(), bin, "--bytes", "8388611", "--streams", "4", "--runs", "2", "--json").Output()
+	prof := t.TempDir()
+	out, err := exec.CommandContext(t.Context(), bin, "--bytes", "8388611", "--streams", "4", "--runs", "2", "--json", "--cpuprofile", prof).Output()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
@@ -41,6 +44,11 @@ func TestTwoProcesses(t *testing.T) {
 		}
 		if r.Impl != "quic-go" || r.Bytes != n || r.Received != n || r.Streams != 4 || r.MBps <= 0 || r.SenderCPU <= 0 || r.ReceiverCPU <= 0 || r.CPUPerGiB <= 0 {
 			t.Errorf("line %q: want quic-go, %d bytes received over 4 streams, and figures", l, n)
+		}
+	}
+	for _, f := range []string{"sender-1.prof", "receiver-1.prof", "sender-2.prof", "receiver-2.prof"} {
+		if fi, err := os.Stat(filepath.Join(prof, f)); err != nil || fi.Size() == 0 {
+			t.Errorf("profile %s: %v", f, err)
 		}
 	}
 }
