@@ -74,21 +74,21 @@ iroh bench quic --bytes 104857600 --json`,
 // benchQuicResult is one run, or (with Runs set) the medians of several.
 // The JSON keys are shared with bench/quicgo and scripts/bench-quic.sh.
 type benchQuicResult struct {
-	Impl          string  `json:"impl"`
-	Run           int     `json:"run,omitempty"`
-	Runs          int     `json:"runs,omitempty"`
-	Bytes         int64   `json:"bytes"`
-	Streams       int     `json:"streams"`
-	Received      int64   `json:"received"`
-	Secs          float64 `json:"secs"`
-	MBps          float64 `json:"MBps"`
-	SenderCPU     float64 `json:"sender_cpu_s"`
-	ReceiverCPU   float64 `json:"receiver_cpu_s"`
-	CPUPerGiB     float64 `json:"cpu_s_per_GiB"`
-	ReceiverProc  float64 `json:"receiver_proc_cpu_s"`
-	SenderRSSMiB  float64 `json:"sender_rss_mib"`
-	ReceiverRSSMi float64 `json:"receiver_rss_mib"`
-	ConnectMs     float64 `json:"connect_ms"`
+	Impl           string  `json:"impl"`
+	Run            int     `json:"run,omitempty"`
+	Runs           int     `json:"runs,omitempty"`
+	Bytes          int64   `json:"bytes"`
+	Streams        int     `json:"streams"`
+	Received       int64   `json:"received"`
+	Secs           float64 `json:"secs"`
+	MBps           float64 `json:"MBps"`
+	SenderCPU      float64 `json:"sender_cpu_s"`
+	ReceiverCPU    float64 `json:"receiver_cpu_s"`
+	CPUPerGiB      float64 `json:"cpu_s_per_GiB"`
+	ReceiverProc   float64 `json:"receiver_proc_cpu_s"`
+	SenderRSSMiB   float64 `json:"sender_rss_mib"`
+	ReceiverRSSMiB float64 `json:"receiver_rss_mib"`
+	ConnectMs      float64 `json:"connect_ms"`
 }
 
 // benchQuicReport is the receiver's last line: what it read and what it cost.
@@ -198,7 +198,7 @@ func benchQuicMedian(rs []benchQuicResult) benchQuicResult {
 	m.CPUPerGiB = med(func(r benchQuicResult) float64 { return r.CPUPerGiB })
 	m.ReceiverProc = med(func(r benchQuicResult) float64 { return r.ReceiverProc })
 	m.SenderRSSMiB = med(func(r benchQuicResult) float64 { return r.SenderRSSMiB })
-	m.ReceiverRSSMi = med(func(r benchQuicResult) float64 { return r.ReceiverRSSMi })
+	m.ReceiverRSSMiB = med(func(r benchQuicResult) float64 { return r.ReceiverRSSMiB })
 	m.ConnectMs = med(func(r benchQuicResult) float64 { return r.ConnectMs })
 	return m
 }
@@ -352,7 +352,7 @@ func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, str
 	r.CPUPerGiB = (r.SenderCPU + r.ReceiverCPU) / (float64(total) / (1 << 30))
 	r.ReceiverProc = (ps.UserTime() + ps.SystemTime()).Seconds()
 	r.SenderRSSMiB = float64(rss) / (1 << 20)
-	r.ReceiverRSSMi = rep.RSSMiB
+	r.ReceiverRSSMiB = rep.RSSMiB
 	return r, nil
 }
 

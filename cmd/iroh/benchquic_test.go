@@ -95,7 +95,7 @@ func TestBenchQuicJSON(t *testing.T) {
 		if x.Impl != "iroh-go" || x.Bytes != benchQuicTestBytes+3 || x.Received != x.Bytes || x.Streams != streams {
 			t.Errorf("line %d: %+v: want impl iroh-go, %d bytes sent and received over %d streams", i, x, benchQuicTestBytes+3, streams)
 		}
-		if x.Secs <= 0 || x.MBps <= 0 || x.SenderCPU <= 0 || x.ReceiverCPU <= 0 || x.ReceiverProc < x.ReceiverCPU || x.ConnectMs <= 0 || x.ReceiverRSSMi <= 0 {
+		if x.Secs <= 0 || x.MBps <= 0 || x.SenderCPU <= 0 || x.ReceiverCPU <= 0 || x.ReceiverProc < x.ReceiverCPU || x.ConnectMs <= 0 || x.ReceiverRSSMiB <= 0 {
 			t.Errorf("line %d: missing or inconsistent figures: %+v", i, x)
 		}
 		gib := float64(x.Bytes) / (1 << 30)
