@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -111,6 +110,7 @@ func runBenchQuic(ctx context.Context, env *cmdEnv, args []string) error {
 	asJSON := fset.Bool("json", false, `print one JSON line per run ({"bench_quic_run":...}) and the medians ({"bench_quic":...})`)
 	timeout := fset.Duration("timeout", 10*time.Minute, "limit for one run")
 	profDir := fset.String("cpuprofile", "", "write CPU profiles of each run's transfer, sender-N.prof and receiver-N.prof, into this directory")
+	verbose := fset.Bool("v", false, "debug logs of both endpoints on stderr")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -142,7 +142,7 @@ func runBenchQuic(ctx context.Context, env *cmdEnv, args []string) error {
 			prof[0] = filepath.Join(*profDir, fmt.Sprintf("sender-%d.prof", i+1))
 			prof[1] = filepath.Join(*profDir, fmt.Sprintf("receiver-%d.prof", i+1))
 		}
-		r, err := benchQuicRun(rctx, env, exe, *bytes, *streams, prof)
+		r, err := benchQuicRun(rctx, env, exe, *bytes, *streams, prof, *verbose)
 		cancel()
 		if err != nil {
 			return fmt.Errorf("run %d: %w", i+1, err)
@@ -203,28 +203,26 @@ func benchQuicMedian(rs []benchQuicResult) benchQuicResult {
 	return m
 }
 
-// benchQuicOptions are the endpoint options of both processes: 127.0.0.1
-// only, no relay, no address lookup.
-func benchQuicOptions(env *cmdEnv, alpns []string) *iroh.Options {
-	o := &iroh.Options{
-		ALPNs:       alpns,
-		BindAddrV4:  netip.MustParseAddrPort("127.0.0.1:0"),
-		DisableIPv6: true,
-		STUNPort:    -1,
-		Logger:      (&endpointFlags{}).logger(env.stderr),
-	}
-	if optionsHook != nil {
-		optionsHook(o)
-	}
-	return o
+// benchQuicBind binds the endpoint of either process through
+// endpointFlags, as every command does: 127.0.0.1 only, offline with no
+// relay or lookup given (nothing leaves loopback), and always a new key,
+// never $IROH_SECRET, so the two processes have different ids.
+func benchQuicBind(ctx context.Context, env *cmdEnv, verbose bool, alpns []string) (*iroh.Endpoint, error) {
+	ef := endpointFlags{bind4: "127.0.0.1:0", offline: true, verbose: verbose}
+	noSecret := *env
+	noSecret.getenv = func(string) string { return "" }
+	return ef.bind(ctx, &noSecret, alpns)
 }
 
 // benchQuicRun starts one receiver process and sends to it.
 // prof, if set, names the CPU profile files of the transfer: the sender's
 // and the receiver's.
-func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, streams int, prof [2]string) (benchQuicResult, error) {
+func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, streams int, prof [2]string, verbose bool) (benchQuicResult, error) {
 	r := benchQuicResult{Impl: "iroh-go", Bytes: total, Streams: streams}
 	cmd := exec.CommandContext(ctx, exe, "bench", "quic", benchQuicReceiverArg)
+	if verbose {
+		cmd.Args = append(cmd.Args, "-v")
+	}
 	var profFile *os.File
 	if prof[0] != "" {
 		cmd.Args = append(cmd.Args, "--cpuprofile", prof[1])
@@ -268,7 +266,7 @@ func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, str
 		return r, fmt.Errorf("receiver address: %w", err)
 	}
 
-	ep, err := iroh.Bind(ctx, benchQuicOptions(env, nil))
+	ep, err := benchQuicBind(ctx, env, verbose, nil)
 	if err != nil {
 		return r, err
 	}
@@ -386,6 +384,7 @@ func benchQuicSend(s *iroh.Stream, chunk []byte, n int64) (int64, error) {
 func benchQuicReceive(ctx context.Context, env *cmdEnv, args []string) error {
 	fset := newFlagSet(env, "bench quic")
 	prof := fset.String("cpuprofile", "", "CPU profile of the transfer")
+	verbose := fset.Bool("v", false, "debug logs")
 	pos, err := parseFlags(fset, args)
 	if err != nil {
 		return err
@@ -407,7 +406,7 @@ func benchQuicReceive(ctx context.Context, env *cmdEnv, args []string) error {
 		io.Copy(io.Discard, env.stdin)
 		cancel()
 	}()
-	ep, err := iroh.Bind(ctx, benchQuicOptions(env, []string{benchQuicALPN}))
+	ep, err := benchQuicBind(ctx, env, *verbose, []string{benchQuicALPN})
 	if err != nil {
 		return err
 	}
