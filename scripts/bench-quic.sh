@@ -97,9 +97,9 @@ load1=$(load)
 
 gib=$(awk -v b="$bytes" 'BEGIN { printf "%.6f", b / 1073741824 }')
 row() { # label streams json(MBps, cpu_s_per_GiB, sender_cpu_s, receiver_cpu_s, and the ranges) | empty
-  if [ -z "$3" ]; then printf '%-42s %7s %19s %19s %9s %9s\n' "$1" "$2" "-" "-" "-" "-"; return; fi
-  jq -r --arg l "$1" --arg s "$2" '[$l, $s, .MBps, .mbps_min, .mbps_max, .cpu_s_per_GiB, .cpu_min, .cpu_max, .sender_cpu_s, .receiver_cpu_s] | @tsv' <<<"$3" |
-    awk -F'\t' '{ printf "%-42s %7s %19s %19s %9.2f %9.2f\n", $1, $2, sprintf("%.1f (%.0f-%.0f)", $3, $4, $5), sprintf("%.2f (%.2f-%.2f)", $6, $7, $8), $9, $10 }'
+  if [ -z "$3" ]; then printf '%-42s %7s %19s %19s %9s %9s %10s\n' "$1" "$2" "-" "-" "-" "-" "-"; return; fi
+  jq -r --arg l "$1" --arg s "$2" '[$l, $s, .MBps, .mbps_min, .mbps_max, .cpu_s_per_GiB, .cpu_min, .cpu_max, .sender_cpu_s, .receiver_cpu_s, .connect_ms] | @tsv' <<<"$3" |
+    awk -F'\t' '{ printf "%-42s %7s %19s %19s %9.2f %9.2f %10.1f\n", $1, $2, sprintf("%.1f (%.0f-%.0f)", $3, $4, $5), sprintf("%.2f (%.2f-%.2f)", $6, $7, $8), $9, $10, $11 }'
 }
 with_ranges() { # summary-json: adds the runs' lowest and highest MB/s and CPU-s/GiB (per-run objects on stdin)
   jq -s -c --argjson m "$1" '$m + {mbps_min: (map(.MBps) | min), mbps_max: (map(.MBps) | max), cpu_min: (map(.cpu_s_per_GiB) | min), cpu_max: (map(.cpu_s_per_GiB) | max)}'
@@ -119,7 +119,7 @@ rustj=
 if [ -z "$note" ] && [ -f "$work/rust.out" ]; then
   # The Rust summary in our keys: CPU of client (sender) and server (receiver) over their windows.
   rustj=$(summary "$work/rust.out" rust_quic | jq -c --argjson g "$gib" \
-    '{MBps, sender_cpu_s: .client_cpu_s, receiver_cpu_s: .server_cpu_s, cpu_s_per_GiB: ((.client_cpu_s + .server_cpu_s) / $g), iroh}' || true)
+    '{MBps, sender_cpu_s: .client_cpu_s, receiver_cpu_s: .server_cpu_s, cpu_s_per_GiB: ((.client_cpu_s + .server_cpu_s) / $g), connect_ms, iroh}' || true)
   if [ -n "$rustj" ]; then
     rustj=$(jq -c --argjson g "$gib" 'select(.run) | {MBps, cpu_s_per_GiB: ((.client_cpu_s + .server_cpu_s) / $g)}' "$work/rust.out" | with_ranges "$rustj")
   else
@@ -129,10 +129,11 @@ fi
 
 echo
 echo "QUIC streams on loopback, two processes each: $bytes bytes per run, medians of $runs runs (lowest-highest run)"
-echo "MB/s = 10^6 bytes/s; CPU-s/GiB = user+sys of sender and receiver over the transfer, per GiB moved"
+echo "MB/s = 10^6 bytes/s; CPU-s/GiB = user+sys of sender and receiver over the transfer, per GiB moved;"
+echo "sender_s, recv_s = those CPU seconds per run; connect_ms = the sender's connect call (handshake)"
 echo "load average before $load0, after $load1 (2 cores shared with other work: the figures are noisy)"
 echo
-printf '%-42s %7s %19s %19s %9s %9s\n' "implementation" streams "MB/s" "CPU-s/GiB" "sender_s" "recv_s"
+printf '%-42s %7s %19s %19s %9s %9s %10s\n' "implementation" streams "MB/s" "CPU-s/GiB" "sender_s" "recv_s" "connect_ms"
 row "iroh-go (iroh bench quic)" 1 "${res[ours-1]}"
 row "iroh-go (iroh bench quic)" 4 "${res[ours-4]}"
 row "quic-go $(sed -n 's/^require github.com\/quic-go\/quic-go //p' bench/quicgo/go.mod) (bench/quicgo)" 1 "${res[quicgo-1]}"
