@@ -305,6 +305,10 @@ func runOnce(ctx context.Context, exe string, total int64, streams int, prof [2]
 		return r, fmt.Errorf("dial %s: %w", h.Addr, err)
 	}
 	r.ConnectMs = float64(time.Since(t0).Microseconds()) / 1000
+	// A timeout or an interrupt ends the transfer at once: writes do not
+	// take a context.
+	stop := context.AfterFunc(ctx, func() { conn.CloseWithError(1, "interrupted") })
+	defer stop()
 	ss := make([]*quic.Stream, streams)
 	for i := range ss {
 		if ss[i], err = conn.OpenStreamSync(ctx); err != nil {
@@ -352,6 +356,9 @@ func runOnce(ctx context.Context, exe string, total int64, streams int, prof [2]
 	decErr := dec.Decode(&rep)
 	waitErr := cmd.Wait()
 	waited = true
+	if err := ctx.Err(); err != nil {
+		return r, fmt.Errorf("transfer stopped (--timeout or interrupt): %w", err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return r, err
 	}

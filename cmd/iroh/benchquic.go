@@ -277,6 +277,10 @@ func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, str
 		return r, err
 	}
 	r.ConnectMs = float64(time.Since(t0).Microseconds()) / 1000
+	// A timeout or an interrupt ends the transfer at once: writes do not
+	// take a context.
+	stop := context.AfterFunc(ctx, func() { conn.Close(1, "interrupted") })
+	defer stop()
 	ss := make([]*iroh.Stream, streams)
 	for i := range ss {
 		if ss[i], err = conn.OpenStream(ctx); err != nil {
@@ -326,6 +330,9 @@ func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, str
 	decErr := dec.Decode(&rep)
 	waitErr := cmd.Wait()
 	waited = true
+	if err := ctx.Err(); err != nil {
+		return r, fmt.Errorf("transfer stopped (--timeout or interrupt): %w", err)
+	}
 	if err := errors.Join(errs...); err != nil {
 		return r, err
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iroh-go/iroh/key"
 )
@@ -171,4 +172,18 @@ func TestBenchQuicUsage(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestBenchQuicTimeout checks that a run that outlasts --timeout stops at
+// once with an error naming the run, and leaves no receiver behind to hold
+// the binary's stdout open (runBin would then wait for it).
+func TestBenchQuicTimeout(t *testing.T) {
+	r := runBin(t, nil, "bench", "quic", "--bytes", strconv.Itoa(1<<40), "--runs", "1", "--timeout", "2s")
+	if r.code != 1 || !strings.Contains(r.stderr, "iroh bench quic: run 1: ") {
+		t.Fatalf("exit %d, stderr %q: want exit 1 and the run's error", r.code, r.stderr)
+	}
+	if r.dur > 20*time.Second {
+		t.Fatalf("took %s to stop after a 2s timeout", r.dur)
+	}
+	t.Logf("%s after %s", strings.TrimSpace(r.stderr), r.dur.Round(time.Millisecond))
 }
