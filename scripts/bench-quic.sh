@@ -74,61 +74,66 @@ fi
 work=$BENCH_QUIC_WORK
 note=${BENCH_QUIC_RUST_NOTE:-}
 load() { cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo "?"; }
-summary() { grep -m1 "^{\"$2\"" "$1" | jq -c ".$2"; }
 load0=$(load)
-run() { # name file cmd...: runs a benchmark, keeps its output, says what failed
+run() { # name file cmd...: runs a benchmark, appends its output, says what failed
   local name=$1 out=$2; shift 2
   echo "bench-quic: $name" >&2
-  if ! "$@" >"$out"; then
+  if ! "$@" >>"$out"; then
     echo "bench-quic: $name failed" >&2
     return 1
   fi
 }
+# Round-robin, one run of each at a time, so that a change in the machine's load hits every
+# implementation alike rather than the one that happens to run then.
 fail=0
-if [ -z "$note" ]; then
-  IROH_SHARED=$BENCH_QUIC_SHARED run "rust iroh (bench-rust-quic.sh)" "$work/rust.out" \
-    bash "$BENCH_QUIC_SHARED/interop/bench-rust-quic.sh" --bytes "$bytes" --runs "$runs" || { note="failed (see stderr)"; fail=1; }
-fi
-for s in 1 4; do
-  run "iroh bench quic, $s stream(s)" "$work/ours-$s.out" "$work/iroh" bench quic --bytes "$bytes" --streams "$s" --runs "$runs" --json || fail=1
-  run "quic-go, $s stream(s)" "$work/quicgo-$s.out" "$work/quicgo" --bytes "$bytes" --streams "$s" --runs "$runs" --json || fail=1
+for r in $(seq "$runs"); do
+  if [ -z "$note" ]; then
+    IROH_SHARED=$BENCH_QUIC_SHARED run "run $r: rust iroh (bench-rust-quic.sh)" "$work/rust.out" \
+      bash "$BENCH_QUIC_SHARED/interop/bench-rust-quic.sh" --bytes "$bytes" --runs 1 || { note="failed (see stderr)"; fail=1; }
+  fi
+  for s in 1 4; do
+    run "run $r: iroh bench quic, $s stream(s)" "$work/ours-$s.out" "$work/iroh" bench quic --bytes "$bytes" --streams "$s" --runs 1 --json || fail=1
+    run "run $r: quic-go, $s stream(s)" "$work/quicgo-$s.out" "$work/quicgo" --bytes "$bytes" --streams "$s" --runs 1 --json || fail=1
+  done
 done
 load1=$(load)
 
 gib=$(awk -v b="$bytes" 'BEGIN { printf "%.6f", b / 1073741824 }')
-row() { # label streams json(MBps, cpu_s_per_GiB, sender_cpu_s, receiver_cpu_s, and the ranges) | empty
+row() { # label streams stats-json | empty
   if [ -z "$3" ]; then printf '%-42s %7s %19s %19s %9s %9s %10s\n' "$1" "$2" "-" "-" "-" "-" "-"; return; fi
   jq -r --arg l "$1" --arg s "$2" '[$l, $s, .MBps, .mbps_min, .mbps_max, .cpu_s_per_GiB, .cpu_min, .cpu_max, .sender_cpu_s, .receiver_cpu_s, .connect_ms] | @tsv' <<<"$3" |
     awk -F'\t' '{ printf "%-42s %7s %19s %19s %9.2f %9.2f %10.1f\n", $1, $2, sprintf("%.1f (%.0f-%.0f)", $3, $4, $5), sprintf("%.2f (%.2f-%.2f)", $6, $7, $8), $9, $10, $11 }'
 }
-with_ranges() { # summary-json: adds the runs' lowest and highest MB/s and CPU-s/GiB (per-run objects on stdin)
-  jq -s -c --argjson m "$1" '$m + {mbps_min: (map(.MBps) | min), mbps_max: (map(.MBps) | max), cpu_min: (map(.cpu_s_per_GiB) | min), cpu_max: (map(.cpu_s_per_GiB) | max)}'
+stats() { # per-run objects in our keys on stdin -> medians, lowest and highest, runs; nothing if none
+  jq -s -c 'def med(f): (map(f) | sort) as $s | ($s | length) as $n |
+      if $n % 2 == 1 then $s[($n - 1) / 2] else ($s[$n / 2 - 1] + $s[$n / 2]) / 2 end;
+    if length == 0 then empty else
+      {runs: length, MBps: med(.MBps), cpu_s_per_GiB: med(.cpu_s_per_GiB), sender_cpu_s: med(.sender_cpu_s),
+       receiver_cpu_s: med(.receiver_cpu_s), connect_ms: med(.connect_ms),
+       mbps_min: (map(.MBps) | min), mbps_max: (map(.MBps) | max),
+       cpu_min: (map(.cpu_s_per_GiB) | min), cpu_max: (map(.cpu_s_per_GiB) | max)} end'
 }
-go_result() { # file: the medians with the ranges, or nothing
-  local m
-  m=$(summary "$1" bench_quic 2>/dev/null) || return 0
-  [ -n "$m" ] || return 0
-  jq -c 'select(.bench_quic_run) | .bench_quic_run' "$1" | with_ranges "$m"
+go_result() { # file of iroh bench quic or quicgo --json output
+  [ -f "$1" ] || return 0
+  jq -c 'select(.bench_quic_run) | .bench_quic_run | select(.received == .bytes)' "$1" | stats
 }
 declare -A res
 for s in 1 4; do
   res[ours-$s]=$(go_result "$work/ours-$s.out")
   res[quicgo-$s]=$(go_result "$work/quicgo-$s.out")
 done
-rustj=
-if [ -z "$note" ] && [ -f "$work/rust.out" ]; then
-  # The Rust summary in our keys: CPU of client (sender) and server (receiver) over their windows.
-  rustj=$(summary "$work/rust.out" rust_quic | jq -c --argjson g "$gib" \
-    '{MBps, sender_cpu_s: .client_cpu_s, receiver_cpu_s: .server_cpu_s, cpu_s_per_GiB: ((.client_cpu_s + .server_cpu_s) / $g), connect_ms, iroh}' || true)
-  if [ -n "$rustj" ]; then
-    rustj=$(jq -c --argjson g "$gib" 'select(.run) | {MBps, cpu_s_per_GiB: ((.client_cpu_s + .server_cpu_s) / $g)}' "$work/rust.out" | with_ranges "$rustj")
-  else
-    note="no rust_quic summary line"
-  fi
+rustj= rustv=
+if [ -f "$work/rust.out" ]; then
+  # Rust's runs in our keys: CPU of client (sender) and server (receiver) over their windows.
+  rustj=$(jq -c --argjson g "$gib" 'select(.run) | {MBps, sender_cpu_s: .client_cpu_s, receiver_cpu_s: .server_cpu_s,
+    cpu_s_per_GiB: ((.client_cpu_s + .server_cpu_s) / $g), connect_ms}' "$work/rust.out" | stats)
+  rustv=$(grep -m1 '^{"rust_quic"' "$work/rust.out" | jq -r '.rust_quic.iroh' || true)
+  [ -n "$rustj" ] || note=${note:-"no run lines in its output"}
 fi
 
 echo
-echo "QUIC streams on loopback, two processes each: $bytes bytes per run, medians of $runs runs (lowest-highest run)"
+echo "QUIC streams on loopback, two processes each: $bytes bytes per run, medians of $runs runs (lowest-highest),"
+echo "taken round-robin: one run of each implementation, then the next round"
 echo "MB/s = 10^6 bytes/s; CPU-s/GiB = user+sys of sender and receiver over the transfer, per GiB moved;"
 echo "sender_s, recv_s = those CPU seconds per run; connect_ms = the sender's connect call (handshake)"
 echo "load average before $load0, after $load1 (2 cores shared with other work: the figures are noisy)"
@@ -139,8 +144,8 @@ row "iroh-go (iroh bench quic)" 4 "${res[ours-4]}"
 row "quic-go $(sed -n 's/^require github.com\/quic-go\/quic-go //p' bench/quicgo/go.mod) (bench/quicgo)" 1 "${res[quicgo-1]}"
 row "quic-go (bench/quicgo)" 4 "${res[quicgo-4]}"
 if [ -n "$rustj" ]; then
-  row "rust iroh $(jq -r .iroh <<<"$rustj") (quinn, bench-rust-quic)" 1 "$rustj"
-  echo "rust iroh: one uni stream only (bench-rust-quic.sh has no --streams)"
+  row "rust iroh ${rustv:-?} (quinn, bench-rust-quic)" 1 "$rustj"
+  echo "rust iroh: one uni stream only (bench-rust-quic.sh has no --streams)${note:+; $note}"
 else
   echo "rust iroh: $note"
 fi
