@@ -6,7 +6,8 @@
 #
 #   scripts/bench-quic.sh [--bytes N] [--runs N] [--no-rust] [--out DIR]   (defaults: 1 GiB, 3 runs)
 #
-# --out DIR keeps every tool's output there (JSON lines: each run and the medians).
+# --out DIR keeps every tool's output there (JSON lines: each run and the medians). The runs go
+# round-robin (one of each implementation, then the next round); the table shows medians and ranges.
 # Ours and quic-go run with 1 and 4 streams; bench-rust-quic.sh moves one stream only (it has no
 # --streams), so its row is "1 stream" and the 4-stream ratios against Rust are marked. Rust runs when
 # the shared folder (IROH_SHARED, else ../shared beside the repository) has interop/, node is there and
