@@ -60,6 +60,7 @@ if [ -z "${BENCH_QUIC_WORK:-}" ]; then
   [ "$rust" = 1 ] || args+=(--no-rust)
   status=0
   if [ "$(id -u)" = 0 ] && unshare -n -- true 2>/dev/null; then
+    # shellcheck disable=SC2016 # $0 and $@ expand in the inner bash
     unshare -n -- bash -c 'ip link set lo up && exec bash "$0" "$@"' "$0" "${args[@]}" || status=$?
   else
     echo "bench-quic: no network namespace (not root, or unshare -n refused): ours and quic-go run on the host's 127.0.0.1" >&2
@@ -123,7 +124,7 @@ for s in 1 4; do
   res[ours-$s]=$(go_result "$work/ours-$s.out")
   res[quicgo-$s]=$(go_result "$work/quicgo-$s.out")
 done
-rustj= rustv=
+rustj='' rustv=''
 if [ -f "$work/rust.out" ]; then
   # Rust's runs in our keys: CPU of client (sender) and server (receiver) over their windows.
   rustj=$(jq -c --argjson g "$gib" 'select(.run) | {MBps, sender_cpu_s: .client_cpu_s, receiver_cpu_s: .server_cpu_s,
