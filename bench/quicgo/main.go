@@ -273,6 +273,9 @@ func runOnce(ctx context.Context, exe string, total int64, streams int, prof [2]
 	dec := json.NewDecoder(stdout)
 	var h hello
 	if err := dec.Decode(&h); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		return r, fmt.Errorf("receiver: no address line: %w", err)
 	}
 	pin, err := hex.DecodeString(h.CertSHA256)

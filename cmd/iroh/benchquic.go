@@ -259,6 +259,9 @@ func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, str
 		Addr string `json:"addr"`
 	}
 	if err := dec.Decode(&hello); err != nil {
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		return r, fmt.Errorf("receiver: no address line: %w", err)
 	}
 	addr, err := ticket.ParseEndpoint(hello.Addr)
