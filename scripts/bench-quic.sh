@@ -102,9 +102,10 @@ load1=$(load)
 
 gib=$(awk -v b="$bytes" 'BEGIN { printf "%.6f", b / 1073741824 }')
 row() { # label streams stats-json | empty
-  if [ -z "$3" ]; then printf '%-42s %7s %19s %19s %9s %9s %10s\n' "$1" "$2" "-" "-" "-" "-" "-"; return; fi
-  jq -r --arg l "$1" --arg s "$2" '[$l, $s, .MBps, .mbps_min, .mbps_max, .cpu_s_per_GiB, .cpu_min, .cpu_max, .sender_cpu_s, .receiver_cpu_s, .connect_ms] | @tsv' <<<"$3" |
-    awk -F'\t' '{ printf "%-42s %7s %19s %19s %9.2f %9.2f %10.1f\n", $1, $2, sprintf("%.1f (%.0f-%.0f)", $3, $4, $5), sprintf("%.2f (%.2f-%.2f)", $6, $7, $8), $9, $10, $11 }'
+  if [ -z "$3" ]; then printf '%-42s %7s %19s %19s %9s %9s %10s %8s\n' "$1" "$2" "-" "-" "-" "-" "-" "-"; return; fi
+  jq -r --arg l "$1" --arg s "$2" '[$l, $s, .MBps, .mbps_min, .mbps_max, .cpu_s_per_GiB, .cpu_min, .cpu_max, .sender_cpu_s, .receiver_cpu_s, .connect_ms,
+      (if .echo_ms == null then "-" else (.echo_ms * 10 | round / 10 | tostring) end)] | @tsv' <<<"$3" |
+    awk -F'\t' '{ printf "%-42s %7s %19s %19s %9.2f %9.2f %10.1f %8s\n", $1, $2, sprintf("%.1f (%.0f-%.0f)", $3, $4, $5), sprintf("%.2f (%.2f-%.2f)", $6, $7, $8), $9, $10, $11, $12 }'
 }
 stats() { # per-run objects in our keys on stdin -> medians, lowest and highest, runs; nothing if none
   jq -s -c 'def med(f): (map(f) | sort) as $s | ($s | length) as $n |
@@ -112,6 +113,7 @@ stats() { # per-run objects in our keys on stdin -> medians, lowest and highest,
     if length == 0 then empty else
       {runs: length, MBps: med(.MBps), cpu_s_per_GiB: med(.cpu_s_per_GiB), sender_cpu_s: med(.sender_cpu_s),
        receiver_cpu_s: med(.receiver_cpu_s), connect_ms: med(.connect_ms),
+       echo_ms: (if all(has("echo_ms")) then med(.echo_ms) else null end),
        mbps_min: (map(.MBps) | min), mbps_max: (map(.MBps) | max),
        cpu_min: (map(.cpu_s_per_GiB) | min), cpu_max: (map(.cpu_s_per_GiB) | max)} end'
 }
@@ -137,10 +139,11 @@ echo
 echo "QUIC streams on loopback, two processes each: $bytes bytes per run, medians of $runs runs (lowest-highest),"
 echo "taken round-robin: one run of each implementation, then the next round"
 echo "MB/s = 10^6 bytes/s; CPU-s/GiB = user+sys of sender and receiver over the transfer, per GiB moved;"
-echo "sender_s, recv_s = those CPU seconds per run; connect_ms = the sender's connect call (handshake)"
+echo "sender_s, recv_s = those CPU seconds per run; connect_ms = the sender's first, cold connect (handshake);"
+echo "echo_ms = that connect plus one byte echoed on a stream (bench-rust-quic.sh does not measure it)"
 echo "load average before $load0, after $load1 (2 cores shared with other work: the figures are noisy)"
 echo
-printf '%-42s %7s %19s %19s %9s %9s %10s\n' "implementation" streams "MB/s" "CPU-s/GiB" "sender_s" "recv_s" "connect_ms"
+printf '%-42s %7s %19s %19s %9s %9s %10s %8s\n' "implementation" streams "MB/s" "CPU-s/GiB" "sender_s" "recv_s" "connect_ms" "echo_ms"
 row "iroh-go (iroh bench quic)" 1 "${res[ours-1]}"
 row "iroh-go (iroh bench quic)" 4 "${res[ours-4]}"
 row "quic-go $(sed -n 's/^require github.com\/quic-go\/quic-go //p' bench/quicgo/go.mod) (bench/quicgo)" 1 "${res[quicgo-1]}"

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"net"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -33,6 +34,10 @@ import (
 // on each bidirectional stream and finishes it; the receiver reads it to
 // the end and answers with the count (8 bytes, big endian).
 const alpn = "iroh-go/bench-quic/0"
+
+// echoALPN is the first, cold connection of each run: the receiver echoes
+// one byte on one stream, which times connect plus a 1-byte round trip.
+const echoALPN = "iroh-go/bench-quic-echo/0"
 
 // receiverArg selects the receiver process (started by the sender).
 const receiverArg = "receiver"
@@ -58,6 +63,7 @@ type result struct {
 	SenderRSSMiB   float64 `json:"sender_rss_mib"`
 	ReceiverRSSMiB float64 `json:"receiver_rss_mib"`
 	ConnectMs      float64 `json:"connect_ms"`
+	EchoMs         float64 `json:"echo_ms"`
 }
 
 // report is the receiver's last line.
@@ -164,8 +170,8 @@ func run(ctx context.Context, args []string) error {
 }
 
 func (r result) text() string {
-	return fmt.Sprintf("%s: received %d of %d bytes over %d stream(s) in %.3f s: %.1f MB/s, %.2f CPU-s/GiB (sender %.2f s, receiver %.2f s), connect %.1f ms",
-		r.Impl, r.Received, r.Bytes, r.Streams, r.Secs, r.MBps, r.CPUPerGiB, r.SenderCPU, r.ReceiverCPU, r.ConnectMs)
+	return fmt.Sprintf("%s: received %d of %d bytes over %d stream(s) in %.3f s: %.1f MB/s, %.2f CPU-s/GiB (sender %.2f s, receiver %.2f s), connect %.1f ms, connect+echo %.1f ms",
+		r.Impl, r.Received, r.Bytes, r.Streams, r.Secs, r.MBps, r.CPUPerGiB, r.SenderCPU, r.ReceiverCPU, r.ConnectMs, r.EchoMs)
 }
 
 func median(rs []result) result {
@@ -195,6 +201,7 @@ func median(rs []result) result {
 	m.SenderRSSMiB = med(func(r result) float64 { return r.SenderRSSMiB })
 	m.ReceiverRSSMiB = med(func(r result) float64 { return r.ReceiverRSSMiB })
 	m.ConnectMs = med(func(r result) float64 { return r.ConnectMs })
+	m.EchoMs = med(func(r result) float64 { return r.EchoMs })
 	return m
 }
 
@@ -289,7 +296,7 @@ func runOnce(ctx context.Context, exe string, total int64, streams int, prof [2]
 	tlsConf := &tls.Config{
 		MinVersion:         tls.VersionTLS13,
 		Certificates:       []tls.Certificate{cert},
-		NextProtos:         []string{alpn},
+		NextProtos:         []string{echoALPN},
 		ServerName:         "localhost",
 		InsecureSkipVerify: true, // the certificate is pinned below instead
 		VerifyPeerCertificate: func(raw [][]byte, _ [][]*x509.Certificate) error {
@@ -302,12 +309,27 @@ func runOnce(ctx context.Context, exe string, total int64, streams int, prof [2]
 			return nil
 		},
 	}
-	t0 := time.Now()
-	conn, err := quic.DialAddr(ctx, h.Addr, tlsConf, quicConfig())
+	// One UDP socket for both connections, as an iroh endpoint has.
+	raddr, err := net.ResolveUDPAddr("udp", h.Addr)
+	if err != nil {
+		return r, err
+	}
+	udp, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		return r, err
+	}
+	defer udp.Close()
+	tr := &quic.Transport{Conn: udp}
+	defer tr.Close()
+	if r.ConnectMs, r.EchoMs, err = echo(ctx, tr, raddr, tlsConf); err != nil {
+		return r, fmt.Errorf("echo: %w", err)
+	}
+	tlsConf = tlsConf.Clone()
+	tlsConf.NextProtos = []string{alpn}
+	conn, err := tr.Dial(ctx, raddr, tlsConf, quicConfig())
 	if err != nil {
 		return r, fmt.Errorf("dial %s: %w", h.Addr, err)
 	}
-	r.ConnectMs = float64(time.Since(t0).Microseconds()) / 1000
 	// A timeout or an interrupt ends the transfer at once: writes do not
 	// take a context.
 	stop := context.AfterFunc(ctx, func() { conn.CloseWithError(1, "interrupted") })
@@ -390,6 +412,42 @@ func runOnce(ctx context.Context, exe string, total int64, streams int, prof [2]
 	return r, nil
 }
 
+// echo dials raddr with the echo ALPN (the first connection between the
+// two), sends one byte on a stream and reads it back. It returns the
+// milliseconds to connect and to the echo's arrival, both from the start
+// of the dial.
+func echo(ctx context.Context, tr *quic.Transport, raddr net.Addr, tlsConf *tls.Config) (connectMs, echoMs float64, err error) {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	t0 := time.Now()
+	conn, err := tr.Dial(ctx, raddr, tlsConf, quicConfig())
+	if err != nil {
+		return 0, 0, err
+	}
+	defer conn.CloseWithError(0, "")
+	stop := context.AfterFunc(ctx, func() { conn.CloseWithError(1, "interrupted") }) // reads take no context
+	defer stop()
+	connectMs = ms(time.Since(t0))
+	s, err := conn.OpenStreamSync(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := s.Write([]byte{0xec}); err != nil {
+		return 0, 0, err
+	}
+	if err := s.Close(); err != nil {
+		return 0, 0, err
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(s, b[:]); err != nil {
+		return 0, 0, err
+	}
+	echoMs = ms(time.Since(t0))
+	if b[0] != 0xec {
+		return 0, 0, fmt.Errorf("echoed %#x, sent 0xec", b[0])
+	}
+	return connectMs, echoMs, nil
+}
+
 // send writes n bytes on s, finishes it and returns the count the receiver
 // acknowledged.
 func send(s *quic.Stream, buf []byte, n int64) (int64, error) {
@@ -440,7 +498,7 @@ func receive(ctx context.Context, prof string) error {
 	tlsConf := &tls.Config{
 		MinVersion:   tls.VersionTLS13,
 		Certificates: []tls.Certificate{cert},
-		NextProtos:   []string{alpn},
+		NextProtos:   []string{alpn, echoALPN},
 		ClientAuth:   tls.RequireAnyClientCert, // like iroh: both sides present a key
 	}
 	ln, err := quic.ListenAddr("127.0.0.1:0", tlsConf, quicConfig())
@@ -453,9 +511,9 @@ func receive(ctx context.Context, prof string) error {
 	if err := enc.Encode(hello{Addr: ln.Addr().String(), CertSHA256: hex.EncodeToString(sum[:])}); err != nil {
 		return err
 	}
-	conn, err := ln.Accept(ctx)
+	conn, err := accept(ctx, ln)
 	if err != nil {
-		return enc.Encode(report{Err: "accept: " + err.Error()})
+		return enc.Encode(report{Err: err.Error()})
 	}
 	var (
 		total    atomic.Int64
@@ -506,6 +564,36 @@ func receive(ctx context.Context, prof string) error {
 		rep.Err = firstErr.Error()
 	}
 	return enc.Encode(rep)
+}
+
+// accept serves echo connections (one byte on one stream each) until the
+// transfer's connection arrives, which it returns. The echo connections
+// stay open until the sender closes them or the listener closes: closing
+// here could drop the echo before it is delivered.
+func accept(ctx context.Context, ln *quic.Listener) (*quic.Conn, error) {
+	for {
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("accept: %w", err)
+		}
+		if conn.ConnectionState().TLS.NegotiatedProtocol != echoALPN {
+			return conn, nil
+		}
+		stop := context.AfterFunc(ctx, func() { conn.CloseWithError(1, "interrupted") }) // reads take no context
+		defer stop()
+		s, err := conn.AcceptStream(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("echo: %w", err)
+		}
+		var b [1]byte
+		if _, err := io.ReadFull(s, b[:]); err != nil {
+			return nil, fmt.Errorf("echo: %w", err)
+		}
+		if _, err := s.Write(b[:]); err != nil {
+			return nil, fmt.Errorf("echo: %w", err)
+		}
+		s.Close()
+	}
 }
 
 // sink reads s to its end, calling first before the first byte is

@@ -26,6 +26,11 @@ import (
 // count it read (8 bytes, big endian) before finishing its side.
 const benchQuicALPN = "iroh-go/bench-quic/0"
 
+// benchQuicEchoALPN is the first, cold connection of each run: the
+// receiver echoes one byte on one stream, which times connect plus a
+// 1-byte round trip.
+const benchQuicEchoALPN = "iroh-go/bench-quic-echo/0"
+
 // benchQuicReceiverArg selects the receiver process (hidden: the command
 // starts it itself).
 const benchQuicReceiverArg = "receiver"
@@ -60,7 +65,9 @@ last stream's count arriving at the sender), CPU seconds (user + sys) of each
 process over its transfer window (sender: the same window; receiver: from its
 first byte read until the connection ends), their sum per GiB moved
 (cpu_s_per_GiB), the receiver's whole-process CPU from its exit status
-(receiver_proc_cpu_s, start-up included), peak RSS, and the time to connect.
+(receiver_proc_cpu_s, start-up included), peak RSS, and, on a first
+connection of its own made cold before the transfer, the time to connect
+(connect_ms) and to connect and echo one byte on a stream (echo_ms).
 bench/quicgo (a module of its own) prints the same report for raw quic-go;
 scripts/bench-quic.sh runs both and Rust iroh's QUIC and prints one table.`,
 			example: `iroh bench quic --bytes 1073741824 --streams 4 --runs 3
@@ -88,6 +95,7 @@ type benchQuicResult struct {
 	SenderRSSMiB   float64 `json:"sender_rss_mib"`
 	ReceiverRSSMiB float64 `json:"receiver_rss_mib"`
 	ConnectMs      float64 `json:"connect_ms"`
+	EchoMs         float64 `json:"echo_ms"`
 }
 
 // benchQuicReport is the receiver's last line: what it read and what it cost.
@@ -168,8 +176,8 @@ func runBenchQuic(ctx context.Context, env *cmdEnv, args []string) error {
 
 // text is the human form of a result, the same as bench/quicgo prints.
 func (r benchQuicResult) text() string {
-	return fmt.Sprintf("%s: received %d of %d bytes over %d stream(s) in %.3f s: %.1f MB/s, %.2f CPU-s/GiB (sender %.2f s, receiver %.2f s), connect %.1f ms",
-		r.Impl, r.Received, r.Bytes, r.Streams, r.Secs, r.MBps, r.CPUPerGiB, r.SenderCPU, r.ReceiverCPU, r.ConnectMs)
+	return fmt.Sprintf("%s: received %d of %d bytes over %d stream(s) in %.3f s: %.1f MB/s, %.2f CPU-s/GiB (sender %.2f s, receiver %.2f s), connect %.1f ms, connect+echo %.1f ms",
+		r.Impl, r.Received, r.Bytes, r.Streams, r.Secs, r.MBps, r.CPUPerGiB, r.SenderCPU, r.ReceiverCPU, r.ConnectMs, r.EchoMs)
 }
 
 // benchQuicMedian takes the median of every measured figure on its own.
@@ -200,6 +208,7 @@ func benchQuicMedian(rs []benchQuicResult) benchQuicResult {
 	m.SenderRSSMiB = med(func(r benchQuicResult) float64 { return r.SenderRSSMiB })
 	m.ReceiverRSSMiB = med(func(r benchQuicResult) float64 { return r.ReceiverRSSMiB })
 	m.ConnectMs = med(func(r benchQuicResult) float64 { return r.ConnectMs })
+	m.EchoMs = med(func(r benchQuicResult) float64 { return r.EchoMs })
 	return m
 }
 
@@ -274,12 +283,13 @@ func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, str
 		return r, err
 	}
 	defer ep.Close(context.Background())
-	t0 := time.Now()
+	if r.ConnectMs, r.EchoMs, err = benchQuicEcho(ctx, ep, addr); err != nil {
+		return r, fmt.Errorf("echo: %w", err)
+	}
 	conn, err := ep.Connect(ctx, addr, benchQuicALPN)
 	if err != nil {
 		return r, err
 	}
-	r.ConnectMs = float64(time.Since(t0).Microseconds()) / 1000
 	// A timeout or an interrupt ends the transfer at once: writes do not
 	// take a context.
 	stop := context.AfterFunc(ctx, func() { conn.Close(1, "interrupted") })
@@ -364,6 +374,42 @@ func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, str
 	return r, nil
 }
 
+// benchQuicEcho connects to addr with the echo ALPN (the first connection
+// between the two endpoints), sends one byte on a stream and reads it back.
+// It returns the milliseconds to connect and to the echo's arrival, both
+// from the start of Connect.
+func benchQuicEcho(ctx context.Context, ep *iroh.Endpoint, addr iroh.EndpointAddr) (connectMs, echoMs float64, err error) {
+	ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
+	t0 := time.Now()
+	conn, err := ep.Connect(ctx, addr, benchQuicEchoALPN)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer conn.Close(0, "")
+	stop := context.AfterFunc(ctx, func() { conn.Close(1, "interrupted") }) // reads take no context
+	defer stop()
+	connectMs = ms(time.Since(t0))
+	s, err := conn.OpenStream(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	if _, err := s.Write([]byte{0xec}); err != nil {
+		return 0, 0, err
+	}
+	if err := s.Close(); err != nil {
+		return 0, 0, err
+	}
+	var b [1]byte
+	if _, err := io.ReadFull(s, b[:]); err != nil {
+		return 0, 0, err
+	}
+	echoMs = ms(time.Since(t0))
+	if b[0] != 0xec {
+		return 0, 0, fmt.Errorf("echoed %#x, sent 0xec", b[0])
+	}
+	return connectMs, echoMs, nil
+}
+
 // benchQuicSend writes n bytes on s, finishes it and returns the count the
 // receiver acknowledged.
 func benchQuicSend(s *iroh.Stream, chunk []byte, n int64) (int64, error) {
@@ -416,7 +462,7 @@ func benchQuicReceive(ctx context.Context, env *cmdEnv, args []string) error {
 		io.Copy(io.Discard, env.stdin)
 		cancel()
 	}()
-	ep, err := benchQuicBind(ctx, env, *verbose, []string{benchQuicALPN})
+	ep, err := benchQuicBind(ctx, env, *verbose, []string{benchQuicALPN, benchQuicEchoALPN})
 	if err != nil {
 		return err
 	}
@@ -427,9 +473,9 @@ func benchQuicReceive(ctx context.Context, env *cmdEnv, args []string) error {
 	if err := enc.Encode(map[string]string{"addr": ticket.EncodeEndpoint(a)}); err != nil {
 		return err
 	}
-	conn, err := ep.Accept(ctx)
+	conn, err := benchQuicAccept(ctx, ep)
 	if err != nil {
-		return enc.Encode(benchQuicReport{Err: "accept: " + err.Error()})
+		return enc.Encode(benchQuicReport{Err: err.Error()})
 	}
 	var (
 		total    atomic.Int64
@@ -480,6 +526,36 @@ func benchQuicReceive(ctx context.Context, env *cmdEnv, args []string) error {
 		rep.Err = firstErr.Error()
 	}
 	return enc.Encode(rep)
+}
+
+// benchQuicAccept serves echo connections (one byte on one stream each)
+// until the transfer's connection arrives, which it returns. The echo
+// connections stay open until the sender closes them or the endpoint
+// closes: closing here could drop the echo before it is delivered.
+func benchQuicAccept(ctx context.Context, ep *iroh.Endpoint) (*iroh.Connection, error) {
+	for {
+		conn, err := ep.Accept(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("accept: %w", err)
+		}
+		if conn.ALPN() != benchQuicEchoALPN {
+			return conn, nil
+		}
+		stop := context.AfterFunc(ctx, func() { conn.Close(1, "interrupted") }) // reads take no context
+		defer stop()
+		s, err := conn.AcceptStream(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("echo: %w", err)
+		}
+		var b [1]byte
+		if _, err := io.ReadFull(s, b[:]); err != nil {
+			return nil, fmt.Errorf("echo: %w", err)
+		}
+		if _, err := s.Write(b[:]); err != nil {
+			return nil, fmt.Errorf("echo: %w", err)
+		}
+		s.Close()
+	}
 }
 
 // benchQuicSink reads s to its end, calling first before the first byte is

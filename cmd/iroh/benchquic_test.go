@@ -39,7 +39,7 @@ func TestBenchQuicBinary(t *testing.T) {
 				t.Fatalf("want a header, 2 runs and the median, got:\n%s", r.stdout)
 			}
 			want := fmt.Sprintf("iroh-go: received %d of %d bytes over %d stream(s) in ", benchQuicTestBytes, benchQuicTestBytes, streams)
-			re := regexp.MustCompile(` ([0-9.]+) MB/s, ([0-9.]+) CPU-s/GiB \(sender ([0-9.]+) s, receiver ([0-9.]+) s\), connect ([0-9.]+) ms$`)
+			re := regexp.MustCompile(` ([0-9.]+) MB/s, ([0-9.]+) CPU-s/GiB \(sender ([0-9.]+) s, receiver ([0-9.]+) s\), connect ([0-9.]+) ms, connect\+echo ([0-9.]+) ms$`)
 			for i, l := range lines[1:] {
 				prefix := fmt.Sprintf("run %d: ", i+1)
 				if i == 2 {
@@ -50,7 +50,7 @@ func TestBenchQuicBinary(t *testing.T) {
 				}
 				m := re.FindStringSubmatch(l)
 				if m == nil {
-					t.Errorf("line %q has no MB/s, CPU and connect figures", l)
+					t.Errorf("line %q has no MB/s, CPU, connect and echo figures", l)
 					continue
 				}
 				if mbps, _ := strconv.ParseFloat(m[1], 64); mbps <= 0 {
@@ -103,7 +103,7 @@ func TestBenchQuicJSON(t *testing.T) {
 		if x.Impl != "iroh-go" || x.Bytes != benchQuicTestBytes+3 || x.Received != x.Bytes || x.Streams != streams {
 			t.Errorf("line %d: %+v: want impl iroh-go, %d bytes sent and received over %d streams", i, x, benchQuicTestBytes+3, streams)
 		}
-		if x.Secs <= 0 || x.MBps <= 0 || x.SenderCPU <= 0 || x.ReceiverCPU <= 0 || x.ReceiverProc < x.ReceiverCPU || x.ConnectMs <= 0 || x.ReceiverRSSMiB <= 0 {
+		if x.Secs <= 0 || x.MBps <= 0 || x.SenderCPU <= 0 || x.ReceiverCPU <= 0 || x.ReceiverProc < x.ReceiverCPU || x.ConnectMs <= 0 || x.EchoMs < x.ConnectMs || x.ReceiverRSSMiB <= 0 {
 			t.Errorf("line %d: missing or inconsistent figures: %+v", i, x)
 		}
 		gib := float64(x.Bytes) / (1 << 30)
