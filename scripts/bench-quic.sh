@@ -104,8 +104,8 @@ gib=$(awk -v b="$bytes" 'BEGIN { printf "%.6f", b / 1073741824 }')
 row() { # label streams stats-json | empty
   if [ -z "$3" ]; then printf '%-42s %7s %19s %19s %9s %9s %10s %8s\n' "$1" "$2" "-" "-" "-" "-" "-" "-"; return; fi
   jq -r --arg l "$1" --arg s "$2" '[$l, $s, .MBps, .mbps_min, .mbps_max, .cpu_s_per_GiB, .cpu_min, .cpu_max, .sender_cpu_s, .receiver_cpu_s, .connect_ms,
-      (if .echo_ms == null then "-" else (.echo_ms * 10 | round / 10 | tostring) end)] | @tsv' <<<"$3" |
-    awk -F'\t' '{ printf "%-42s %7s %19s %19s %9.2f %9.2f %10.1f %8s\n", $1, $2, sprintf("%.1f (%.0f-%.0f)", $3, $4, $5), sprintf("%.2f (%.2f-%.2f)", $6, $7, $8), $9, $10, $11, $12 }'
+      (.echo_ms // "-")] | @tsv' <<<"$3" |
+    awk -F'\t' '{ printf "%-42s %7s %19s %19s %9.2f %9.2f %10.1f %8s\n", $1, $2, sprintf("%.1f (%.0f-%.0f)", $3, $4, $5), sprintf("%.2f (%.2f-%.2f)", $6, $7, $8), $9, $10, $11, ($12 == "-" ? "-" : sprintf("%.1f", $12)) }'
 }
 stats() { # per-run objects in our keys on stdin -> medians, lowest and highest, runs; nothing if none
   jq -s -c 'def med(f): (map(f) | sort) as $s | ($s | length) as $n |
