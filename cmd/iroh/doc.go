@@ -1,6 +1,7 @@
 // Command iroh is iroh-go's single binary: pipes and TCP forwarding between
 // endpoints (pipe), keys and tickets (key, id, ticket), blob transfer (send,
-// receive, blobs) and the services (relay, dns-server, net-report).
+// receive, blobs), the services (relay, dns-server, net-report) and
+// benchmarks (bench quic).
 //
 // # Adding a command
 //
@@ -28,5 +29,6 @@
 // otherwise; endpointFlags.options is the one place flags become
 // iroh.Options. Tests run every command --offline with their own loopback
 // services; a hook on that function fails the test binary if any command
-// would reach elsewhere.
+// would reach elsewhere. 'iroh bench quic' is always offline: both of its
+// processes bind 127.0.0.1 with no relay and no lookup.
 package main
