@@ -48,6 +48,11 @@ func TestProbeFloodDoesNotStarveTraffic(t *testing.T) {
 	if raceEnabled {
 		burst, size = 16, 2<<20
 	}
+	// Connected first: the flood hits a running connection.
+	c, err := b.Connect(ctx, a.Addr(), "echo/1")
+	if err != nil {
+		t.Fatal(err)
+	}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var sent int
@@ -83,10 +88,6 @@ func TestProbeFloodDoesNotStarveTraffic(t *testing.T) {
 		}
 	}()
 
-	c, err := b.Connect(ctx, a.Addr(), "echo/1")
-	if err != nil {
-		t.Fatal(err)
-	}
 	s, _ := c.OpenStream(ctx)
 	msg := make([]byte, size)
 	rand.Read(msg)

@@ -163,17 +163,27 @@ func TestSlowPeer(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	want := map[string]bool{}
+	// Enough to fill what the stalled peer's QUIC stream absorbs (its
+	// flow-control window and our send buffer, about 5 MiB) and then the
+	// send queue, in batches the reading neighbour takes in between, so
+	// only the stalled one falls behind.
+	const n, batch = 2500, 100
 	start := time.Now()
-	for i := range 1000 {
-		m := fmt.Sprintf("%04d %0*d", i, 3000, 0)
-		want[m] = true
-		if err := ta.Broadcast(t.Context(), []byte(m)); err != nil {
-			t.Fatal(err)
+	slow := func() float64 { return promtest.ToFloat64(a.g.m.ConnClosed.WithLabelValues("slow_peer")) }
+	sent := 0
+	for sent < n && slow() == 0 {
+		want := map[string]bool{}
+		for range batch {
+			m := fmt.Sprintf("%04d %0*d", sent, 3000, 0)
+			sent++
+			want[m] = true
+			if err := ta.Broadcast(t.Context(), []byte(m)); err != nil {
+				t.Fatal(err)
+			}
 		}
+		waitReceived(t, tb, want, 20*time.Second)
 	}
-	waitReceived(t, tb, want, 20*time.Second)
-	t.Logf("1000 x 3 KiB to the reading neighbour in %v while the other stalled", time.Since(start))
+	t.Logf("%d x 3 KiB to the reading neighbour in %v while the other stalled", sent, time.Since(start))
 	waitCount(t, "slow_peer", func() float64 { return promtest.ToFloat64(a.g.m.ConnClosed.WithLabelValues("slow_peer")) }, 1)
 	r.waitClosed(t)
 }
