@@ -255,11 +255,15 @@ func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose boo
 		conn.Close(1, "bad handshake")
 		return err
 	}
-	// Our FIN waits until we read the connector's: when the connector sees
-	// it, it knows everything arrived both ways and closes the connection.
+	// Our FIN waits until we read the connector's, so a connector that
+	// sees it knows everything arrived both ways and may close at once.
+	// We close once all we sent is acknowledged (the stream is done both
+	// ways), unless the connector closed first: a connector such as ours
+	// or dumbpipe's may wait for that before it closes.
 	err = joinStream(ctx, s, env.stdin, env.stdout, true)
 	if err == nil {
 		select {
+		case <-s.Context().Done():
 		case <-conn.Context().Done():
 		case <-ctx.Done():
 		case <-time.After(10 * time.Second):
@@ -289,10 +293,42 @@ func pipeConnect(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, target end
 	if err := joinStream(ctx, s, env.stdin, env.stdout, false); err != nil {
 		return err
 	}
-	// The listener finishes its side only after it read all of ours, so
-	// everything arrived both ways: close.
+	// A listener may finish its side before it has read all of ours (our
+	// own does not, dumbpipe-style ones may), and closing now would
+	// discard what it has not read yet: Rust's QUIC drops unread stream
+	// data on CONNECTION_CLOSE. So wait until all we sent is acknowledged
+	// and let the listener close first (ours does once its data is
+	// acknowledged), for a bounded time.
+	lingerClose(ctx, conn, s)
 	conn.Close(0, "done")
 	return nil
+}
+
+// pipeCloseLinger bounds each of the connector's two waits before it
+// closes: for the acknowledgement of all it sent, then for the listener
+// to close the connection.
+const pipeCloseLinger = 3 * time.Second
+
+// lingerClose waits until the stream is done both ways (all we sent is
+// acknowledged) and then until the peer closes the connection, bounded
+// by pipeCloseLinger each, or until ctx ends.
+func lingerClose(ctx context.Context, conn *iroh.Connection, s *iroh.Stream) {
+	t := time.NewTimer(pipeCloseLinger)
+	defer t.Stop()
+	select {
+	case <-s.Context().Done():
+	case <-conn.Context().Done():
+		return
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	t.Reset(pipeCloseLinger)
+	select {
+	case <-conn.Context().Done():
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // readHello reads the connecting side's handshake; an interrupt (ctx)
