@@ -17,6 +17,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -102,6 +103,7 @@ func echoStream(ctx context.Context, t *testing.T, c *iroh.Connection, msg []byt
 // code 42 and reason "bye".
 func TestRustEndpointDialsRust(t *testing.T) {
 	testutil.RequireRustInterop(t)
+	t.Parallel() // each runs in its own namespace, mostly waiting
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}
@@ -255,6 +257,9 @@ func TestRustEndpointDialsRust(t *testing.T) {
 // reason "go says bye" after reading one stream.
 type goInteropHandlers struct {
 	wg sync.WaitGroup // stream goroutines
+	// sinkKeyUpdates is the key updates of the last sink connection, when
+	// its stream was done.
+	sinkKeyUpdates atomic.Uint64
 }
 
 func (h *goInteropHandlers) router(ep *iroh.Endpoint) *iroh.Router {
@@ -299,6 +304,7 @@ func (h *goInteropHandlers) sink(ctx context.Context, c *iroh.Connection) error 
 				s.CancelWrite(1)
 				return
 			}
+			h.sinkKeyUpdates.Store(c.Stats().KeyUpdates)
 			s.Write(binary.BigEndian.AppendUint64(sum.Sum(nil), uint64(n)))
 			s.Close()
 		})
@@ -316,7 +322,7 @@ func (h *goInteropHandlers) close(ctx context.Context, c *iroh.Connection) error
 
 // serveInterop starts a Router with goInteropHandlers on ep and stops it
 // (waiting for every handler goroutine) when the test ends.
-func serveInterop(t *testing.T, ep *iroh.Endpoint) {
+func serveInterop(t *testing.T, ep *iroh.Endpoint) *goInteropHandlers {
 	t.Helper()
 	h := &goInteropHandlers{}
 	r := h.router(ep)
@@ -331,6 +337,7 @@ func serveInterop(t *testing.T, ep *iroh.Endpoint) {
 		}
 		h.wg.Wait()
 	})
+	return h
 }
 
 // rustConnectOK runs rust-peer.mjs connect against tk and fails the test
@@ -348,16 +355,17 @@ func rustConnectOK(ctx context.Context, t *testing.T, tk string, args ...string)
 }
 
 // TestRustDialsEndpoint: a real Rust iroh 1.0 endpoint dials our Router by
-// our ticket: echo (one and eight streams), sink (20 MiB, with key
+// our ticket: echo (one and eight streams), sink (16 MiB, with key
 // updates), datagrams, and close, where our handler closes with code 42 and
 // reason "go says bye" and Rust reports both.
 func TestRustDialsEndpoint(t *testing.T) {
 	testutil.RequireRustInterop(t)
+	t.Parallel() // each runs in its own namespace, mostly waiting
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}
 	ep := bindRust(t, nil)
-	serveInterop(t, ep)
+	h := serveInterop(t, ep)
 	tk := ticket.EncodeEndpoint(ep.Addr())
 	for _, tc := range []struct {
 		name string
@@ -365,7 +373,7 @@ func TestRustDialsEndpoint(t *testing.T) {
 	}{
 		{"echo", []string{"--mode", "echo", "--bytes", "1048576"}},
 		{"echo-8-streams", []string{"--mode", "echo", "--bytes", "65536", "--streams", "8"}},
-		{"sink", []string{"--mode", "sink", "--bytes", "20971520"}},
+		{"sink", []string{"--mode", "sink", "--bytes", "16777216"}},
 		{"datagrams", []string{"--mode", "datagrams"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -373,6 +381,13 @@ func TestRustDialsEndpoint(t *testing.T) {
 			defer cancel()
 			res := rustConnectOK(ctx, t, tk, tc.args...)
 			t.Logf("rust: connect %v ms, exchange %v ms", res["connect_ms"], res["exchange_ms"])
+			if tc.name == "sink" {
+				n := h.sinkKeyUpdates.Load()
+				t.Logf("key updates during the sink: %d", n)
+				if n == 0 {
+					t.Error("no key update in 16 MiB from rust")
+				}
+			}
 		})
 	}
 	t.Run("close", func(t *testing.T) {
@@ -393,6 +408,7 @@ func TestRustDialsEndpoint(t *testing.T) {
 // error that names the ALPN.
 func TestRustRefusals(t *testing.T) {
 	testutil.RequireRustInterop(t)
+	t.Parallel() // each runs in its own namespace, mostly waiting
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}
@@ -484,6 +500,7 @@ func rustViaRelay(ctx context.Context, t *testing.T, peer *testutil.RustPeer, re
 // only relay paths.
 func TestRustEndpointRelayOnly(t *testing.T) {
 	testutil.RequireRustInterop(t)
+	t.Parallel() // each runs in its own namespace, mostly waiting
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}

@@ -37,7 +37,7 @@ func pipeBinary(t *testing.T) string {
 		return p
 	}
 	p := buildIroh(t)
-	t.Setenv(rustBinEnv, p)
+	os.Setenv(rustBinEnv, p) // inherited by the re-run in the namespace
 	return p
 }
 
@@ -139,6 +139,7 @@ func rustPipeConnect(t *testing.T, rustArgs []string, extra ...string) map[strin
 func TestPipeConnectRust(t *testing.T) {
 	testutil.RequireRustInterop(t)
 	pipeBinary(t)
+	t.Parallel() // each runs in its own namespace, mostly waiting
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}
@@ -155,6 +156,7 @@ func TestPipeConnectRust(t *testing.T) {
 func TestPipeConnectRustRelayOnly(t *testing.T) {
 	testutil.RequireRustInterop(t)
 	pipeBinary(t)
+	t.Parallel() // each runs in its own namespace, mostly waiting
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}
@@ -226,6 +228,7 @@ func startPipeListen(ctx context.Context, t *testing.T, bin, in, out string, ext
 func TestPipeListenRust(t *testing.T) {
 	testutil.RequireRustInterop(t)
 	bin := pipeBinary(t)
+	t.Parallel() // each runs in its own namespace, mostly waiting
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}
@@ -261,6 +264,7 @@ func TestPipeListenRust(t *testing.T) {
 func TestPipeListenRustRelayOnly(t *testing.T) {
 	testutil.RequireRustInterop(t)
 	bin := pipeBinary(t)
+	t.Parallel() // each runs in its own namespace, mostly waiting
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}
