@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -260,6 +261,8 @@ type goInteropHandlers struct {
 	// sinkKeyUpdates is the key updates of the last sink connection, when
 	// its stream was done.
 	sinkKeyUpdates atomic.Uint64
+	// lastRemote is the EndpointID of the last echo connection.
+	lastRemote atomic.Value
 }
 
 func (h *goInteropHandlers) router(ep *iroh.Endpoint) *iroh.Router {
@@ -270,6 +273,7 @@ func (h *goInteropHandlers) router(ep *iroh.Endpoint) *iroh.Router {
 }
 
 func (h *goInteropHandlers) echo(ctx context.Context, c *iroh.Connection) error {
+	h.lastRemote.Store(c.RemoteID())
 	h.wg.Go(func() {
 		for {
 			d, err := c.ReceiveDatagram(ctx)
@@ -552,4 +556,55 @@ func TestRustEndpointRelayOnly(t *testing.T) {
 		}
 		t.Logf("rust paths: %v", paths)
 	})
+}
+
+// TestRustEndpointDirectPath: after a direct dial of a Rust iroh 1.0
+// endpoint (which speaks no disco) and traffic both ways, our endpoint
+// reports the direct path to Rust's address; so it does when Rust dials
+// us directly.
+//
+// Known to fail until internal/magicsock trusts a direct path that QUIC
+// traffic proves (branch msockrust): magicsock confirms a direct path only
+// by a disco pong, which Rust 1.0 never sends, so the path stays "mixed".
+// It skips for that reason outside CI and fails in CI as root.
+func TestRustEndpointDirectPath(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	t.Parallel() // each runs in its own namespace, mostly waiting
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	peer := testutil.StartRustListener(t)
+	addr := rustTicketAddr(t, peer)
+	ep := bindRust(t, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	c, err := ep.Connect(ctx, addr, rustEchoALPN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close(0, "")
+	echoStream(ctx, t, c, bytes.Repeat([]byte("direct "), 10_000))
+	dialed, cands := c.Paths()
+	t.Logf("our path to rust: %s %v rtt %v; candidates %+v", dialed.Kind, dialed.Addr, dialed.RTT, cands)
+
+	h := serveInterop(t, ep)
+	res := rustConnectOK(ctx, t, ticket.EncodeEndpoint(ep.Addr()), "--mode", "echo", "--bytes", "65536")
+	t.Logf("rust's paths to us: %v", res["paths"])
+	client, _ := h.lastRemote.Load().(iroh.EndpointID)
+	if client.IsZero() {
+		t.Fatal("our router saw no echo connection")
+	}
+	accepted, cands := ep.PathsTo(client)
+	t.Logf("our path to the rust client: %s %v rtt %v; candidates %+v", accepted.Kind, accepted.Addr, accepted.RTT, cands)
+
+	var bad []string
+	if dialed.Kind != iroh.PathDirect || !slices.Contains(addr.Direct, dialed.Addr) {
+		bad = append(bad, fmt.Sprintf("path to the rust listener %+v, want direct to one of %v", dialed, addr.Direct))
+	}
+	if accepted.Kind != iroh.PathDirect {
+		bad = append(bad, fmt.Sprintf("path to the rust client that dialed us %+v, want direct", accepted))
+	}
+	if len(bad) > 0 {
+		testutil.SkipUnlessCI(t, "known (magicsock never confirms a direct path to a peer without disco; branch msockrust): %s", strings.Join(bad, "; "))
+	}
 }
