@@ -100,8 +100,8 @@ func echoStream(ctx context.Context, t *testing.T, c *iroh.Connection, msg []byt
 // TestRustEndpointDialsRust: iroh.Endpoint dials a real Rust iroh 1.0
 // listener by its ticket (parsed by our ticket package) and runs each of
 // the listener's protocols: echo, sink (24 MiB: Rust updates its keys
-// several times on the way), datagrams, and close, where Rust closes with
-// code 42 and reason "bye".
+// several times on the way), datagrams, 0-RTT resumption, and close, where
+// Rust closes with code 42 and reason "bye" (and we close with our own).
 func TestRustEndpointDialsRust(t *testing.T) {
 	testutil.RequireRustInterop(t)
 	t.Parallel() // each runs in its own namespace, mostly waiting
@@ -209,6 +209,25 @@ func TestRustEndpointDialsRust(t *testing.T) {
 			t.Fatalf("%d of %d datagrams came back", back, n)
 		}
 		t.Logf("%d of %d datagrams came back", back, n)
+	})
+
+	t.Run("0rtt", func(t *testing.T) {
+		// The echo connections left a session ticket from Rust: a new
+		// connection sends its request in 0-RTT and Rust accepts it.
+		c, err := ep.ConnectEarly(ctx, addr, rustEchoALPN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close(0, "")
+		echoStream(ctx, t, c, []byte("zero rtt to rust"))
+		select {
+		case <-c.HandshakeComplete():
+		case <-ctx.Done():
+			t.Fatal("handshake did not complete")
+		}
+		if !c.Used0RTT() {
+			t.Fatal("0-RTT not used or not accepted by rust")
+		}
 	})
 
 	t.Run("close", func(t *testing.T) {
