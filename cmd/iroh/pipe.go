@@ -52,7 +52,10 @@ and copy stdin to it and it to stdout until both sides are done.`,
 				usage:   "[flags] TICKET|ENDPOINT_ID",
 				help: `Dial the listener named by an endpoint ticket, or by a bare endpoint id that
 address lookup (n0's DNS by default, --pkarr-relay, --dns-resolver, --mdns)
-resolves, and copy stdin to it and it to stdout.`,
+resolves, and copy stdin to it and it to stdout. Speaks dumbpipe's protocol, so
+either side may be Rust's dumbpipe. When both directions are done it waits (a
+few seconds at most) for the listener to acknowledge and read the last bytes
+and close, since closing first would discard what the listener has not read.`,
 				example: "iroh pipe connect endpointabc... < file.txt",
 			},
 			{
