@@ -560,6 +560,23 @@ func TestRustEndpointRelayOnly(t *testing.T) {
 		rustViaRelay(ctx, t, peer, ep.ID())
 	})
 
+	t.Run("go-dials-rust-by-relay-url", func(t *testing.T) {
+		// Without RelayOnly, an address of only the relay URL is enough
+		// too. Rust 1.0 speaks no disco and we no QUIC NAT traversal, so
+		// the connection does not move to a direct path (logged).
+		ep2 := bindRust(t, &iroh.Options{Relays: []iroh.RelayURL{relayURL}})
+		target := iroh.EndpointAddr{ID: addr.ID, RelayURLs: []iroh.RelayURL{relayURL}}
+		c, err := ep2.Connect(ctx, target, rustEchoALPN)
+		if err != nil {
+			t.Fatalf("connect by relay URL: %v", err)
+		}
+		defer c.Close(0, "")
+		echoStream(ctx, t, c, make([]byte, 1<<20))
+		rustViaRelay(ctx, t, peer, ep2.ID())
+		p, _ := c.Paths()
+		t.Logf("our path after 1 MiB: %s %s %s", p.Kind, p.Addr, p.RelayURL)
+	})
+
 	t.Run("rust-dials-go", func(t *testing.T) {
 		serveInterop(t, ep)
 		tk := ticket.EncodeEndpoint(ep.Addr())
