@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/iroh-go/iroh/internal/testutil"
+	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay/relaytest"
 	"github.com/iroh-go/iroh/ticket"
 )
@@ -90,8 +91,8 @@ func sameFile(t *testing.T, what, path string, want []byte) {
 // rustPipeConnect has `iroh pipe connect` (with extra flags) dial the
 // dumbpipe listener of a real Rust endpoint started with rustArgs, send 4
 // MiB and receive 2 MiB; it checks both arrived intact and returns Rust's
-// conn event for our connection.
-func rustPipeConnect(t *testing.T, rustArgs []string, extra ...string) map[string]any {
+// conn event for our connection, and the peer.
+func rustPipeConnect(t *testing.T, rustArgs []string, extra ...string) (map[string]any, *testutil.RustPeer) {
 	t.Helper()
 	bin := pipeBinary(t)
 	dir := t.TempDir()
@@ -131,7 +132,7 @@ func rustPipeConnect(t *testing.T, rustArgs []string, extra ...string) map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
-	return conn
+	return conn, peer
 }
 
 // TestPipeConnectRust: `iroh pipe connect <ticket of a Rust endpoint>`
@@ -143,11 +144,39 @@ func TestPipeConnectRust(t *testing.T) {
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}
-	conn := rustPipeConnect(t, nil)
+	conn, peer := rustPipeConnect(t, nil)
 	t.Logf("rust: conn via %v from %v", conn["via"], conn["from"])
 	if conn["via"] != "ip" {
 		t.Errorf("rust saw our direct dial arrive via %v", conn["via"])
 	}
+
+	// A ticket with another endpoint id and the Rust endpoint's address:
+	// refused at once, with one error line that says so.
+	addr, err := ticket.ParseEndpoint(peer.Ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wrong := addr
+	wrong.ID = key.NewSecretKey().Public()
+	ctx, cancel := context.WithTimeout(t.Context(), 20*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	in, _ := randomFile(t, dir, "in", 10)
+	start := time.Now()
+	stderr, err := runIroh(ctx, t, pipeBinary(t), in, filepath.Join(dir, "out"),
+		append([]string{"pipe", "connect", ticket.EncodeEndpoint(wrong)}, loopbackFlags...)...)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("iroh pipe connect to a wrong endpoint id succeeded")
+	}
+	line := strings.TrimSpace(stderr)
+	if !strings.HasPrefix(line, "iroh pipe connect: ") || strings.Count(line, "\n") > 0 || !strings.Contains(line, "is not "+wrong.ID.ShortString()) {
+		t.Fatalf("wrong id: want one error line saying the endpoint is not %s, got:\n%s", wrong.ID.ShortString(), stderr)
+	}
+	if took > 5*time.Second {
+		t.Errorf("wrong id refused after %v", took)
+	}
+	t.Logf("wrong id refused after %v: %s", took.Round(time.Millisecond), line)
 }
 
 // TestPipeConnectRustRelayOnly: the same through our relay (in-process,
@@ -161,7 +190,7 @@ func TestPipeConnectRustRelayOnly(t *testing.T) {
 		return
 	}
 	url := relaytest.URL(t)
-	conn := rustPipeConnect(t, []string{"--relay", url}, "--relay", url, "--relay-only")
+	conn, _ := rustPipeConnect(t, []string{"--relay", url}, "--relay", url, "--relay-only")
 	t.Logf("rust: conn via %v from %v, paths %v", conn["via"], conn["from"], conn["paths"])
 	if conn["via"] != "relay" {
 		t.Fatalf("rust saw our relay-only dial arrive via %v: %v", conn["via"], conn)
