@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -53,9 +54,9 @@ and copy stdin to it and it to stdout until both sides are done.`,
 				help: `Dial the listener named by an endpoint ticket, or by a bare endpoint id that
 address lookup (n0's DNS by default, --pkarr-relay, --dns-resolver, --mdns)
 resolves, and copy stdin to it and it to stdout. Speaks dumbpipe's protocol, so
-either side may be Rust's dumbpipe. When both directions are done it waits (a
-few seconds at most) for the listener to acknowledge and read the last bytes
-and close, since closing first would discard what the listener has not read.`,
+either side may be Rust's dumbpipe. When both directions are done it closes at
+once if the listener is 'iroh pipe listen'; another listener gets a few seconds
+to read the last bytes and close first, since closing would discard them.`,
 				example: "iroh pipe connect endpointabc... < file.txt",
 			},
 			{
@@ -258,15 +259,14 @@ func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose boo
 		conn.Close(1, "bad handshake")
 		return err
 	}
-	// Our FIN waits until we read the connector's, so a connector that
-	// sees it knows everything arrived both ways and may close at once.
-	// We close once all we sent is acknowledged (the stream is done both
-	// ways), unless the connector closed first: a connector such as ours
-	// or dumbpipe's may wait for that before it closes.
+	announceFinAfterRead(ctx, conn)
+	// Our FIN waits until we read the connector's: when the connector sees
+	// it, it knows everything arrived both ways and closes the connection.
+	// We wait for that close, so that a connector still reading what we
+	// sent loses nothing.
 	err = joinStream(ctx, s, env.stdin, env.stdout, true)
 	if err == nil {
 		select {
-		case <-s.Context().Done():
 		case <-conn.Context().Done():
 		case <-ctx.Done():
 		case <-time.After(10 * time.Second):
@@ -274,6 +274,51 @@ func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose boo
 	}
 	conn.Close(0, "done")
 	return err
+}
+
+// pipeFinAfterRead is what `pipe listen` sends on a unidirectional stream
+// after the handshake: it finishes its side of the pipe only after it
+// read all of the connector's, so a connector that got this may close the
+// connection as soon as it read the listener's FIN. A dumbpipe connector
+// never accepts the stream and is unaffected. Without it (a dumbpipe
+// listener may finish first), the connector waits for the listener to
+// close, since closing first would discard what the listener has not
+// read yet (Rust's QUIC drops unread stream data on CONNECTION_CLOSE).
+var pipeFinAfterRead = []byte("iroh-pipe/fin-after-read/0")
+
+// announceFinAfterRead sends pipeFinAfterRead; a peer that takes no
+// unidirectional streams makes it give up within a second.
+func announceFinAfterRead(ctx context.Context, conn *iroh.Connection) {
+	octx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	u, err := conn.OpenUniStream(octx)
+	if err != nil {
+		return
+	}
+	u.Write(pipeFinAfterRead)
+	u.Close()
+}
+
+// watchFinAfterRead returns a channel closed when the listener announced
+// pipeFinAfterRead; its goroutine ends when stop is called.
+func watchFinAfterRead(conn *iroh.Connection) (<-chan struct{}, func()) {
+	got := make(chan struct{})
+	ctx, cancel := context.WithCancel(conn.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		u, err := conn.AcceptUniStream(ctx)
+		if err != nil {
+			return
+		}
+		stop := context.AfterFunc(ctx, func() { u.CancelRead(0) })
+		defer stop()
+		b, err := io.ReadAll(io.LimitReader(u, int64(len(pipeFinAfterRead))+1))
+		if err == nil && bytes.Equal(b, pipeFinAfterRead) {
+			close(got)
+		}
+	}()
+	return got, func() { cancel(); <-done }
 }
 
 func pipeConnect(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, target endpointaddr.Addr, alpn string, verbose bool) error {
@@ -293,33 +338,42 @@ func pipeConnect(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, target end
 	if _, err := s.Write(pipeHello); err != nil {
 		return err
 	}
+	ours, stopWatch := watchFinAfterRead(conn)
+	defer stopWatch()
 	if err := joinStream(ctx, s, env.stdin, env.stdout, false); err != nil {
 		return err
 	}
-	// A listener may finish its side before it has read all of ours (our
-	// own does not, dumbpipe-style ones may), and closing now would
-	// discard what it has not read yet: Rust's QUIC drops unread stream
-	// data on CONNECTION_CLOSE. So wait until all we sent is acknowledged
-	// and let the listener close first (ours does once its data is
-	// acknowledged), for a bounded time.
-	lingerClose(ctx, conn, s)
+	// Our own listener finishes its side only after it read all of ours
+	// (it said so: pipeFinAfterRead), so everything arrived both ways:
+	// close. Another (dumbpipe's) may have finished first: let it read
+	// what it has not yet and close first.
+	lingerClose(ctx, conn, s, ours)
 	conn.Close(0, "done")
 	return nil
 }
 
 // pipeCloseLinger bounds each of the connector's two waits before it
-// closes: for the acknowledgement of all it sent, then for the listener
-// to close the connection.
+// closes when the listener did not announce pipeFinAfterRead: for the
+// acknowledgement of all it sent, then for the listener to close the
+// connection.
 const pipeCloseLinger = 3 * time.Second
 
-// lingerClose waits until the stream is done both ways (all we sent is
-// acknowledged) and then until the peer closes the connection, bounded
-// by pipeCloseLinger each, or until ctx ends.
-func lingerClose(ctx context.Context, conn *iroh.Connection, s *iroh.Stream) {
+// lingerClose returns at once when ours is closed; else it waits until
+// the stream is done both ways (all we sent is acknowledged) and then
+// until the peer closes the connection, bounded by pipeCloseLinger each,
+// or until ours is closed or ctx ends.
+func lingerClose(ctx context.Context, conn *iroh.Connection, s *iroh.Stream, ours <-chan struct{}) {
+	select {
+	case <-ours:
+		return
+	default:
+	}
 	t := time.NewTimer(pipeCloseLinger)
 	defer t.Stop()
 	select {
 	case <-s.Context().Done():
+	case <-ours:
+		return
 	case <-conn.Context().Done():
 		return
 	case <-ctx.Done():
@@ -329,6 +383,7 @@ func lingerClose(ctx context.Context, conn *iroh.Connection, s *iroh.Stream) {
 	t.Reset(pipeCloseLinger)
 	select {
 	case <-conn.Context().Done():
+	case <-ours:
 	case <-ctx.Done():
 	case <-t.C:
 	}
