@@ -332,3 +332,38 @@ func TestPipeListenRustRelayOnly(t *testing.T) {
 	}
 	t.Logf("rust paths: %v", paths)
 }
+
+// TestPipeConnectRustUnknownALPN: `iroh pipe connect --alpn` with a
+// protocol the Rust endpoint does not serve. Rust iroh 1.0 refuses it
+// without a word, so the command ends at the handshake timeout (10 s) with
+// one error line saying that the peer did not answer and which ALPN was
+// offered.
+func TestPipeConnectRustUnknownALPN(t *testing.T) {
+	testutil.RequireRustInterop(t)
+	bin := pipeBinary(t)
+	t.Parallel() // each runs in its own namespace, mostly waiting
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	peer := testutil.StartRustListener(t)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	dir := t.TempDir()
+	in, _ := randomFile(t, dir, "in", 10)
+	start := time.Now()
+	stderr, err := runIroh(ctx, t, bin, in, filepath.Join(dir, "out"),
+		append([]string{"pipe", "connect", "--alpn", "no-such-protocol/1", peer.Ticket}, loopbackFlags...)...)
+	took := time.Since(start)
+	if err == nil {
+		t.Fatal("connected with an ALPN rust does not serve")
+	}
+	line := strings.TrimSpace(stderr)
+	t.Logf("after %v: %s", took.Round(time.Millisecond), line)
+	if !strings.HasPrefix(line, "iroh pipe connect: ") || strings.Contains(line, "\n") ||
+		!strings.Contains(line, "did not answer") || !strings.Contains(line, `"no-such-protocol/1"`) {
+		t.Fatalf("want one error line saying the peer did not answer ALPN \"no-such-protocol/1\", got:\n%s", stderr)
+	}
+	if took > 20*time.Second {
+		t.Errorf("gave up after %v", took)
+	}
+}
