@@ -431,8 +431,8 @@ func explainDialError(err error, want EndpointID, alpns []string, hsTO time.Dura
 		// serves none of the offered ALPNs ends its side of the handshake
 		// without a word (measured: no CONNECTION_CLOSE, at most an ACK),
 		// so silence is all we learn; say both possible reasons.
-		return fmt.Errorf("%w: %s did not answer our handshake within %v on any known path: it is unreachable, or it serves none of the offered %s (Rust iroh 1.0 refuses an unknown ALPN silently)",
-			&TimeoutError{Handshake: true}, want.ShortString(), hsTO, quotedALPNs(alpns))
+		return fmt.Errorf("%s did not answer our handshake within %v on any known path: it is unreachable, or it serves none of the offered %s (Rust iroh 1.0 refuses an unknown ALPN silently): %w",
+			want.ShortString(), hsTO, quotedALPNs(alpns), &TimeoutError{Handshake: true})
 	}
 	return publicError(err, -1)
 }
