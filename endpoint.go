@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -382,13 +384,13 @@ func (ep *Endpoint) connect(ctx context.Context, addr EndpointAddr, early bool, 
 	if err != nil {
 		return nil, cerr(err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, ep.hsTO)
+	hctx, cancel := context.WithTimeout(ctx, ep.hsTO)
 	defer cancel()
 	var qc *transport.Conn
 	if early {
-		qc, err = ep.tr.DialEarly(ctx, mapped.AddrPort(), addr.ID, alpns...)
+		qc, err = ep.tr.DialEarly(hctx, mapped.AddrPort(), addr.ID, alpns...)
 	} else {
-		qc, err = ep.tr.Dial(ctx, mapped.AddrPort(), addr.ID, alpns...)
+		qc, err = ep.tr.Dial(hctx, mapped.AddrPort(), addr.ID, alpns...)
 	}
 	if err != nil {
 		if resolved {
@@ -397,7 +399,11 @@ func (ep *Endpoint) connect(ctx context.Context, addr EndpointAddr, early bool, 
 		if errors.Is(err, net.ErrClosed) && ep.isClosed() {
 			return nil, cerr(ErrClosed)
 		}
-		return nil, cerr(explainDialError(err, addr.ID))
+		if ctx.Err() != nil {
+			// The caller gave up (its ctx), not the handshake timeout.
+			return nil, cerr(fmt.Errorf("no answer from %s yet: %w", addr.ID.ShortString(), ctx.Err()))
+		}
+		return nil, cerr(explainDialError(err, addr.ID, alpns, ep.hsTO))
 	}
 	c := ep.track(qc, addr.ID)
 	if c == nil {
@@ -407,8 +413,8 @@ func (ep *Endpoint) connect(ctx context.Context, addr EndpointAddr, early bool, 
 }
 
 // explainDialError turns handshake errors into ones that say what went
-// wrong.
-func explainDialError(err error, want EndpointID) error {
+// wrong. alpns are the ALPNs offered, hsTO the handshake timeout.
+func explainDialError(err error, want EndpointID, alpns []string, hsTO time.Duration) error {
 	var te *quic.TransportError
 	if errors.As(err, &te) && te.Code >= quic.CryptoError && te.Code <= quic.CryptoError+0xff {
 		switch alert := uint8(te.Code - quic.CryptoError); {
@@ -420,9 +426,28 @@ func explainDialError(err error, want EndpointID) error {
 	}
 	var ie *quic.IdleTimeoutError
 	if errors.As(err, &ie) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("no answer from %s on any known path: %w", want.ShortString(), publicError(err, -1))
+		// Our handshake timeout (the QUIC one, or its twin on the dial's
+		// context, whichever fired first). A Rust iroh 1.0 endpoint that
+		// serves none of the offered ALPNs ends its side of the handshake
+		// without a word (measured: no CONNECTION_CLOSE, at most an ACK),
+		// so silence is all we learn; say both possible reasons.
+		return fmt.Errorf("%s did not answer our handshake within %v on any known path: it is unreachable, or it serves none of the offered %s (Rust iroh 1.0 refuses an unknown ALPN silently): %w",
+			want.ShortString(), hsTO, quotedALPNs(alpns), &TimeoutError{Handshake: true})
 	}
 	return publicError(err, -1)
+}
+
+// quotedALPNs names the offered ALPNs for an error: `ALPN "a"` or `ALPNs
+// "a", "b"`.
+func quotedALPNs(alpns []string) string {
+	q := make([]string, len(alpns))
+	for i, a := range alpns {
+		q[i] = strconv.Quote(a)
+	}
+	if len(q) == 1 {
+		return "ALPN " + q[0]
+	}
+	return "ALPNs " + strings.Join(q, ", ")
 }
 
 // track registers a connection so Close can close it; nil if closed. A

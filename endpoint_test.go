@@ -145,6 +145,53 @@ func TestUnknownALPNRefused(t *testing.T) {
 	}
 }
 
+// TestSilentPeerHandshakeTimeout: a peer that never answers (as Rust iroh
+// 1.0 does when it serves none of the offered ALPNs) ends Connect at the
+// handshake timeout with a *TimeoutError whose message says the peer did
+// not answer and names the ALPNs offered; the caller's own deadline ends
+// it with the context's error instead.
+func TestSilentPeerHandshakeTimeout(t *testing.T) {
+	silent, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.MustParseAddrPort("127.0.0.1:0")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	target := iroh.EndpointAddr{ID: iroh.NewSecretKey().Public(), Direct: []netip.AddrPort{silent.LocalAddr().(*net.UDPAddr).AddrPort()}}
+	const hsTO = 500 * time.Millisecond
+	ep, err := iroh.Bind(t.Context(), &iroh.Options{BindAddrV4: loopback4, DisableIPv6: true, HandshakeTimeout: hsTO})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close(context.Background())
+
+	start := time.Now()
+	_, err = ep.Connect(t.Context(), target, "proto/2", "proto/1")
+	took := time.Since(start)
+	var te *iroh.TimeoutError
+	if !errors.As(err, &te) || !te.Handshake {
+		t.Fatalf("silent peer: %v, want a handshake TimeoutError", err)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() {
+		t.Errorf("not a net.Error with Timeout: %v", err)
+	}
+	for _, want := range []string{"did not answer", `ALPNs "proto/2", "proto/1"`, "500ms"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q: %v", want, err)
+		}
+	}
+	if took < hsTO || took > hsTO+2*time.Second {
+		t.Errorf("gave up after %v, handshake timeout %v", took, hsTO)
+	}
+
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	_, err = ep.Connect(ctx, target, "proto/1")
+	if !errors.Is(err, context.DeadlineExceeded) || errors.As(err, &te) {
+		t.Fatalf("caller's deadline: %v, want context.DeadlineExceeded", err)
+	}
+}
+
 func TestALPNNegotiation(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -52,7 +53,10 @@ and copy stdin to it and it to stdout until both sides are done.`,
 				usage:   "[flags] TICKET|ENDPOINT_ID",
 				help: `Dial the listener named by an endpoint ticket, or by a bare endpoint id that
 address lookup (n0's DNS by default, --pkarr-relay, --dns-resolver, --mdns)
-resolves, and copy stdin to it and it to stdout.`,
+resolves, and copy stdin to it and it to stdout. Speaks dumbpipe's protocol, so
+either side may be Rust's dumbpipe. When both directions are done it closes at
+once if the listener is 'iroh pipe listen'; another listener gets a few seconds
+to read the last bytes and close first, since closing would discard them.`,
 				example: "iroh pipe connect endpointabc... < file.txt",
 			},
 			{
@@ -255,8 +259,11 @@ func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose boo
 		conn.Close(1, "bad handshake")
 		return err
 	}
+	announceFinAfterRead(ctx, conn)
 	// Our FIN waits until we read the connector's: when the connector sees
 	// it, it knows everything arrived both ways and closes the connection.
+	// We wait for that close, so that a connector still reading what we
+	// sent loses nothing.
 	err = joinStream(ctx, s, env.stdin, env.stdout, true)
 	if err == nil {
 		select {
@@ -267,6 +274,51 @@ func pipeListen(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, verbose boo
 	}
 	conn.Close(0, "done")
 	return err
+}
+
+// pipeFinAfterRead is what `pipe listen` sends on a unidirectional stream
+// after the handshake: it finishes its side of the pipe only after it
+// read all of the connector's, so a connector that got this may close the
+// connection as soon as it read the listener's FIN. A dumbpipe connector
+// never accepts the stream and is unaffected. Without it (a dumbpipe
+// listener may finish first), the connector waits for the listener to
+// close, since closing first would discard what the listener has not
+// read yet (Rust's QUIC drops unread stream data on CONNECTION_CLOSE).
+var pipeFinAfterRead = []byte("iroh-pipe/fin-after-read/0")
+
+// announceFinAfterRead sends pipeFinAfterRead; a peer that takes no
+// unidirectional streams makes it give up within a second.
+func announceFinAfterRead(ctx context.Context, conn *iroh.Connection) {
+	octx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	u, err := conn.OpenUniStream(octx)
+	if err != nil {
+		return
+	}
+	u.Write(pipeFinAfterRead)
+	u.Close()
+}
+
+// watchFinAfterRead returns a channel closed when the listener announced
+// pipeFinAfterRead; its goroutine ends when stop is called.
+func watchFinAfterRead(conn *iroh.Connection) (<-chan struct{}, func()) {
+	got := make(chan struct{})
+	ctx, cancel := context.WithCancel(conn.Context())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		u, err := conn.AcceptUniStream(ctx)
+		if err != nil {
+			return
+		}
+		stop := context.AfterFunc(ctx, func() { u.CancelRead(0) })
+		defer stop()
+		b, err := io.ReadAll(io.LimitReader(u, int64(len(pipeFinAfterRead))+1))
+		if err == nil && bytes.Equal(b, pipeFinAfterRead) {
+			close(got)
+		}
+	}()
+	return got, func() { cancel(); <-done }
 }
 
 func pipeConnect(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, target endpointaddr.Addr, alpn string, verbose bool) error {
@@ -286,13 +338,55 @@ func pipeConnect(ctx context.Context, env *cmdEnv, ep *iroh.Endpoint, target end
 	if _, err := s.Write(pipeHello); err != nil {
 		return err
 	}
+	ours, stopWatch := watchFinAfterRead(conn)
+	defer stopWatch()
 	if err := joinStream(ctx, s, env.stdin, env.stdout, false); err != nil {
 		return err
 	}
-	// The listener finishes its side only after it read all of ours, so
-	// everything arrived both ways: close.
+	// Our own listener finishes its side only after it read all of ours
+	// (it said so: pipeFinAfterRead), so everything arrived both ways:
+	// close. Another (dumbpipe's) may have finished first: let it read
+	// what it has not yet and close first.
+	lingerClose(ctx, conn, s, ours)
 	conn.Close(0, "done")
 	return nil
+}
+
+// pipeCloseLinger bounds each of the connector's two waits before it
+// closes when the listener did not announce pipeFinAfterRead: for the
+// acknowledgement of all it sent, then for the listener to close the
+// connection.
+const pipeCloseLinger = 3 * time.Second
+
+// lingerClose returns at once when ours is closed; else it waits until
+// the stream is done both ways (all we sent is acknowledged) and then
+// until the peer closes the connection, bounded by pipeCloseLinger each,
+// or until ours is closed or ctx ends.
+func lingerClose(ctx context.Context, conn *iroh.Connection, s *iroh.Stream, ours <-chan struct{}) {
+	select {
+	case <-ours:
+		return
+	default:
+	}
+	t := time.NewTimer(pipeCloseLinger)
+	defer t.Stop()
+	select {
+	case <-s.Context().Done():
+	case <-ours:
+		return
+	case <-conn.Context().Done():
+		return
+	case <-ctx.Done():
+		return
+	case <-t.C:
+	}
+	t.Reset(pipeCloseLinger)
+	select {
+	case <-conn.Context().Done():
+	case <-ours:
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // readHello reads the connecting side's handshake; an interrupt (ctx)

@@ -96,9 +96,15 @@ func TestPipeListenConnect(t *testing.T) {
 	var atListener, atConnector syncBuffer
 	tk, done := startListener(t, ctx, []string{"pipe", "listen"}, bytes.NewReader(down), &atListener)
 	var stderr syncBuffer
+	start := time.Now()
 	err := run(ctx, append([]string{"pipe", "connect", tk}, loopbackFlags...), testEnv(bytes.NewReader(up), &atConnector, &stderr))
 	if err != nil {
 		t.Fatalf("connect: %v (%s)", err, stderr.String())
+	}
+	// Our listener announced that it finishes only after reading all of
+	// ours, so the connector closed at once, without lingering.
+	if d := time.Since(start); d >= pipeCloseLinger {
+		t.Errorf("connect took %v: it lingered for a listener that announced %q", d, pipeFinAfterRead)
 	}
 	if err := <-done; err != nil {
 		t.Fatalf("listen: %v", err)
