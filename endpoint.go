@@ -492,6 +492,10 @@ func (ep *Endpoint) acceptLoop() {
 			ep.log.Debug("incoming connection refused: too many not yet accepted")
 			continue
 		}
+		// A peer that dialed from an address we did not know (a Rust
+		// endpoint, which speaks no disco) is anonymous to the socket
+		// until now: TLS has proven its id.
+		ep.sock.NameRemote(qc.RemoteAddr(), qc.RemoteKey())
 		c := ep.track(qc, qc.RemoteKey())
 		if c == nil {
 			ep.pending.Add(-1)

@@ -328,3 +328,51 @@ func (r *remote) adoptSource(src netip.AddrPort) bool {
 	v, ok := r.c.byUDP.Load(src)
 	return ok && v.(*remote) == r
 }
+
+// NameRemote tells the socket who sent the packets of the anonymous remote
+// at mapped: QUIC's handshake proved they come from id (an endpoint that
+// dialed us from an unknown address and speaks no disco, as Rust iroh 1.0
+// does). If no remote for id exists yet, the anonymous remote's address
+// and path become id's remote, keeping the mapped address so that the
+// connection sees no change; Paths(id) then shows the direct path. It
+// reports whether it named one; a mapped address that is not anonymous,
+// or an id the socket already knows, changes nothing.
+func (c *Conn) NameRemote(mapped netip.AddrPort, id key.PublicKey) bool {
+	if id.IsZero() || id == c.id {
+		return false
+	}
+	v, ok := c.byMapped.Load(mapped)
+	if !ok || !v.(*remote).anonymous {
+		return false
+	}
+	anon := v.(*remote)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var src netip.AddrPort
+	for s, r := range c.anon {
+		if r == anon {
+			src = s
+			break
+		}
+	}
+	if !src.IsValid() {
+		return false // expired meanwhile
+	}
+	r := newRemote(c, id, mapped)
+	r.paths[src] = &pathState{}
+	bp := &bestPath{addr: src}
+	now := time.Now().UnixNano()
+	bp.trustedUntil.Store(now + int64(trustUDPAddrDuration))
+	r.best.Store(bp)
+	r.lastRecv.Store(anon.lastRecv.Load())
+	r.lastSend.Store(anon.lastSend.Load())
+	if _, loaded := c.byID.LoadOrStore(id, r); loaded {
+		return false
+	}
+	delete(c.anon, src)
+	c.byMapped.Store(mapped, r)
+	c.byUDP.Store(src, r)
+	c.nRemotes.Add(1)
+	c.metrics.Remotes.Inc()
+	return true
+}

@@ -423,3 +423,41 @@ func FuzzParseLongHeader(f *testing.F) {
 		}
 	})
 }
+
+// TestNameRemote: an anonymous remote (a dialer from an unknown address)
+// becomes the named remote once the handshake proved its id, keeping its
+// mapped address and direct path; a known id or a named address is left
+// alone.
+func TestNameRemote(t *testing.T) {
+	c := newTestConn(t)
+	src := netip.MustParseAddrPort("127.0.0.1:40001")
+	c.mu.Lock()
+	anon := c.newAnonymousLocked(src)
+	c.mu.Unlock()
+	id := key.NewSecretKey().Public()
+	if p, _ := c.Paths(id); p.Kind != PathNone {
+		t.Fatalf("path before naming: %v", p.Kind)
+	}
+	if !c.NameRemote(anon.mappedAP, id) {
+		t.Fatal("anonymous remote not named")
+	}
+	if p, _ := c.Paths(id); p.Kind != PathDirect || p.Addr != src {
+		t.Fatalf("path after naming: %+v", p)
+	}
+	v, _ := c.byMapped.Load(anon.mappedAP)
+	if r := v.(*remote); r.id != id || r.anonymous {
+		t.Fatalf("mapped address now leads to %v (anonymous %v)", r.id.ShortString(), r.anonymous)
+	}
+	if got, ok := c.RemoteID(net.UDPAddrFromAddrPort(anon.mappedAP)); !ok || got != id {
+		t.Fatalf("RemoteID %v %v", got.ShortString(), ok)
+	}
+	if c.NameRemote(anon.mappedAP, key.NewSecretKey().Public()) {
+		t.Error("a named remote was renamed")
+	}
+	c.mu.Lock()
+	other := c.newAnonymousLocked(netip.MustParseAddrPort("127.0.0.1:40002"))
+	c.mu.Unlock()
+	if c.NameRemote(other.mappedAP, id) {
+		t.Error("a second remote took an id the socket already knows")
+	}
+}
