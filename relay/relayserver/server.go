@@ -345,8 +345,9 @@ const healthVersion = "iroh-go"
 
 // ServeHTTP serves the relay's routes (core.md §5.1): /relay (WebSocket
 // upgrade), /ping, /generate_204, /healthz, /, /index.html, /robots.txt; 404
-// otherwise. A /relay request that upgrades runs the client connection on
-// the calling goroutine until it ends.
+// otherwise. A /relay request that upgrades returns once the client is
+// connected; the connection then runs on a goroutine of the server's,
+// which Shutdown and Close wait for.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w.Header())
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {

@@ -7,7 +7,9 @@
 // message into a buffer the caller reuses (no allocation per message),
 // writing many messages and flushing them with one system call (the relay
 // writers batch), and no per-call timers or goroutines of its own (a relay
-// holds tens of thousands of connections). It implements exactly what the
+// holds tens of thousands of connections), and no memory held by an idle
+// connection: reads go through a pooled buffer kept only while bytes are
+// pending, and message buffers are pooled too. It implements exactly what the
 // relay needs: binary and text messages, continuation frames, pings
 // answered by the writer (never by the reader), close, masking enforced
 // both ways; no extensions (no permessage-deflate), which the iroh relay
