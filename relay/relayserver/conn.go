@@ -191,6 +191,11 @@ func (c *conn) readLoop() string {
 			if !c.pingSent.IsZero() && f.Data == c.pingData {
 				c.rtt = time.Since(c.pingSent)
 				c.pingSent = time.Time{}
+				// The timer waits for the Pong's deadline: wait for
+				// the next ping instead.
+				if c.keepalive != nil && !c.ended {
+					c.keepalive.Reset(s.keepaliveInterval())
+				}
 			}
 			c.mu.Unlock()
 		default:

@@ -297,8 +297,14 @@ func TestServerKeepalive(t *testing.T) {
 	rc.auth(key.NewSecretKey())
 	p := rc.readUntil(relay.FramePing)
 	rc.send(&relay.Frame{Type: relay.FramePong, Data: p.Data})
+	tp := time.Now()
 	if f := rc.read(); f.Type != relay.FramePing {
 		t.Fatalf("got %s, want a second Ping", f.Type)
+	}
+	// The next ping follows one interval after the pong, not the first
+	// ping's pong deadline (5 s).
+	if d := time.Since(tp); d > 2*time.Second {
+		t.Fatalf("second Ping %v after the Pong, want about 150 ms", d)
 	}
 	t0 := time.Now()
 	rc.expectClosed()
