@@ -56,3 +56,34 @@ func TestReadBuffersReleased(t *testing.T) {
 		}
 	}
 }
+
+// repeatReader returns the same bytes forever.
+type repeatReader struct {
+	b   []byte
+	off int
+}
+
+func (r *repeatReader) Read(p []byte) (int, error) {
+	n := copy(p, r.b[r.off:])
+	r.off = (r.off + n) % len(r.b)
+	return n, nil
+}
+
+// TestReadMessageDoesNotAllocate: the relay's hot path reads a masked
+// datagram frame with no allocation (pooled buffers, the mask read into
+// the Conn).
+func TestReadMessageDoesNotAllocate(t *testing.T) {
+	fr := frame(OpBinary, bytes.Repeat([]byte{7}, 1200), true)
+	c := NewConn(rwConn{r: &repeatReader{b: fr}}, nil, false, 1<<20)
+	if _, _, err := c.ReadMessage(); err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, msg, err := c.ReadMessage(); err != nil || len(msg) != 1200 {
+			t.Fatalf("read %d bytes, %v", len(msg), err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations per message, want 0", allocs)
+	}
+}

@@ -244,9 +244,12 @@ func (c *Conn) readFrame() (fin bool, op int, payload []byte, err error) {
 	}
 	var mask [4]byte
 	if masked {
-		if _, err := io.ReadFull(&c.br, mask[:]); err != nil {
+		// Read into c.hdr, not mask: a local passed to the reader would
+		// escape, one allocation per frame.
+		if _, err := io.ReadFull(&c.br, c.hdr[10:14]); err != nil {
 			return false, 0, nil, unexpected(err)
 		}
+		mask = [4]byte(c.hdr[10:14])
 	}
 	if op >= 0x8 {
 		if !fin || n > 125 {
