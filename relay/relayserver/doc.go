@@ -80,7 +80,8 @@
 // its bound and is released when it empties. TestIdleClientMemory measures
 // it with 10,000 clients on loopback: about 6.5 KiB of Go heap and stack
 // per idle client (2.3 KiB heap, 4 KiB stack), plus the kernel's socket
-// buffers, on plain HTTP; a TLS connection adds crypto/tls's buffers.
+// buffers, on plain HTTP; about 17.5 KiB over TLS, where crypto/tls keeps
+// record buffers and the reader's stack is deeper.
 // Shutdown and Close stop and wait for all of it.
 //
 // The WebSocket layer is the module's own (relay/internal/ws; see the relay
