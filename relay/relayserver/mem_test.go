@@ -201,6 +201,16 @@ func testIdleClientMemory(t *testing.T, n int, useTLS bool) {
 		t.Fatalf("forwarded frame: %+v", got)
 	}
 
+	// One goroutine per idle client: the writer that carried the datagram
+	// ended with its queue.
+	if extra := after.goroutines - before.goroutines - n; extra > n/100 {
+		t.Errorf("%d goroutines for %d idle clients", after.goroutines-before.goroutines, n)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if again := mem(); again.goroutines > after.goroutines {
+		t.Errorf("goroutines %d after one datagram, %d before: the writer did not end", again.goroutines, after.goroutines)
+	}
+
 	budget := float64(idleClientBudget)
 	if raceEnabled {
 		budget *= 2
