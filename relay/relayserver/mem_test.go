@@ -98,7 +98,8 @@ type memSample struct {
 // reports the relay's memory per connected idle client: the growth of
 // HeapInuse+StackInuse (and of Sys, memory obtained from the OS) after
 // garbage collection, divided by the number of clients; over plain HTTP
-// and over TLS (2,000 clients). It fails above
+// and over TLS (2,000 clients); then again after every client sent and
+// received one datagram. It fails above
 // idleClientBudget. Race builds, whose handshakes are ten times slower and
 // whose stacks are larger, connect 500 clients and get twice the budget.
 func TestIdleClientMemory(t *testing.T) {
@@ -217,6 +218,31 @@ func testIdleClientMemory(t *testing.T, n int, useTLS bool) {
 	}
 	if perHeap+perStack > budget {
 		t.Errorf("relay holds %.0f B per idle client, budget %.0f B", perHeap+perStack, budget)
+	}
+
+	// Idle again after traffic: every client sends a 1200-byte datagram
+	// to the next one and reads the one it is sent; what the relay keeps
+	// afterwards (queues, maps, grown stacks) is held to the same budget.
+	payload := make([]byte, 1200)
+	for i, rc := range conns {
+		df := relay.Frame{Type: relay.FrameClientToRelayDatagram, Key: conns[(i+1)%n].sk.Public(), Contents: payload}
+		if err := rc.wc.WriteMessage(ws.OpBinary, relay.AppendFrame(nil, &df), time.Now().Add(10*time.Second)); err != nil {
+			t.Fatalf("client %d: send: %v", i, err)
+		}
+	}
+	for _, rc := range conns {
+		if f := rc.readUntil(relay.FrameRelayToClientDatagram); len(f.Contents) != len(payload) {
+			t.Fatalf("received %d bytes, want %d", len(f.Contents), len(payload))
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	used := mem()
+	perUsed := (float64(used.heap) + float64(used.stack) - float64(before.heap) - float64(before.stack)) / float64(n)
+	t.Logf("after one datagram each way: HeapInuse %.0f B + StackInuse %.0f B = %.0f B (%.1f KiB) per client; goroutines %d",
+		(float64(used.heap)-float64(before.heap))/float64(n), (float64(used.stack)-float64(before.stack))/float64(n),
+		perUsed, perUsed/1024, used.goroutines)
+	if perUsed > budget {
+		t.Errorf("relay holds %.0f B per client idle after traffic, budget %.0f B", perUsed, budget)
 	}
 }
 
