@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	mrand "math/rand/v2"
 	"net"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -294,7 +293,6 @@ func (c *conn) writeLoop() {
 	s := c.s
 	var arr [maxWriteBatch][]byte
 	batch := arr[:0]
-	yielded := false
 	for {
 		c.qmu.Lock()
 		if c.closed {
@@ -333,19 +331,13 @@ func (c *conn) writeLoop() {
 		pong := c.pongDue
 		c.pongDue = false
 		if len(batch) == 0 && !pong {
-			if !yielded {
-				// A busy connection gets more frames soon: look once
-				// more before giving the goroutine up.
-				c.qmu.Unlock()
-				yielded = true
-				runtime.Gosched()
-				continue
-			}
+			// Nothing more: the next frame starts a new writer (no
+			// runtime.Gosched here to wait for one: a yielded writer
+			// sits in the global run queue while frames wait for it).
 			c.writing = false
 			c.qmu.Unlock()
 			return
 		}
-		yielded = false
 		c.qmu.Unlock()
 
 		var err error
