@@ -1,6 +1,7 @@
 package relayserver
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"log/slog"
@@ -17,8 +18,11 @@ import (
 	"github.com/iroh-go/iroh/relay/internal/ws"
 )
 
-// conn is one authenticated client connection. Its reader runs on the
-// goroutine that accepted it (readLoop); writeLoop owns all writes.
+// conn is one authenticated client connection. Its reader runs on a
+// goroutine of its own (readLoop, started by runConn); writes happen on a
+// writer goroutine that exists only while there is something to write
+// (writeLoop, started by kickLocked), so an idle connection costs one
+// goroutine, no buffers and one timer.
 type conn struct {
 	// Set at creation, then read-only.
 	s        *Server
@@ -27,35 +31,74 @@ type conn struct {
 	protocol string
 	nc       net.Conn
 	wc       *ws.Conn
-	log      *slog.Logger
-	qsig     chan struct{} // cap 1: queue became non-empty
-	ctl      chan []byte   // Pong, Status, Health, Ping
-	done     chan struct{} // closed after the reader ended
-	stopping chan struct{} // closed by stop (server shutdown)
-	stopOnce sync.Once
+	remote   string // for logs
 
 	// Atomic.
 	lastRecv atomic.Int64 // unix nanos of the last frame from the client
 
 	// Owned by readLoop.
-	sentTo map[key.PublicKey]struct{}
+	sentTo map[key.PublicKey]struct{} // nil until the first datagram
 
-	// qmu guards queue: datagram and EndpointGone frames, at most
-	// Server.queueSize.
-	qmu   sync.Mutex
-	queue ring.Ring[[]byte]
+	// qmu guards the following.
+	qmu      sync.Mutex
+	queue    ring.Ring[[]byte] // datagram and EndpointGone frames, at most Server.queueSize
+	ctl      ring.Ring[[]byte] // Pong, Status, Health, Ping; at most maxCtl
+	writing  bool              // a writeLoop goroutine runs (or is about to)
+	pongDue  bool              // the client's WebSocket ping awaits its pong
+	stopping bool              // server shutdown: send Restarting and close
+	closed   bool              // no more writers: the connection is ending
+	wg       sync.WaitGroup    // the writer; Add only under qmu while !closed
 
 	// mu guards the following.
-	mu       sync.Mutex
-	why      string // disconnect reason set by the writer
-	pingData [relay.PingDataSize]byte
-	pingSent time.Time // zero: no ping outstanding
-	rtt      time.Duration
+	mu        sync.Mutex
+	keepalive *time.Timer // the keepalive; (re)armed only under mu
+	ended     bool        // runConn is done: the keepalive stays stopped
+	why       string      // disconnect reason set by the writer or the keepalive
+	pingData  [relay.PingDataSize]byte
+	pingSent  time.Time // zero: no ping outstanding
+	rtt       time.Duration
 }
 
-func (c *conn) stop() { c.stopOnce.Do(func() { close(c.stopping) }) }
+// maxCtl bounds a connection's control frame queue; more are dropped.
+const maxCtl = 16
 
-// setReason records why the writer ended the connection (first wins).
+// debug logs at debug level with the connection's attributes; the logger
+// is built only when debug logging is on, so connections keep none.
+func (c *conn) debug(msg string, args ...any) {
+	if !c.s.log.Enabled(context.Background(), slog.LevelDebug) {
+		return
+	}
+	c.s.log.With("remote", c.remote, "endpoint_id", c.ep.ShortString()).Debug(msg, args...)
+}
+
+// stop makes the writer send Restarting and close the connection.
+func (c *conn) stop() {
+	c.qmu.Lock()
+	c.stopping = true
+	c.kickLocked()
+	c.qmu.Unlock()
+}
+
+// kickLocked starts the writer unless it runs or the connection is ending.
+func (c *conn) kickLocked() {
+	if c.writing || c.closed {
+		return
+	}
+	c.writing = true
+	c.wg.Add(1)
+	go c.writeLoop()
+}
+
+// endWriters stops further writers and waits for the running one. The
+// caller closes nc first, so that a write in progress fails at once.
+func (c *conn) endWriters() {
+	c.qmu.Lock()
+	c.closed = true
+	c.qmu.Unlock()
+	c.wg.Wait()
+}
+
+// setReason records why the connection ended (first wins).
 func (c *conn) setReason(r string) {
 	c.mu.Lock()
 	if c.why == "" {
@@ -70,30 +113,40 @@ func (c *conn) reason() string {
 	return c.why
 }
 
-// enqueue adds a frame to the send queue without blocking; it returns
-// false (and the caller drops the frame) when the queue is full.
-func (c *conn) enqueue(b []byte) bool {
+// enqueue adds a frame to the send queue without blocking. It returns ""
+// when queued, else the drop reason (and the caller drops the frame).
+func (c *conn) enqueue(b []byte) string {
 	c.qmu.Lock()
+	defer c.qmu.Unlock()
+	if c.closed {
+		return DropDisconnected
+	}
 	if c.queue.Len() >= c.s.queueSize {
-		c.qmu.Unlock()
-		return false
+		return DropQueueFull
 	}
 	c.queue.Push(b)
-	c.qmu.Unlock()
-	select {
-	case c.qsig <- struct{}{}:
-	default:
-	}
-	return true
+	c.kickLocked()
+	return ""
 }
 
 // sendCtl queues a control frame without blocking; it is dropped if the
 // control queue is full.
 func (c *conn) sendCtl(b []byte) {
-	select {
-	case c.ctl <- b:
-	default:
+	c.qmu.Lock()
+	if c.ctl.Len() < maxCtl && !c.closed {
+		c.ctl.Push(b)
+		c.kickLocked()
 	}
+	c.qmu.Unlock()
+}
+
+// pongPending is ws.Conn.OnPing: the client's WebSocket ping is answered
+// by the writer, never by the reader.
+func (c *conn) pongPending() {
+	c.qmu.Lock()
+	c.pongDue = true
+	c.kickLocked()
+	c.qmu.Unlock()
 }
 
 // readLoop reads and handles client frames until the connection fails and
@@ -105,33 +158,28 @@ func (c *conn) readLoop() string {
 		if err != nil {
 			switch {
 			case errors.Is(err, ws.ErrMessageTooLarge):
-				c.log.Debug("client message too large", "err", err)
+				c.debug("client message too large", "err", err)
 				return DisconnectTooLarge
 			case errors.Is(err, ws.ErrProtocol):
-				c.log.Debug("client websocket protocol error", "err", err)
+				c.debug("client websocket protocol error", "err", err)
 				return DisconnectProtocol
-			}
-			select {
-			case <-c.stopping:
-				return DisconnectShutdown
-			default:
 			}
 			return DisconnectClosed
 		}
 		c.lastRecv.Store(time.Now().UnixNano())
 		if op != ws.OpBinary {
-			c.log.Debug("client sent a text message; ignored")
+			c.debug("client sent a text message; ignored")
 			continue
 		}
 		f, _, err := relay.ParseFrame(msg)
 		if err != nil {
-			c.log.Debug("bad frame from client", "err", err)
+			c.debug("bad frame from client", "err", err)
 			return DisconnectProtocol
 		}
 		switch f.Type {
 		case relay.FrameClientToRelayDatagram, relay.FrameClientToRelayDatagramBatch:
 			if !s.forward(c, &f) {
-				c.log.Debug("datagram to an invalid endpoint id")
+				c.debug("datagram to an invalid endpoint id")
 				return DisconnectProtocol
 			}
 		case relay.FramePing:
@@ -142,10 +190,15 @@ func (c *conn) readLoop() string {
 			if !c.pingSent.IsZero() && f.Data == c.pingData {
 				c.rtt = time.Since(c.pingSent)
 				c.pingSent = time.Time{}
+				// The timer waits for the Pong's deadline: wait for
+				// the next ping instead.
+				if c.keepalive != nil && !c.ended {
+					c.keepalive.Reset(s.keepaliveInterval())
+				}
 			}
 			c.mu.Unlock()
 		default:
-			c.log.Debug("frame not allowed from a client", "frame", f.Type.String())
+			c.debug("frame not allowed from a client", "frame", f.Type.String())
 			return DisconnectProtocol
 		}
 	}
@@ -159,7 +212,7 @@ func (s *Server) forward(c *conn, f *relay.Frame) bool {
 		if !f.Key.Valid() {
 			return false
 		}
-		s.m.DatagramDrops.WithLabelValues(DropNoDestination).Inc()
+		s.dropNoDestination.Inc()
 		return true
 	}
 	out := relay.Frame{Type: relay.FrameRelayToClientDatagram, Key: c.ep, ECN: f.ECN, SegmentSize: f.SegmentSize, Contents: f.Contents}
@@ -167,10 +220,19 @@ func (s *Server) forward(c *conn, f *relay.Frame) bool {
 		out.Type = relay.FrameRelayToClientDatagramBatch
 	}
 	b := relay.AppendFrame(bufpool.Get(out.EncodedLen()), &out)
-	if !dst.enqueue(b) {
+	switch dst.enqueue(b) {
+	case "":
+	case DropQueueFull:
 		bufpool.Put(b)
-		s.m.DatagramDrops.WithLabelValues(DropQueueFull).Inc()
+		s.dropQueueFull.Inc()
 		return true
+	default:
+		bufpool.Put(b)
+		s.dropDisconnected.Inc()
+		return true
+	}
+	if c.sentTo == nil {
+		c.sentTo = make(map[key.PublicKey]struct{}, 1)
 	}
 	if _, ok := c.sentTo[dst.ep]; !ok {
 		c.sentTo[dst.ep] = struct{}{}
@@ -178,97 +240,86 @@ func (s *Server) forward(c *conn, f *relay.Frame) bool {
 	return true
 }
 
-// writeLoop writes queued frames in batches (one write per batch, bounded
-// by the write timeout), and runs the keepalive: a Ping when nothing was
-// received for the ping interval (16–20 s), and a disconnect
-// when its Pong is late (3 × RTT in [0.5 s, 5 s], 5 s before a sample).
-func (c *conn) writeLoop() {
+// keepaliveFunc runs when c.keepalive fires (started by runConn): a Ping
+// when nothing was received for the ping interval (16–20 s), and a
+// disconnect when its Pong is late (3 × RTT in [0.5 s, 5 s], 5 s before a
+// sample). It queues the Ping for the writer and re-arms the timer.
+func (c *conn) keepaliveFunc() {
 	s := c.s
-	batch := make([][]byte, 0, maxWriteBatch)
-	interval := func() time.Duration {
-		return s.pingInterval + time.Duration(mrand.Int64N(int64(s.pingJitter)+1))
+	c.mu.Lock()
+	if c.ended {
+		c.mu.Unlock()
+		return
 	}
-	pingT := time.NewTimer(interval())
-	defer pingT.Stop()
-	pongT := time.NewTimer(time.Hour)
-	pongT.Stop()
-	defer pongT.Stop()
-	datagrams := s.m.DatagramsForwarded
-	bytesF := s.m.BytesForwarded
-	for {
-		select {
-		case <-c.done:
+	if !c.pingSent.IsZero() {
+		// The timer was set for the Pong's deadline.
+		if late := time.Since(c.pingSent) - pongTimeout(c.rtt); late < 0 {
+			c.keepalive.Reset(-late)
+			c.mu.Unlock()
 			return
-		case <-c.stopping:
+		}
+		if c.why == "" {
+			c.why = DisconnectPongTimeout
+		}
+		c.mu.Unlock()
+		c.nc.Close()
+		return
+	}
+	if idle := time.Since(time.Unix(0, c.lastRecv.Load())); idle < s.pingInterval {
+		c.keepalive.Reset(s.keepaliveInterval() - idle)
+		c.mu.Unlock()
+		return
+	}
+	p := relay.Frame{Type: relay.FramePing}
+	rand.Read(p.Data[:])
+	c.pingData = p.Data
+	c.pingSent = time.Now()
+	c.keepalive.Reset(pongTimeout(c.rtt))
+	c.mu.Unlock()
+	s.m.PingsSent.Inc()
+	c.sendCtl(relay.AppendFrame(make([]byte, 0, 9), &p))
+}
+
+// keepaliveInterval is the ping interval plus jitter.
+func (s *Server) keepaliveInterval() time.Duration {
+	return s.pingInterval + time.Duration(mrand.Int64N(int64(s.pingJitter)+1))
+}
+
+// writeLoop writes what is queued, control frames first, in batches (one
+// write per batch, bounded by the write timeout), and ends when the
+// queues are empty; kickLocked starts it again when a frame arrives.
+func (c *conn) writeLoop() {
+	defer c.wg.Done()
+	s := c.s
+	var arr [maxWriteBatch][]byte
+	batch := arr[:0]
+	for {
+		c.qmu.Lock()
+		if c.closed {
+			c.writing = false
+			c.qmu.Unlock()
+			return
+		}
+		if c.stopping {
+			c.closed = true
+			c.writing = false
+			c.qmu.Unlock()
 			rf := relay.Frame{Type: relay.FrameRestarting, ReconnectIn: restartReconnectIn, TryFor: restartTryFor}
 			c.wc.WriteMessage(ws.OpBinary, relay.AppendFrame(nil, &rf), time.Now().Add(s.writeTimeout))
 			c.wc.WriteClose(1012, "restarting")
 			c.setReason(DisconnectShutdown)
 			c.nc.Close()
 			return
-		case <-c.qsig:
-		case b := <-c.ctl:
-			batch = append(batch, b)
-		case <-c.wc.ControlPending():
-			// The client's WebSocket ping: answered here, never by the
-			// reader, so a client that stops reading cannot stall reads.
-			if err := c.wc.FlushControl(time.Now().Add(s.writeTimeout)); err != nil {
-				if !errors.Is(err, net.ErrClosed) {
-					c.setReason(DisconnectWriteTimeout)
-					c.nc.Close()
-				}
-				return
-			}
-			continue
-		case <-pingT.C:
-			idle := time.Since(time.Unix(0, c.lastRecv.Load()))
-			if idle < s.pingInterval {
-				pingT.Reset(interval() - idle)
-				continue
-			}
-			p := relay.Frame{Type: relay.FramePing}
-			rand.Read(p.Data[:])
-			c.mu.Lock()
-			outstanding := !c.pingSent.IsZero()
-			if !outstanding {
-				c.pingData = p.Data
-				c.pingSent = time.Now()
-			}
-			rtt := c.rtt
-			c.mu.Unlock()
-			pingT.Reset(interval())
-			if outstanding {
-				continue
-			}
-			s.m.PingsSent.Inc()
-			pongT.Reset(pongTimeout(rtt))
-			batch = append(batch, relay.AppendFrame(nil, &p))
-		case <-pongT.C:
-			c.mu.Lock()
-			late := !c.pingSent.IsZero()
-			c.mu.Unlock()
-			if late {
-				c.setReason(DisconnectPongTimeout)
-				c.nc.Close()
-				return
-			}
-			continue
 		}
 		size := 0
-		for _, b := range batch {
+		for len(batch) < maxWriteBatch {
+			b, ok := c.ctl.Pop()
+			if !ok {
+				break
+			}
+			batch = append(batch, b)
 			size += len(b)
 		}
-	drainCtl:
-		for len(batch) < maxWriteBatch {
-			select {
-			case b := <-c.ctl:
-				batch = append(batch, b)
-				size += len(b)
-			default:
-				break drainCtl
-			}
-		}
-		c.qmu.Lock()
 		for len(batch) < maxWriteBatch && size < maxWriteBytes {
 			b, ok := c.queue.Pop()
 			if !ok {
@@ -277,39 +328,54 @@ func (c *conn) writeLoop() {
 			batch = append(batch, b)
 			size += len(b)
 		}
-		more := c.queue.Len() > 0
+		pong := c.pongDue
+		c.pongDue = false
+		if len(batch) == 0 && !pong {
+			// Nothing more: the next frame starts a new writer (no
+			// runtime.Gosched here to wait for one: a yielded writer
+			// sits in the global run queue while frames wait for it).
+			c.writing = false
+			c.qmu.Unlock()
+			return
+		}
 		c.qmu.Unlock()
-		if more {
-			// Come back for the rest after this write.
-			select {
-			case c.qsig <- struct{}{}:
-			default:
-			}
-		}
+
+		var err error
 		if len(batch) == 0 {
-			continue
+			err = c.wc.FlushControl(time.Now().Add(s.writeTimeout))
+		} else {
+			// A pending pong goes out ahead of the batch.
+			err = c.wc.WriteMessages(ws.OpBinary, batch, time.Now().Add(s.writeTimeout))
 		}
-		err := c.wc.WriteMessages(ws.OpBinary, batch, time.Now().Add(s.writeTimeout))
+		var n, bytes int
 		for i, b := range batch {
-			if isDatagram(b) && err == nil {
-				datagrams.Inc()
+			if isDatagram(b) {
+				n++
 				hl := 1 + key.Size + 1
 				if b[0] == byte(relay.FrameRelayToClientDatagramBatch) {
 					hl += 2
 				}
-				bytesF.Add(float64(len(b) - hl))
+				bytes += len(b) - hl
 			}
 			bufpool.Put(b)
 			batch[i] = nil
 		}
 		batch = batch[:0]
+		if err == nil && n > 0 {
+			s.m.DatagramsForwarded.Add(float64(n))
+			s.m.BytesForwarded.Add(float64(bytes))
+		}
 		if err != nil {
+			c.qmu.Lock()
+			c.closed = true
+			c.writing = false
+			c.qmu.Unlock()
 			if errors.Is(err, net.ErrClosed) {
 				// The reader answered the client's close, or the
 				// connection is going away: not a write failure.
 				return
 			}
-			c.log.Debug("write to client failed", "err", err)
+			c.debug("write to client failed", "err", err)
 			c.setReason(DisconnectWriteTimeout)
 			c.nc.Close()
 			return
@@ -327,8 +393,9 @@ func pongTimeout(rtt time.Duration) time.Duration {
 
 // registry maps EndpointIDs to their connections (core.md §5.6).
 type registry struct {
-	// mu guards byID. Lock order: registry.mu, then conn.mu is never taken
-	// while holding it; notifications are non-blocking channel sends.
+	// mu guards byID. Lock order: registry.mu before conn.qmu (register
+	// and unregister queue notifications); conn.mu is never taken while
+	// holding it.
 	mu   sync.RWMutex
 	byID map[key.PublicKey]*entry
 }

@@ -66,16 +66,23 @@
 //
 // # Concurrency and resources
 //
-// Each client connection uses two goroutines: the HTTP handler goroutine
-// that upgraded it reads, and a writer goroutine owns the socket's write
-// side and writes up to 64 queued frames (at most about 48 KiB) per system
-// call. The registry of EndpointIDs is a read-write-locked map; forwarding
-// takes the read lock. Per connection the server keeps a 4 KiB read buffer,
-// a message buffer grown to the largest message seen, and a send queue that
-// grows on demand up to its bound and is released when it empties; write
-// buffers and datagram buffers come from shared pools. Measured with 10 000
-// clients on one relay (iroh relay bench): about 40–55 KiB of RSS per
-// client. Shutdown and Close stop and wait for all of it.
+// A connected client costs one goroutine, its reader: the HTTP handler
+// goroutine that upgraded it hands the connection to a goroutine of the
+// server's and returns, so net/http's per-request state is freed. A writer
+// goroutine runs only while the client has frames queued; it writes up to
+// 64 of them (at most about 48 KiB) per system call, control frames first,
+// and ends when the queue is empty. The keepalive is one timer per client.
+// The registry of EndpointIDs is a read-write-locked map; forwarding takes
+// the read lock. An idle client holds no buffers: the hijacked bufio pair
+// is dropped after the upgrade, the WebSocket layer reads through a pooled
+// buffer held only while bytes are pending, message, frame and write
+// buffers come from shared pools, and the send queue grows on demand up to
+// its bound and is released when it empties. TestIdleClientMemory measures
+// it with 10,000 clients on loopback: about 6.5 KiB of Go heap and stack
+// per idle client (2.3 KiB heap, 4 KiB stack), plus the kernel's socket
+// buffers, on plain HTTP; about 17.5 KiB over TLS, where crypto/tls keeps
+// record buffers and the reader's stack is deeper.
+// Shutdown and Close stop and wait for all of it.
 //
 // The WebSocket layer is the module's own (relay/internal/ws; see the relay
 // package doc for why not github.com/coder/websocket). Upgrade requests are

@@ -297,8 +297,14 @@ func TestServerKeepalive(t *testing.T) {
 	rc.auth(key.NewSecretKey())
 	p := rc.readUntil(relay.FramePing)
 	rc.send(&relay.Frame{Type: relay.FramePong, Data: p.Data})
+	tp := time.Now()
 	if f := rc.read(); f.Type != relay.FramePing {
 		t.Fatalf("got %s, want a second Ping", f.Type)
+	}
+	// The next ping follows one interval after the pong, not the first
+	// ping's pong deadline (5 s).
+	if d := time.Since(tp); d > 2*time.Second {
+		t.Fatalf("second Ping %v after the Pong, want about 150 ms", d)
 	}
 	t0 := time.Now()
 	rc.expectClosed()
@@ -310,14 +316,20 @@ func TestServerKeepalive(t *testing.T) {
 	})
 
 	// A client that keeps sending is not pinged: any frame resets the timer.
-	busy, _ := dialRaw(t, addr, relay.ProtocolV2, nil, nil)
+	// On a relay with a 500 ms interval, a frame every 20 ms for 2 s: only
+	// a stall of the whole process for about half a second (seen at 150 ms
+	// on a loaded machine with -race) would leave an interval without one.
+	_, busyLn, _ := startServer(t, &relayserver.Options{Logger: discard()}, func(s *relayserver.Server) {
+		relayserver.SetKeepaliveForTest(s, 500*time.Millisecond, 0)
+	})
+	busy, _ := dialRaw(t, busyLn.Addr().String(), relay.ProtocolV2, nil, nil)
 	busy.auth(key.NewSecretKey())
-	for i := range 12 {
+	for i := range 100 {
 		busy.send(&relay.Frame{Type: relay.FramePing, Data: [8]byte{byte(i)}})
 		if f := busy.read(); f.Type != relay.FramePong || f.Data[0] != byte(i) {
 			t.Fatalf("got %s %x, want Pong %d (no server ping while active)", f.Type, f.Data, i)
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 	if !good.State().Connected || testutil.MetricValue(m.PingsSent) < 3 {
 		t.Fatalf("good client connected=%v, pings sent %v", good.State().Connected, testutil.MetricValue(m.PingsSent))

@@ -1,7 +1,6 @@
 package relayserver
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/tls"
@@ -21,6 +20,7 @@ import (
 	"github.com/iroh-go/iroh/relay"
 	"github.com/iroh-go/iroh/relay/internal/bufpool"
 	"github.com/iroh-go/iroh/relay/internal/ws"
+	"github.com/prometheus/client_golang/prometheus"
 	"golang.org/x/time/rate"
 )
 
@@ -124,6 +124,8 @@ type Server struct {
 	maxConnsPerIP    int
 	ctx              context.Context // server lifetime; cancelled by Shutdown
 	cancel           context.CancelFunc
+	// The hot path's labelled counters, looked up once.
+	dropNoDestination, dropQueueFull, dropDisconnected prometheus.Counter
 
 	// Test hooks, set before serving.
 	pingInterval time.Duration
@@ -187,6 +189,9 @@ func New(opts *Options) (*Server, error) {
 	if s.access == nil {
 		s.access = AllowAll()
 	}
+	s.dropNoDestination = s.m.DatagramDrops.WithLabelValues(DropNoDestination)
+	s.dropQueueFull = s.m.DatagramDrops.WithLabelValues(DropQueueFull)
+	s.dropDisconnected = s.m.DatagramDrops.WithLabelValues(DropDisconnected)
 	if s.queueSize == 0 {
 		s.queueSize = DefaultQueueSize
 	}
@@ -340,8 +345,9 @@ const healthVersion = "iroh-go"
 
 // ServeHTTP serves the relay's routes (core.md §5.1): /relay (WebSocket
 // upgrade), /ping, /generate_204, /healthz, /, /index.html, /robots.txt; 404
-// otherwise. A /relay request that upgrades runs the client connection on
-// the calling goroutine until it ends.
+// otherwise. A /relay request that upgrades returns once the client is
+// connected; the connection then runs on a goroutine of the server's,
+// which Shutdown and Close wait for.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	securityHeaders(w.Header())
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
@@ -487,14 +493,23 @@ func (s *Server) serveRelay(w http.ResponseWriter, r *http.Request) {
 	}
 	s.wg.Add(1)
 	s.mu.Unlock()
-	defer s.wg.Done()
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			s.wg.Done()
+		}
+	}()
 	nc, brw, err := hj.Hijack()
 	if err != nil {
 		s.m.Handshakes.WithLabelValues(HandshakeError).Inc()
 		s.log.Debug("hijack failed", "err", err)
 		return
 	}
-	defer nc.Close()
+	defer func() {
+		if !handedOff {
+			nc.Close()
+		}
+	}()
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -514,21 +529,34 @@ func (s *Server) serveRelay(w http.ResponseWriter, r *http.Request) {
 		s.m.Handshakes.WithLabelValues(HandshakeError).Inc()
 		return
 	}
-	br := brw.Reader
+	// The hijacked bufio.Reader and Writer are dropped: the WebSocket
+	// layer keeps only the bytes already buffered and reads with a buffer
+	// it holds only while data is pending.
+	var wc *ws.Conn
 	if s.limit.BytesPerSecond > 0 {
-		var src io.Reader = &limitedReader{
+		var pre []byte
+		if n := brw.Reader.Buffered(); n > 0 {
+			peek, _ := brw.Reader.Peek(n)
+			pre = bytes.Clone(peek)
+		}
+		wc = ws.NewConnReader(nc, pre, &limitedReader{
 			r:    nc,
 			lim:  rate.NewLimiter(rate.Limit(s.limit.BytesPerSecond), s.limit.MaxBurstBytes),
 			done: s.ctx.Done(),
 			m:    s.m,
-		}
-		if n := br.Buffered(); n > 0 {
-			peek, _ := br.Peek(n)
-			src = io.MultiReader(bytes.NewReader(bytes.Clone(peek)), src)
-		}
-		br = bufio.NewReaderSize(src, 4096)
+		}, false, relay.MaxFrameSize)
+	} else {
+		wc = ws.NewConn(nc, brw.Reader, false, relay.MaxFrameSize)
 	}
-	s.runConn(r, nc, ws.NewConn(nc, br, false, relay.MaxFrameSize), proto, preauth)
+	c := s.establish(r, nc, wc, proto, preauth)
+	if c == nil {
+		return
+	}
+	// The connection runs on a goroutine of its own from here, and this
+	// one returns: net/http's per-request state (request, response
+	// buffers, the handler's deep stack) is freed while the client stays.
+	handedOff = true
+	go s.runConn(c)
 }
 
 // limitedReader applies a client's rate limit to the bytes read from its
@@ -573,8 +601,10 @@ func readFrame(wc *ws.Conn) (relay.Frame, error) {
 	}
 }
 
-// runConn runs the handshake and then the client until it ends.
-func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string, preauth *key.PublicKey) {
+// establish runs the handshake and access control, registers the client
+// and confirms it. It returns nil if the client is not admitted (the
+// caller closes nc).
+func (s *Server) establish(r *http.Request, nc net.Conn, wc *ws.Conn, proto string, preauth *key.PublicKey) *conn {
 	log := s.log.With("remote", nc.RemoteAddr().String())
 	deny := func(reason string) {
 		df := relay.Frame{Type: relay.FrameServerDeniesAuth, Text: []byte(reason)}
@@ -590,24 +620,24 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 		ch := relay.NewChallenge()
 		if err := wc.WriteMessage(ws.OpBinary, relay.AppendFrame(nil, &ch), time.Now().Add(s.writeTimeout)); err != nil {
 			s.m.Handshakes.WithLabelValues(HandshakeError).Inc()
-			return
+			return nil
 		}
 		f, err := readFrame(wc)
 		if err != nil {
 			s.m.Handshakes.WithLabelValues(HandshakeError).Inc()
 			log.Debug("handshake read failed", "err", err)
-			return
+			return nil
 		}
 		if f.Type != relay.FrameClientAuth {
 			s.m.Handshakes.WithLabelValues(HandshakeError).Inc()
 			log.Debug("handshake: unexpected frame", "frame", f.Type.String())
-			return
+			return nil
 		}
 		if err := relay.VerifyClientAuth(&f, ch.Challenge); err != nil {
 			s.m.Handshakes.WithLabelValues(HandshakeBadSignature).Inc()
 			log.Debug("handshake: bad signature", "endpoint_id", f.Key.ShortString())
 			deny(relay.DenySignatureInvalid)
-			return
+			return nil
 		}
 		ep = f.Key
 	}
@@ -623,7 +653,7 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 		s.m.Handshakes.WithLabelValues(HandshakeDenied).Inc()
 		log.Debug("client denied", "reason", reason)
 		deny(reason)
-		return
+		return nil
 	}
 
 	c := &conn{
@@ -633,19 +663,15 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 		protocol: proto,
 		nc:       nc,
 		wc:       wc,
-		log:      log,
-		qsig:     make(chan struct{}, 1),
-		ctl:      make(chan []byte, 16),
-		done:     make(chan struct{}),
-		stopping: make(chan struct{}),
-		sentTo:   make(map[key.PublicKey]struct{}),
+		remote:   nc.RemoteAddr().String(),
 	}
 	c.lastRecv.Store(time.Now().UnixNano())
+	wc.OnPing = c.pongPending
 	s.mu.Lock()
 	delete(s.pending, nc)
 	if s.closed {
 		s.mu.Unlock()
-		return
+		return nil
 	}
 	s.conns[c] = struct{}{}
 	s.mu.Unlock()
@@ -661,21 +687,30 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 		nc.SetDeadline(time.Time{})
 		log.Debug("client connected", "protocol", proto, "conn_id", c.id)
 	}
+	return c
+}
 
+// runConn runs an established client until it ends, then removes it. It
+// runs on its own goroutine, counted in s.wg.
+func (s *Server) runConn(c *conn) {
+	defer s.wg.Done()
+	defer c.nc.Close()
 	why := DisconnectWriteTimeout
-	var wg sync.WaitGroup
 	if c.reason() == "" {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c.writeLoop()
-		}()
+		c.mu.Lock()
+		c.keepalive = time.AfterFunc(s.keepaliveInterval(), c.keepaliveFunc)
+		c.mu.Unlock()
 		why = c.readLoop()
 	}
 	s.reg.unregister(c)
-	close(c.done)
-	nc.Close()
-	wg.Wait()
+	c.nc.Close()
+	c.endWriters()
+	c.mu.Lock()
+	c.ended = true
+	if c.keepalive != nil {
+		c.keepalive.Stop()
+	}
+	c.mu.Unlock()
 	if w := c.reason(); w != "" {
 		why = w
 	}
@@ -687,7 +722,7 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 			break
 		}
 		if isDatagram(b) {
-			s.m.DatagramDrops.WithLabelValues(DropDisconnected).Inc()
+			s.dropDisconnected.Inc()
 		}
 		bufpool.Put(b)
 	}
@@ -697,7 +732,7 @@ func (s *Server) runConn(r *http.Request, nc net.Conn, wc *ws.Conn, proto string
 	s.mu.Unlock()
 	s.m.Clients.Dec()
 	s.m.Disconnects.WithLabelValues(why).Inc()
-	log.Debug("client disconnected", "reason", why, "conn_id", c.id)
+	c.debug("client disconnected", "reason", why, "conn_id", c.id)
 }
 
 func isDatagram(b []byte) bool {

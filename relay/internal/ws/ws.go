@@ -7,7 +7,9 @@
 // message into a buffer the caller reuses (no allocation per message),
 // writing many messages and flushing them with one system call (the relay
 // writers batch), and no per-call timers or goroutines of its own (a relay
-// holds tens of thousands of connections). It implements exactly what the
+// holds tens of thousands of connections), and no memory held by an idle
+// connection: reads go through a pooled buffer kept only while bytes are
+// pending, and message buffers are pooled too. It implements exactly what the
 // relay needs: binary and text messages, continuation frames, pings
 // answered by the writer (never by the reader), close, masking enforced
 // both ways; no extensions (no permessage-deflate), which the iroh relay
@@ -91,9 +93,14 @@ type Conn struct {
 	max    int
 
 	// Owned by the reader.
-	br   *bufio.Reader
-	rbuf []byte
+	br   lazyReader
+	rbuf []byte // the current message; from msgPool when it fits
 	hdr  [14]byte
+
+	// OnPing, if set before the first read, is called on the reading
+	// goroutine when a peer's ping has left a pong pending (see
+	// ControlPending). It must not block.
+	OnPing func()
 
 	// pmu guards the pending pong; pongReady (cap 1) signals it.
 	pmu       sync.Mutex
@@ -111,13 +118,24 @@ type Conn struct {
 }
 
 // NewConn wraps nc, which has completed the upgrade. br holds bytes already
-// read from nc (may be nil). client selects masking of written frames. max
-// bounds the size of a reassembled message.
+// read from nc (may be nil); the Conn takes a copy of its buffered bytes and
+// then reads nc itself, so br may be dropped. client selects masking of
+// written frames. max bounds the size of a reassembled message.
 func NewConn(nc net.Conn, br *bufio.Reader, client bool, max int) *Conn {
-	if br == nil {
-		br = bufio.NewReaderSize(nc, 4096)
+	var pre []byte
+	if br != nil && br.Buffered() > 0 {
+		p, _ := br.Peek(br.Buffered())
+		pre = append([]byte(nil), p...)
 	}
-	c := &Conn{nc: nc, client: client, max: max, br: br, pongReady: make(chan struct{}, 1)}
+	return NewConnReader(nc, pre, nc, client, max)
+}
+
+// NewConnReader is NewConn reading the connection's bytes from src instead
+// of nc (a rate limiter, say), after the bytes in pre (which the Conn
+// keeps). Writes go to nc.
+func NewConnReader(nc net.Conn, pre []byte, src io.Reader, client bool, max int) *Conn {
+	c := &Conn{nc: nc, client: client, max: max, pongReady: make(chan struct{}, 1)}
+	c.br = lazyReader{src: src, pre: pre, idle: true}
 	if client {
 		var seed [32]byte
 		rand.Read(seed[:])
@@ -136,9 +154,10 @@ func (c *Conn) NetConn() net.Conn { return c.nc }
 // the peer is answered and returned as *CloseError (which matches io.EOF).
 func (c *Conn) ReadMessage() (op int, p []byte, err error) {
 	msgOp := -1
-	if cap(c.rbuf) > 128<<10 {
-		// Do not keep the buffer of an unusually large message.
-		c.rbuf = nil
+	if c.br.buffered() == 0 {
+		// About to wait for the peer: an idle connection holds no
+		// message buffer.
+		c.releaseRbuf()
 	}
 	c.rbuf = c.rbuf[:0]
 	for {
@@ -155,6 +174,9 @@ func (c *Conn) ReadMessage() (op int, p []byte, err error) {
 			select {
 			case c.pongReady <- struct{}{}:
 			default:
+			}
+			if c.OnPing != nil {
+				c.OnPing()
 			}
 			continue
 		case OpPong:
@@ -190,7 +212,7 @@ func (c *Conn) ReadMessage() (op int, p []byte, err error) {
 // small slice.
 func (c *Conn) readFrame() (fin bool, op int, payload []byte, err error) {
 	h := c.hdr[:2]
-	if _, err := io.ReadFull(c.br, h); err != nil {
+	if _, err := io.ReadFull(&c.br, h); err != nil {
 		return false, 0, nil, err
 	}
 	fin = h[0]&0x80 != 0
@@ -202,12 +224,12 @@ func (c *Conn) readFrame() (fin bool, op int, payload []byte, err error) {
 	n := uint64(h[1] & 0x7f)
 	switch n {
 	case 126:
-		if _, err := io.ReadFull(c.br, c.hdr[2:4]); err != nil {
+		if _, err := io.ReadFull(&c.br, c.hdr[2:4]); err != nil {
 			return false, 0, nil, unexpected(err)
 		}
 		n = uint64(binary.BigEndian.Uint16(c.hdr[2:4]))
 	case 127:
-		if _, err := io.ReadFull(c.br, c.hdr[2:10]); err != nil {
+		if _, err := io.ReadFull(&c.br, c.hdr[2:10]); err != nil {
 			return false, 0, nil, unexpected(err)
 		}
 		n = binary.BigEndian.Uint64(c.hdr[2:10])
@@ -222,16 +244,19 @@ func (c *Conn) readFrame() (fin bool, op int, payload []byte, err error) {
 	}
 	var mask [4]byte
 	if masked {
-		if _, err := io.ReadFull(c.br, mask[:]); err != nil {
+		// Read into c.hdr, not mask: a local passed to the reader would
+		// escape, one allocation per frame.
+		if _, err := io.ReadFull(&c.br, c.hdr[10:14]); err != nil {
 			return false, 0, nil, unexpected(err)
 		}
+		mask = [4]byte(c.hdr[10:14])
 	}
 	if op >= 0x8 {
 		if !fin || n > 125 {
 			return false, 0, nil, fmt.Errorf("%w: control frame fragmented or longer than 125 bytes", ErrProtocol)
 		}
 		payload = make([]byte, n)
-		if _, err := io.ReadFull(c.br, payload); err != nil {
+		if _, err := io.ReadFull(&c.br, payload); err != nil {
 			return false, 0, nil, unexpected(err)
 		}
 		if masked {
@@ -245,18 +270,41 @@ func (c *Conn) readFrame() (fin bool, op int, payload []byte, err error) {
 	start := len(c.rbuf)
 	end := start + int(n)
 	if cap(c.rbuf) < end {
-		nb := make([]byte, start, max(end, 2*cap(c.rbuf)))
+		var nb []byte
+		if end <= msgBufSize {
+			nb = (*msgPool.Get().(*[msgBufSize]byte))[:start]
+		} else {
+			nb = make([]byte, start, max(end, 2*cap(c.rbuf)))
+		}
 		copy(nb, c.rbuf)
+		c.releaseRbuf()
 		c.rbuf = nb
 	}
 	c.rbuf = c.rbuf[:end]
-	if _, err := io.ReadFull(c.br, c.rbuf[start:end]); err != nil {
+	if _, err := io.ReadFull(&c.br, c.rbuf[start:end]); err != nil {
 		return false, 0, nil, unexpected(err)
 	}
 	if masked {
 		maskBytes(mask, 0, c.rbuf[start:end])
 	}
 	return fin, op, c.rbuf[start:end], nil
+}
+
+// msgBufSize is the capacity of pooled message buffers: a QUIC datagram
+// and its relay frame header fit.
+const msgBufSize = 2048
+
+// msgPool holds message buffers of msgBufSize: a connection holds one only
+// between the start of a message and the next wait for the peer.
+var msgPool = sync.Pool{New: func() any { return new([msgBufSize]byte) }}
+
+// releaseRbuf gives the message buffer back (to msgPool if it came from
+// there; larger ones to the garbage collector).
+func (c *Conn) releaseRbuf() {
+	if cap(c.rbuf) == msgBufSize {
+		msgPool.Put((*[msgBufSize]byte)(c.rbuf[:msgBufSize]))
+	}
+	c.rbuf = nil
 }
 
 func unexpected(err error) error {

@@ -1,0 +1,5 @@
+//go:build race
+
+package relayserver_test
+
+const raceEnabled = true
