@@ -169,10 +169,10 @@ func TestDigits(t *testing.T) {
 		pow[0] = 1
 		p, _ := edwards25519.NewScalar().SetCanonicalBytes(pow[:])
 		var radix [32]byte
-		radix[0] = 1 << window
+		radix[window/8] = 1 << (window % 8)
 		rs, _ := edwards25519.NewScalar().SetCanonicalBytes(radix[:])
 		for _, di := range d {
-			if di < -half || di >= half {
+			if int(di) < -half || int(di) >= half {
 				t.Fatalf("digit %d out of range", di)
 			}
 			var db [32]byte

@@ -14,11 +14,11 @@ const (
 	// MaxKeys bounds the keys a Verifier remembers (use counts and the
 	// small-order check); all are forgotten when it is full.
 	MaxKeys = 4096
-	// MaxTables bounds the precomputed tables (165 KiB each).
-	MaxTables = 16
+	// MaxTables bounds the precomputed tables (480 KiB each).
+	MaxTables = 8
 	// MinUses is how many signatures a key must have had checked before
-	// its table is built: a table costs about as much as ten
-	// verifications and saves two thirds of every later one.
+	// its table is built: a table costs about as much as 25
+	// verifications and saves three quarters of every later one.
 	MinUses = 16
 )
 
@@ -35,9 +35,9 @@ type keyState struct {
 	A  *edwards25519.Point
 
 	// Guarded by Verifier.mu.
-	uses     int
-	building bool
-	tab      *table
+	uses  int
+	built chan struct{} // closed when tab is set; nil before a build starts
+	tab   *table
 }
 
 var (
@@ -62,8 +62,9 @@ func newKeyState(pub key.PublicKey) *keyState {
 	return &keyState{ok: !isSmallOrder(A), A: A}
 }
 
-// state returns pub's state and its table (nil until built), building the
-// table when the key has been used MinUses times and there is room.
+// state returns pub's state and its table (nil if it has none). The
+// MinUses-th use builds the table, evicting another key's when MaxTables
+// are held; uses meanwhile wait for it (cheaper than verifying without).
 func (v *Verifier) state(pub key.PublicKey) (*keyState, *table) {
 	v.mu.Lock()
 	ks := v.keys[pub]
@@ -81,20 +82,47 @@ func (v *Verifier) state(pub key.PublicKey) (*keyState, *table) {
 		}
 	}
 	ks.uses++
-	tab := ks.tab
-	build := ks.ok && tab == nil && !ks.building && ks.uses >= MinUses && v.ntables < MaxTables
-	if build {
-		ks.building = true
-		v.ntables++
+	if !ks.ok || ks.uses < MinUses {
+		v.mu.Unlock()
+		return ks, nil
 	}
-	v.mu.Unlock()
-	if build {
-		tab = newTable(ks.A)
+	built := ks.built
+	if built == nil {
+		built = make(chan struct{})
+		ks.built = built
+		if v.ntables >= MaxTables {
+			v.evictLocked()
+		}
+		v.ntables++
+		v.mu.Unlock()
+		tab := newTable(ks.A)
 		v.mu.Lock()
-		ks.tab, ks.building = tab, false
+		ks.tab = tab
+		close(built)
+		v.mu.Unlock()
+		return ks, tab
+	}
+	tab := ks.tab
+	v.mu.Unlock()
+	if tab == nil {
+		<-built
+		v.mu.Lock()
+		tab = ks.tab
 		v.mu.Unlock()
 	}
 	return ks, tab
+}
+
+// evictLocked drops the table of some key (map order: an arbitrary one).
+// The key's state stays; it is rebuilt after MinUses more uses.
+func (v *Verifier) evictLocked() {
+	for _, ks := range v.keys {
+		if ks.tab != nil {
+			ks.tab, ks.built, ks.uses = nil, nil, 0
+			v.ntables--
+			return
+		}
+	}
 }
 
 // Verify reports whether sig is a valid signature of msg by pub, with the
