@@ -52,3 +52,22 @@ func BenchmarkNewTable(b *testing.B) {
 		newTable(ks.A)
 	}
 }
+
+// BenchmarkVerifyMany is VerifyMany per signature on a key used often.
+func BenchmarkVerifyMany(b *testing.B) {
+	pk, msg, sig := benchSig(b)
+	var v Verifier
+	for range MinUses {
+		v.Verify(pk, msg, sig)
+	}
+	items := make([]Item, 256)
+	for i := range items {
+		items[i] = Item{Pub: pk, Msg: msg, Sig: sig}
+	}
+	ok := make([]bool, len(items))
+	b.ReportAllocs()
+	for b.Loop() {
+		v.VerifyMany(items, ok)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(items)), "ns/sig")
+}

@@ -108,6 +108,30 @@ func edgeScalars(t testing.TB) []*edwards25519.Scalar {
 	return out
 }
 
+// TestSmallOrderEncodings derives the list VerifyMany checks R against:
+// the multiples of a point of order 8.
+func TestSmallOrderEncodings(t *testing.T) {
+	T := order8(t)
+	P := edwards25519.NewIdentityPoint()
+	got := map[[32]byte]bool{}
+	for range 8 {
+		got[[32]byte(P.Bytes())] = true
+		P.Add(P, T)
+	}
+	want := map[[32]byte]bool{}
+	for _, e := range smallOrderEncodings {
+		want[e] = true
+	}
+	if len(got) != 8 || len(want) != 8 {
+		t.Fatalf("%d multiples, %d listed", len(got), len(want))
+	}
+	for e := range got {
+		if !want[e] {
+			t.Fatalf("small-order point %x not listed", e)
+		}
+	}
+}
+
 // TestTableMatchesDoubleScalarMult checks the table arithmetic: [b]B +
 // [a]P against filippo.io/edwards25519, for points of every order and
 // scalars at the digits' limits.
@@ -311,6 +335,18 @@ func check(t *testing.T, cases []verdict) map[string]int {
 		}
 		if want {
 			accepted[c.name]++
+		}
+	}
+	// VerifyMany on all at once (batches of inversions across keys).
+	items := make([]Item, len(cases))
+	for i, c := range cases {
+		items[i] = Item{Pub: c.pub, Msg: c.msg, Sig: c.sig}
+	}
+	ok := make([]bool, len(items))
+	v.VerifyMany(items, ok)
+	for i, c := range cases {
+		if want := c.pub.Verify(c.msg, c.sig); ok[i] != want {
+			t.Fatalf("%s (%d): VerifyMany says %v, key.Verify %v", c.name, i, ok[i], want)
 		}
 	}
 	return accepted

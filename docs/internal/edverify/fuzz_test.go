@@ -49,6 +49,15 @@ func FuzzVerify(f *testing.F) {
 				tabs[pub] = tab
 			}
 			got = verifyTable(tab, pub, msg, sig)
+			// and the VerifyMany path: encoding with a shared inversion
+			items := []Item{{Pub: pub, Msg: msg, Sig: sig}}
+			ok := []bool{false}
+			if p, good := equation(tab, pub, msg, &sig); good {
+				finish([]pending{p}, items, ok)
+			}
+			if ok[0] != want {
+				t.Fatalf("pub %x sig %x msg %x: VerifyMany path %v, key.Verify %v", pubB, sigB, msg, ok[0], want)
+			}
 		}
 		if got != want {
 			t.Fatalf("pub %x sig %x msg %x: table path %v, key.Verify %v", pubB, sigB, msg, got, want)
