@@ -919,7 +919,10 @@ func (e *Engine) startSync(ns NamespaceID, peer key.PublicKey, reason SyncReason
 		return
 	}
 	if st := e.syncs[k]; st != nil {
-		if reason == ReasonSyncReport || reason == ReasonNewNeighbor {
+		// The running session may have passed what the reason is
+		// about (news, a new neighbour, broadcasts lost to lag): sync
+		// again when it ends, whichever side began it.
+		if reason != ReasonDirectJoin && reason != ReasonAccept {
 			st.resync = true
 		}
 		e.mu.Unlock()
@@ -1089,12 +1092,17 @@ func (e *Engine) acceptSync(ns NamespaceID, peer key.PublicKey) (func(), error) 
 	e.docs[ns].peers[peer] = true
 	return func() {
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		again := false
 		if s := e.syncs[k]; s != nil {
 			s.accepting = false
 			if !s.dialing {
 				delete(e.syncs, k)
+				again = s.resync // asked for while only this session ran
 			}
+		}
+		e.mu.Unlock()
+		if again {
+			e.startSync(ns, peer, ReasonResync)
 		}
 	}, nil
 }
