@@ -142,40 +142,44 @@ func TestTableMatchesDoubleScalarMult(t *testing.T) {
 	prime := new(edwards25519.Point).ScalarBaseMult(randScalar(r))
 	points = append(points, prime)
 	for i, T := range smallOrderPoints(t) {
-		if i%3 == 0 {
-			points = append(points, T) // small order
+		switch i {
+		case 2, 4: // orders 4 and 8, alone
+			points = append(points, T)
 		}
-		points = append(points, new(edwards25519.Point).Add(prime, T)) // mixed order
+		switch i {
+		case 1, 2, 4, 6: // mixed: torsion of orders 2, 4, 8 and 8
+			points = append(points, new(edwards25519.Point).Add(prime, T))
+		}
 	}
-	scalars := edgeScalars(t)
-	for range 4 {
-		scalars = append(scalars, randScalar(r))
+	var pairs [][2]*edwards25519.Scalar
+	fixed := randScalar(r)
+	for _, s := range append(edgeScalars(t), randScalar(r), randScalar(r)) {
+		pairs = append(pairs, [2]*edwards25519.Scalar{s, fixed}, [2]*edwards25519.Scalar{fixed, s})
 	}
 	for pi, P := range points {
 		tab := newTable(P)
-		for ai, a := range scalars {
-			for bi, b := range scalars {
-				if (ai+bi+pi)%4 != 0 && ai > 3 && bi > 3 {
-					continue // a sample of the random pairs suffices
-				}
-				want := new(edwards25519.Point).VarTimeDoubleScalarBaseMult(a, P, b)
-				var acc ext
-				acc.setIdentity()
-				base().mulAdd(&acc, b.Bytes(), false)
-				tab.mulAdd(&acc, a.Bytes(), false)
-				if !acc.equal(want) {
-					t.Fatalf("point %d, scalars %d and %d: table result differs", pi, ai, bi)
-				}
-				// and [b]B - [a]P, against [b]B + [a](-P)
-				want.VarTimeDoubleScalarBaseMult(a, new(edwards25519.Point).Negate(P), b)
-				acc.setIdentity()
-				base().mulAdd(&acc, b.Bytes(), false)
-				tab.mulAdd(&acc, a.Bytes(), true)
-				if !acc.equal(want) {
-					t.Fatalf("point %d, scalars %d and %d: table difference differs", pi, ai, bi)
-				}
+		negP := new(edwards25519.Point).Negate(P)
+		for qi, q := range pairs {
+			a, b := q[0], q[1]
+			want := new(edwards25519.Point).VarTimeDoubleScalarBaseMult(a, P, b)
+			var acc ext
+			acc.setIdentity()
+			base().mulAdd(&acc, b.Bytes(), false)
+			tab.mulAdd(&acc, a.Bytes(), false)
+			if !acc.equal(want) {
+				t.Fatalf("point %d, pair %d: [b]B + [a]P differs", pi, qi)
+			}
+			want.VarTimeDoubleScalarBaseMult(a, negP, b)
+			acc.setIdentity()
+			base().mulAdd(&acc, b.Bytes(), false)
+			tab.mulAdd(&acc, a.Bytes(), true)
+			if !acc.equal(want) {
+				t.Fatalf("point %d, pair %d: [b]B - [a]P differs", pi, qi)
 			}
 		}
+	}
+	if len(points) != 8 {
+		t.Fatalf("%d points", len(points))
 	}
 }
 
