@@ -608,6 +608,7 @@ func (e *Engine) broadcast(ns NamespaceID, msg []byte, neighborsOnly bool) {
 
 // onInsert is the store's insert hook.
 func (e *Engine) onInsert(evs []InsertEvent) {
+	var policies map[NamespaceID]DownloadPolicy // looked up once per call
 	for _, ev := range evs {
 		if ev.Origin == Local {
 			e.protect(ev.Entry.Hash())
@@ -621,7 +622,14 @@ func (e *Engine) onInsert(evs []InsertEvent) {
 			continue
 		}
 		e.protect(ev.Entry.Hash())
-		policy, _ := e.store.DownloadPolicy(ev.Namespace)
+		policy, ok := policies[ev.Namespace]
+		if !ok {
+			policy, _ = e.store.DownloadPolicy(ev.Namespace)
+			if policies == nil {
+				policies = map[NamespaceID]DownloadPolicy{}
+			}
+			policies[ev.Namespace] = policy
+		}
 		if !policy.Selects(ev.Entry.Key()) || e.hasContent(ev.Entry.Hash()) {
 			continue
 		}
