@@ -232,6 +232,45 @@ func TestBatchMissesFallBack(t *testing.T) {
 	}
 }
 
+// TestSyncAskedDuringAcceptRuns: a sync asked for while the only session
+// with the peer is one the peer began runs when that session ends (it was
+// dropped before, so entries a lagging gossip subscription lost stayed
+// lost until the next trigger).
+func TestSyncAskedDuringAcceptRuns(t *testing.T) {
+	a, b := startNode(t, false, nil), startNode(t, false, nil)
+	ns, _ := a.engine.CreateDoc(t.Context())
+	writeEntries(t, a, ns, "k", 5)
+	tk, _ := a.engine.Share(t.Context(), ns, Read)
+	b.store.ImportNamespace(tk.Capability)
+	b.engine.AddAddr(a.ep.Addr())
+	if err := b.engine.StartSync(t.Context(), ns, nil); err != nil {
+		t.Fatal(err)
+	}
+	sub := b.engine.Subscribe(ns)
+	defer sub.Close()
+	release, err := b.engine.acceptSync(ns, a.ep.ID()) // as if a were syncing with b
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.engine.startSync(ns, a.ep.ID(), ReasonResync) // e.g. gossip lagged: must not be lost
+	release()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-sub.Events():
+			if ev.Kind == EventSyncFinished && ev.Peer == a.ep.ID() {
+				if ev.Err != nil {
+					t.Fatalf("sync after the accepted session: %v", ev.Err)
+				}
+				waitInSync(t, b, ns, 5)
+				return
+			}
+		case <-timeout:
+			t.Fatal("no sync ran after the accepted session ended")
+		}
+	}
+}
+
 func TestSyncReadTicket(t *testing.T) {
 	a, b := startNode(t, false, nil), startNode(t, false, nil)
 	ns, err := a.engine.CreateDoc(t.Context())
