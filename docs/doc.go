@@ -58,6 +58,8 @@
 //
 // Store, Replica and Engine are safe for concurrent use. A sync session
 // holds the store's lock while it processes one message, so a session sees
-// a consistent replica; insert events are delivered after the lock is
-// released.
+// a consistent replica; the signatures of a message's new entries (64 or
+// more) are verified before, without the lock, so writers, gossip and
+// other sessions are not held up by a large message. Insert events are
+// delivered after the lock is released.
 package docs
