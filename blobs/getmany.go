@@ -1,6 +1,7 @@
 package blobs
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -114,9 +115,10 @@ func (d *Downloader) getMany(ctx context.Context, provider endpointaddr.Addr, hs
 	}
 	dl := &download{d: d, req: DownloadRequest{Content: HashAndFormat{Hash: hs[0]}, Providers: []endpointaddr.Addr{provider}}, root: hs[0], bad: map[int]error{}, start: time.Now()}
 	r := &countReader{r: st}
-	dec := bao.NewDecoder(r, [32]byte{}, bao.ChunkRanges{})
+	br := bufio.NewReaderSize(r, 32<<10) // many small blobs, few stream reads
+	dec := bao.NewDecoder(br, [32]byte{}, bao.ChunkRanges{})
 	for i, h := range hs {
-		err := dl.receiveBlob(ctx, dec, r, h, ranges[i])
+		err := dl.receiveBlob(ctx, dec, br, h, ranges[i])
 		if err == nil {
 			continue
 		}
