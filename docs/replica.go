@@ -169,7 +169,19 @@ func (rs *replicaState) freshLocked(vals []ranger.Value[*SignedEntry]) []ranger.
 // can verify outside the store's lock.
 func (s *Store) putValidatedLocked(rs *replicaState, ns NamespaceID, vals []ranger.Value[*SignedEntry], pre map[*SignedEntry]error, from key.PublicKey, gossip bool, evs *[]InsertEvent) error {
 	b := &batch{ns: ns}
-	vals = rs.freshLocked(vals)
+	if len(pre) == 0 {
+		vals = rs.freshLocked(vals)
+	} else {
+		// Prevalidated values were fresh a moment ago; insertLocked
+		// decides for them. Only the others are looked up.
+		kept := vals[:0:0]
+		for i, v := range vals {
+			if _, ok := pre[v.Entry]; ok || len(rs.freshLocked(vals[i:i+1])) > 0 {
+				kept = append(kept, v)
+			}
+		}
+		vals = kept
+	}
 	errs := make([]error, len(vals))
 	var todo []ranger.Value[*SignedEntry]
 	var todoIdx []int
