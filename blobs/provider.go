@@ -1,6 +1,7 @@
 package blobs
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -379,6 +380,9 @@ func (p *Provider) serveGet(ctx context.Context, w io.Writer, r *GetRequest, pro
 }
 
 func (p *Provider) serveGetMany(ctx context.Context, w io.Writer, r *GetManyRequest, progress func()) error {
+	// Many small blobs go out in few stream writes (large parts pass
+	// through: the encoder writes about 1 MiB at a time).
+	bw := bufio.NewWriterSize(w, getManyBuffer)
 	for i, ranges := range r.Ranges.NonEmpty() {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -386,13 +390,16 @@ func (p *Provider) serveGetMany(ctx context.Context, w io.Writer, r *GetManyRequ
 		if i >= uint64(len(r.Hashes)) {
 			break
 		}
-		if err := p.sendBlob(ctx, w, r.Hashes[i], ranges); err != nil {
+		if err := p.sendBlob(ctx, bw, r.Hashes[i], ranges); err != nil {
 			return err
 		}
 		progress()
 	}
-	return nil
+	return bw.Flush()
 }
+
+// getManyBuffer is the write buffer of a GetMany response.
+const getManyBuffer = 32 << 10
 
 // serveObserve writes the blob's bitfield, then what was added to it, until
 // the getter stops reading or ctx is done.

@@ -33,7 +33,18 @@
 //     retrying missing content from every peer known to have it until it
 //     arrives (a peer we sync with becomes a candidate for all missing
 //     content, so iroh-docs #82 cannot happen). A gossip subscription that
-//     lags triggers syncs, so lost broadcasts are recovered.
+//     lags triggers syncs, so lost broadcasts are recovered. Content that
+//     becomes missing together is fetched in batches of up to 256 hashes
+//     per provider (one GetMany request, blobs.Downloader.DownloadMany);
+//     what a batch does not bring, and everything from a provider that
+//     does not know GetMany (iroh-blobs 0.35), is fetched alone.
+//   - verify.go and internal/edverify: signatures are checked with
+//     key.PublicKey.Verify's rules (dalek's verify_strict), through
+//     per-key precomputed tables for the namespace and author keys that
+//     sign many entries, the signatures of a sync message split across
+//     the cores; about 11 µs a signature instead of 60. Entries already
+//     held (equal or newer) are not verified again, and a message's
+//     inserts are one commit.
 //
 // # Not yet
 //
@@ -47,6 +58,8 @@
 //
 // Store, Replica and Engine are safe for concurrent use. A sync session
 // holds the store's lock while it processes one message, so a session sees
-// a consistent replica; insert events are delivered after the lock is
-// released.
+// a consistent replica; the signatures of a message's new entries (64 or
+// more) are verified before, without the lock, so writers, gossip and
+// other sessions are not held up by a large message. Insert events are
+// delivered after the lock is released.
 package docs

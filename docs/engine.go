@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -35,8 +36,9 @@ type EngineOptions struct {
 	Downloader *blobs.Downloader
 	// Limits bound the work a peer can cause in one sync session.
 	Limits ranger.Limits
-	// DownloadConcurrency is the number of content downloads in flight;
-	// zero means 32.
+	// DownloadConcurrency is the number of content requests in flight
+	// (a batch of up to 256 hashes from one provider is one); zero means
+	// 32.
 	DownloadConcurrency int
 	// RetryMin and RetryMax bound the backoff between attempts to fetch
 	// missing content; zero means 200 ms and 10 s.
@@ -78,16 +80,18 @@ type Engine struct {
 	dials  map[key.PublicKey]*sync.Mutex
 
 	// mu guards the following.
-	mu      sync.Mutex
-	closed  bool
-	docs    map[NamespaceID]*liveDoc
-	syncs   map[syncKey]*syncState
-	addrs   map[key.PublicKey]iroh.EndpointAddr
-	missing map[blobs.Hash]*missingContent
-	ready   []blobs.Hash            // missing content to fetch now, FIFO
-	delayed map[blobs.Hash]struct{} // missing content waiting for its retry time
-	tags    map[blobs.Hash]*blobs.TempTag
-	subs    map[*subscription]struct{}
+	mu        sync.Mutex
+	closed    bool
+	docs      map[NamespaceID]*liveDoc
+	syncs     map[syncKey]*syncState
+	addrs     map[key.PublicKey]iroh.EndpointAddr
+	missing   map[blobs.Hash]*missingContent
+	nsMissing map[NamespaceID]int     // how many of missing each namespace waits for
+	noMany    map[key.PublicKey]bool  // providers that answered GetMany with nothing
+	ready     []blobs.Hash            // missing content to fetch now, FIFO
+	delayed   map[blobs.Hash]struct{} // missing content waiting for its retry time
+	tags      map[blobs.Hash]*blobs.TempTag
+	subs      map[*subscription]struct{}
 }
 
 type liveDoc struct {
@@ -113,6 +117,7 @@ type missingContent struct {
 	nss       map[NamespaceID]bool
 	inflight  bool
 	queued    bool // in Engine.ready
+	single    bool // fetch alone with Download (a batch did not bring it)
 	next      time.Time
 	attempts  int
 }
@@ -173,6 +178,8 @@ func NewEngine(ep *iroh.Endpoint, store *Store, bs blobs.Store, opts *EngineOpti
 		syncs:       make(map[syncKey]*syncState),
 		addrs:       make(map[key.PublicKey]iroh.EndpointAddr),
 		missing:     make(map[blobs.Hash]*missingContent),
+		nsMissing:   make(map[NamespaceID]int),
+		noMany:      make(map[key.PublicKey]bool),
 		delayed:     make(map[blobs.Hash]struct{}),
 		tags:        make(map[blobs.Hash]*blobs.TempTag),
 		subs:        make(map[*subscription]struct{}),
@@ -601,6 +608,7 @@ func (e *Engine) broadcast(ns NamespaceID, msg []byte, neighborsOnly bool) {
 
 // onInsert is the store's insert hook.
 func (e *Engine) onInsert(evs []InsertEvent) {
+	var policies map[NamespaceID]DownloadPolicy // looked up once per call
 	for _, ev := range evs {
 		if ev.Origin == Local {
 			e.protect(ev.Entry.Hash())
@@ -614,7 +622,14 @@ func (e *Engine) onInsert(evs []InsertEvent) {
 			continue
 		}
 		e.protect(ev.Entry.Hash())
-		policy, _ := e.store.DownloadPolicy(ev.Namespace)
+		policy, ok := policies[ev.Namespace]
+		if !ok {
+			policy, _ = e.store.DownloadPolicy(ev.Namespace)
+			if policies == nil {
+				policies = map[NamespaceID]DownloadPolicy{}
+			}
+			policies[ev.Namespace] = policy
+		}
 		if !policy.Selects(ev.Entry.Key()) || e.hasContent(ev.Entry.Hash()) {
 			continue
 		}
@@ -633,7 +648,10 @@ func (e *Engine) addMissing(h blobs.Hash, ns NamespaceID, from key.PublicKey) {
 		m = &missingContent{nss: map[NamespaceID]bool{}}
 		e.missing[h] = m
 	}
-	m.nss[ns] = true
+	if !m.nss[ns] {
+		m.nss[ns] = true
+		e.nsMissing[ns]++
+	}
 	if !from.IsZero() {
 		m.addProvider(from)
 		m.next = time.Time{}
@@ -684,31 +702,35 @@ func (e *Engine) wake() {
 func (e *Engine) MissingContent(ns NamespaceID) int {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	n := 0
-	for _, m := range e.missing {
-		if m.nss[ns] {
-			n++
-		}
-	}
-	return n
+	return e.nsMissing[ns]
 }
+
+// maxBatch bounds the content hashes of one batched download (one GetMany
+// request): small values arrive many to a stream instead of a stream
+// each, while a few batches still run in parallel.
+const maxBatch = 256
 
 // downloadLoop starts downloads of missing content whose time has come,
 // up to the concurrency limit, and retries failures with backoff from every
-// known provider: content is never given up on (iroh-docs #82).
+// known provider: content is never given up on (iroh-docs #82). Content
+// ready at the same time with the same preferred provider goes in batches
+// (blobs.Downloader.DownloadMany); what a batch does not bring is then
+// fetched alone, from every provider in turn.
 func (e *Engine) downloadLoop() {
 	defer e.wg.Done()
 	sem := make(chan struct{}, e.conc)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	type job struct {
+		hs        []blobs.Hash
+		providers []key.PublicKey // the batch's provider, or every one for a single
+		batch     bool
+	}
 	for {
 		now := time.Now()
 		next := now.Add(time.Hour)
-		type job struct {
-			h         blobs.Hash
-			providers []key.PublicKey
-		}
-		var jobs []job
+		var jobs []*job
+		batches := map[key.PublicKey]*job{} // open batch per first provider
 		e.mu.Lock()
 		for h := range e.delayed {
 			m := e.missing[h]
@@ -734,7 +756,18 @@ func (e *Engine) downloadLoop() {
 				continue
 			}
 			m.inflight = true
-			jobs = append(jobs, job{h, append([]key.PublicKey(nil), m.providers...)})
+			p := m.providers[0]
+			if m.single || e.noMany[p] {
+				jobs = append(jobs, &job{hs: []blobs.Hash{h}, providers: slices.Clone(m.providers)})
+				continue
+			}
+			if b := batches[p]; b != nil && len(b.hs) < maxBatch {
+				b.hs = append(b.hs, h)
+				continue
+			}
+			b := &job{hs: []blobs.Hash{h}, providers: []key.PublicKey{p}, batch: true}
+			batches[p] = b
+			jobs = append(jobs, b)
 		}
 		if len(e.ready) == 0 {
 			e.ready = nil // let the backing array go
@@ -750,7 +783,11 @@ func (e *Engine) downloadLoop() {
 			go func() {
 				defer e.wg.Done()
 				defer func() { <-sem; e.wake() }()
-				e.download(j.h, j.providers)
+				if j.batch {
+					e.downloadBatch(j.hs, j.providers[0])
+				} else {
+					e.download(j.hs[0], j.providers)
+				}
 			}()
 		}
 		if !timer.Stop() {
@@ -780,6 +817,55 @@ func (e *Engine) download(h blobs.Hash, providers []key.PublicKey) {
 	if tt != nil {
 		tt.Close() // the engine's own temp tag protects it
 	}
+	if err != nil {
+		e.downloadFailed(h, err)
+		return
+	}
+	e.downloaded(h)
+}
+
+// downloadBatch fetches hs from provider in GetMany requests; what does
+// not arrive is fetched alone next (from every provider, with backoff).
+func (e *Engine) downloadBatch(hs []blobs.Hash, provider key.PublicKey) {
+	ctx, cancel := context.WithTimeout(e.ctx, 2*time.Minute)
+	_, err := e.dl.DownloadMany(ctx, e.addr(provider), hs)
+	cancel()
+	if err != nil && e.ctx.Err() == nil {
+		e.log.Debug("batched content download incomplete", "remote", provider.ShortString(), "hashes", len(hs), "err", err)
+	}
+	var done, rest []blobs.Hash
+	for _, h := range hs {
+		if e.hasContent(h) {
+			done = append(done, h)
+		} else {
+			rest = append(rest, h)
+		}
+	}
+	e.mu.Lock()
+	if errors.Is(err, blobs.ErrEmptyResponse) && len(done) == 0 {
+		if len(e.noMany) >= 4096 {
+			clear(e.noMany)
+		}
+		e.noMany[provider] = true // iroh-blobs 0.35: one request a blob
+	}
+	for _, h := range rest {
+		if m := e.missing[h]; m != nil {
+			m.inflight = false
+			m.single = true
+			e.enqueueLocked(h, m)
+		}
+	}
+	e.mu.Unlock()
+	for _, h := range done {
+		e.downloaded(h)
+	}
+	if len(rest) > 0 {
+		e.wake()
+	}
+}
+
+// downloadFailed schedules h's next attempt.
+func (e *Engine) downloadFailed(h blobs.Hash, err error) {
 	e.mu.Lock()
 	m := e.missing[h]
 	if m == nil {
@@ -787,25 +873,36 @@ func (e *Engine) download(h blobs.Hash, providers []key.PublicKey) {
 		return
 	}
 	m.inflight = false
-	if err != nil {
-		m.attempts++
-		backoff := e.retryMin << min(m.attempts-1, 16)
-		m.next = time.Now().Add(min(backoff, e.retryMax))
-		e.delayed[h] = struct{}{}
-		attempts := m.attempts
+	m.attempts++
+	backoff := e.retryMin << min(m.attempts-1, 16)
+	m.next = time.Now().Add(min(backoff, e.retryMax))
+	e.delayed[h] = struct{}{}
+	attempts := m.attempts
+	e.mu.Unlock()
+	if e.metrics != nil {
+		e.metrics.ContentDownloads.WithLabelValues("failed").Inc()
+	}
+	if e.ctx.Err() == nil {
+		e.log.Debug("content download failed, will retry", "hash", h.ShortString(), "attempts", attempts, "err", err)
+	}
+}
+
+// downloaded records that h arrived: it is no longer missing, and each
+// of its namespaces gets an event and tells its neighbours.
+func (e *Engine) downloaded(h blobs.Hash) {
+	e.mu.Lock()
+	m := e.missing[h]
+	if m == nil {
 		e.mu.Unlock()
-		if e.metrics != nil {
-			e.metrics.ContentDownloads.WithLabelValues("failed").Inc()
-		}
-		if e.ctx.Err() == nil {
-			e.log.Debug("content download failed, will retry", "hash", h.ShortString(), "attempts", attempts, "err", err)
-		}
 		return
 	}
 	delete(e.missing, h)
 	var nss []NamespaceID
 	for ns := range m.nss {
 		nss = append(nss, ns)
+		if e.nsMissing[ns]--; e.nsMissing[ns] <= 0 {
+			delete(e.nsMissing, ns)
+		}
 	}
 	e.mu.Unlock()
 	if e.metrics != nil {
@@ -830,7 +927,10 @@ func (e *Engine) startSync(ns NamespaceID, peer key.PublicKey, reason SyncReason
 		return
 	}
 	if st := e.syncs[k]; st != nil {
-		if reason == ReasonSyncReport || reason == ReasonNewNeighbor {
+		// The running session may have passed what the reason is
+		// about (news, a new neighbour, broadcasts lost to lag): sync
+		// again when it ends, whichever side began it.
+		if reason != ReasonDirectJoin && reason != ReasonAccept {
 			st.resync = true
 		}
 		e.mu.Unlock()
@@ -1000,12 +1100,17 @@ func (e *Engine) acceptSync(ns NamespaceID, peer key.PublicKey) (func(), error) 
 	e.docs[ns].peers[peer] = true
 	return func() {
 		e.mu.Lock()
-		defer e.mu.Unlock()
+		again := false
 		if s := e.syncs[k]; s != nil {
 			s.accepting = false
 			if !s.dialing {
 				delete(e.syncs, k)
+				again = s.resync // asked for while only this session ran
 			}
+		}
+		e.mu.Unlock()
+		if again {
+			e.startSync(ns, peer, ReasonResync)
 		}
 	}, nil
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -31,6 +33,15 @@ type node struct {
 	blobs  blobs.Store
 	engine *Engine
 	router *iroh.Router
+	// blobRequests counts the requests its blob provider served, by type.
+	blobRequests sync.Map // blobs.RequestType -> *atomic.Int64
+}
+
+func (n *node) servedRequests(t blobs.RequestType) int64 {
+	if c, ok := n.blobRequests.Load(t); ok {
+		return c.(*atomic.Int64).Load()
+	}
+	return 0
 }
 
 // startNode starts a node; withGossip adds live sync over the gossip
@@ -67,7 +78,13 @@ func startNode(t testing.TB, withGossip bool, opts *EngineOptions) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.router = iroh.NewRouter(ep).Handle(ALPN, n.engine).Handle(blobs.ALPN, blobs.NewProvider(n.blobs, nil))
+	count := func(ev blobs.ProviderEvent) {
+		if ev.Kind == blobs.EventRequest {
+			c, _ := n.blobRequests.LoadOrStore(ev.Type, new(atomic.Int64))
+			c.(*atomic.Int64).Add(1)
+		}
+	}
+	n.router = iroh.NewRouter(ep).Handle(ALPN, n.engine).Handle(blobs.ALPN, blobs.NewProvider(n.blobs, &blobs.ProviderOptions{OnEvent: count}))
 	if n.gossip != nil {
 		n.router.Handle(gossip.ALPN, n.gossip)
 	}
@@ -141,6 +158,115 @@ func writeEntries(t testing.TB, n *node, ns NamespaceID, prefix string, count in
 	for i := range count {
 		if _, err := n.engine.SetBytes(t.Context(), ns, a, fmt.Appendf(nil, "%s%05d", prefix, i), fmt.Appendf(nil, "value %s %d", prefix, i)); err != nil {
 			t.Fatal(err)
+		}
+	}
+}
+
+// TestCatchUpBatchesContent: content of entries that arrive together is
+// fetched in few GetMany requests, not one request per entry.
+func TestCatchUpBatchesContent(t *testing.T) {
+	a, b := startNode(t, false, nil), startNode(t, false, nil)
+	ns, err := a.engine.CreateDoc(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 600
+	writeEntries(t, a, ns, "k", n)
+	tk, err := a.engine.Share(t.Context(), ns, Read)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.engine.Import(t.Context(), tk); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, b, ns, n)
+	many, get := a.servedRequests(blobs.RequestGetMany), a.servedRequests(blobs.RequestGet)
+	t.Logf("%d entries: %d GetMany and %d Get requests", n, many, get)
+	if many == 0 || many+get > n/10 {
+		t.Fatalf("%d entries' content took %d GetMany and %d Get requests", n, many, get)
+	}
+}
+
+// TestBatchMissesFallBack: a provider that lacks part of a batch's
+// content fails the batch there; what it lacks is fetched alone from a
+// provider learned later.
+func TestBatchMissesFallBack(t *testing.T) {
+	a, c, b := startNode(t, false, nil), startNode(t, false, nil), startNode(t, false, nil)
+	ns, _ := a.engine.CreateDoc(t.Context())
+	writeEntries(t, a, ns, "k", 40)
+	ra, _ := a.store.Replica(ns)
+	for i := range 5 { // entries whose content only c has
+		v := fmt.Appendf(nil, "only on c %d", i)
+		if _, err := c.blobs.AddBytes(t.Context(), v); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ra.Set(a.author(t), fmt.Appendf(nil, "c%d", i), blobs.ComputeHash(v), uint64(len(v))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tk, _ := a.engine.Share(t.Context(), ns, Read)
+	c.store.ImportNamespace(tk.Capability)
+	c.engine.StartSync(t.Context(), ns, nil)
+	if _, err := c.engine.SyncWith(t.Context(), ns, a.ep.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, c, ns, 45)
+	b.store.ImportNamespace(tk.Capability)
+	b.engine.StartSync(t.Context(), ns, nil)
+	if _, err := b.engine.SyncWith(t.Context(), ns, a.ep.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for b.engine.MissingContent(ns) != 5 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d contents missing after syncing with a, want the 5 a lacks", b.engine.MissingContent(ns))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := b.engine.SyncWith(t.Context(), ns, c.ep.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	waitInSync(t, b, ns, 45)
+	if a.servedRequests(blobs.RequestGetMany) == 0 {
+		t.Fatal("no GetMany request reached a")
+	}
+}
+
+// TestSyncAskedDuringAcceptRuns: a sync asked for while the only session
+// with the peer is one the peer began runs when that session ends (it was
+// dropped before, so entries a lagging gossip subscription lost stayed
+// lost until the next trigger).
+func TestSyncAskedDuringAcceptRuns(t *testing.T) {
+	a, b := startNode(t, false, nil), startNode(t, false, nil)
+	ns, _ := a.engine.CreateDoc(t.Context())
+	writeEntries(t, a, ns, "k", 5)
+	tk, _ := a.engine.Share(t.Context(), ns, Read)
+	b.store.ImportNamespace(tk.Capability)
+	b.engine.AddAddr(a.ep.Addr())
+	if err := b.engine.StartSync(t.Context(), ns, nil); err != nil {
+		t.Fatal(err)
+	}
+	sub := b.engine.Subscribe(ns)
+	defer sub.Close()
+	release, err := b.engine.acceptSync(ns, a.ep.ID()) // as if a were syncing with b
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.engine.startSync(ns, a.ep.ID(), ReasonResync) // e.g. gossip lagged: must not be lost
+	release()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-sub.Events():
+			if ev.Kind == EventSyncFinished && ev.Peer == a.ep.ID() {
+				if ev.Err != nil {
+					t.Fatalf("sync after the accepted session: %v", ev.Err)
+				}
+				waitInSync(t, b, ns, 5)
+				return
+			}
+		case <-timeout:
+			t.Fatal("no sync ran after the accepted session ended")
 		}
 	}
 }

@@ -170,10 +170,15 @@ var (
 // (small-order keys and R rejected).
 func (se *SignedEntry) Verify() error {
 	msg := se.entry.AppendSignedBytes(make([]byte, 0, 64+len(se.entry.Key)+48))
-	if !verifyStrict(se.entry.Namespace, msg, se.nsSig) {
+	return se.sigError(verifyStrict(se.entry.Namespace, msg, se.nsSig), verifyStrict(se.entry.Author, msg, se.authorSig))
+}
+
+// sigError is Verify's result from the two signatures' verdicts.
+func (se *SignedEntry) sigError(nsOK, authorOK bool) error {
+	if !nsOK {
 		return fmt.Errorf("%w: namespace signature of %s", ErrBadSignature, se)
 	}
-	if !verifyStrict(se.entry.Author, msg, se.authorSig) {
+	if !authorOK {
 		return fmt.Errorf("%w: author signature of %s", ErrBadSignature, se)
 	}
 	return nil
@@ -184,6 +189,14 @@ func (se *SignedEntry) Verify() error {
 // FutureTolerance ahead, len 0 exactly for the empty hash, and both
 // signatures.
 func (se *SignedEntry) Validate(ns NamespaceID, now time.Time) error {
+	if err := se.validateFields(ns, now); err != nil {
+		return err
+	}
+	return se.Verify()
+}
+
+// validateFields is Validate without the signatures.
+func (se *SignedEntry) validateFields(ns NamespaceID, now time.Time) error {
 	e := &se.entry
 	if e.Namespace != ns {
 		return fmt.Errorf("%w: %s in replica %s", ErrWrongNamespace, e.Namespace.ShortString(), ns.ShortString())
@@ -198,7 +211,7 @@ func (se *SignedEntry) Validate(ns NamespaceID, now time.Time) error {
 	if (e.Len == 0) != (e.Hash == blobs.EmptyHash) {
 		return fmt.Errorf("%w: len %d hash %s", ErrEmptyMismatch, e.Len, e.Hash.ShortString())
 	}
-	return se.Verify()
+	return nil
 }
 
 // minSignedEntrySize is the smallest encoded SignedEntry: two signatures,

@@ -145,10 +145,14 @@ func (r *Replica) insertRemote(vals []ranger.Value[*SignedEntry], from key.Publi
 }
 
 func (s *Store) putRemoteLocked(rs *replicaState, ns NamespaceID, vals []ranger.Value[*SignedEntry], from key.PublicKey, gossip bool, evs *[]InsertEvent) error {
-	b := &batch{ns: ns}
-	// Values whose key already holds an equal or newer non-empty entry
-	// would not be inserted: skip their (costly) verification. Re-syncs
-	// and entries arriving by both gossip and sync are mostly such.
+	return s.putValidatedLocked(rs, ns, vals, nil, from, gossip, evs)
+}
+
+// freshLocked returns the values that could be inserted: values whose key
+// already holds an equal or newer non-empty entry would not be, so their
+// (costly) verification is skipped. Re-syncs and entries arriving by both
+// gossip and sync are mostly such.
+func (rs *replicaState) freshLocked(vals []ranger.Value[*SignedEntry]) []ranger.Value[*SignedEntry] {
 	fresh := vals[:0:0]
 	for _, v := range vals {
 		// (The empty key is never checked by insertLocked: not skipped.)
@@ -157,8 +161,43 @@ func (s *Store) putRemoteLocked(rs *replicaState, ns NamespaceID, vals []ranger.
 		}
 		fresh = append(fresh, v)
 	}
-	vals = fresh
-	errs := validateAll(vals, ns, s.now())
+	return fresh
+}
+
+// putValidatedLocked is putRemoteLocked with the validation results of
+// some values known already (pre: nil error for valid), so a sync session
+// can verify outside the store's lock.
+func (s *Store) putValidatedLocked(rs *replicaState, ns NamespaceID, vals []ranger.Value[*SignedEntry], pre map[*SignedEntry]error, from key.PublicKey, gossip bool, evs *[]InsertEvent) error {
+	b := &batch{ns: ns}
+	if len(pre) == 0 {
+		vals = rs.freshLocked(vals)
+	} else {
+		// Prevalidated values were fresh a moment ago; insertLocked
+		// decides for them. Only the others are looked up.
+		kept := vals[:0:0]
+		for i, v := range vals {
+			if _, ok := pre[v.Entry]; ok || len(rs.freshLocked(vals[i:i+1])) > 0 {
+				kept = append(kept, v)
+			}
+		}
+		vals = kept
+	}
+	errs := make([]error, len(vals))
+	var todo []ranger.Value[*SignedEntry]
+	var todoIdx []int
+	for i, v := range vals {
+		if err, ok := pre[v.Entry]; ok {
+			errs[i] = err
+			continue
+		}
+		todo = append(todo, v)
+		todoIdx = append(todoIdx, i)
+	}
+	if len(todo) > 0 {
+		for j, err := range validateAll(todo, ns, s.now()) {
+			errs[todoIdx[j]] = err
+		}
+	}
 	for i, v := range vals {
 		if err := errs[i]; err != nil {
 			s.metrics.rejected(err)

@@ -31,6 +31,9 @@ type syncView struct {
 	events []InsertEvent
 	err    error
 	heads  map[AuthorID]uint64 // newest timestamp received per author
+	// pre holds the validation results of the message being processed,
+	// found before the store's lock was taken (prevalidate).
+	pre map[*SignedEntry]error
 }
 
 func (v *syncView) Len() int                                   { return v.rs.tree.Len() }
@@ -62,7 +65,7 @@ func (v *syncView) Put(vals []ranger.Value[*SignedEntry]) error {
 			v.heads[val.Entry.Author()] = t
 		}
 	}
-	return v.s.putRemoteLocked(v.rs, v.ns, vals, v.from, false, &v.events)
+	return v.s.putValidatedLocked(v.rs, v.ns, vals, v.pre, v.from, false, &v.events)
 }
 
 // SyncStats reports one sync session.
@@ -109,18 +112,64 @@ func (r *Replica) newSession(rw io.ReadWriter, peer key.PublicKey, status Conten
 	}, nil
 }
 
-// process applies a received message under the store lock and emits the
-// insert events after unlocking.
-func (ss *session) process(m ProtocolMessage) (ProtocolMessage, error) {
+// prevalidateMin is the fewest new values a message must carry for its
+// signatures to be checked before the store's lock is taken.
+const prevalidateMin = 64
+
+// prevalidate checks the signatures (and the other rules of Validate) of
+// the values m carries that the replica does not hold yet, without holding
+// the store's lock, so a large message does not stall writers, gossip and
+// other sessions while it is verified. Put then uses the results.
+func (ss *session) prevalidate(m ProtocolMessage) {
+	n := 0
+	for _, p := range m.Parts {
+		if p.Kind == ranger.RangeItem {
+			n += len(p.Values)
+		}
+	}
+	if n < prevalidateMin || ss.sess.Stats.ValuesRecv+n > ss.limits.WithDefaults().MaxValues {
+		return // small, or over the limit Process enforces: as before
+	}
+	vals := make([]ranger.Value[*SignedEntry], 0, n)
+	for _, p := range m.Parts {
+		if p.Kind == ranger.RangeItem {
+			vals = append(vals, p.Values...)
+		}
+	}
 	s := ss.r.s
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
+		return
+	}
+	vals = ss.view.rs.freshLocked(vals)
+	s.mu.Unlock()
+	if len(vals) < prevalidateMin {
+		return
+	}
+	errs := validateAll(vals, ss.r.ns, s.now())
+	pre := make(map[*SignedEntry]error, len(vals))
+	for i, v := range vals {
+		pre[v.Entry] = errs[i]
+	}
+	ss.view.pre = pre
+}
+
+// process applies a received message under the store lock and emits the
+// insert events after unlocking.
+func (ss *session) process(m ProtocolMessage) (ProtocolMessage, error) {
+	s := ss.r.s
+	ss.prevalidate(m)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ss.view.pre = nil
 		return ProtocolMessage{}, ErrClosed
 	}
 	reply, err := ss.sess.Process(m)
 	evs := ss.view.events
 	ss.view.events = nil
+	ss.view.pre = nil
 	s.mu.Unlock()
 	ss.stats.Inserted += len(evs)
 	s.metrics.inserted(Remote, len(evs))

@@ -108,6 +108,9 @@ type Limits struct {
 	MaxValues int
 }
 
+// WithDefaults returns l with every zero field set to its default.
+func (l Limits) WithDefaults() Limits { return l.withDefaults() }
+
 func (l Limits) withDefaults() Limits {
 	if l.MaxParts == 0 {
 		l.MaxParts = 1 << 20
