@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/ticket"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 const probeALPN = "iroh-go-interop/echo/0"
@@ -36,6 +38,19 @@ func rustAddrs(n *node) []string {
 	return out
 }
 
+// startRust035 starts the 0.35 node; IROH_TEST_RUSTLOG=debug (or another
+// level) turns on its Rust tracing, logged when the test ends.
+func startRust035(t *testing.T) *testutil.Rust035 {
+	t.Helper()
+	l := os.Getenv("IROH_TEST_RUSTLOG")
+	if l == "" {
+		return testutil.StartRust035(t)
+	}
+	r := testutil.StartRust035(t, "--log", l)
+	t.Cleanup(func() { t.Logf("rust 0.35 log:\n%s", r.Stderr()) })
+	return r
+}
+
 // TestRust035Handshake: a real Rust iroh 0.35 node dials our endpoint by
 // id and direct address, opens a stream on an ALPN we serve and gets its
 // bytes echoed.
@@ -48,7 +63,8 @@ func TestRust035Handshake(t *testing.T) {
 	if os.Getenv("IROH_TEST_LOG") != "" {
 		logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	ep, err := iroh.Bind(t.Context(), &iroh.Options{BindAddrV4: loopback4, DisableIPv6: true, Logger: logger})
+	reg := prometheus.NewRegistry()
+	ep, err := iroh.Bind(t.Context(), &iroh.Options{BindAddrV4: loopback4, DisableIPv6: true, Logger: logger, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,11 +87,7 @@ func TestRust035Handshake(t *testing.T) {
 		router.Shutdown(ctx)
 		ep.Close(ctx)
 	})
-	var args []string
-	if l := os.Getenv("IROH_TEST_RUSTLOG"); l != "" {
-		args = append(args, "--log", l)
-	}
-	r := testutil.StartRust035(t, args...)
+	r := startRust035(t)
 	var addrs []string
 	for _, a := range ep.Addr().Direct {
 		addrs = append(addrs, a.String())
@@ -92,6 +104,25 @@ func TestRust035Handshake(t *testing.T) {
 		t.Fatalf("echo %q, want %q", reply, msg)
 	}
 	t.Logf("rust 0.35 dialed us and echoed in %.0f ms", res["ms"])
+	// What the socket did with the dial's first packets (an Initial from
+	// an unknown source, a disco ping naming it).
+	mfs, _ := reg.Gather()
+	for _, mf := range mfs {
+		if !strings.Contains(mf.GetName(), "magicsock") {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			v := m.GetCounter().GetValue() + m.GetGauge().GetValue()
+			if v == 0 {
+				continue
+			}
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, l.GetName()+"="+l.GetValue())
+			}
+			t.Logf("  %s{%s} %g", mf.GetName(), strings.Join(labels, ","), v)
+		}
+	}
 }
 
 // rust035Entry is one entry as the 0.35 node reports it.
@@ -245,11 +276,7 @@ func TestRust035DocsSync(t *testing.T) {
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}
-	var args []string
-	if l := os.Getenv("IROH_TEST_RUSTLOG"); l != "" {
-		args = append(args, "--log", l)
-	}
-	r := testutil.StartRust035(t, args...)
+	r := startRust035(t)
 	g := startNode(t, false, nil)
 	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
 	defer cancel()
