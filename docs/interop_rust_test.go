@@ -19,10 +19,8 @@ import (
 	"github.com/iroh-go/iroh"
 	"github.com/iroh-go/iroh/blobs"
 	"github.com/iroh-go/iroh/endpointaddr"
-	"github.com/iroh-go/iroh/internal/postcard"
 	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
-	"github.com/iroh-go/iroh/ticket"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -242,27 +240,6 @@ func values(prefix string, count int) map[string][]byte {
 	return out
 }
 
-// ticket035 re-encodes t in iroh-docs 0.35's layout (NodeAddr: relay
-// option, then socket addresses; spec docs.md §9), which a 0.35 node
-// needs: it cannot read 0.100 tickets.
-func ticket035(t DocTicket) string {
-	b := t.Capability.AppendBinary([]byte{0})
-	b = postcard.AppendUvarint(b, uint64(len(t.Nodes)))
-	for _, n := range t.Nodes {
-		b = append(b, n.ID[:]...)
-		if len(n.RelayURLs) > 0 {
-			b = postcard.AppendString(append(b, 1), string(n.RelayURLs[0]))
-		} else {
-			b = append(b, 0)
-		}
-		b = postcard.AppendUvarint(b, uint64(len(n.Direct)))
-		for _, a := range n.Direct {
-			b = postcard.AppendSocketAddr(b, a)
-		}
-	}
-	return ticket.Encode(TicketKind, b)
-}
-
 // TestRust035DocsSync: a Go node and a real Rust iroh-docs 0.35 node
 // sync documents both ways, entries and content, checked byte for byte
 // on both sides. (1) Rust creates a document and shares a write ticket;
@@ -365,7 +342,7 @@ func TestRust035DocsSync(t *testing.T) {
 		t.Fatal(err)
 	}
 	start = time.Now()
-	res, err = r.Do(ctx, "join", map[string]any{"ticket": ticket035(tk2)})
+	res, err = r.Do(ctx, "join", map[string]any{"ticket": tk2.String035()})
 	if err != nil {
 		t.Fatalf("%v\nrust stderr:\n%s", err, r.Stderr())
 	}
