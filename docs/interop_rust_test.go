@@ -53,7 +53,7 @@ func startRust035(t *testing.T) *testutil.Rust035 {
 // id and direct address, opens a stream on an ALPN we serve and gets its
 // bytes echoed.
 func TestRust035Handshake(t *testing.T) {
-	testutil.RequireRustInterop(t)
+	testutil.RequireRust035(t)
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}
@@ -249,7 +249,7 @@ func values(prefix string, count int) map[string][]byte {
 // sync from Rust. Live sync over gossip is not part of it: 0.35 speaks
 // /iroh-gossip/0, we speak 0.101's /iroh-gossip/1.
 func TestRust035DocsSync(t *testing.T) {
-	testutil.RequireRustInterop(t)
+	testutil.RequireRust035(t)
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}

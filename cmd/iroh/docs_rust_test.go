@@ -17,7 +17,7 @@ import (
 // every entry and its content; `iroh docs share --write --v035` prints a
 // ticket Rust joins, and Rust gets every entry and its content.
 func TestDocsRust035(t *testing.T) {
-	testutil.RequireRustInterop(t)
+	testutil.RequireRust035(t)
 	if !testutil.InLoopbackNamespace(t) {
 		return
 	}

@@ -35,6 +35,30 @@ type Rust035 struct {
 	stderr  []byte
 }
 
+// RequireRust035 is RequireRustInterop for tests that run the 0.35 node:
+// it also checks that the interop cache holds iroh035 (installing it with
+// shared/interop/install.sh when it does not), and skips, or fails in CI
+// as root, when it cannot.
+func RequireRust035(t testing.TB) {
+	t.Helper()
+	RequireRustInterop(t)
+	if os.Getenv(netnsEnv) != "" {
+		return
+	}
+	pkg := filepath.Join(interopDir(), "node_modules", "iroh035", "package.json")
+	if _, err := os.Stat(pkg); err == nil {
+		return
+	}
+	install := exec.Command("bash", filepath.Join(SharedDir(t), "interop", "install.sh"))
+	out, err := install.CombinedOutput()
+	if err == nil {
+		if _, err = os.Stat(pkg); err == nil {
+			return
+		}
+	}
+	SkipUnlessCI(t, "rust 0.35 interop: iroh035 not in %s and install.sh did not provide it: %v\n%s", interopDir(), err, out)
+}
+
 // StartRust035 starts the 0.35 node and waits until it is ready. args are
 // passed to rust035.mjs (e.g. "--log", "debug": Rust tracing on its
 // stderr, see Stderr).
