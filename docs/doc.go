@@ -46,11 +46,24 @@
 //     held (equal or newer) are not verified again, and a message's
 //     inserts are one commit.
 //
+// # Interop with Rust
+//
+// A real Rust iroh-docs 0.35 node (npm iroh035, driven by
+// internal/testutil.StartRust035 in a loopback-only namespace) and a Go
+// node sync documents both ways, entries and content, byte for byte
+// (interop_rust_test.go; the CLI's join and share in cmd/iroh): 0.35 dials
+// our endpoint (raw-key TLS, its disco pings answered by our socket) and we
+// dial it. 0.35 reads only its own ticket layout: DocTicket.String035
+// writes it; ParseDocTicket reads both. Live sync does not cross: 0.35's
+// gossip is /iroh-gossip/0, ours 0.101's /iroh-gossip/1, so a Rust 0.35
+// peer gets our new entries when it or we sync (on join, on StartSync or
+// SyncWith, by the Engine's resync), not as they are written. The Rust
+// iroh 1.0 bindings (npm @number0/iroh 1.1.0) carry no docs, so iroh-docs
+// 0.100 is checked against the spec's vectors only.
+//
 // # Not yet
 //
-// Interop with Rust nodes waits for the endpoint's own QUIC with raw public
-// keys; until then byte compatibility rests on the spec's vectors. Content is protected from blob GC
-// by temp tags while an Engine runs (the iroh command also tags what it
+// Content is protected from blob GC by temp tags while an Engine runs (the iroh command also tags what it
 // writes and downloads). The persistent store holds every entry's index in
 // memory (about 150 bytes an entry plus the key).
 //

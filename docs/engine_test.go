@@ -384,12 +384,23 @@ func TestLiveSyncOverGossip(t *testing.T) {
 	a, b := startNode(t, true, nil), startNode(t, true, nil)
 	ns, _ := a.engine.CreateDoc(t.Context())
 	tk, _ := a.engine.Share(t.Context(), ns, Write)
+	sub := b.engine.Subscribe(ns)
+	defer sub.Close()
 	if _, err := b.engine.Import(t.Context(), tk); err != nil {
 		t.Fatal(err)
 	}
 	waitInSync(t, b, ns, 0)
-	sub := b.engine.Subscribe(ns)
-	defer sub.Close()
+	// Live sync needs the gossip neighbour: write once it is up (a first
+	// connection can take a retransmission, about 1 s, to complete).
+	up := time.After(10 * time.Second)
+	for neighbor := false; !neighbor; {
+		select {
+		case ev := <-sub.Events():
+			neighbor = ev.Kind == EventNeighborUp
+		case <-up:
+			t.Fatal("no gossip neighbour within 10 s")
+		}
+	}
 	writeEntries(t, a, ns, "live", 200)
 	waitInSync(t, b, ns, 200)
 	gossiped := 0

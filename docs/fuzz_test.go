@@ -133,6 +133,16 @@ func FuzzParseDocTicket(f *testing.F) {
 		}
 		ParseDocTicket(tk.String())
 		parseDocTicket035(b)
+		// The 0.35 layout round-trips too (one relay URL per node there).
+		old, k, err := parseDocTicket035(tk.AppendBinary035(nil))
+		if err != nil || old.Capability != tk.Capability || len(old.Nodes) != len(tk.Nodes) {
+			t.Fatalf("0.35 round trip: %v (k=%d)", err, k)
+		}
+		for i, nd := range old.Nodes {
+			if nd.ID != tk.Nodes[i].ID || len(nd.Direct) != len(tk.Nodes[i].Direct) || len(nd.RelayURLs) != min(1, len(tk.Nodes[i].RelayURLs)) {
+				t.Fatalf("0.35 round trip: node %d %v, want %v", i, nd, tk.Nodes[i])
+			}
+		}
 	})
 }
 

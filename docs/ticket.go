@@ -17,7 +17,8 @@ const maxTicketNodes = 256
 
 // DocTicket is what joining a document needs: a capability and endpoints
 // that serve it. Its text form is iroh-docs 0.100's (EndpointAddr layout,
-// spec §9); 0.35 tickets encode addresses differently and are refused.
+// spec §9); ParseDocTicket also reads 0.35's (NodeAddr layout), and
+// String035 writes it for Rust iroh 0.35 nodes, which read no other.
 type DocTicket struct {
 	Capability Capability
 	Nodes      []endpointaddr.Addr
@@ -36,6 +37,34 @@ func (t DocTicket) AppendBinary(b []byte) []byte {
 
 // String returns "doc" + base32 of the encoding.
 func (t DocTicket) String() string { return ticket.Encode(TicketKind, t.AppendBinary(nil)) }
+
+// AppendBinary035 appends the encoding in iroh-docs 0.35's layout (spec
+// §9): each node is its id, an optional relay URL (the first of
+// RelayURLs; 0.35 holds one) and its socket addresses.
+func (t DocTicket) AppendBinary035(b []byte) []byte {
+	b = append(b, 0)
+	b = t.Capability.AppendBinary(b)
+	b = postcard.AppendUvarint(b, uint64(len(t.Nodes)))
+	for _, n := range t.Nodes {
+		b = append(b, n.ID[:]...)
+		if len(n.RelayURLs) > 0 {
+			b = postcard.AppendString(append(b, 1), string(n.RelayURLs[0]))
+		} else {
+			b = append(b, 0)
+		}
+		b = postcard.AppendUvarint(b, uint64(len(n.Direct)))
+		for _, a := range n.Direct {
+			b = postcard.AppendSocketAddr(b, a)
+		}
+	}
+	return b
+}
+
+// String035 returns the text form in iroh-docs 0.35's layout, the only one
+// a Rust iroh 0.35 node reads (DocTicket.fromString in its bindings).
+func (t DocTicket) String035() string {
+	return ticket.Encode(TicketKind, t.AppendBinary035(nil))
+}
 
 // ParseDocTicket parses the text form. A ticket without nodes is refused,
 // as Rust refuses it. Tickets of iroh-docs 0.35 (NodeAddr layout) are

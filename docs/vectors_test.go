@@ -317,6 +317,11 @@ func TestVectorTickets(t *testing.T) {
 			if err != nil || again.Capability != dt.Capability || len(again.Nodes[0].Direct) != len(dt.Nodes[0].Direct) {
 				t.Fatalf("round trip: %v", err)
 			}
+			// Every vector is 0.35's layout (captured from or parsed by a
+			// 0.35 node): String035 gives back the same ticket.
+			if got := dt.String035(); got != tv.Ticket {
+				t.Fatalf("0.35 layout %q, want %q", got, tv.Ticket)
+			}
 		})
 	}
 	// The 0.100 layout of the constructed ticket: an endpoint with no

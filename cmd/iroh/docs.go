@@ -46,8 +46,8 @@ iroh docs set --data-dir ./d DOC greeting hello`,
 			sub("del", "delete every key starting with PREFIX", "--data-dir DIR DOC PREFIX",
 				"Delete every key starting with PREFIX, as the default author.",
 				"iroh docs del --data-dir ./d DOC greet"),
-			sub("share", "print a doc ticket and serve the document until interrupted", "--data-dir DIR [--read|--write] [flags] DOC",
-				"Print a doc ticket (read access unless --write) alone on a line of stderr and serve the document, entries and content, until interrupted.",
+			sub("share", "print a doc ticket and serve the document until interrupted", "--data-dir DIR [--read|--write] [--v035] [flags] DOC",
+				"Print a doc ticket (read access unless --write) alone on a line of stderr and serve the document, entries and content, until interrupted. --v035 prints the ticket in iroh-docs 0.35's layout, the only one Rust iroh 0.35 nodes read (their live sync over gossip does not reach us; they sync on join).",
 				"iroh docs share --data-dir ./d --write DOC"),
 			sub("join", "sync entries and content from a ticket, then exit", "--data-dir DIR [--watch] [flags] TICKET",
 				"Import the document of a doc ticket, sync entries and content with its peers with a progress line, and exit when in sync (--watch stays and prints changes).",
@@ -110,7 +110,7 @@ func runDocs(ctx context.Context, env *cmdEnv, args []string) error {
 	dataDir := fset.String("data-dir", "", "directory of the document and blob stores (required)")
 	var ef endpointFlags
 	file, out, prefix := new(string), new(string), new(string)
-	read, write, watch := new(bool), new(bool), new(bool)
+	read, write, watch, v035 := new(bool), new(bool), new(bool), new(bool)
 	switch sub {
 	case "set":
 		fset.StringVar(file, "file", "", "set: take the value from this file")
@@ -121,6 +121,7 @@ func runDocs(ctx context.Context, env *cmdEnv, args []string) error {
 	case "share":
 		fset.BoolVar(read, "read", false, "share read access (the default)")
 		fset.BoolVar(write, "write", false, "share write access")
+		fset.BoolVar(v035, "v035", false, "print the ticket in iroh-docs 0.35's layout (for Rust iroh 0.35 nodes)")
 		ef.register(fset, "")
 	case "join":
 		fset.BoolVar(watch, "watch", false, "stay after the sync and print changes")
@@ -205,7 +206,7 @@ func runDocs(ctx context.Context, env *cmdEnv, args []string) error {
 		if *write {
 			kind = docs.Write
 		}
-		return docsShare(ctx, env, &ef, node, ns, kind)
+		return docsShare(ctx, env, &ef, node, ns, kind, *v035)
 	case "join":
 		t, err := docs.ParseDocTicket(pos[0])
 		if err != nil {
@@ -342,7 +343,7 @@ func startDocsEngine(ctx context.Context, env *cmdEnv, ef *endpointFlags, node *
 	return eng, stop, nil
 }
 
-func docsShare(ctx context.Context, env *cmdEnv, ef *endpointFlags, node *docsNode, ns docs.NamespaceID, kind docs.CapabilityKind) error {
+func docsShare(ctx context.Context, env *cmdEnv, ef *endpointFlags, node *docsNode, ns docs.NamespaceID, kind docs.CapabilityKind, v035 bool) error {
 	if _, err := node.store.Replica(ns); err != nil {
 		return fmt.Errorf("docs share: %w", err)
 	}
@@ -355,8 +356,12 @@ func docsShare(ctx context.Context, env *cmdEnv, ef *endpointFlags, node *docsNo
 	if err != nil {
 		return fmt.Errorf("docs share: %w", err)
 	}
+	text := t.String()
+	if v035 {
+		text = t.String035()
+	}
 	fmt.Fprintf(env.stderr, "sharing %s (%s access); to join run 'iroh docs join' with:\n", ns.ShortString(), kind)
-	fmt.Fprintf(env.stderr, "%s\n", t)
+	fmt.Fprintf(env.stderr, "%s\n", text)
 	sub := eng.Subscribe(ns)
 	defer sub.Close()
 	for {
