@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/iroh-go/iroh"
 	"github.com/iroh-go/iroh/relay/relaytest"
 )
@@ -138,4 +140,43 @@ func TestCloseReachesPeerThroughRelay(t *testing.T) {
 		t.Fatalf("peer's connection ended with %v", err)
 	}
 	t.Logf("close seen by the peer after %v", time.Since(start))
+}
+
+// TestAcceptorRepliesAtOnce: the endpoint that accepts learns the dialer's
+// address from its authenticated disco ping, and its handshake replies go
+// there at once rather than being dropped until its own ping round-trips
+// (which cost a retransmission, about 1 s, before).
+func TestAcceptorRepliesAtOnce(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	reg := prometheus.NewRegistry()
+	a, err := iroh.Bind(ctx, &iroh.Options{ALPNs: []string{"echo/1"}, BindAddrV4: loopback4, DisableIPv6: true, Registerer: reg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close(context.Background())
+	done := echoOnce(t, a)
+	b := bind(t)
+	c, err := b.Connect(ctx, a.Addr(), "echo/1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Close(0, "")
+	<-done
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != "iroh_magicsock_dropped_packets_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			for _, l := range m.GetLabel() {
+				if l.GetValue() == "no_path" && counterValue(m) > 0 {
+					t.Fatalf("the acceptor dropped %v packets for want of a path", counterValue(m))
+				}
+			}
+		}
+	}
 }

@@ -104,6 +104,12 @@ func (c *Conn) handleDisco(pkt []byte, p pathAddr) {
 			r.mu.Lock()
 			_, known := r.paths[p.udp]
 			added := !known && r.addPathLocked(p.udp)
+			if ps := r.paths[p.udp]; ps != nil {
+				// The sender proved its key from this very address: our
+				// handshake replies may go there (we pong it anyway) before
+				// our own ping round-trips.
+				ps.spray = true
+			}
 			r.mu.Unlock()
 			if !known && !added {
 				c.metrics.DiscoDropped.WithLabelValues("too_many_paths").Inc()

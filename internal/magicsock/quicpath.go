@@ -17,9 +17,11 @@ import (
 //     path go to its direct candidates and over the relay, as iroh 1.0
 //     duplicates its Initial; the peer answers on the path it heard first.
 //     Only candidates our side was given to dial, or that sent us an
-//     Initial whose relay copy named the remote, get copies (at most
-//     maxSprayPaths): addresses a remote merely claims (call-me-maybe,
-//     pings) get pings, so a peer cannot aim our handshake at others.
+//     Initial whose relay copy named the remote, or from which the remote
+//     sent an authenticated disco ping (we pong there anyway), get copies
+//     (at most maxSprayPaths): addresses a remote merely claims
+//     (call-me-maybe) get pings, so a peer cannot aim our handshake at
+//     others.
 //   - A direct path is confirmed when a QUIC packet arrives on it whose
 //     destination connection id is one that our QUIC chose (the source id
 //     of a long-header packet we sent that remote): only a peer that
