@@ -8,8 +8,11 @@
 #                  in the temporary directory); the columns are in its header line
 #   FUZZ_CACHE     fuzz cache directory (the generated corpus), kept between runs so a second run
 #                  goes on from the first (default iroh-fuzzcache in the temporary directory)
-#   FUZZ_MIN_CPU   CPU-seconds a target must get; a run that got fewer (the machine was busy) is
-#                  repeated with a longer fuzztime, up to twice (default 60; 0 turns this off)
+#   FUZZ_MIN_CPU   CPU-seconds a target must get (default 60; 0 turns this off). On a busy machine
+#                  a run gets less CPU than its fuzztime: each run's fuzztime is then raised from the
+#                  CPU share the previous run got, and a run that still got too little is repeated,
+#                  longer, up to twice. Targets FUZZ_OUT already records as ok with enough CPU are
+#                  skipped, so an interrupted run resumes where it stopped.
 #   FUZZ_MATCH     only the targets whose "package FuzzName" matches this extended regexp
 #
 # Each package's test binary is built once with fuzzing instrumentation before its first target
@@ -43,9 +46,14 @@ mapfile -t targets < <(grep -rn '^func Fuzz' --include='*_test.go' . |
   sed -E 's|^\./(.*)/[^/]*_test\.go:[0-9]+:func (Fuzz[A-Za-z0-9_]*)\(.*|\1 \2|; s|^\./[^/]*_test\.go:[0-9]+:func (Fuzz[A-Za-z0-9_]*)\(.*|. \1|')
 
 declare -A built
+share=1 # CPU-seconds per second of fuzztime the last run got
 for t in "${targets[@]}"; do
   dir=${t% *} name=${t#* }
   if [ -n "$match" ] && ! [[ "$dir $name" =~ $match ]]; then continue; fi
+  if [ "$mincpu" != 0 ] && awk -F'\t' -v d="$dir" -v n="$name" -v m="$mincpu" \
+    '$1 == d && $2 == n && $9 == "ok" && $4 >= m { found = 1 } END { exit !found }' "$out"; then
+    continue
+  fi
   bin=$bindir/$(echo "$dir" | tr / _).test
   if [ -z "${built[$dir]:-}" ]; then
     if ! go test -c -fuzz=. -o "$bin" "./$dir" >"$bindir/build.log" 2>&1; then
@@ -57,6 +65,10 @@ for t in "${targets[@]}"; do
   fi
 
   run_secs=$secs
+  if [ "$mincpu" != 0 ]; then
+    run_secs=$(awk -v s="$secs" -v r="$share" -v m="$mincpu" \
+      'BEGIN { n = m / r * 1.1 + 5; if (n < s) n = s; if (n > s * 3) n = s * 3; printf "%d", n }')
+  fi
   for attempt in 1 2 3; do
     log=$bindir/run.log
     (cd "$root/$dir" && /usr/bin/time -f '%U %S' -o "$bindir/time" "$bin" -test.run '^$' \
@@ -77,6 +89,7 @@ for t in "${targets[@]}"; do
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$dir" "$name" "$run_secs" "$cpu" "${execs:--}" \
       "$rate" "${newi:--}" "${total:--}" "$result" >>"$out"
+    share=$(awk -v c="$cpu" -v s="$run_secs" 'BEGIN { r = c / s; if (r < 0.2) r = 0.2; printf "%.3f", r }')
     # Repeat, longer, only a clean run that got too little CPU.
     if [ "$rc" != 0 ] || [ "$mincpu" = 0 ] ||
       awk -v c="$cpu" -v m="$mincpu" 'BEGIN { exit !(c >= m) }'; then
