@@ -13,6 +13,7 @@
 #                  CPU share the previous run got, and a run that still got too little is repeated,
 #                  longer, up to twice. Targets FUZZ_OUT already records as ok with enough CPU are
 #                  skipped, so an interrupted run resumes where it stopped.
+#   FUZZ_SHARE     the CPU share to assume for the first run (default 1, an idle core)
 #   FUZZ_MATCH     only the targets whose "package FuzzName" matches this extended regexp
 #
 # Each package's test binary is built once with fuzzing instrumentation before its first target
@@ -46,7 +47,7 @@ mapfile -t targets < <(grep -rn '^func Fuzz' --include='*_test.go' . |
   sed -E 's|^\./(.*)/[^/]*_test\.go:[0-9]+:func (Fuzz[A-Za-z0-9_]*)\(.*|\1 \2|; s|^\./[^/]*_test\.go:[0-9]+:func (Fuzz[A-Za-z0-9_]*)\(.*|. \1|')
 
 declare -A built
-share=1 # CPU-seconds per second of fuzztime the last run got
+share=${FUZZ_SHARE:-1} # CPU-seconds per second of fuzztime the last clean run got
 for t in "${targets[@]}"; do
   dir=${t% *} name=${t#* }
   if [ -n "$match" ] && ! [[ "$dir $name" =~ $match ]]; then continue; fi
@@ -89,7 +90,9 @@ for t in "${targets[@]}"; do
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$dir" "$name" "$run_secs" "$cpu" "${execs:--}" \
       "$rate" "${newi:--}" "${total:--}" "$result" >>"$out"
-    share=$(awk -v c="$cpu" -v s="$run_secs" 'BEGIN { r = c / s; if (r < 0.2) r = 0.2; printf "%.3f", r }')
+    if [ "$rc" = 0 ]; then # a crash ends the run early: its share means nothing
+      share=$(awk -v c="$cpu" -v s="$run_secs" 'BEGIN { r = c / s; if (r < 0.2) r = 0.2; printf "%.3f", r }')
+    fi
     # Repeat, longer, only a clean run that got too little CPU.
     if [ "$rc" != 0 ] || [ "$mincpu" = 0 ] ||
       awk -v c="$cpu" -v m="$mincpu" 'BEGIN { exit !(c >= m) }'; then
