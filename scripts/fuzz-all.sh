@@ -68,7 +68,7 @@ for t in "${targets[@]}"; do
   run_secs=$secs
   if [ "$mincpu" != 0 ]; then
     run_secs=$(awk -v s="$secs" -v r="$share" -v m="$mincpu" \
-      'BEGIN { n = m / r * 1.1 + 5; if (n < s) n = s; if (n > s * 3) n = s * 3; printf "%d", n }')
+      'BEGIN { n = m / r * 1.25 + 5; if (n < s) n = s; if (n > s * 3) n = s * 3; printf "%d", n }')
   fi
   for attempt in 1 2 3; do
     log=$bindir/run.log
