@@ -180,6 +180,7 @@ func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			httpError(rw, http.StatusNotImplemented, "%v", err)
 			return
 		}
+		rw.inline = route == "ipfs" && inlineIPFSPath(r.URL.Path)
 		g.ipfs.ServeHTTP(rw, r)
 		return
 	}
@@ -248,9 +249,16 @@ type respWriter struct {
 	first  time.Time
 	status int
 	n      int64
+	// inline is set for an /ipfs CID with its content inline: boxo answers
+	// 500 when that content does not decode (a dag-pb node that is not
+	// UnixFS, say), but the content is the request's, so that is a 400.
+	inline bool
 }
 
 func (w *respWriter) WriteHeader(code int) {
+	if w.inline && code == http.StatusInternalServerError {
+		code = http.StatusBadRequest
+	}
 	if w.status == 0 {
 		w.status = code
 		if code >= 200 {

@@ -86,6 +86,18 @@ func checkIPFSPath(p string) error {
 	return nil
 }
 
+// codeIdentity is the identity multihash: the "digest" is the content.
+const codeIdentity = 0x00
+
+// inlineIPFSPath reports whether an /ipfs path's CID carries its content
+// inline (identity multihash): the content then comes from the request
+// itself, so failing to interpret it is the client's error, not ours.
+func inlineIPFSPath(p string) bool {
+	seg, _, _ := splitFirst(strings.TrimPrefix(p, "/ipfs/"))
+	c, err := cid.Decode(seg)
+	return err == nil && c.Prefix().MhType == codeIdentity
+}
+
 // tagPrefix starts the store tags that index foreign CIDs: tag
 // "ipfs/<multihash in base32>" points at the blob holding the block, and
 // protects it from GC.

@@ -194,10 +194,12 @@ func FuzzServer(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
+	_, base := fuzzConfigs(keys)
+	base.MaxMessageSize = 4096
 	f.Fuzz(func(t *testing.T, initial, hs []byte) {
-		_, sc := fuzzConfigs(keys)
-		sc.MaxMessageSize = 4096
-		s := Server(sc)
+		sc := *base
+		sc.Rand = seeded(2)
+		s := Server(&sc)
 		if err := s.HandleData(LevelInitial, initial); err == nil {
 			_ = s.HandleData(LevelHandshake, hs)
 		}
@@ -216,9 +218,15 @@ func FuzzClient(f *testing.F) {
 	_, _, _, sraw := seedFlights(f)
 	f.Add(sraw[LevelInitial], sraw[LevelHandshake], sraw[LevelApplication])
 	f.Add(unhex(f, rfc8448ServerHello), unhex(f, rfc8448EE), unhex(f, rfc8448Ticket))
+	// The configuration is made once: making it derived the server's
+	// public key (for the server name) in every execution. Each execution
+	// gets its own random stream and session cache, so runs stay
+	// independent and reproducible.
+	base, _ := fuzzConfigs(nil)
 	f.Fuzz(func(t *testing.T, initial, hs, app []byte) {
-		cc, _ := fuzzConfigs(nil)
-		c := Client(cc)
+		cc := *base
+		cc.Rand, cc.SessionCache = seeded(1), NewSessionCache(0)
+		c := Client(&cc)
 		if err := c.Start(); err != nil {
 			t.Fatal(err)
 		}
