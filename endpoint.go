@@ -415,13 +415,16 @@ func (ep *Endpoint) connect(ctx context.Context, addr EndpointAddr, early bool, 
 // explainDialError turns handshake errors into ones that say what went
 // wrong. alpns are the ALPNs offered, hsTO the handshake timeout.
 func explainDialError(err error, want EndpointID, alpns []string, hsTO time.Duration) error {
-	var te *quic.TransportError
-	if errors.As(err, &te) && te.Code >= quic.CryptoError && te.Code <= quic.CryptoError+0xff {
-		switch alert := uint8(te.Code - quic.CryptoError); {
-		case alert == 120: // no_application_protocol
-			return fmt.Errorf("%w (%v)", ErrNoCommonALPN, publicError(err, -1))
-		case !te.Remote && (alert == 42 || alert == 48 || alert == 51): // bad_certificate, unknown_ca, decrypt_error
-			return &WrongPeerError{Want: want, Detail: te.Reason}
+	pub := publicError(err, -1)
+	var te *TransportError
+	if errors.As(pub, &te) {
+		if alert, ok := te.TLSAlert(); ok {
+			switch {
+			case alert == 120: // no_application_protocol
+				return fmt.Errorf("%w (%v)", ErrNoCommonALPN, pub)
+			case !te.Remote && (alert == 42 || alert == 48 || alert == 51): // bad_certificate, unknown_ca, decrypt_error
+				return &WrongPeerError{Want: want, Detail: te.Reason}
+			}
 		}
 	}
 	var ie *quic.IdleTimeoutError
@@ -434,7 +437,7 @@ func explainDialError(err error, want EndpointID, alpns []string, hsTO time.Dura
 		return fmt.Errorf("%s did not answer our handshake within %v on any known path: it is unreachable, or it serves none of the offered %s (Rust iroh 1.0 refuses an unknown ALPN silently): %w",
 			want.ShortString(), hsTO, quotedALPNs(alpns), &TimeoutError{Handshake: true})
 	}
-	return publicError(err, -1)
+	return pub
 }
 
 // quotedALPNs names the offered ALPNs for an error: `ALPN "a"` or `ALPNs
