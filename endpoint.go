@@ -514,7 +514,6 @@ func (ep *Endpoint) acceptLoop() {
 			case ep.accept <- c:
 			case <-ep.ctx.Done():
 				qc.Close(0, "")
-			case <-c.ctx.Done():
 			case <-t.C:
 				// Nobody calls Accept (or not fast enough): don't keep the
 				// peer's connection open forever.
@@ -524,7 +523,9 @@ func (ep *Endpoint) acceptLoop() {
 	}
 }
 
-// Accept returns the next incoming connection whose handshake completed.
+// Accept returns the next incoming connection whose handshake completed,
+// even one the peer has closed since (its Err says how it ended): a peer
+// that connects and closes at once is still seen.
 // It blocks until one arrives, ctx ends, or the endpoint closes (ErrClosed).
 func (ep *Endpoint) Accept(ctx context.Context) (*Connection, error) {
 	select {

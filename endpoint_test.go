@@ -38,12 +38,15 @@ func bind(t testing.TB, alpns ...string) *iroh.Endpoint {
 func echoOnce(t testing.TB, ep *iroh.Endpoint) chan error {
 	done := make(chan error, 1)
 	go func() {
-		c, err := ep.Accept(context.Background())
+		// Bounded, so that a lost connection fails the test rather than hanging it.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := ep.Accept(ctx)
 		if err != nil {
 			done <- err
 			return
 		}
-		s, err := c.AcceptStream(context.Background())
+		s, err := c.AcceptStream(ctx)
 		if err != nil {
 			done <- err
 			return

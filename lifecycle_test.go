@@ -180,3 +180,36 @@ func TestAcceptorRepliesAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// TestAcceptSeesConnectionClosedAtOnce: a connection whose peer closes it
+// right after the handshake is still handed to Accept, with the peer's close
+// as its error. Before, the endpoint dropped connections closed while waiting
+// for Accept, so a few percent of them were never seen (and a test that
+// waited for them hung).
+func TestAcceptSeesConnectionClosedAtOnce(t *testing.T) {
+	a := bind(t, "echo/1")
+	b := bind(t)
+	for i := 0; i < 20; i++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		c, err := b.Connect(ctx, a.Addr(), "echo/1")
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		c.Close(7, "at once")
+		in, err := a.Accept(ctx)
+		if err != nil {
+			cancel()
+			t.Fatalf("round %d: the connection closed at once was not accepted: %v", i, err)
+		}
+		select {
+		case <-in.Context().Done():
+		case <-ctx.Done():
+		}
+		cancel()
+		var ae *iroh.ApplicationError
+		if err := in.Err(); !errors.As(err, &ae) || ae.Code != 7 || !ae.Remote {
+			t.Fatalf("round %d: accepted connection ended with %v, want the peer's code 7", i, err)
+		}
+	}
+}

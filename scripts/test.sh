@@ -45,4 +45,14 @@ done
 CGO_ENABLED=0 GOOS=ios GOARCH=arm64 go build $(go list ./... | grep -v -e /cmd/ -e /examples/) && echo "ok ios/arm64 (library)"
 
 step "go test -race"
-go test -race -shuffle=on -timeout 25m ${TEST_FLAGS:-} ./...
+# The whole output goes to a log as well; on failure its essentials (failed tests, panics, the tests a
+# timeout caught running, the shuffle seeds) are printed again at the end, where a truncated view sees them.
+log=$(mktemp -t iroh-test.XXXXXX)
+rc=0
+go test -race -shuffle=on -timeout 12m ${TEST_FLAGS:-} ./... 2>&1 | tee "$log" || rc=$?
+if [ "$rc" != 0 ]; then
+  step "failures (from $log)"
+  grep -n -A8 -e '^--- FAIL' -e '^panic:' -e '^running tests:' -e 'DATA RACE' "$log" | head -150 || true
+  grep -n -e '-test.shuffle' -e '^FAIL' "$log" || true
+fi
+exit "$rc"
