@@ -76,6 +76,7 @@ func TestEchoDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bound(ctx, s)
 	msg := make([]byte, 1<<20)
 	rand.Read(msg)
 	go func() { s.Write(msg); s.Close() }()
@@ -91,7 +92,7 @@ func TestEchoDirect(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	c.Close(0, "bye")
-	if err := <-done; err != nil {
+	if err := waitFor(t, done, 30*time.Second, "echo server end"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -300,6 +301,7 @@ func TestDatagramsAndUniStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs.SetReadDeadline(time.Now().Add(10 * time.Second))
 	got, _ := io.ReadAll(rs)
 	if string(got) != "uni" {
 		t.Fatalf("uni %q", got)
@@ -312,6 +314,7 @@ func TestDatagramsAndUniStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bound(ctx, rs2)
 	_, err = io.ReadAll(rs2)
 	var se *iroh.StreamError
 	if !errors.As(err, &se) || se.Code != 42 {
@@ -357,14 +360,18 @@ func TestZeroRTT(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				s, _ := c.OpenStream(ctx)
+				s, err := c.OpenStream(ctx)
+				if err != nil {
+					t.Fatalf("round %d: open stream: %v", i, err)
+				}
+				bound(ctx, s)
 				s.Write([]byte("ping"))
 				s.Close()
-				got, _ := io.ReadAll(s)
+				got, err := io.ReadAll(s)
 				if string(got) != "ping" {
-					t.Fatalf("round %d: %q", i, got)
+					t.Fatalf("round %d: %q, %v", i, got, err)
 				}
-				<-c.HandshakeComplete()
+				waitFor(t, c.HandshakeComplete(), 10*time.Second, fmt.Sprintf("round %d: handshake completion", i))
 				if used := c.Used0RTT(); i == 1 && used != optIn {
 					t.Errorf("second connection used 0-RTT: %v, want %v", used, optIn)
 				} else if i == 0 && used {

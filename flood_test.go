@@ -88,7 +88,11 @@ func TestProbeFloodDoesNotStarveTraffic(t *testing.T) {
 		}
 	}()
 
-	s, _ := c.OpenStream(ctx)
+	s, err := c.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound(ctx, s)
 	msg := make([]byte, size)
 	rand.Read(msg)
 	go func() { s.Write(msg); s.Close() }()
@@ -99,7 +103,7 @@ func TestProbeFloodDoesNotStarveTraffic(t *testing.T) {
 		t.Fatalf("transfer under flood: %d bytes, %v", len(got), err)
 	}
 	c.Close(0, "")
-	<-done
+	waitFor(t, done, 30*time.Second, "echo server end")
 	dropped := counterSum(t, reg, "iroh_magicsock_disco_dropped_total")
 	if dropped < 100 {
 		t.Fatalf("only %v of %d flood packets counted as dropped", dropped, sent)

@@ -38,7 +38,7 @@ func TestSecondCloseWaitsForFirst(t *testing.T) {
 		t.Fatalf("second Close returned while the port was still bound: %v", err)
 	}
 	pc.Close()
-	if err := <-first; err != nil {
+	if err := waitFor(t, first, 20*time.Second, "first Close returning"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -104,7 +104,7 @@ func TestConnectDoesNotWaitForNetReport(t *testing.T) {
 		t.Errorf("Connect to a direct address took %v", d)
 	}
 	c.Close(0, "")
-	<-done
+	waitFor(t, done, 30*time.Second, "echo server end")
 }
 
 // TestCloseReachesPeerThroughRelay: an endpoint's Close sends its
@@ -116,18 +116,18 @@ func TestCloseReachesPeerThroughRelay(t *testing.T) {
 	defer cancel()
 	a := bindRelay(t, r.URL, true, "echo/1")
 	b := bindRelay(t, r.URL, true)
-	accepted := make(chan *iroh.Connection, 1)
+	accepted := make(chan error, 1)
 	go func() {
-		c, err := a.Accept(ctx)
-		if err == nil {
-			accepted <- c
-		}
+		_, err := a.Accept(ctx)
+		accepted <- err
 	}()
 	c, err := b.Connect(ctx, iroh.EndpointAddr{ID: a.ID(), RelayURLs: []iroh.RelayURL{a.HomeRelay()}}, "echo/1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-accepted
+	if err := waitFor(t, accepted, 30*time.Second, "accept of the relayed connection"); err != nil {
+		t.Fatalf("accept: %v", err)
+	}
 	start := time.Now()
 	a.Close(ctx)
 	select {
@@ -162,7 +162,7 @@ func TestAcceptorRepliesAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close(0, "")
-	<-done
+	waitFor(t, done, 30*time.Second, "echo server end")
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"io"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -27,7 +28,8 @@ func TestEndpointsShareRegisterer(t *testing.T) {
 		eps = append(eps, ep)
 	}
 	done := echoOnce(t, eps[0])
-	ctx := t.Context()
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
 	conn, err := eps[1].Connect(ctx, eps[0].Addr(), "m")
 	if err != nil {
 		t.Fatal(err)
@@ -36,13 +38,14 @@ func TestEndpointsShareRegisterer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bound(ctx, s)
 	s.Write([]byte("x"))
 	s.Close()
 	if got, err := io.ReadAll(s); err != nil || string(got) != "x" {
 		t.Fatalf("echo: %q, %v", got, err)
 	}
 	conn.Close(0, "")
-	if err := <-done; err != nil {
+	if err := waitFor(t, done, 30*time.Second, "echo server end"); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()

@@ -53,6 +53,7 @@ func TestRelayOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bound(ctx, s)
 	msg := make([]byte, 4<<20)
 	rand.Read(msg)
 	go func() { s.Write(msg); s.Close() }()
@@ -64,7 +65,7 @@ func TestRelayOnly(t *testing.T) {
 		t.Fatalf("path %+v, want relay %s", p, r.URL)
 	}
 	c.Close(0, "")
-	if err := <-done; err != nil {
+	if err := waitFor(t, done, 30*time.Second, "echo server end"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -90,6 +91,7 @@ func TestRelayThenDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	bound(ctx, s)
 	msg := make([]byte, 16<<20)
 	rand.Read(msg)
 	go func() {
@@ -128,7 +130,7 @@ func TestRelayThenDirect(t *testing.T) {
 		}
 	}
 	c.Close(0, "")
-	if err := <-done; err != nil {
+	if err := waitFor(t, done, 30*time.Second, "echo server end"); err != nil {
 		t.Fatal(err)
 	}
 }

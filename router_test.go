@@ -62,7 +62,7 @@ func TestRouterDispatchAndShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	<-h.accepted
+	waitFor(t, h.accepted, 10*time.Second, "block/1 handler called")
 	c2, err := client.Connect(ctx, ep.Addr(), "echo/1")
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestRouterDispatchAndShutdown(t *testing.T) {
 	s, _ := c2.OpenStream(ctx)
 	s.Write([]byte("routed"))
 	s.Close()
-	if got := <-echoed; got != "routed" {
+	if got := waitFor(t, echoed, 10*time.Second, "echo/1 handler reading the stream"); got != "routed" {
 		t.Fatalf("echo handler got %q", got)
 	}
 	if _, err := client.Connect(ctx, ep.Addr(), "nobody/1"); err == nil || !strings.Contains(err.Error(), "ALPN") {
@@ -112,7 +112,7 @@ func TestShutdownBounded(t *testing.T) {
 	if _, err := client.Connect(ctx, ep.Addr(), "stuck/1"); err != nil {
 		t.Fatal(err)
 	}
-	<-started
+	waitFor(t, started, 10*time.Second, "stuck/1 handler called")
 	sctx, scancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer scancel()
 	start := time.Now()
@@ -164,10 +164,11 @@ func TestRouterEarlyDataOptIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			bound(ctx, s)
 			s.Write([]byte("hi"))
 			s.Close()
-			if got, _ := io.ReadAll(s); string(got) != "hi" {
-				t.Fatalf("%s round %d: %q", alpn, i, got)
+			if got, err := io.ReadAll(s); string(got) != "hi" {
+				t.Fatalf("%s round %d: %q, %v", alpn, i, got, err)
 			}
 			want := i == 1 && alpn == "early/1"
 			if c.Used0RTT() != want {
