@@ -68,7 +68,7 @@ func startBrowser(t *testing.T, downloadDir string) *webDriver {
 	wd := &webDriver{t: t, base: fmt.Sprintf("http://127.0.0.1:%d", port)}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		resp, err := http.Get(wd.base + "/status")
+		resp, err := webDriverClient.Get(wd.base + "/status")
 		if err == nil {
 			resp.Body.Close()
 			break
@@ -98,6 +98,10 @@ func startBrowser(t *testing.T, downloadDir string) *webDriver {
 	return wd
 }
 
+// webDriverClient bounds each WebDriver command, so that a stuck browser
+// fails the test rather than hanging it.
+var webDriverClient = &http.Client{Timeout: 60 * time.Second}
+
 // call sends one WebDriver command and decodes its "value" into out.
 func (wd *webDriver) call(method, path string, body any, out any) {
 	wd.t.Helper()
@@ -108,7 +112,7 @@ func (wd *webDriver) call(method, path string, body any, out any) {
 	}
 	req, _ := http.NewRequest(method, wd.base+path, rd)
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := webDriverClient.Do(req)
 	if err != nil {
 		wd.t.Fatalf("webdriver %s %s: %v", method, path, err)
 	}

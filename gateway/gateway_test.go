@@ -15,6 +15,7 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
 
@@ -71,7 +72,11 @@ func do(t testing.TB, srv *httptest.Server, r req) (*http.Response, []byte) {
 	if r.method == "" {
 		r.method = http.MethodGet
 	}
-	hr, err := http.NewRequestWithContext(t.Context(), r.method, srv.URL+r.path, nil)
+	// Bounded, so that a gateway stuck on a fetch fails the test rather
+	// than hanging it.
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, r.method, srv.URL+r.path, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

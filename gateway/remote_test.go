@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
@@ -182,7 +183,13 @@ func TestTicketBadProvider(t *testing.T) {
 		}
 	})
 	rs, _ := newRemote(t, handler)
-	resp, err := http.Get(rs.url + "/ticket/" + rs.ticket(h, blobs.Raw))
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rs.url+"/ticket/"+rs.ticket(h, blobs.Raw), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
