@@ -66,14 +66,14 @@ func TestHalfOpenFlood(t *testing.T) {
 	})
 	var addr, url string
 	sc := bufio.NewScanner(stdout)
-	for sc.Scan() {
+	for scanWithin(sc, child, 30*time.Second) {
 		if f := strings.Fields(sc.Text()); len(f) == 3 && f[0] == "RELAY" {
 			addr, url = f[1], f[2]
 			break
 		}
 	}
 	if addr == "" {
-		t.Fatal("relay child printed no address")
+		t.Fatal("relay child printed no address within 30s")
 	}
 	go io.Copy(io.Discard, stdout)
 

@@ -3,6 +3,7 @@ package relayserver_test
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iroh-go/iroh/internal/testutil"
 )
@@ -42,8 +44,14 @@ func TestInteropRustIroh(t *testing.T) {
 	}
 	// --timeout 300: the default 120 s is too tight on a loaded 2-core machine
 	// (measured 0.4-0.7 MiB/s echo there, 92-117 s for this transfer).
-	cmd := exec.Command(script, "--pairs", "4", "--bytes", "16777216", "--hold", "6", "--timeout", "300",
+	// Bounded past the script's own timeout, so that a stuck script or peer
+	// fails the test rather than hanging it; WaitDelay stops waiting for
+	// the output of children that outlive a killed script.
+	ctx, cancel := context.WithTimeout(t.Context(), 330*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, script, "--pairs", "4", "--bytes", "16777216", "--hold", "6", "--timeout", "300",
 		"--", bin, "relay", "--dev", "--http-addr", "127.0.0.1:{port}")
+	cmd.WaitDelay = 10 * time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -288,3 +289,12 @@ func listen(t *testing.T) net.Listener {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// scanWithin scans the next line a child process printed, killing the child
+// (which ends the scan) if none comes within d, so that a stuck child fails
+// the test rather than hanging it.
+func scanWithin(sc *bufio.Scanner, child *exec.Cmd, d time.Duration) bool {
+	kill := time.AfterFunc(d, func() { child.Process.Kill() })
+	defer kill.Stop()
+	return sc.Scan()
+}

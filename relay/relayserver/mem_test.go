@@ -146,21 +146,21 @@ func testIdleClientMemory(t *testing.T, n int, useTLS bool) {
 	})
 	lines := bufio.NewScanner(stdout)
 	var addr string
-	for lines.Scan() {
+	for scanWithin(lines, child, 30*time.Second) {
 		if f := strings.Fields(lines.Text()); len(f) == 2 && f[0] == "RELAY" {
 			addr = f[1]
 			break
 		}
 	}
 	if addr == "" {
-		t.Fatal("relay child printed no address")
+		t.Fatal("relay child printed no address within 30s")
 	}
 	mem := func() memSample {
 		t.Helper()
 		if _, err := io.WriteString(stdin, "MEM\n"); err != nil {
 			t.Fatal(err)
 		}
-		for lines.Scan() {
+		for scanWithin(lines, child, 30*time.Second) {
 			f := strings.Fields(lines.Text())
 			if len(f) != 6 || f[0] != "MEM" {
 				continue
@@ -171,7 +171,7 @@ func testIdleClientMemory(t *testing.T, n int, useTLS bool) {
 			}
 			return memSample{v[0], v[1], v[2], int(v[3]), int(v[4])}
 		}
-		t.Fatal("relay child ended")
+		t.Fatal("relay child ended or gave no MEM line within 30s")
 		return memSample{}
 	}
 
