@@ -42,14 +42,16 @@ func TestProviderShutdownWaits(t *testing.T) {
 	a := newSlowAcceptor()
 	served := make(chan error, 1)
 	go func() { served <- p.ServeConn(context.Background(), a) }()
-	<-a.entered
-	if err := p.Shutdown(context.Background()); err != nil {
+	waitFor(t, a.entered, 10*time.Second, "ServeConn calling AcceptStream")
+	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer scancel()
+	if err := p.Shutdown(sctx); err != nil {
 		t.Fatal(err)
 	}
 	if !a.returned.Load() {
 		t.Fatal("Shutdown returned while a connection was still being served")
 	}
-	if err := <-served; err != nil {
+	if err := waitFor(t, served, 10*time.Second, "ServeConn returning after Shutdown"); err != nil {
 		t.Fatalf("ServeConn: %v", err)
 	}
 	if err := p.ServeConn(context.Background(), newSlowAcceptor()); !errors.Is(err, blobs.ErrShutdown) {
@@ -59,11 +61,11 @@ func TestProviderShutdownWaits(t *testing.T) {
 	p2 := blobs.NewProvider(mem.New(), nil)
 	a2 := newSlowAcceptor()
 	go p2.ServeConn(context.Background(), a2)
-	<-a2.entered
+	waitFor(t, a2.entered, 10*time.Second, "second ServeConn calling AcceptStream")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
 	if err := p2.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Shutdown with a short ctx: %v", err)
 	}
-	p2.Shutdown(context.Background())
+	p2.Shutdown(sctx)
 }

@@ -285,6 +285,7 @@ func rawExchange(t testing.TB, ep *iroh.Endpoint, addr endpointaddr.Addr, req []
 	if err != nil {
 		t.Fatal(err)
 	}
+	st.SetDeadline(time.Now().Add(10 * time.Second))
 	st.Write(req)
 	st.Close()
 	return io.ReadAll(st)
@@ -295,7 +296,8 @@ func rawExchange(t testing.TB, ep *iroh.Endpoint, addr endpointaddr.Addr, req []
 // byte (or by its BLAKE3 hash and length where the vector holds no bytes).
 func TestVectorProviderResponses(t *testing.T) {
 	v := loadVectors(t)
-	ctx := context.Background()
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
 	s := mem.New()
 	for _, c := range v.BlobHashes {
 		tt, _ := s.AddBytes(ctx, vectorData(t, c.Data))

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -161,12 +162,18 @@ func TestKillDuringImport(t *testing.T) {
 			tt, _ := s.AddBytes(context.Background(), keep)
 			tt.Close()
 			s.Close()
-			cmd := exec.Command(exe, "-test.run=^$")
+			// Bounded: a child that never says "ready" is killed and
+			// fails the read below rather than hanging the test.
+			ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
 			cmd.Env = append(os.Environ(), "IROH_FSSTORE_CHILD=import", "DIR="+dir, "SRC="+src)
 			out, _ := cmd.StdoutPipe()
 			cmd.Start()
 			buf := make([]byte, 6)
-			out.Read(buf) // "ready\n"
+			if n, _ := io.ReadFull(out, buf); string(buf[:n]) != "ready\n" {
+				t.Fatalf("import child said %q, want \"ready\" (killed after 60 s)", buf[:n])
+			}
 			time.Sleep(delay)
 			cmd.Process.Kill()
 			cmd.Wait()

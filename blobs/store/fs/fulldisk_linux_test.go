@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/iroh-go/iroh/blobs/store/storetest"
 )
@@ -34,7 +35,9 @@ func TestFullDisk(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "src.bin")
 	os.WriteFile(src, storetest.Data(4<<20), 0o644)
 	exe, _ := os.Executable()
-	cmd := exec.Command(exe, "-test.run=^$")
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second) // a stuck child fails the test
+	defer cancel()
+	cmd := exec.CommandContext(ctx, exe, "-test.run=^$")
 	cmd.Env = append(os.Environ(), "IROH_FSSTORE_CHILD=fulldisk", "DIR="+dir, "SRC="+src)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
