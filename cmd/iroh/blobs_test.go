@@ -84,7 +84,7 @@ func TestSendReceive(t *testing.T) {
 			if err != nil {
 				t.Fatalf("receive: %v\n%s", err, stderr.String())
 			}
-			if err := <-done; err != nil {
+			if err := waitFor(t, done, 30*time.Second, "send returning after cancel"); err != nil {
 				t.Fatalf("send: %v", err)
 			}
 			for name, want := range files {
@@ -213,7 +213,7 @@ func TestReceiveResumesFromState(t *testing.T) {
 		t.Fatalf("receive: %v\n%s", err, stderr.String())
 	}
 	stop()
-	<-done
+	waitFor(t, done, 30*time.Second, "send returning after cancel")
 	for name, want := range files {
 		if got, _ := os.ReadFile(filepath.Join(out, filepath.FromSlash(name))); !bytes.Equal(got, want) {
 			t.Errorf("%s differs", name)

@@ -424,9 +424,9 @@ func TestUnreachableRelay(t *testing.T) {
 // lookup knows is one line that names what would help, without the
 // stacked prefixes of the layers below.
 func TestConnectByUnknownIDSaysWhatHelps(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	pkarrURL, _, done := startDNSServer(t, ctx, "--dev", "--http-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--data-dir", t.TempDir())
-	defer func() { cancel(); <-done }()
+	defer func() { cancel(); waitFor(t, done, 30*time.Second, "dns-server returning after cancel") }()
 	id := key.NewSecretKey().Public().String()
 	r := runBin(t, nil, "pipe", "connect", id, "--offline", "--pkarr-relay", pkarrURL, "--bind4", "127.0.0.1:0", "--bind6", "")
 	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "pass its ticket") || strings.Count(r.stderr, "addrlookup") > 0 {
@@ -460,7 +460,9 @@ func TestInterruptedReceiveKeepsNothingFalse(t *testing.T) {
 	out := t.TempDir()
 	args := receiveArgs(tk, out)
 	checkLoopbackArgs(t, args)
-	cmd := exec.Command(buildIroh(t), args...)
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second) // killed if it ignores the interrupt
+	defer cancel()
+	cmd := exec.CommandContext(ctx, buildIroh(t), args...)
 	var se bytes.Buffer
 	cmd.Stderr = &se
 	if err := cmd.Start(); err != nil {

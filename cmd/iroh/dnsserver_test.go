@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iroh-go/iroh/addrlookup"
 	"github.com/iroh-go/iroh/addrlookup/dnslookup"
@@ -46,7 +47,7 @@ func startDNSServer(t *testing.T, ctx context.Context, args ...string) (pkarrURL
 }
 
 func TestDNSServerCommand(t *testing.T) {
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	dir := t.TempDir()
 	pkarrURL, dnsAddr, done := startDNSServer(t, ctx, "--dev", "--http-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--data-dir", dir, "--origin", "test.example")
@@ -68,7 +69,7 @@ func TestDNSServerCommand(t *testing.T) {
 		t.Fatalf("resolve: %v %+v", err, got)
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := waitFor(t, done, 30*time.Second, "dns-server returning after cancel"); err != nil {
 		t.Fatalf("dns-server: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "signed-packets-1.db")); err != nil {
@@ -92,11 +93,11 @@ origins = ["cfg.example."]
 [metrics]
 disabled = true
 `), 0o600)
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	_, _, done := startDNSServer(t, ctx, "--config", cfg)
 	cancel()
-	if err := <-done; err != nil {
+	if err := waitFor(t, done, 30*time.Second, "dns-server returning after cancel"); err != nil {
 		t.Fatal(err)
 	}
 	env := &cmdEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}

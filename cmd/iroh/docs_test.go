@@ -95,7 +95,7 @@ func TestDocsCommands(t *testing.T) {
 		t.Fatalf("join stderr: %q", jerr.String())
 	}
 	scancel()
-	if err := <-done; err != nil {
+	if err := waitFor(t, done, 30*time.Second, "docs share returning after cancel"); err != nil {
 		t.Fatalf("share: %v", err)
 	}
 	var insp bytes.Buffer
@@ -211,10 +211,10 @@ func TestDocsJoinWatch(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	wcancel()
-	if err := <-wdone; err != nil {
+	if err := waitFor(t, wdone, 30*time.Second, "docs join --watch (b) returning after cancel"); err != nil {
 		t.Fatalf("watch: %v", err)
 	}
-	<-cdone
+	waitFor(t, cdone, 30*time.Second, "docs join --watch (c) returning after cancel")
 	scancel()
-	<-sdone
+	waitFor(t, sdone, 30*time.Second, "docs share returning after cancel")
 }

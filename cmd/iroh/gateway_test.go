@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ipfs/go-cid"
 	mh "github.com/multiformats/go-multihash"
@@ -64,7 +65,7 @@ func TestGatewayCommand(t *testing.T) {
 		t.Errorf("corrupt CAR: %v", err)
 	}
 
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	defer cancel()
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
@@ -89,7 +90,7 @@ func TestGatewayCommand(t *testing.T) {
 		"/collection/" + root + "/src/sub/a.txt": "hello gateway",
 		"/ipfs/" + c.String() + "?format=raw":    "block from a car",
 	} {
-		resp, err := http.Get(base + path)
+		resp, err := (&http.Client{Timeout: 30 * time.Second}).Get(base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -100,7 +101,7 @@ func TestGatewayCommand(t *testing.T) {
 		}
 	}
 	cancel()
-	if err := <-done; err != nil {
+	if err := waitFor(t, done, 30*time.Second, "gateway returning after cancel"); err != nil {
 		t.Fatalf("gateway: %v", err)
 	}
 	if err := run(t.Context(), []string{"gateway", "--allow-provider", "nope", "--offline"}, env); err == nil || !strings.Contains(err.Error(), "allow-provider") {

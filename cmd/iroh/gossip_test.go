@@ -113,7 +113,7 @@ func TestGossipChat(t *testing.T) {
 	}
 	cancel()
 	for _, n := range []*chatNode{a, b, c} {
-		if err := <-n.done; err != nil {
+		if err := waitFor(t, n.done, 30*time.Second, "chat returning after cancel"); err != nil {
 			t.Fatalf("chat: %v", err)
 		}
 	}
