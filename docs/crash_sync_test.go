@@ -36,7 +36,10 @@ func TestCrashDuringSyncLosesNothingAcknowledged(t *testing.T) {
 	set(t, r, a, "local", "x") // the child's replica is not empty
 	s.Close()
 
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashDuringSyncLosesNothingAcknowledged$")
+	// Bounded: a stuck child is killed, which ends the reads below.
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashDuringSyncLosesNothingAcknowledged$")
 	cmd.Env = append(os.Environ(), "DOCS_SYNC_CRASH_CHILD="+dir)
 	in, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()

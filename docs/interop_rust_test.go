@@ -183,7 +183,9 @@ func waitRust035(ctx context.Context, t *testing.T, r *testutil.Rust035, doc str
 					}
 				}
 			}
-			ev, _ := r.Do(context.Background(), "events", map[string]any{"doc": doc})
+			ectx, ecancel := context.WithTimeout(context.Background(), 5*time.Second)
+			ev, _ := r.Do(ectx, "events", map[string]any{"doc": doc})
+			ecancel()
 			t.Fatalf("rust 0.35 has %d of %d entries, %d with content (events %v)\nrust stderr:\n%s", have, len(want), withContent, ev["events"], r.Stderr())
 		case <-time.After(100 * time.Millisecond):
 		}

@@ -2,6 +2,7 @@ package docs
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -307,7 +308,10 @@ func TestCrashLosesNothingAcknowledged(t *testing.T) {
 		return
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashLosesNothingAcknowledged$")
+	// Bounded: a stuck child is killed, which ends the reads below.
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestCrashLosesNothingAcknowledged$")
 	cmd.Env = append(os.Environ(), "DOCS_CRASH_CHILD="+dir)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
