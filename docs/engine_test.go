@@ -207,13 +207,13 @@ func TestBatchMissesFallBack(t *testing.T) {
 	tk, _ := a.engine.Share(t.Context(), ns, Read)
 	c.store.ImportNamespace(tk.Capability)
 	c.engine.StartSync(t.Context(), ns, nil)
-	if _, err := c.engine.SyncWith(t.Context(), ns, a.ep.Addr()); err != nil {
+	if _, err := c.engine.SyncWith(boundedCtx(t, 30*time.Second), ns, a.ep.Addr()); err != nil {
 		t.Fatal(err)
 	}
 	waitInSync(t, c, ns, 45)
 	b.store.ImportNamespace(tk.Capability)
 	b.engine.StartSync(t.Context(), ns, nil)
-	if _, err := b.engine.SyncWith(t.Context(), ns, a.ep.Addr()); err != nil {
+	if _, err := b.engine.SyncWith(boundedCtx(t, 30*time.Second), ns, a.ep.Addr()); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(10 * time.Second)
@@ -223,7 +223,7 @@ func TestBatchMissesFallBack(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := b.engine.SyncWith(t.Context(), ns, c.ep.Addr()); err != nil {
+	if _, err := b.engine.SyncWith(boundedCtx(t, 30*time.Second), ns, c.ep.Addr()); err != nil {
 		t.Fatal(err)
 	}
 	waitInSync(t, b, ns, 45)
@@ -322,7 +322,7 @@ func TestSyncBothWaysWriteTicket(t *testing.T) {
 	}
 	waitInSync(t, b, ns, 50)
 	writeEntries(t, b, ns, "b", 30)
-	st, err := b.engine.SyncWith(t.Context(), ns, a.ep.Addr())
+	st, err := b.engine.SyncWith(boundedCtx(t, 30*time.Second), ns, a.ep.Addr())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestContentFromLaterPeer(t *testing.T) {
 	}
 	c.engine.StartSync(t.Context(), ns, nil)
 	c.engine.SetDownloadPolicy(ns, DownloadPolicy{NothingExcept: true})
-	if _, err := c.engine.SyncWith(t.Context(), ns, a.ep.Addr()); err != nil {
+	if _, err := c.engine.SyncWith(boundedCtx(t, 30*time.Second), ns, a.ep.Addr()); err != nil {
 		t.Fatal(err)
 	}
 	if c.engine.MissingContent(ns) != 0 {
@@ -362,7 +362,7 @@ func TestContentFromLaterPeer(t *testing.T) {
 	// b syncs with c first: all entries, no content anywhere known.
 	b.store.ImportNamespace(tk.Capability)
 	b.engine.StartSync(t.Context(), ns, nil)
-	st, err := b.engine.SyncWith(t.Context(), ns, c.ep.Addr())
+	st, err := b.engine.SyncWith(boundedCtx(t, 30*time.Second), ns, c.ep.Addr())
 	if err != nil || st.Inserted != 20 {
 		t.Fatalf("sync with c: %d inserted, %v", st.Inserted, err)
 	}
@@ -371,7 +371,7 @@ func TestContentFromLaterPeer(t *testing.T) {
 		t.Fatalf("%d contents missing, want 20", m)
 	}
 	// Now a sync with a: nothing to exchange, but a has the content.
-	st, err = b.engine.SyncWith(t.Context(), ns, a.ep.Addr())
+	st, err = b.engine.SyncWith(boundedCtx(t, 30*time.Second), ns, a.ep.Addr())
 	if err != nil || st.Inserted != 0 {
 		t.Fatalf("sync with a: %d inserted, %v", st.Inserted, err)
 	}
@@ -436,7 +436,7 @@ func TestSyncUnknownNamespace(t *testing.T) {
 	// b holds the namespace but a does not serve b's other document.
 	other, _ := b.store.NewNamespace()
 	b.engine.StartSync(t.Context(), other, nil)
-	_, err := b.engine.SyncWith(t.Context(), other, a.ep.Addr())
+	_, err := b.engine.SyncWith(boundedCtx(t, 30*time.Second), other, a.ep.Addr())
 	var ae *AbortError
 	if !errors.As(err, &ae) || ae.Reason != AbortNotFound {
 		t.Fatalf("sync of a namespace a lacks: %v", err)
@@ -446,7 +446,7 @@ func TestSyncUnknownNamespace(t *testing.T) {
 	tk := DocTicket{Capability: ReadCapability(ns), Nodes: []iroh.EndpointAddr{a.ep.Addr()}}
 	b.store.ImportNamespace(tk.Capability)
 	b.engine.StartSync(t.Context(), ns, nil)
-	_, err = b.engine.SyncWith(t.Context(), ns, a.ep.Addr())
+	_, err = b.engine.SyncWith(boundedCtx(t, 30*time.Second), ns, a.ep.Addr())
 	if !errors.As(err, &ae) || ae.Reason != AbortNotFound {
 		t.Fatalf("sync of a namespace a left: %v", err)
 	}
