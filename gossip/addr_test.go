@@ -16,7 +16,7 @@ func TestDialWithGossipedAddress(t *testing.T) {
 	a, b, c := newNode(t, nil), newNode(t, nil), newNode(t, nil)
 	ta := subscribe(t, a, topic)
 	tb := subscribe(t, b, topic, a)
-	if err := tb.Joined(t.Context()); err != nil {
+	if err := tb.Joined(boundedCtx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	waitConnected(t, []*node{a, b}, []*Topic{ta, tb})
@@ -39,7 +39,7 @@ func TestSimultaneousDialsSettle(t *testing.T) {
 	}
 	topic := TopicFromName("simultaneous")
 	a, b := newNode(t, nil), newNode(t, nil)
-	ta, err := a.g.Subscribe(t.Context(), topic, []iroh.EndpointAddr{b.ep.Addr()})
+	ta, err := a.g.Subscribe(boundedCtx(t, 30*time.Second), topic, []iroh.EndpointAddr{b.ep.Addr()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -47,7 +47,7 @@ func TestSimultaneousDialsSettle(t *testing.T) {
 	tb := subscribe(t, b, topic, a)
 	waitConnected(t, []*node{a, b}, []*Topic{ta, tb})
 	conns := func(n *node, remote iroh.EndpointID) (k int) {
-		n.g.do(t.Context(), func() {
+		n.g.do(boundedCtx(t, 30*time.Second), func() {
 			if p := n.g.a.peers[remote]; p != nil {
 				k = len(p.conns)
 			}
@@ -61,7 +61,7 @@ func TestSimultaneousDialsSettle(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if err := ta.Broadcast(t.Context(), []byte("one connection")); err != nil {
+	if err := ta.Broadcast(boundedCtx(t, 30*time.Second), []byte("one connection")); err != nil {
 		t.Fatal(err)
 	}
 	waitReceived(t, tb, map[string]bool{"one connection": true}, 5*time.Second)

@@ -129,7 +129,7 @@ func TestForgedAndUnknown(t *testing.T) {
 	r.send(t, s2, proto.Message{Type: proto.MsgJoin})
 	waitCount(t, "unknown_topic", func() float64 { return promtest.ToFloat64(a.g.m.Drops.WithLabelValues("unknown_topic")) }, 1)
 	var joined bool
-	a.g.do(t.Context(), func() { joined = a.g.a.state.Joined(other) })
+	a.g.do(boundedCtx(t, 30*time.Second), func() { joined = a.g.a.state.Joined(other) })
 	if joined {
 		t.Fatal("a message created state for a topic we did not join")
 	}
@@ -150,7 +150,7 @@ func TestSlowPeer(t *testing.T) {
 	b := newNode(t, nil)
 	ta := subscribe(t, a, topic)
 	tb := subscribe(t, b, topic, a)
-	if err := tb.Joined(t.Context()); err != nil {
+	if err := tb.Joined(boundedCtx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	// The slow peer joins, then never reads a byte.
@@ -177,7 +177,7 @@ func TestSlowPeer(t *testing.T) {
 			m := fmt.Sprintf("%04d %0*d", sent, 3000, 0)
 			sent++
 			want[m] = true
-			if err := ta.Broadcast(t.Context(), []byte(m)); err != nil {
+			if err := ta.Broadcast(boundedCtx(t, 30*time.Second), []byte(m)); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -194,11 +194,11 @@ func TestLagged(t *testing.T) {
 	b := newNode(t, nil)
 	ta := subscribe(t, a, topic)
 	tb := subscribe(t, b, topic, a)
-	if err := tb.Joined(t.Context()); err != nil {
+	if err := tb.Joined(boundedCtx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	for i := range 50 {
-		if err := tb.Broadcast(t.Context(), fmt.Appendf(nil, "m%d", i)); err != nil {
+		if err := tb.Broadcast(boundedCtx(t, 30*time.Second), fmt.Appendf(nil, "m%d", i)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -213,7 +213,7 @@ func TestLagged(t *testing.T) {
 			drained = true
 		}
 	}
-	if err := tb.Broadcast(t.Context(), []byte("after the lag")); err != nil {
+	if err := tb.Broadcast(boundedCtx(t, 30*time.Second), []byte("after the lag")); err != nil {
 		t.Fatal(err)
 	}
 	var lagged uint64
@@ -236,7 +236,7 @@ func TestLagged(t *testing.T) {
 func TestDialFailed(t *testing.T) {
 	a := newNode(t, &Options{DialTimeout: time.Second})
 	ghost := iroh.EndpointAddr{ID: iroh.NewSecretKey().Public(), Direct: []netip.AddrPort{netip.MustParseAddrPort("127.0.0.1:9")}}
-	tp, err := a.g.Subscribe(t.Context(), TopicFromName("ghost"), []iroh.EndpointAddr{ghost})
+	tp, err := a.g.Subscribe(boundedCtx(t, 30*time.Second), TopicFromName("ghost"), []iroh.EndpointAddr{ghost})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +270,7 @@ func TestSilentConnectionClosed(t *testing.T) {
 		t.Fatal("silent connection still open after 10 s")
 	}
 	var peers int
-	a.g.do(t.Context(), func() { peers = len(a.g.a.peers) })
+	a.g.do(boundedCtx(t, 30*time.Second), func() { peers = len(a.g.a.peers) })
 	if peers != 0 {
 		t.Fatalf("%d peer entries left", peers)
 	}

@@ -20,11 +20,11 @@ func TestReconnect(t *testing.T) {
 	a, b := newNode(t, fast()), newNode(t, fast())
 	ta := subscribe(t, a, topic)
 	tb := subscribe(t, b, topic, a)
-	if err := tb.Joined(t.Context()); err != nil {
+	if err := tb.Joined(boundedCtx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	// Break every gossip connection of b.
-	b.g.do(t.Context(), func() {
+	b.g.do(boundedCtx(t, 30*time.Second), func() {
 		for _, p := range b.g.a.peers {
 			for _, cs := range p.conns {
 				b.g.closeWith(cs, 99, "test breaks the connection", "")
@@ -48,7 +48,7 @@ func TestReconnect(t *testing.T) {
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
-	if err := ta.Broadcast(t.Context(), []byte("after reconnect")); err != nil {
+	if err := ta.Broadcast(boundedCtx(t, 30*time.Second), []byte("after reconnect")); err != nil {
 		t.Fatal(err)
 	}
 	waitReceived(t, tb, map[string]bool{"after reconnect": true}, 5*time.Second)
@@ -66,7 +66,7 @@ func TestBootstrapLeaves(t *testing.T) {
 		n := newNode(t, nil)
 		nodes = append(nodes, n)
 		tp := subscribe(t, n, topic, boot)
-		if err := tp.Joined(t.Context()); err != nil {
+		if err := tp.Joined(boundedCtx(t, 30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 		topics = append(topics, tp)
@@ -81,7 +81,7 @@ func TestBootstrapLeaves(t *testing.T) {
 	waitConnected(t, nodes, topics)
 	for i, tp := range topics {
 		msg := fmt.Sprintf("from %d", i)
-		if err := tp.Broadcast(t.Context(), []byte(msg)); err != nil {
+		if err := tp.Broadcast(boundedCtx(t, 30*time.Second), []byte(msg)); err != nil {
 			t.Fatal(err)
 		}
 		for j, other := range topics {

@@ -64,7 +64,7 @@ func subscribe(t testing.TB, n *node, topic TopicID, boot ...*node) *Topic {
 	for _, b := range boot {
 		addrs = append(addrs, b.ep.Addr())
 	}
-	tp, err := n.g.Subscribe(t.Context(), topic, addrs)
+	tp, err := n.g.Subscribe(boundedCtx(t, 30*time.Second), topic, addrs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -125,12 +125,12 @@ func TestThreeNodes(t *testing.T) {
 func TestBroadcastTooLarge(t *testing.T) {
 	a := newNode(t, nil)
 	ta := subscribe(t, a, TopicFromName("big"))
-	err := ta.Broadcast(t.Context(), make([]byte, a.g.MaxContentLen()+1))
+	err := ta.Broadcast(boundedCtx(t, 30*time.Second), make([]byte, a.g.MaxContentLen()+1))
 	var tl *MessageTooLargeError
 	if !errors.As(err, &tl) || tl.Max != a.g.MaxContentLen() {
 		t.Fatalf("oversized broadcast: %v", err)
 	}
-	if err := ta.Broadcast(t.Context(), make([]byte, a.g.MaxContentLen())); err != nil {
+	if err := ta.Broadcast(boundedCtx(t, 30*time.Second), make([]byte, a.g.MaxContentLen())); err != nil {
 		t.Fatalf("largest broadcast: %v", err)
 	}
 }
@@ -141,11 +141,11 @@ func TestMaxSizeDelivered(t *testing.T) {
 	a, b := newNode(t, nil), newNode(t, nil)
 	ta := subscribe(t, a, topic)
 	tb := subscribe(t, b, topic, a)
-	if err := tb.Joined(t.Context()); err != nil {
+	if err := tb.Joined(boundedCtx(t, 30*time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	msg := bytes.Repeat([]byte{'x'}, a.g.MaxContentLen())
-	if err := ta.Broadcast(t.Context(), msg); err != nil {
+	if err := ta.Broadcast(boundedCtx(t, 30*time.Second), msg); err != nil {
 		t.Fatal(err)
 	}
 	waitReceived(t, tb, map[string]bool{string(msg): true}, 5*time.Second)
@@ -164,7 +164,7 @@ func TestManyMessages(t *testing.T) {
 		}
 	}
 	for _, tp := range topics[1:] {
-		if err := tp.Joined(t.Context()); err != nil {
+		if err := tp.Joined(boundedCtx(t, 30*time.Second)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -173,7 +173,7 @@ func TestManyMessages(t *testing.T) {
 	for i := range 200 {
 		m := fmt.Sprintf("msg %d", i)
 		want[m] = true
-		if err := topics[0].Broadcast(t.Context(), []byte(m)); err != nil {
+		if err := topics[0].Broadcast(boundedCtx(t, 30*time.Second), []byte(m)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -207,4 +207,13 @@ func waitConnected(t testing.TB, nodes []*node, topics []*Topic) {
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+}
+
+// boundedCtx returns the test's context, ended after d, for waits in a test
+// body that depend on the network (a join, a paced broadcast): a swarm that
+// never forms fails the test rather than hanging it.
+func boundedCtx(t testing.TB, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), d)
+	t.Cleanup(cancel)
+	return ctx
 }
