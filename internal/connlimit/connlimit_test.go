@@ -56,8 +56,16 @@ func TestCaps(t *testing.T) {
 				clients = append(clients, cc)
 			}
 			var server []net.Conn
-			for range c.wantAcceptable {
-				server = append(server, <-accepted)
+			for i := range c.wantAcceptable {
+				select {
+				case sc, ok := <-accepted:
+					if !ok {
+						t.Fatalf("listener failed after %d of %d accepts", i, c.wantAcceptable)
+					}
+					server = append(server, sc)
+				case <-time.After(10 * time.Second):
+					t.Fatalf("accepted %d of %d connections within 10 s", i, c.wantAcceptable)
+				}
 			}
 			// The two over the cap are closed by the server: reads see EOF.
 			for _, cc := range clients[c.wantAcceptable:] {

@@ -228,8 +228,13 @@ func TestReadAfterClose(t *testing.T) {
 	}()
 	time.Sleep(10 * time.Millisecond)
 	c.Close()
-	if err := <-errc; !errors.Is(err, net.ErrClosed) {
-		t.Fatalf("ReadBatch after Close: %v", err)
+	select {
+	case err := <-errc:
+		if !errors.Is(err, net.ErrClosed) {
+			t.Fatalf("ReadBatch after Close: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a blocked ReadBatch did not return within 10 s of Close")
 	}
 	if _, _, err := c.WriteMsgUDP([]byte{1}, nil, &net.UDPAddr{}); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("WriteMsgUDP after Close: %v", err)

@@ -40,6 +40,8 @@ func rustEcho(t *testing.T, m sockMode, peer *testutil.RustPeer, addr endpointad
 	if err != nil {
 		t.Fatal(err)
 	}
+	deadline, _ := ctx.Deadline()
+	s.SetDeadline(deadline) // a stalled echo fails the read below, not hangs it
 	msg := bytes.Repeat([]byte("hello rust over magicsock "), 4000)
 	go func() {
 		s.Write(msg)

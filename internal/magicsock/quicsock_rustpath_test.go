@@ -70,6 +70,8 @@ func sinkToRust(t *testing.T, a *endpoint, peer *testutil.RustPeer, addr endpoin
 	if err != nil {
 		t.Fatal(err)
 	}
+	deadline, _ := ctx.Deadline()
+	s.SetDeadline(deadline) // a stalled sink fails the read and write below, not hangs them
 	data := make([]byte, n)
 	rng := rand.NewChaCha8([32]byte{7})
 	rng.Read(data)

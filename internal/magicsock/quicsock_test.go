@@ -155,6 +155,8 @@ func sendStream(t testing.TB, client, server *transport.Conn, size int, seed uin
 	if err != nil {
 		t.Fatal(err)
 	}
+	deadline, _ := ctx.Deadline()
+	s.SetWriteDeadline(deadline) // a stalled stream fails the writes below, not hangs them
 	rng := rand.NewChaCha8([32]byte{byte(seed)})
 	h := sha256.New()
 	chunk := make([]byte, 256<<10)
