@@ -64,6 +64,7 @@ func TestRustEcho(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetDeadline(time.Now().Add(20 * time.Second))
 	msg := bytes.Repeat([]byte("hello rust "), 1000)
 	if _, err := s.Write(msg); err != nil {
 		t.Fatal(err)
@@ -96,6 +97,8 @@ func TestRustSink(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Bounded: a stalled sink fails the writes and the read, not hangs them.
+	s.SetDeadline(time.Now().Add(60 * time.Second))
 	const size = 24 << 20 // thousands of packets: Rust updates keys several times
 	chunk := make([]byte, 1<<20)
 	h := sha256.New()
@@ -334,6 +337,7 @@ func TestRustZeroRTT(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		s.SetDeadline(time.Now().Add(10 * time.Second))
 		s.Write([]byte(msg))
 		s.Close()
 		got, err := io.ReadAll(s)
@@ -359,7 +363,7 @@ func TestRustZeroRTT(t *testing.T) {
 		t.Fatal(err)
 	}
 	echo(c2, "zero rtt to rust")
-	<-c2.HandshakeComplete()
+	waitFor(t, c2.HandshakeComplete(), 10*time.Second, "0-RTT connection's handshake completing")
 	st := c2.Stats()
 	t.Logf("0-RTT packets %d, accepted %v", st.ZeroRTTPackets, c2.EarlyDataAccepted())
 	if st.ZeroRTTPackets == 0 || !c2.EarlyDataAccepted() {

@@ -135,7 +135,12 @@ func TestRetry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _ := c.OpenStream(ctx)
+	s, err := c.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline, _ := ctx.Deadline()
+	s.SetDeadline(deadline)
 	s.Write([]byte("hi"))
 	got, err := io.ReadAll(s)
 	if err != nil || string(got) != "validated" {
@@ -190,6 +195,7 @@ func TestZeroRTT(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		s.SetDeadline(time.Now().Add(10 * time.Second))
 		s.Write([]byte(msg))
 		s.Close()
 		got, err := io.ReadAll(s)
@@ -221,7 +227,7 @@ func TestZeroRTT(t *testing.T) {
 		t.Fatal("no 0-RTT keys on the resumed connection")
 	}
 	echo(c2, "zero rtt request")
-	<-c2.HandshakeComplete()
+	waitFor(t, c2.HandshakeComplete(), 10*time.Second, "0-RTT connection's handshake completing")
 	if !c2.EarlyDataAccepted() {
 		t.Fatal("server did not accept 0-RTT")
 	}

@@ -76,6 +76,7 @@ func TestEcho(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetDeadline(time.Now().Add(10 * time.Second))
 	msg := []byte("hello over our own QUIC")
 	if _, err := s.Write(msg); err != nil {
 		t.Fatal(err)
@@ -99,10 +100,12 @@ func TestCloseCodes(t *testing.T) {
 	if err := server.Err(); !errors.As(err, &ae) || ae.Code != 7 || ae.Reason != "done here" || !ae.Remote {
 		t.Fatalf("server error %v", err)
 	}
-	if _, err := client.OpenStream(t.Context()); !errors.Is(err, net.ErrClosed) {
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if _, err := client.OpenStream(ctx); !errors.Is(err, net.ErrClosed) {
 		t.Fatalf("open after local close: %v", err)
 	}
-	if _, err := server.AcceptStream(t.Context()); !errors.As(err, &ae) {
+	if _, err := server.AcceptStream(ctx); !errors.As(err, &ae) {
 		t.Fatalf("accept after remote close: %v", err)
 	}
 }
@@ -141,6 +144,7 @@ func TestLargeStream(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	s.SetWriteDeadline(time.Now().Add(60 * time.Second))
 	chunk := make([]byte, 1<<20)
 	for i := range chunk {
 		chunk[i] = byte(i * 31)
@@ -152,7 +156,7 @@ func TestLargeStream(t *testing.T) {
 		}
 	}
 	s.Close()
-	b := <-got
+	b := waitFor(t, got, 60*time.Second, "the server reading the whole stream")
 	el := time.Since(start)
 	if len(b) != size {
 		t.Fatalf("received %d of %d bytes", len(b), size)
@@ -172,16 +176,20 @@ func TestManyStreams(t *testing.T) {
 	client, server := pair(t)
 	const n = 300 // more than the 100 concurrent streams allowed
 	got := sink(t, server, n)
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
+	streamDeadline, _ := ctx.Deadline()
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			s, err := client.OpenStream(t.Context())
+			s, err := client.OpenStream(ctx)
 			if err != nil {
 				t.Error(err)
 				return
 			}
+			s.SetDeadline(streamDeadline)
 			msg := bytes.Repeat([]byte{byte(i)}, 1000+i*10)
 			if _, err := s.Write(msg); err != nil {
 				t.Error(err)
@@ -190,7 +198,7 @@ func TestManyStreams(t *testing.T) {
 			io.ReadAll(s) // the server's FIN: the stream is done both ways
 		}()
 	}
-	wg.Wait()
+	waitGroup(t, &wg, 40*time.Second, "300 client streams written and finished")
 	total := 0
 	for range n {
 		select {
@@ -243,25 +251,32 @@ func TestDatagrams(t *testing.T) {
 
 func TestStreamResetAndStop(t *testing.T) {
 	client, server := pair(t)
-	s, err := client.OpenStream(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	s, err := client.OpenStream(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Write([]byte("some data"))
 	s.CancelWrite(77)
-	ss, err := server.AcceptStream(t.Context())
+	ss, err := server.AcceptStream(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ss.SetReadDeadline(time.Now().Add(10 * time.Second))
 	var re *quic.StreamResetError
 	_, err = io.ReadAll(ss)
 	if !errors.As(err, &re) || re.Code != 77 {
 		t.Fatalf("read of a reset stream: %v", err)
 	}
 	// STOP_SENDING: the writer learns the code.
-	s2, _ := client.OpenStream(t.Context())
+	s2, err := client.OpenStream(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	s2.Write([]byte("x"))
-	ss2, err := server.AcceptStream(t.Context())
+	ss2, err := server.AcceptStream(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
