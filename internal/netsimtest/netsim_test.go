@@ -4,6 +4,7 @@ package netsimtest
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -105,7 +106,11 @@ func startSim(t *testing.T, topology string, env ...string) *sim {
 }
 
 func (s *sim) netsim(env []string, args ...string) (string, error) {
-	cmd := exec.Command("bash", append([]string{s.script}, args...)...)
+	// Bounded: a stuck setup or teardown fails the test rather than hanging it.
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "bash", append([]string{s.script}, args...)...)
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(append(os.Environ(), "NETSIM_PREFIX="+s.prefix, "NETSIM_QUIET=1"), env...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
@@ -276,8 +281,25 @@ func (s *sim) startTransfer(extra ...string) *transfer {
 // send writes n random bytes in chunks, pausing between them.
 func (tr *transfer) send(t *testing.T, n int, chunk int, pause time.Duration) {
 	t.Helper()
-	if err := tr.write(n, chunk, pause); err != nil {
+	if err := waitSent(t, tr.sendAsync(n, chunk, pause), sendTimeout); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// sendTimeout bounds writing one batch to the connector: a connector that
+// stops reading its stdin fails the test rather than blocking the write
+// forever. It is generous: the largest batch is 100 MiB over a lossy link.
+const sendTimeout = 5 * time.Minute
+
+// waitSent waits for the result of sendAsync, or fails the test after d.
+func waitSent(t *testing.T, sending <-chan error, d time.Duration) error {
+	t.Helper()
+	select {
+	case err := <-sending:
+		return err
+	case <-time.After(d):
+		t.Fatalf("writing to the connector did not finish within %v (is it still reading its stdin?)", d)
+		return nil
 	}
 }
 
@@ -369,11 +391,23 @@ func (s *sim) netReport() string {
 	s.t.Helper()
 	s.startRelayOn("3341", "3479")
 	cmd := s.cmd("peer1", "net-report", "--relay", relayURL, "--stun", relayHost+":3479", "--bind6", "")
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		s.t.Fatalf("net-report: %v\n%s", err, out)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		s.t.Fatalf("net-report: %v", err)
 	}
-	return string(out)
+	// Bounded: a net report that never ends is killed (its process group)
+	// and fails the test.
+	const limit = 60 * time.Second
+	kill := time.AfterFunc(limit, func() { syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) })
+	err := cmd.Wait()
+	if !kill.Stop() {
+		s.t.Fatalf("net-report did not finish within %v\n%s", limit, out.String())
+	}
+	if err != nil {
+		s.t.Fatalf("net-report: %v\n%s", err, out.String())
+	}
+	return out.String()
 }
 
 func TestTwoNATsRelayThenDirect(t *testing.T) {
@@ -401,7 +435,7 @@ func TestTwoNATsRelayThenDirect(t *testing.T) {
 	if gap := (took - tookListen).Abs(); gap > 300*time.Millisecond {
 		t.Errorf("dialer direct after %s, listener after %s: %s apart", took, tookListen, gap)
 	}
-	if err := <-sending; err != nil {
+	if err := waitSent(t, sending, sendTimeout); err != nil {
 		t.Fatal(err)
 	}
 	// The relay dies: the direct path carries on.
@@ -497,7 +531,7 @@ func TestTwoNATsDirectDiesFallsBackToRelay(t *testing.T) {
 	tr.connect.waitLine(t, "path: ", 20*time.Second)
 	sending := tr.sendAsync(4<<20, 256<<10, 20*time.Millisecond)
 	waitPath(t, tr.connect, "direct", 10*time.Second)
-	if err := <-sending; err != nil {
+	if err := waitSent(t, sending, sendTimeout); err != nil {
 		t.Fatal(err)
 	}
 	block := exec.Command("ip", "netns", "exec", s.ns("nat1"), "nft", "-f", "-")
@@ -508,7 +542,7 @@ func TestTwoNATsDirectDiesFallsBackToRelay(t *testing.T) {
 	sending = tr.sendAsync(8<<20, 256<<10, 50*time.Millisecond)
 	took := waitPath(t, tr.connect, "relay", 20*time.Second)
 	t.Logf("back on the relay %s after UDP was cut; paths %q", took, tr.connect.paths())
-	if err := <-sending; err != nil {
+	if err := waitSent(t, sending, sendTimeout); err != nil {
 		t.Fatal(err)
 	}
 	tr.finish(t, 60*time.Second)

@@ -67,6 +67,7 @@ func runInNamespace(t *testing.T, name string) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "unshare", args...)
 	cmd.Env = append(os.Environ(), interopChildEnv+"=1", "IROH_SHARED="+shared)
+	cmd.WaitDelay = 10 * time.Second // a Rust peer outliving a killed child does not hold the output open
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("interop child in a network namespace: %v\n%s", err, out)
