@@ -1,6 +1,7 @@
 package ticket
 
 import (
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"net/netip"
@@ -10,6 +11,7 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/iroh-go/iroh/endpointaddr"
 	"github.com/iroh-go/iroh/internal/testutil"
@@ -96,7 +98,9 @@ func TestTicketsParseInRustIroh(t *testing.T) {
 	script := filepath.Join(t.TempDir(), "parse.mjs")
 	os.WriteFile(script, []byte(rustTicketScript), 0o600)
 	in, _ := json.Marshal(tickets)
-	cmd := exec.Command("node", script, string(in))
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second) // a stuck node fails the test
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "node", script, string(in))
 	cmd.Dir = dir
 	out, err := cmd.Output()
 	if err != nil {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"os"
@@ -8,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // TestTwoProcesses builds the program and runs it as people do (a sender
@@ -21,7 +23,14 @@ func TestTwoProcesses(t *testing.T) {
 	}
 	const n = 8<<20 + 3
 	prof := t.TempDir()
-	out, err := exec.CommandContext(t.Context(), bin, "--bytes", "8388611", "--streams", "4", "--runs", "2", "--json", "--cpuprofile", prof).Output()
+	// Bounded: a stuck sender or receiver fails the test rather than hanging
+	// it; WaitDelay stops waiting for the output of a receiver that outlives
+	// a killed sender.
+	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "--bytes", "8388611", "--streams", "4", "--runs", "2", "--json", "--cpuprofile", prof)
+	cmd.WaitDelay = 10 * time.Second
+	out, err := cmd.Output()
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
