@@ -55,13 +55,17 @@ func start(t *testing.T, opts Options) *Server {
 
 var noLimit = RateLimit{Mode: RateLimitDisabled}
 
+// testHTTP bounds every request of the tests, so that a server that never
+// answers fails the test rather than hanging it.
+var testHTTP = &http.Client{Timeout: 30 * time.Second}
+
 func put(t *testing.T, s *Server, z32 string, body []byte, hdr map[string]string) (int, string) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, s.PkarrURL()+"/"+z32, bytes.NewReader(body))
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +77,7 @@ func put(t *testing.T, s *Server, z32 string, body []byte, hdr map[string]string
 func get(t *testing.T, s *Server, z32 string) (int, []byte, string) {
 	t.Helper()
 	req, _ := http.NewRequestWithContext(t.Context(), http.MethodGet, s.PkarrURL()+"/"+z32, nil)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +120,7 @@ func doh(t *testing.T, s *Server, post bool, name string, qtype uint16) *dns.Msg
 	} else {
 		req, _ = http.NewRequestWithContext(t.Context(), http.MethodGet, u+"?dns="+base64.RawURLEncoding.EncodeToString(raw), nil)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := testHTTP.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -492,7 +496,7 @@ func TestHTTPMisc(t *testing.T) {
 	s := start(t, Options{RateLimit: noLimit})
 	base := "http://" + s.HTTPAddr().String()
 	for path, want := range map[string]string{"/healthz": "OK", "/": "Hi!"} {
-		resp, err := http.Get(base + path)
+		resp, err := testHTTP.Get(base + path)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -518,7 +522,7 @@ func TestHTTPMisc(t *testing.T) {
 		if c.ct != "" {
 			req.Header.Set("Content-Type", c.ct)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := testHTTP.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -695,7 +699,7 @@ func TestDoHJSON(t *testing.T) {
 	put(t, s, sk.Public().Z32(), p.AppendRelayPayload(nil), nil)
 	name := "_iroh." + sk.Public().Z32() + "." + DefaultOrigin
 	get := func(query string) (int, dohJSON, http.Header) {
-		resp, err := http.Get("http://" + s.HTTPAddr().String() + "/dns-query?" + query)
+		resp, err := testHTTP.Get("http://" + s.HTTPAddr().String() + "/dns-query?" + query)
 		if err != nil {
 			t.Fatal(err)
 		}
