@@ -114,7 +114,10 @@ func TestDiscoveryOverMulticast(t *testing.T) {
 	for _, l := range []*Lookup{la, lb, lc} {
 		t.Cleanup(func() { l.Close() })
 	}
-	ctx := t.Context()
+	// Bounded: Resolve waits until the endpoint is found, so a lost
+	// announcement fails the test rather than hanging it.
+	ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
+	defer cancel()
 	if err := la.Publish(ctx, a); err != nil {
 		t.Fatal(err)
 	}
@@ -139,8 +142,8 @@ func TestDiscoveryOverMulticast(t *testing.T) {
 		t.Fatalf("listener knows %d peers", len(peers))
 	}
 	// The listen-only lookup is never found.
-	short, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
-	defer cancel()
+	short, scancel := context.WithTimeout(ctx, 1500*time.Millisecond)
+	defer scancel()
 	if _, err := la.Resolve(short, lc.id); !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("listen-only endpoint resolved: %v", err)
 	}

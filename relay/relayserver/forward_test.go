@@ -380,7 +380,9 @@ func TestClientReconnects(t *testing.T) {
 	a := newTestClient(t, url, nil)
 	b := newTestClient(t, url, nil)
 	waitConnected(t, a, b)
-	if d, err := a.Ping(t.Context()); err != nil || d <= 0 {
+	pctx, pcancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer pcancel()
+	if d, err := a.Ping(pctx); err != nil || d <= 0 {
 		t.Fatalf("Ping: %v %v", d, err)
 	}
 	srv1.Close()
