@@ -21,6 +21,12 @@ import (
 // own loopback-only network namespace.
 const netnsEnv = "IROH_TEST_NETNS"
 
+// namespaceTimeout bounds a test re-run by InLoopbackNamespace (or the
+// test's own deadline, if sooner): a hang there fails the test with the
+// child's goroutine dump rather than holding the whole run until go test's
+// -timeout. The longest of these tests take about a minute.
+const namespaceTimeout = 4 * time.Minute
+
 // inCI reports whether the tests run in CI, where a prerequisite that is
 // missing is a failure rather than a reason to skip.
 func inCI() bool { return os.Getenv("CI") == "true" }
@@ -104,10 +110,18 @@ func InLoopbackNamespace(t *testing.T) bool {
 	}
 	args = append(args, "--", "sh", "-c", `ip link set lo up && exec "$@"`, "sh",
 		os.Args[0], "-test.run", strings.Join(pattern, "/"), "-test.v", "-test.count", "1")
-	if d, ok := t.Deadline(); ok {
-		args = append(args, "-test.timeout", time.Until(d).Round(time.Second).String())
+	limit := namespaceTimeout
+	if d, ok := t.Deadline(); ok && time.Until(d) < limit {
+		limit = time.Until(d)
 	}
-	cmd := exec.Command("unshare", args...)
+	args = append(args, "-test.timeout", limit.Round(time.Second).String())
+	// The child panics with its goroutines at -test.timeout; the context is
+	// the backstop, and WaitDelay stops waiting for output held open by a
+	// Rust peer that outlives a killed child.
+	ctx, cancel := context.WithTimeout(context.Background(), limit+30*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, "unshare", args...)
+	cmd.WaitDelay = 10 * time.Second
 	cmd.Env = append(os.Environ(), netnsEnv+"="+t.Name())
 	out, err := cmd.CombinedOutput()
 	text := string(out)
