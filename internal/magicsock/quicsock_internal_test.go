@@ -131,6 +131,13 @@ func TestQUICSocketNoAllocs(t *testing.T) {
 	peerBuf := make([]byte, 2000)
 	pkt := quicish(1, 1200)
 	in := []transport.Datagram{{Buf: make([]byte, 64<<10)}}
+	// Bounded once for all rounds (a deadline per round could allocate): a
+	// datagram lost on the way fails the peer's read, and a blocked
+	// ReadBatch ends when the watchdog closes the socket.
+	const limit = 60 * time.Second
+	peer.SetReadDeadline(time.Now().Add(limit))
+	watchdog := time.AfterFunc(limit, func() { c.Close() })
+	defer watchdog.Stop()
 	round := func() {
 		if err := qs.WriteBatch(out); err != nil {
 			t.Fatal(err)
@@ -138,7 +145,7 @@ func TestQUICSocketNoAllocs(t *testing.T) {
 		for i := 0; i < 10; {
 			n, _, err := peer.ReadFromUDPAddrPort(peerBuf)
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("peer read of the GSO batch (datagram %d of 10): %v", i, err)
 			}
 			if !looksLikeDisco(peerBuf[:n]) {
 				i++
@@ -148,7 +155,7 @@ func TestQUICSocketNoAllocs(t *testing.T) {
 			t.Fatal(err)
 		}
 		if k, err := qs.ReadBatch(in); err != nil || k != 1 || in[0].N != len(pkt) {
-			t.Fatalf("read: %d %d %v", k, in[0].N, err)
+			t.Fatalf("socket read of the peer's datagram: %d %d %v", k, in[0].N, err)
 		}
 	}
 	for range 50 {

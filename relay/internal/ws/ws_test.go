@@ -55,6 +55,7 @@ func TestClientAgainstCoderWebsocket(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second)) // a stalled echo fails, not hangs
 	k := NewKey()
 	fmt.Fprintf(nc, "GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: p\r\n\r\n", k)
 	br := bufio.NewReader(nc)
