@@ -470,7 +470,11 @@ func TestHostilePeer(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close(0, "")
-		st, _ := conn.OpenStream(t.Context())
+		st, err := conn.OpenStream(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.SetDeadline(time.Now().Add(10 * time.Second)) // a server that neither answers nor resets fails the read, not hangs it
 		st.Write([]byte{0xff, 0xff, 0xff, 0xff, 0})
 		st.Close()
 		buf := make([]byte, 16)
@@ -485,7 +489,11 @@ func TestHostilePeer(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer conn.Close(0, "")
-		st, _ := conn.OpenStream(t.Context())
+		st, err := conn.OpenStream(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		st.SetDeadline(time.Now().Add(30 * time.Second)) // a stalled exchange fails the reads, not hangs them
 		bogus := ProtocolMessage{Parts: []ranger.Part[*SignedEntry]{{Kind: ranger.RangeFingerprint, Range: ranger.Range{X: defaultID, Y: defaultID}, Fingerprint: ranger.Fingerprint{1}}}}
 		if _, err := WriteFrame(st, &Message{Kind: MsgInit, Namespace: ns, Msg: bogus}); err != nil {
 			t.Fatal(err)

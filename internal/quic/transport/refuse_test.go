@@ -297,7 +297,9 @@ func TestAcceptOnlyIncoming(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close(0, "")
-	in, err := b.Accept(t.Context())
+	actx, acancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer acancel()
+	in, err := b.Accept(actx)
 	if err != nil || in.RemoteKey() != ska.Public() {
 		t.Fatalf("b accepted %v, %v", in, err)
 	}
@@ -319,7 +321,9 @@ func TestStreamStopped(t *testing.T) {
 	if _, err := s.Write([]byte("observe")); err != nil {
 		t.Fatal(err)
 	}
-	in, err := server.AcceptStream(t.Context())
+	actx, acancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer acancel()
+	in, err := server.AcceptStream(actx)
 	if err != nil {
 		t.Fatal(err)
 	}
