@@ -407,7 +407,9 @@ func TestUnreachableRelay(t *testing.T) {
 	buildIroh(t)
 	start := time.Now()
 	tk, _, stderr := startBin(t, nil, "endpoint", "pipe", "listen", "--offline", "--relay", dead, "--bind4", "127.0.0.1:0", "--bind6", "")
-	if el := time.Since(start); el > 2*time.Second {
+	// "Seconds, not ten": 5 s leaves room for a loaded machine (the binary
+	// starts and probes the relay within the bound).
+	if el := time.Since(start); el > 5*time.Second {
 		t.Errorf("ticket after %v", el)
 	}
 	_ = tk

@@ -43,7 +43,9 @@ func TestShutdownDuringHandshake(t *testing.T) {
 	if err := r.Server.Shutdown(ctx); err != nil {
 		t.Fatalf("Shutdown: %v", err)
 	}
-	if d := time.Since(t0); d > time.Second {
+	// Waiting for the handshake would take the whole 5 s context (the
+	// establish timeout is 30 s); 3 s leaves room for a loaded machine.
+	if d := time.Since(t0); d > 3*time.Second {
 		t.Fatalf("Shutdown took %v with a handshake pending", d)
 	}
 	rc.expectClosed()
