@@ -47,6 +47,10 @@ type Server struct {
 	wg        sync.WaitGroup
 	closeOnce sync.Once
 	closeErr  error
+
+	// storedMu orders the updates of the StoredPackets gauge, so that a
+	// count read before a put cannot be set after the put's own update.
+	storedMu sync.Mutex
 }
 
 // New opens the store, binds the listeners of opts and starts serving. It
@@ -71,7 +75,7 @@ func New(opts *Options) (*Server, error) {
 		s.removeTmp()
 		return nil, err
 	}
-	s.metrics.StoredPackets.Set(float64(s.store.count()))
+	s.updateStored()
 	s.handler = s.newHandler()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -255,6 +259,17 @@ func (s *Server) evict() {
 		s.metrics.Evictions.Add(float64(n))
 		s.log.Debug("evicted old packets", "count", n)
 	}
+	s.updateStored()
+}
+
+// updateStored sets the StoredPackets gauge to the store's count. The read
+// and the set happen under storedMu: the eviction loop and the puts both
+// update the gauge, and without the lock the eviction at startup could read
+// 0, lose the race to a put's update and leave the gauge at 0 with a packet
+// stored.
+func (s *Server) updateStored() {
+	s.storedMu.Lock()
+	defer s.storedMu.Unlock()
 	s.metrics.StoredPackets.Set(float64(s.store.count()))
 }
 
@@ -359,7 +374,7 @@ func (s *Server) handlePut(w http.ResponseWriter, r *http.Request) {
 	}
 	if stored {
 		s.metrics.PkarrPuts.WithLabelValues("stored").Inc()
-		s.metrics.StoredPackets.Set(float64(s.store.count()))
+		s.updateStored()
 	} else {
 		s.metrics.PkarrPuts.WithLabelValues("stale").Inc()
 	}

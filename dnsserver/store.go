@@ -52,7 +52,9 @@ type store struct {
 	wg       sync.WaitGroup
 
 	// Atomic.
-	n atomic.Int64 // stored packets (approximate under concurrent eviction)
+	// n counts stored packets, accepted puts of new keys included from the
+	// moment put returns (approximate under concurrent eviction).
+	n atomic.Int64
 
 	// mu guards the following. Lock order: mu, then bbolt's own locks
 	// (a read transaction may be opened while holding mu; never an
@@ -159,8 +161,8 @@ func (s *store) commit() {
 		}
 	}
 	s.mu.Lock()
-	if err == nil {
-		s.n.Add(int64(added))
+	if err != nil {
+		s.n.Add(-int64(added)) // counted by put, lost with the group
 	}
 	s.committing = nil
 	s.commits++
@@ -191,6 +193,10 @@ func (s *store) put(p pkarr.SignedPacket) (bool, error) {
 	added := !present
 	if prev, ok := s.pending[p.Key]; ok {
 		added = prev.added // replacing a pending put of a new key
+	} else if added {
+		// Counted now, not at commit: a PUT that returned is counted
+		// (the write loop commits a moment later, or fails and uncounts it).
+		s.n.Add(1)
 	}
 	s.pending[p.Key] = &pendingPut{p: p, val: p.AppendBytes(nil), added: added}
 	select {
