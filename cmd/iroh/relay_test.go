@@ -23,6 +23,10 @@ import (
 // relayLog is a concurrency-safe log buffer.
 type relayLog = syncBuffer
 
+// testHTTP bounds the tests' requests to in-process servers, so that one
+// that never answers fails the test rather than hanging it.
+var testHTTP = &http.Client{Timeout: 30 * time.Second}
+
 // startRelayCmd runs `iroh relay args...` in-process until the test ends
 // and returns its log and the address it logged for msg.
 func startRelayCmd(t *testing.T, args []string, env map[string]string) (*relayLog, func(msg string) string, func() error) {
@@ -91,7 +95,7 @@ func relayClient(t *testing.T, url string, mod func(*relay.ClientOptions)) (*rel
 func TestRelayCommandDev(t *testing.T) {
 	logs, addrOf, stop := startRelayCmd(t, []string{"--dev", "--http-addr", "127.0.0.1:0", "--stun-addr", "127.0.0.1:0"}, nil)
 	url := "http://" + addrOf("relay listening") + "/"
-	resp, err := http.Get(url + "ping")
+	resp, err := testHTTP.Get(url + "ping")
 	if err != nil || resp.StatusCode != 200 {
 		t.Fatalf("GET /ping: %v %v", resp, err)
 	}
@@ -182,13 +186,13 @@ bytes_per_second = 10000000
 	}
 	// The plain HTTP port only serves /generate_204.
 	for path, want := range map[string]int{"generate_204": 204, "ping": 404} {
-		resp, err := http.Get("http://" + portal + "/" + path)
+		resp, err := testHTTP.Get("http://" + portal + "/" + path)
 		if err != nil || resp.StatusCode != want {
 			t.Fatalf("captive portal /%s: %v %v, want %d", path, resp, err, want)
 		}
 		resp.Body.Close()
 	}
-	resp, err := http.Get("http://" + metrics + "/metrics")
+	resp, err := testHTTP.Get("http://" + metrics + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
