@@ -152,7 +152,11 @@ func TestRouterEarlyDataOptIn(t *testing.T) {
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
-	defer r.Shutdown(context.Background())
+	defer func() {
+		sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second) // a stuck handler fails, not hangs
+		defer scancel()
+		r.Shutdown(sctx)
+	}()
 	client := bind(t)
 	for _, alpn := range []string{"early/1", "late/1"} {
 		for i := range 2 {

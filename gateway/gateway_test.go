@@ -343,6 +343,12 @@ func startProvider(t testing.TB, s blobs.Store, h iroh.ProtocolHandler) *iroh.En
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { r.Shutdown(context.Background()) })
+	t.Cleanup(func() {
+		// Bounded: a handler that never returns leaves goroutines that
+		// goleak reports, instead of hanging the cleanup.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		r.Shutdown(ctx)
+	})
 	return ep
 }
