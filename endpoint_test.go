@@ -76,7 +76,7 @@ func TestEchoDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound(ctx, s)
+	bound(s)
 	msg := make([]byte, 1<<20)
 	rand.Read(msg)
 	go func() { s.Write(msg); s.Close() }()
@@ -314,7 +314,7 @@ func TestDatagramsAndUniStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound(ctx, rs2)
+	bound(rs2)
 	_, err = io.ReadAll(rs2)
 	var se *iroh.StreamError
 	if !errors.As(err, &se) || se.Code != 42 {
@@ -364,7 +364,7 @@ func TestZeroRTT(t *testing.T) {
 				if err != nil {
 					t.Fatalf("round %d: open stream: %v", i, err)
 				}
-				bound(ctx, s)
+				bound(s)
 				s.Write([]byte("ping"))
 				s.Close()
 				got, err := io.ReadAll(s)

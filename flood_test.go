@@ -92,7 +92,7 @@ func TestProbeFloodDoesNotStarveTraffic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound(ctx, s)
+	bound(s)
 	msg := make([]byte, size)
 	rand.Read(msg)
 	go func() { s.Write(msg); s.Close() }()

@@ -80,7 +80,7 @@ func echoStream(ctx context.Context, t *testing.T, c *iroh.Connection, msg []byt
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound(ctx, s)
+	bound(s)
 	werr := make(chan error, 1)
 	go func() {
 		_, err := s.Write(msg)
@@ -140,7 +140,7 @@ func TestRustEndpointDialsRust(t *testing.T) {
 		for i := range 4 {
 			wg.Go(func() { echoStream(ctx, t, c, bytes.Repeat([]byte{byte(i)}, 100_000)) })
 		}
-		waitGroup(t, &wg, 60*time.Second, "four concurrent echo streams")
+		waitGroup(t, &wg, streamTimeout+10*time.Second, "four concurrent echo streams")
 		p, _ := c.Paths()
 		t.Logf("path %s %s rtt %s; stats %+v", p.Kind, p.Addr, p.RTT, c.Stats())
 	})
@@ -152,7 +152,7 @@ func TestRustEndpointDialsRust(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		bound(ctx, s)
+		bound(s)
 		const size = 24 << 20
 		h := sha256.New()
 		chunk := make([]byte, 1<<20)

@@ -38,7 +38,7 @@ func TestEndpointsShareRegisterer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound(ctx, s)
+	bound(s)
 	s.Write([]byte("x"))
 	s.Close()
 	if got, err := io.ReadAll(s); err != nil || string(got) != "x" {

@@ -53,7 +53,7 @@ func TestRelayOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound(ctx, s)
+	bound(s)
 	msg := make([]byte, 4<<20)
 	rand.Read(msg)
 	go func() { s.Write(msg); s.Close() }()
@@ -91,7 +91,7 @@ func TestRelayThenDirect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bound(ctx, s)
+	bound(s)
 	msg := make([]byte, 16<<20)
 	rand.Read(msg)
 	go func() {

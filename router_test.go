@@ -168,7 +168,7 @@ func TestRouterEarlyDataOptIn(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			bound(ctx, s)
+			bound(s)
 			s.Write([]byte("hi"))
 			s.Close()
 			if got, err := io.ReadAll(s); string(got) != "hi" {

@@ -1,7 +1,6 @@
 package iroh_test
 
 import (
-	"context"
 	"sync"
 	"testing"
 	"time"
@@ -33,13 +32,15 @@ func waitGroup(t testing.TB, wg *sync.WaitGroup, d time.Duration, what string) {
 	waitFor(t, done, d, what)
 }
 
-// bound sets s's read and write deadline to ctx's deadline (30 s from now
-// if ctx has none), so that a stalled stream ends a read in the test body
-// with a timeout error rather than blocking it forever.
-func bound(ctx context.Context, s interface{ SetDeadline(time.Time) error }) {
-	d, ok := ctx.Deadline()
-	if !ok {
-		d = time.Now().Add(30 * time.Second)
-	}
-	s.SetDeadline(d)
+// streamTimeout bounds every stream a test body reads or writes. The
+// largest transfers (16 MiB relay then direct, 24 MiB to Rust) take a few
+// seconds here and would take about 50 s at the 0.5 MiB/s seen on a loaded
+// CI machine, so it only ends a stream that stalled.
+const streamTimeout = 90 * time.Second
+
+// bound sets s's read and write deadline streamTimeout from now, so that a
+// stalled stream ends a read in the test body with a timeout error rather
+// than blocking it forever.
+func bound(s interface{ SetDeadline(time.Time) error }) {
+	s.SetDeadline(time.Now().Add(streamTimeout))
 }

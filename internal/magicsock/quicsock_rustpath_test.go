@@ -70,8 +70,10 @@ func sinkToRust(t *testing.T, a *endpoint, peer *testutil.RustPeer, addr endpoin
 	if err != nil {
 		t.Fatal(err)
 	}
-	deadline, _ := ctx.Deadline()
-	s.SetDeadline(deadline) // a stalled sink fails the read and write below, not hangs them
+	// Bounded: a stalled sink fails the write and read below rather than
+	// hanging them; 24 MiB take a few seconds here, about 50 s at the
+	// 0.5 MiB/s seen on a loaded CI machine.
+	s.SetDeadline(time.Now().Add(2 * time.Minute))
 	data := make([]byte, n)
 	rng := rand.NewChaCha8([32]byte{7})
 	rng.Read(data)
