@@ -112,7 +112,7 @@ func InLoopbackNamespace(t *testing.T) bool {
 		os.Args[0], "-test.run", strings.Join(pattern, "/"), "-test.v", "-test.count", "1")
 	limit := namespaceTimeout
 	if d, ok := t.Deadline(); ok && time.Until(d) < limit {
-		limit = time.Until(d)
+		limit = max(time.Until(d), time.Second) // -test.timeout 0 would mean none
 	}
 	args = append(args, "-test.timeout", limit.Round(time.Second).String())
 	// The child panics with its goroutines at -test.timeout; the context is
