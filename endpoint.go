@@ -547,8 +547,10 @@ func (ep *Endpoint) isClosed() bool {
 // Close closes every connection with code 0, gives the CONNECTION_CLOSE
 // packets queued for relays a moment to leave (bounded by ctx), then
 // releases the sockets and relay connections and waits for the endpoint's
-// goroutines. It is safe to call more than once and concurrently: every
-// call returns once the endpoint is closed (or ctx ends).
+// goroutines (which end promptly once the socket is closed: ctx bounds
+// only the wait for the relay queues). It is safe to call more than once
+// and concurrently: a later call returns once the first has finished, or
+// when its own ctx ends.
 func (ep *Endpoint) Close(ctx context.Context) error {
 	ep.mu.Lock()
 	if ep.closed {
