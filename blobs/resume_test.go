@@ -65,7 +65,7 @@ func (s slowStore) OpenReader(ctx context.Context, h blobs.Hash) (blobs.BlobRead
 }
 func (r slowReader) Data() io.ReaderAt { return slowReaderAt{r.BlobReader.Data()} }
 func (r slowReaderAt) ReadAt(p []byte, off int64) (int, error) {
-	time.Sleep(time.Duration(len(p)) * 40 * time.Millisecond / (1 << 20))
+	time.Sleep(time.Duration(len(p)) * 80 * time.Millisecond / (1 << 20))
 	return r.r.ReadAt(p, off)
 }
 
@@ -104,7 +104,10 @@ func TestResumeAfterKill9(t *testing.T) {
 		f := strings.Fields(sc.Text())
 		if len(f) == 2 && f[0] == "local" {
 			n, _ := strconv.ParseUint(f[1], 10, 64)
-			if n >= size/3 {
+			// Killed at half way, at least a quarter must have been
+			// persisted: the slack (6 MiB, 0.5 s of this slow transfer)
+			// covers the last checkpoint's commit on a loaded machine.
+			if n >= size/2 {
 				cmd.Process.Kill() // SIGKILL
 				killed = true
 				break
