@@ -320,9 +320,12 @@ func (a *actor) peer(id iroh.EndpointID) *peerState {
 func (a *actor) send(id iroh.EndpointID, m outMsg) {
 	p := a.peer(id)
 	if p.w == nil {
-		if cs := p.current(); cs != nil {
+		// A 0.35 connection whose stream we finished takes no writer:
+		// the message waits for a new connection.
+		if cs := p.current(); cs != nil && !cs.sendDone {
 			p.w = a.g.startWriter(cs)
 			cs.w = p.w
+			cs.writing = true
 		}
 	}
 	if p.w != nil {
@@ -364,12 +367,20 @@ func (a *actor) dial(p *peerState) {
 	go func() {
 		defer g.wg.Done()
 		ctx, cancel := context.WithTimeout(g.ctx, g.dialTO)
-		conn, err := g.ep.Connect(ctx, addr, ALPN)
-		cancel()
-		ev := connEvent{kind: evDialed, id: addr.ID, err: err}
+		conn, err := g.ep.Connect(ctx, addr, g.protocols[0], g.protocols[1:]...)
+		var cs *connState
 		if err == nil {
-			ev.cs = g.newConn(conn, true)
+			cs = g.newConn(conn, true)
+			if cs.v035 {
+				// 0.35: the dialer opens the connection's one stream.
+				if cs.bi, err = conn.OpenStream(ctx); err != nil {
+					g.closeWith(cs, closeNormal, "open stream failed", "")
+					conn, cs = nil, nil
+				}
+			}
 		}
+		cancel()
+		ev := connEvent{kind: evDialed, id: addr.ID, err: err, cs: cs}
 		select {
 		case g.events <- ev:
 		case <-g.ctx.Done():
@@ -404,12 +415,56 @@ func (a *actor) connEvent(ev connEvent) {
 	case evDown:
 		a.connDown(ev.cs)
 	case evWriterDone:
+		ev.cs.writing = false
 		if ev.err != nil && !ev.cs.down {
 			a.g.closeWith(ev.cs, closeNormal, "write failed", "")
 			a.connDown(ev.cs)
 		}
 		a.writerDone(ev.w)
+		if ev.cs.v035 && ev.cs.peerDone {
+			a.closeFinished(ev.cs)
+		}
+	case evPeerFinished:
+		a.peerFinished(ev.cs)
 	}
+}
+
+// peerFinished: the peer finished its half of a 0.35 connection's stream,
+// which 0.35 does when it no longer uses the connection (it dropped us,
+// or a newer connection replaced this one). We finish ours and close the
+// connection once our last frames are written, as Rust does when both
+// halves are done. Messages for the peer go on another connection.
+func (a *actor) peerFinished(cs *connState) {
+	if cs.down || cs.peerDone {
+		return
+	}
+	cs.peerDone = true
+	if p := a.peers[cs.remote]; p != nil && p.w != nil && p.w.cs == cs {
+		a.stopWriter(p)
+	}
+	cs.sendDone = true
+	a.retire(cs)
+	if !cs.writing {
+		a.closeFinished(cs)
+	}
+	// In case the writer never gets its frames out.
+	a.after(unusedGrace, func() {
+		if !cs.down {
+			a.g.closeWith(cs, closeNormal, "close from disconnect", "")
+			a.connDown(cs)
+		}
+	})
+}
+
+// closeFinished closes a 0.35 connection whose stream both sides
+// finished, a moment after our last frames were handed to QUIC.
+func (a *actor) closeFinished(cs *connState) {
+	a.after(shutdownLinger, func() {
+		if !cs.down {
+			a.g.closeWith(cs, closeNormal, "close from disconnect", "")
+			a.connDown(cs)
+		}
+	})
 }
 
 func (a *actor) dialFailed(p *peerState, err error) {
@@ -489,6 +544,12 @@ func (a *actor) connDown(cs *connState) {
 	}
 	cs.down = true
 	cs.cancel()
+	a.retire(cs)
+}
+
+// retire removes cs from its peer's connections, so nothing more is sent
+// on it; if it was the peer's last, the protocol learns the peer is gone.
+func (a *actor) retire(cs *connState) {
 	p := a.peers[cs.remote]
 	if p == nil {
 		return
@@ -541,6 +602,9 @@ func (a *actor) stopWriter(p *peerState) {
 	}
 	close(p.w.q)
 	p.w.cs.w = nil
+	if p.w.cs.v035 {
+		p.w.cs.sendDone = true
+	}
 	if a.flushWait != nil {
 		a.flushWait[p.w] = true
 	}

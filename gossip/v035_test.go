@@ -1,0 +1,148 @@
+package gossip
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/iroh-go/iroh"
+)
+
+// protocolsOf returns, for each peer n has a live connection to, whether
+// its current connection speaks 0.35.
+func protocolsOf(t *testing.T, n *node) map[iroh.EndpointID]bool {
+	t.Helper()
+	out := map[iroh.EndpointID]bool{}
+	if err := n.g.do(t.Context(), func() {
+		for id, p := range n.g.a.peers {
+			if cs := p.current(); cs != nil {
+				out[id] = cs.v035
+			}
+		}
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestGoGo035 runs a three-node swarm of Go nodes that dial
+// /iroh-gossip/0 only: one bidirectional stream per connection, topic in
+// every frame. Broadcasts cross both ways and every connection is 0.35.
+func TestGoGo035(t *testing.T) {
+	topic := TopicFromName("go-go-035")
+	only035 := func() *Options { return &Options{Protocols: []string{ALPN035}} }
+	a, b, c := newNode(t, only035()), newNode(t, only035()), newNode(t, only035())
+	if got := a.g.ALPNs(); len(got) != 1 || got[0] != ALPN035 {
+		t.Fatalf("ALPNs = %q", got)
+	}
+	ta := subscribe(t, a, topic)
+	tb := subscribe(t, b, topic, a)
+	tc := subscribe(t, c, topic, b)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for _, tp := range []*Topic{ta, tb, tc} {
+		if err := tp.Joined(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConnected(t, []*node{a, b, c}, []*Topic{ta, tb, tc})
+	if err := ta.Broadcast(ctx, []byte("from a")); err != nil {
+		t.Fatal(err)
+	}
+	waitReceived(t, tb, map[string]bool{"from a": true}, 5*time.Second)
+	waitReceived(t, tc, map[string]bool{"from a": true}, 5*time.Second)
+	if err := tc.Broadcast(ctx, []byte("from c")); err != nil {
+		t.Fatal(err)
+	}
+	waitReceived(t, ta, map[string]bool{"from c": true}, 5*time.Second)
+	for _, n := range []*node{a, b, c} {
+		for id, v035 := range protocolsOf(t, n) {
+			if !v035 {
+				t.Errorf("%s: connection to %s is not 0.35", n.ep.ID().ShortString(), id.ShortString())
+			}
+		}
+	}
+	// The largest content that fits a 0.35 frame crosses.
+	big := make([]byte, a.g.MaxContentLen())
+	big[0] = 'x'
+	if err := ta.Broadcast(ctx, big); err != nil {
+		t.Fatal(err)
+	}
+	waitReceived(t, tb, map[string]bool{string(big): true}, 5*time.Second)
+}
+
+// TestMixedProtocols: a serves and dials both ALPNs, b speaks only 0.35
+// and c only 0.101. a talks 0.35 with b and 0.101 with c, and broadcasts
+// cross between b and c through a.
+func TestMixedProtocols(t *testing.T) {
+	topic := TopicFromName("mixed")
+	a := newNode(t, nil)
+	b := newNode(t, &Options{Protocols: []string{ALPN035}})
+	c := newNode(t, &Options{Protocols: []string{ALPN}})
+	if a.g.MaxContentLen() != b.g.MaxContentLen() || c.g.MaxContentLen() != a.g.MaxContentLen()+32 {
+		t.Fatalf("MaxContentLen a %d b %d c %d", a.g.MaxContentLen(), b.g.MaxContentLen(), c.g.MaxContentLen())
+	}
+	ta := subscribe(t, a, topic)
+	tb := subscribe(t, b, topic, a)
+	tc := subscribe(t, c, topic, a)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for _, tp := range []*Topic{ta, tb, tc} {
+		if err := tp.Joined(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitConnected(t, []*node{a, b, c}, []*Topic{ta, tb, tc})
+	if err := tb.Broadcast(ctx, []byte("from b")); err != nil {
+		t.Fatal(err)
+	}
+	waitReceived(t, tc, map[string]bool{"from b": true}, 5*time.Second)
+	if err := tc.Broadcast(ctx, []byte("from c")); err != nil {
+		t.Fatal(err)
+	}
+	waitReceived(t, tb, map[string]bool{"from c": true}, 5*time.Second)
+	protos := protocolsOf(t, a)
+	if v, ok := protos[b.ep.ID()]; !ok || !v {
+		t.Errorf("a-b: present %v, 0.35 %v; want a 0.35 connection", ok, v)
+	}
+	if v, ok := protos[c.ep.ID()]; ok && v {
+		t.Errorf("a-c: a 0.35 connection; want 0.101")
+	}
+}
+
+// TestLeave035: a 0.35 neighbour that leaves the topic is reported down,
+// and the connection, both halves of its stream finished, is closed.
+func TestLeave035(t *testing.T) {
+	topic := TopicFromName("leave-035")
+	opts := func() *Options { return &Options{Protocols: []string{ALPN035}} }
+	a, b := newNode(t, opts()), newNode(t, opts())
+	ta := subscribe(t, a, topic)
+	tb := subscribe(t, b, topic, a)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	if err := tb.Joined(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := ta.Joined(ctx); err != nil {
+		t.Fatal(err)
+	}
+	tb.Close()
+	for {
+		select {
+		case ev := <-ta.Events():
+			if d, ok := ev.(NeighborDown); ok && d.ID == b.ep.ID() {
+				goto down
+			}
+		case <-ctx.Done():
+			t.Fatal("no NeighborDown after b left")
+		}
+	}
+down:
+	deadline := time.Now().Add(3 * unusedGrace)
+	for len(protocolsOf(t, a)) > 0 || len(protocolsOf(t, b)) > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("connections left: a %v, b %v", protocolsOf(t, a), protocolsOf(t, b))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
