@@ -246,8 +246,8 @@ func values(prefix string, count int) map[string][]byte {
 // we import it and sync entries and content from Rust; we write into it
 // and Rust syncs from us. (2) We create a document and share a ticket;
 // Rust joins it and gets entries and content; Rust writes into it and we
-// sync from Rust. Live sync over gossip is not part of it: 0.35 speaks
-// /iroh-gossip/0, we speak 0.101's /iroh-gossip/1.
+// sync from Rust. Live sync over gossip is not part of it (no Gossip
+// here): TestRust035LiveSync has it.
 func TestRust035DocsSync(t *testing.T) {
 	testutil.RequireRust035(t)
 	if !testutil.InLoopbackNamespace(t) {
