@@ -219,6 +219,7 @@ func TestRust035RustJoins(t *testing.T) {
 // unlike Rust 1.0, which does not answer. (Offering both ALPNs in one
 // handshake, the default, needs no fallback either way.)
 func TestRust035RefusesALPN1(t *testing.T) {
+	t.Parallel() // it mostly waits for the Rust node to stop
 	testutil.RequireRust035(t)
 	if !testutil.InLoopbackNamespace(t) {
 		return

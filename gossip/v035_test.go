@@ -113,6 +113,7 @@ func TestMixedProtocols(t *testing.T) {
 // TestLeave035: a 0.35 neighbour that leaves the topic is reported down,
 // and the connection, both halves of its stream finished, is closed.
 func TestLeave035(t *testing.T) {
+	t.Parallel() // it mostly waits for the connections' grace period
 	topic := TopicFromName("leave-035")
 	opts := func() *Options { return &Options{Protocols: []string{ALPN035}} }
 	a, b := newNode(t, opts()), newNode(t, opts())
