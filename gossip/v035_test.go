@@ -2,10 +2,14 @@ package gossip
 
 import (
 	"context"
+	"encoding/binary"
+	"net/netip"
 	"testing"
 	"time"
 
 	"github.com/iroh-go/iroh"
+	"github.com/iroh-go/iroh/gossip/proto"
+	promtest "github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // protocolsOf returns, for each peer n has a live connection to, whether
@@ -145,5 +149,55 @@ down:
 			t.Fatalf("connections left: a %v, b %v", protocolsOf(t, a), protocolsOf(t, b))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestBadInput035: on a 0.35 connection, a frame above the limit or one
+// that does not parse (a short topic, an unknown message kind) closes
+// the connection with a counted reason; a well-formed frame before it is
+// still delivered.
+func TestBadInput035(t *testing.T) {
+	topic := TopicFromName("bad-035")
+	good := []byte("before the bad frame")
+	gossipMsg := proto.Message{Type: proto.MsgGossip, ID: proto.NewMessageID(good), Content: good}
+	cases := []struct {
+		name   string
+		frame  []byte
+		reason string
+	}{
+		{"frame too large", binary.BigEndian.AppendUint32(nil, proto.DefaultMaxMessageSize+1), "frame_too_large"},
+		{"short topic", proto.AppendFrame(nil, make([]byte, 20)), "malformed"},
+		{"unknown kind", proto.AppendFrame(nil, append(topic[:], 0, 9)), "malformed"},
+		{"v1 body on v0", proto.AppendFrame(nil, proto.AppendMessage(nil, &gossipMsg)), "malformed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a := newNode(t, nil)
+			ta := subscribe(t, a, topic)
+			ep, err := iroh.Bind(t.Context(), &iroh.Options{BindAddrV4: netip.MustParseAddrPort("127.0.0.1:0"), DisableIPv6: true, Logger: quiet})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { ep.Close(context.Background()) })
+			conn, err := ep.Connect(t.Context(), a.ep.Addr(), ALPN035)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := conn.OpenStream(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			frames := proto.AppendFrame(nil, proto.AppendProtoMessage(nil, topic, &gossipMsg))
+			if _, err := s.Write(append(frames, c.frame...)); err != nil {
+				t.Fatal(err)
+			}
+			waitReceived(t, ta, map[string]bool{string(good): true}, 5*time.Second)
+			select {
+			case <-conn.Context().Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("connection not closed")
+			}
+			waitCount(t, c.reason, func() float64 { return promtest.ToFloat64(a.g.m.ConnClosed.WithLabelValues(c.reason)) }, 1)
+		})
 	}
 }
