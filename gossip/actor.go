@@ -58,6 +58,18 @@ func (p *peerState) current() *connState {
 	return p.conns[len(p.conns)-1]
 }
 
+// sender returns the connection to send to p on: the newest that can
+// carry our messages. A 0.35 connection the peer dialed cannot until its
+// stream arrives, nor one whose stream we finished.
+func (p *peerState) sender() *connState {
+	for i := len(p.conns) - 1; i >= 0; i-- {
+		if cs := p.conns[i]; cs.ready && !cs.sendDone {
+			return cs
+		}
+	}
+	return nil
+}
+
 type subscriber struct {
 	ch     chan Event
 	lagged uint64
@@ -320,9 +332,7 @@ func (a *actor) peer(id iroh.EndpointID) *peerState {
 func (a *actor) send(id iroh.EndpointID, m outMsg) {
 	p := a.peer(id)
 	if p.w == nil {
-		// A 0.35 connection whose stream we finished takes no writer:
-		// the message waits for a new connection.
-		if cs := p.current(); cs != nil && !cs.sendDone {
+		if cs := p.sender(); cs != nil {
 			p.w = a.g.startWriter(cs)
 			cs.w = p.w
 			cs.writing = true
@@ -426,34 +436,72 @@ func (a *actor) connEvent(ev connEvent) {
 		}
 	case evPeerFinished:
 		a.peerFinished(ev.cs)
+	case evStreamReady:
+		defer close(ev.ack)
+		if ev.cs.down {
+			return
+		}
+		ev.cs.ready = true
+		if p := a.peers[ev.cs.remote]; p != nil && slices.Contains(p.conns, ev.cs) {
+			a.switchWriter(p)
+			a.flushPending(p)
+		}
+	}
+}
+
+// switchWriter moves sending to p onto its newest usable connection:
+// the writer on an older one is stopped (for 0.35, finishing our half of
+// its stream), and older 0.35 connections we never wrote on are finished
+// too, as 0.35 does with a connection a newer one replaced.
+func (a *actor) switchWriter(p *peerState) {
+	s := p.sender()
+	if s == nil {
+		return
+	}
+	if p.w != nil && p.w.cs != s {
+		a.stopWriter(p)
+	}
+	for _, cs := range p.conns {
+		if cs != s && cs.v035 && cs.ready && !cs.sendDone && !cs.writing && cs.at.Before(s.at) {
+			cs.sendDone = true
+			a.g.wg.Add(1)
+			go func() {
+				defer a.g.wg.Done()
+				cs.bi.Close()
+			}()
+			if cs.peerDone {
+				a.closeFinished(cs)
+			}
+		}
+	}
+}
+
+// flushPending sends what waited for a connection to p.
+func (a *actor) flushPending(p *peerState) {
+	if p.sender() == nil {
+		return
+	}
+	pend := p.pending
+	p.pending = nil
+	p.topics = make(map[TopicID]bool)
+	for _, m := range pend {
+		a.send(p.id, m)
 	}
 }
 
 // peerFinished: the peer finished its half of a 0.35 connection's stream,
-// which 0.35 does when it no longer uses the connection (it dropped us,
-// or a newer connection replaced this one). We finish ours and close the
-// connection once our last frames are written, as Rust does when both
-// halves are done. Messages for the peer go on another connection.
+// which 0.35 does when it no longer sends on the connection (it dropped
+// us, or a newer connection replaced this one). It still reads it, so we
+// may go on sending on it; once our half is finished too, the connection
+// is closed, as Rust does when both halves are done.
 func (a *actor) peerFinished(cs *connState) {
 	if cs.down || cs.peerDone {
 		return
 	}
 	cs.peerDone = true
-	if p := a.peers[cs.remote]; p != nil && p.w != nil && p.w.cs == cs {
-		a.stopWriter(p)
-	}
-	cs.sendDone = true
-	a.retire(cs)
-	if !cs.writing {
+	if cs.sendDone && !cs.writing {
 		a.closeFinished(cs)
 	}
-	// In case the writer never gets its frames out.
-	a.after(unusedGrace, func() {
-		if !cs.down {
-			a.g.closeWith(cs, closeNormal, "close from disconnect", "")
-			a.connDown(cs)
-		}
-	})
 }
 
 // closeFinished closes a 0.35 connection whose stream both sides
@@ -493,20 +541,22 @@ func (a *actor) connUp(cs *connState) {
 		a.g.m.Peers.Inc()
 	}
 	loser := p.current()
-	if loser != nil && cs.at.Sub(loser.at) < raceWindow && cs.dialed != loser.dialed && a.keepOlder(cs) {
+	// 0.35 nodes send on their newest connection, whoever dialed it; so do
+	// we on 0.35 connections.
+	if loser != nil && !cs.v035 && !loser.v035 && cs.at.Sub(loser.at) < raceWindow && cs.dialed != loser.dialed && a.keepOlder(cs) {
 		// Simultaneous dials: the older connection stays current.
 		p.conns = slices.Insert(p.conns, len(p.conns)-1, cs)
 		loser = cs
 	} else {
-		if loser != nil {
-			a.stopWriter(p) // finish its streams
-		}
 		p.conns = append(p.conns, cs)
+		a.switchWriter(p) // finish the older connection's streams
 	}
 	// A connection no topic comes to use (a peer that connects and says
 	// nothing, or only something transient) is closed.
 	a.after(unusedGrace, func() { a.closeIfUnused(cs) })
-	if loser != nil {
+	if loser != nil && !loser.v035 {
+		// A superseded 0.35 connection is closed once both sides
+		// finished its stream: the peer may still send on it.
 		a.after(supersededGrace, func() {
 			if !loser.down && p.current() != loser {
 				a.g.closeWith(loser, closeNormal, "superseded", "superseded")
@@ -516,14 +566,7 @@ func (a *actor) connUp(cs *connState) {
 	if len(p.conns) > maxConnsPerPeer {
 		a.g.closeWith(p.conns[0], closeNormal, "superseded", "superseded")
 	}
-	if len(p.pending) > 0 {
-		pend := p.pending
-		p.pending = nil
-		for _, m := range pend {
-			a.send(p.id, m)
-		}
-	}
-	p.topics = make(map[TopicID]bool)
+	a.flushPending(p)
 }
 
 // keepOlder reports, for a connection racing with an older one dialed
@@ -544,12 +587,6 @@ func (a *actor) connDown(cs *connState) {
 	}
 	cs.down = true
 	cs.cancel()
-	a.retire(cs)
-}
-
-// retire removes cs from its peer's connections, so nothing more is sent
-// on it; if it was the peer's last, the protocol learns the peer is gone.
-func (a *actor) retire(cs *connState) {
 	p := a.peers[cs.remote]
 	if p == nil {
 		return
@@ -558,13 +595,12 @@ func (a *actor) retire(cs *connState) {
 	if i < 0 {
 		return
 	}
-	wasCurrent := i == len(p.conns)-1
 	p.conns = slices.Delete(p.conns, i, i+1)
-	if wasCurrent && p.w != nil && p.w.cs == cs {
+	if p.w != nil && p.w.cs == cs {
 		p.w = nil // its writer exits on the canceled context
 	}
 	if len(p.conns) > 0 {
-		return // the next newest takes over when something is sent
+		return // the next newest usable one takes over when something is sent
 	}
 	a.g.m.Peers.Dec()
 	if !p.dialing && len(p.pending) == 0 {

@@ -41,6 +41,7 @@ const (
 	evDialed
 	evWriterDone
 	evPeerFinished // 0.35: the peer finished its half of the stream
+	evStreamReady  // 0.35: the dialer's stream arrived on an accepted connection
 )
 
 type connEvent struct {
@@ -49,6 +50,7 @@ type connEvent struct {
 	w    *writer
 	id   iroh.EndpointID
 	err  error
+	ack  chan struct{} // evStreamReady: closed once the actor handled it
 }
 
 // connState is one connection to a peer.
@@ -62,17 +64,20 @@ type connState struct {
 	dialed bool      // we dialed it (else the peer did)
 	at     time.Time // when it was established
 	// v035: the connection speaks /iroh-gossip/0: one bidirectional
-	// stream (bi, opened by the dialer) carries every topic.
+	// stream (bi, opened by the dialer) carries every topic. On a
+	// connection we accepted, the reader sets bi when the stream arrives
+	// (the dialer's first write), then tells the actor (evStreamReady).
 	v035 bool
 	bi   *iroh.Stream
 
 	// Owned by the actor.
 	w    *writer // nil: no writer running
 	down bool
-	// 0.35 only: sendDone, our half of bi is finished (or being
-	// finished) and takes no more writers; writing, a writer runs on it;
-	// peerDone, the peer finished its half.
-	sendDone, writing, peerDone bool
+	// ready: the connection can carry our messages (for 0.35, its stream
+	// is there). 0.35 only: sendDone, our half of bi is finished (or
+	// being finished) and takes no more writers; writing, a writer runs
+	// on it; peerDone, the peer finished its half.
+	ready, sendDone, writing, peerDone bool
 
 	closeReason atomic.Pointer[string]
 }
@@ -82,8 +87,9 @@ var connSeq atomic.Uint64
 func (g *Gossip) newConn(conn *iroh.Connection, dialed bool) *connState {
 	ctx, cancel := context.WithCancel(g.ctx)
 	context.AfterFunc(conn.Context(), cancel)
+	v035 := conn.ALPN() == ALPN035
 	return &connState{conn: conn, remote: conn.RemoteID(), ctx: ctx, cancel: cancel, seq: connSeq.Add(1), dialed: dialed, at: time.Now(),
-		v035: conn.ALPN() == ALPN035}
+		v035: v035, ready: dialed || !v035}
 }
 
 // closeWith closes the connection and counts the reason.
@@ -156,11 +162,33 @@ func (g *Gossip) readStream(cs *connState, s *iroh.ReceiveStream) {
 	}
 }
 
-// readLoop035 reads the frames of a 0.35 connection's one stream. When
-// the peer finishes its half, the actor finishes ours and the connection
-// is closed; until then the loop waits so that the connection is reported
-// down only when it ends.
+// readLoop035 reads the frames of a 0.35 connection's one stream; on a
+// connection we accepted it first waits for the dialer to open it (which
+// the peer's first write does). When the peer finishes its half, the
+// loop tells the actor and waits for the connection to end, so that it is
+// reported down only then.
 func (g *Gossip) readLoop035(cs *connState) {
+	if !cs.dialed {
+		s, err := cs.conn.AcceptStream(cs.ctx)
+		if err != nil {
+			return
+		}
+		cs.bi = s
+		// The actor learns the connection can carry our messages before
+		// it handles the first message read from it, so that its answer
+		// goes on this connection rather than a new dial.
+		ack := make(chan struct{})
+		select {
+		case g.events <- connEvent{kind: evStreamReady, cs: cs, ack: ack}:
+		case <-cs.ctx.Done():
+			return
+		}
+		select {
+		case <-ack:
+		case <-cs.ctx.Done():
+			return
+		}
+	}
 	defer cs.bi.CancelRead(0)
 	for {
 		body, err := proto.ReadFrame(cs.bi, nil, g.maxMsg) // messages alias body

@@ -266,26 +266,10 @@ func (g *Gossip) Subscribe(ctx context.Context, topic TopicID, bootstrap []iroh.
 // Protocols of its Options.
 func (g *Gossip) ALPNs() []string { return slices.Clone(g.protocols) }
 
-// firstStreamTimeout bounds the wait for the dialer's stream on an
-// accepted 0.35 connection.
-const firstStreamTimeout = 10 * time.Second
-
 // Accept serves one incoming gossip connection (of either ALPN) until it
 // ends; the Router calls it.
 func (g *Gossip) Accept(ctx context.Context, conn *iroh.Connection) error {
 	cs := g.newConn(conn, false)
-	if cs.v035 {
-		// 0.35: the dialer opens the connection's one bidirectional
-		// stream and writes at once.
-		actx, cancel := context.WithTimeout(cs.ctx, firstStreamTimeout)
-		s, err := conn.AcceptStream(actx)
-		cancel()
-		if err != nil {
-			g.closeWith(cs, closeNormal, "no stream", "")
-			return nil
-		}
-		cs.bi = s
-	}
 	select {
 	case g.events <- connEvent{kind: evUp, cs: cs}:
 	case <-g.ctx.Done():

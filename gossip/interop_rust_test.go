@@ -250,3 +250,66 @@ func TestRust035RefusesALPN1(t *testing.T) {
 		t.Fatalf("refusal took %v; want a prompt TLS alert", took)
 	}
 }
+
+// TestRust035BothJoin: the Go and Rust nodes bootstrap from each other at
+// the same moment, so each may dial the other. Broadcasts cross both ways
+// right away and still after the superseded connection (if any) is
+// closed.
+func TestRust035BothJoin(t *testing.T) {
+	t.Parallel() // it mostly waits for the superseded connection's grace
+	testutil.RequireRust035(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	r, rust := startRust035(t)
+	n := newNode(t, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
+	defer cancel()
+	topic := TopicFromName("both join")
+	var addrs []string
+	for _, a := range n.ep.Addr().Direct {
+		addrs = append(addrs, a.String())
+	}
+	// Rust's request runs while our Subscribe dials.
+	rustDone := make(chan error, 1)
+	go func() {
+		_, err := r.Do(ctx, "gossipSubscribe", map[string]any{"topic": topic.String(),
+			"bootstrap": []map[string]any{{"nodeId": n.ep.ID().String(), "addrs": addrs}}})
+		rustDone <- err
+	}()
+	tp, err := n.g.Subscribe(ctx, topic, []iroh.EndpointAddr{rust})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tp.Close()
+	if err := <-rustDone; err != nil {
+		t.Fatalf("%v\nrust stderr:\n%s", err, r.Stderr())
+	}
+	waitEvent(ctx, t, tp, "NeighborUp(rust)", func(ev Event) bool { u, ok := ev.(NeighborUp); return ok && u.ID == rust.ID })
+	goID := n.ep.ID().String()
+	waitRust(ctx, t, r, topic, "NeighborUp(go)", func(ev rustEvents) bool { return ev.up[goID] })
+	cross := func(round string) {
+		t.Helper()
+		msg := "go, " + round
+		if err := tp.Broadcast(ctx, []byte(msg)); err != nil {
+			t.Fatal(err)
+		}
+		waitRust(ctx, t, r, topic, "message "+msg, func(ev rustEvents) bool { return ev.received[msg] != "" })
+		back := "rust, " + round
+		rustDo(ctx, t, r, "gossipBroadcast", map[string]any{"topic": topic.String(), "data": base64.StdEncoding.EncodeToString([]byte(back))})
+		waitEvent(ctx, t, tp, "message "+back, func(ev Event) bool { rc, ok := ev.(Received); return ok && string(rc.Content) == back })
+	}
+	cross("at once")
+	var conns int
+	n.g.do(ctx, func() {
+		if p := n.g.a.peers[rust.ID]; p != nil {
+			conns = len(p.conns)
+		}
+	})
+	t.Logf("connections to the rust node: %d", conns)
+	time.Sleep(supersededGrace + time.Second)
+	cross("after the grace")
+	if ev := rustTopicEvents(ctx, t, r, topic); ev.down[goID] {
+		t.Fatalf("rust saw us go down: %+v", ev)
+	}
+}
