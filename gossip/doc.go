@@ -24,11 +24,9 @@
 //   - /iroh-gossip/1 (0.101): each side opens one unidirectional stream
 //     per topic, starting with a header frame naming the topic; the other
 //     frames carry a message.
-//   - /iroh-gossip/0 (0.35): the dialer opens one bidirectional stream;
-//     every frame in either direction carries the topic and a message.
-//     A side done with the connection finishes its half; when the peer
-//     finishes its half we finish ours and close the connection, as 0.35
-//     does.
+//   - /iroh-gossip/0 (0.35): the dialer opens one bidirectional stream
+//     (the peer sees it with the first frame); every frame in either
+//     direction carries the topic and a message.
 //
 // A dial offers the ALPNs of Options.Protocols (by default /1, then /0)
 // in one handshake and the peer picks one it serves, so the same Gossip
@@ -41,9 +39,15 @@
 // dialed by EndpointID with the addresses the application gave
 // (bootstrap) or peers shared in Join/Neighbor/Shuffle messages (kept 5
 // minutes, at most 4096 peers), else through the endpoint's address
-// lookup. A newer connection to a peer replaces the older one for sending;
-// the older one is closed after 10 s. Connections no topic uses are closed
-// after 5 s.
+// lookup. A newer connection to a peer replaces the older one for sending
+// and the older one's streams are finished; connections no topic uses are
+// closed after 5 s. On 0.101 connections, two dialed at once by both sides
+// are settled by the smaller EndpointID, and a superseded one is closed
+// after 10 s. On 0.35 connections we follow 0.35: the newest connection
+// that can carry messages sends (one the peer dialed can once its stream
+// arrived), whoever dialed it; a side that finished its half still reads
+// the other, so a connection both sides use one way each is fine; it is
+// closed once both halves are finished.
 //
 // # Slow peers and bad input
 //
