@@ -1,11 +1,11 @@
 // Package gossip runs publish-subscribe topic swarms over iroh
-// connections, wire-compatible with iroh-gossip 0.101 (ALPN
-// /iroh-gossip/1) and 0.35 (ALPN035, /iroh-gossip/0; shared/spec/gossip.md
-// §3.2, §8): HyParView keeps each peer's
-// small active view (the neighbours it is connected to) and a larger
-// passive view; PlumTree broadcasts along a spanning tree of eager links
-// and repairs it with lazy IHave announcements. The protocol itself is
-// the I/O-free gossip/proto; this package connects it to an Endpoint.
+// connections, wire-compatible with iroh-gossip 0.101 (ALPN,
+// /iroh-gossip/1) and 0.35 (ALPN035, /iroh-gossip/0), after
+// shared/spec/gossip.md: HyParView keeps each peer's small active view
+// (the neighbours it is connected to) and a larger passive view; PlumTree
+// broadcasts along a spanning tree of eager links and repairs it with
+// lazy IHave announcements. The protocol itself is the I/O-free
+// gossip/proto; this package connects it to an Endpoint.
 //
 //	g, _ := gossip.New(ep, nil)
 //	router := iroh.NewRouter(ep).Handle(gossip.ALPN, g).Handle(gossip.ALPN035, g)
@@ -35,8 +35,8 @@
 // or a swarm mixing them: the protocol state is shared and only the
 // framing differs per connection. The message encodings are the same in
 // both; with /0 among the Protocols, MaxContentLen leaves room for the
-// 32-byte topic of 0.35 frames. Peers are
-// dialed by EndpointID with the addresses the application gave
+// 32-byte topic of 0.35 frames. Peers are dialed by EndpointID with the
+// addresses the application gave
 // (bootstrap) or peers shared in Join/Neighbor/Shuffle messages (kept 5
 // minutes, at most 4096 peers), else through the endpoint's address
 // lookup. A newer connection to a peer replaces the older one for sending
@@ -72,10 +72,10 @@
 //
 // interop_rust_test.go runs a real Rust iroh-gossip 0.35 node (npm
 // iroh035, internal/testutil.StartRust035) in a loopback-only namespace:
-// we join its topic and it joins ours, neighbours come up on both sides,
-// and broadcasts (swarm and neighbours scope, up to MaxContentLen) cross
-// both ways on /iroh-gossip/0. iroh-docs 0.35 live sync rides on it (the
-// docs package's tests). HyParView runs as in 0.101 on both ALPNs (spec
+// we join its topic, it joins ours, or both at once; neighbours come up on
+// both sides, and broadcasts (swarm and neighbours scope, up to
+// MaxContentLen) cross both ways on /iroh-gossip/0. iroh-docs 0.35 live
+// sync rides on it (the docs package's tests). HyParView runs as in 0.101 on both ALPNs (spec
 // §5); 0.35's differences (§5.1) change convergence details only and did
 // not need imitating. Against Rust 0.101 (iroh 1.x) /1 is checked with the
 // spec's vectors only: the Rust 1.x bindings have no gossip.
