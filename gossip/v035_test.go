@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/binary"
 	"net/netip"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -198,6 +200,44 @@ func TestBadInput035(t *testing.T) {
 				t.Fatal("connection not closed")
 			}
 			waitCount(t, c.reason, func() float64 { return promtest.ToFloat64(a.g.m.ConnClosed.WithLabelValues(c.reason)) }, 1)
+		})
+	}
+}
+
+func TestProtocolsOption(t *testing.T) {
+	ep, err := iroh.Bind(t.Context(), &iroh.Options{BindAddrV4: netip.MustParseAddrPort("127.0.0.1:0"), DisableIPv6: true, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ep.Close(context.Background())
+	for _, c := range []struct {
+		name  string
+		p     []string
+		want  string // error substring, "" for none
+		alpns []string
+	}{
+		{"default", nil, "", []string{ALPN, ALPN035}},
+		{"0.35 first", []string{ALPN035, ALPN}, "", []string{ALPN035, ALPN}},
+		{"0.101 only", []string{ALPN}, "", []string{ALPN}},
+		{"empty", []string{}, "empty", nil},
+		{"unknown", []string{"/iroh-gossip/2"}, "unknown ALPN", nil},
+		{"twice", []string{ALPN, ALPN}, "twice", nil},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			g, err := New(ep, &Options{Protocols: c.p})
+			if c.want != "" {
+				if err == nil || !strings.Contains(err.Error(), c.want) {
+					t.Fatalf("err = %v, want %q", err, c.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer g.Close()
+			if got := g.ALPNs(); !slices.Equal(got, c.alpns) {
+				t.Fatalf("ALPNs = %q, want %q", got, c.alpns)
+			}
 		})
 	}
 }
