@@ -540,6 +540,11 @@ func (a *actor) connUp(cs *connState) {
 	if len(p.conns) == 0 {
 		a.g.m.Peers.Inc()
 	}
+	if cs.v035 {
+		a.g.m.Connections.WithLabelValues("0.35").Inc()
+	} else {
+		a.g.m.Connections.WithLabelValues("0.101").Inc()
+	}
 	loser := p.current()
 	// 0.35 nodes send on their newest connection, whoever dialed it; so do
 	// we on 0.35 connections.

@@ -67,6 +67,9 @@ func TestGoGo035(t *testing.T) {
 				t.Errorf("%s: connection to %s is not 0.35", n.ep.ID().ShortString(), id.ShortString())
 			}
 		}
+		if v1, v0 := promtest.ToFloat64(n.g.m.Connections.WithLabelValues("0.101")), promtest.ToFloat64(n.g.m.Connections.WithLabelValues("0.35")); v1 != 0 || v0 == 0 {
+			t.Errorf("%s: connections 0.101 %v, 0.35 %v", n.ep.ID().ShortString(), v1, v0)
+		}
 	}
 	// The largest content that fits a 0.35 frame crosses.
 	big := make([]byte, a.g.MaxContentLen())
@@ -113,6 +116,9 @@ func TestMixedProtocols(t *testing.T) {
 	}
 	if v, ok := protos[c.ep.ID()]; ok && v {
 		t.Errorf("a-c: a 0.35 connection; want 0.101")
+	}
+	if v1, v0 := promtest.ToFloat64(a.g.m.Connections.WithLabelValues("0.101")), promtest.ToFloat64(a.g.m.Connections.WithLabelValues("0.35")); v1 == 0 || v0 == 0 {
+		t.Errorf("a: connections 0.101 %v, 0.35 %v; want both", v1, v0)
 	}
 }
 
