@@ -317,3 +317,44 @@ func TestRust035BothJoin(t *testing.T) {
 		t.Fatalf("rust saw us go down: %+v", ev)
 	}
 }
+
+// TestRust035Bridge: a Go node that speaks both protocols links the Rust
+// 0.35 node with a Go node that speaks only 0.101 (and so cannot reach
+// Rust directly): broadcasts cross between them both ways through it.
+func TestRust035Bridge(t *testing.T) {
+	t.Parallel() // it mostly waits for the Rust node to stop
+	testutil.RequireRust035(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	r, rust := startRust035(t)
+	bridge := newNode(t, nil)
+	only1 := newNode(t, &Options{Protocols: []string{ALPN}})
+	ctx, cancel := context.WithTimeout(t.Context(), 45*time.Second)
+	defer cancel()
+	topic := TopicFromName("bridge")
+	tb := subscribe(t, bridge, topic)
+	var addrs []string
+	for _, a := range bridge.ep.Addr().Direct {
+		addrs = append(addrs, a.String())
+	}
+	rustDo(ctx, t, r, "gossipSubscribe", map[string]any{"topic": topic.String(),
+		"bootstrap": []map[string]any{{"nodeId": bridge.ep.ID().String(), "addrs": addrs}}})
+	waitEvent(ctx, t, tb, "NeighborUp(rust)", func(ev Event) bool { u, ok := ev.(NeighborUp); return ok && u.ID == rust.ID })
+	to := subscribe(t, only1, topic, bridge)
+	if err := to.Joined(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rustDo(ctx, t, r, "gossipBroadcast", map[string]any{"topic": topic.String(), "data": base64.StdEncoding.EncodeToString([]byte("from rust 0.35"))})
+	waitEvent(ctx, t, to, "rust's message at the 0.101-only node", func(ev Event) bool {
+		rc, ok := ev.(Received)
+		return ok && string(rc.Content) == "from rust 0.35"
+	})
+	if err := to.Broadcast(ctx, []byte("from a 0.101-only node")); err != nil {
+		t.Fatal(err)
+	}
+	waitRust(ctx, t, r, topic, "the 0.101-only node's message", func(ev rustEvents) bool { return ev.received["from a 0.101-only node"] != "" })
+	if v035, ok := protocolsOf(t, only1)[rust.ID]; ok && v035 {
+		t.Fatal("the 0.101-only node has a 0.35 connection")
+	}
+}
