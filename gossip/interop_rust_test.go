@@ -162,6 +162,7 @@ func exchange(ctx context.Context, t *testing.T, n *node, tp *Topic, r *testutil
 // its bootstrap peer (it dials offering /iroh-gossip/1 and /0; Rust picks
 // /0); both see the other as neighbour and broadcasts cross both ways.
 func TestRust035GoJoins(t *testing.T) {
+	t.Parallel() // it mostly waits for the Rust node
 	testutil.RequireRust035(t)
 	if !testutil.InLoopbackNamespace(t) {
 		return
@@ -189,6 +190,7 @@ func TestRust035GoJoins(t *testing.T) {
 // on both sides and broadcasts both ways; when the Rust node shuts down,
 // Go sees its NeighborDown.
 func TestRust035RustJoins(t *testing.T) {
+	t.Parallel() // it mostly waits for the Rust node
 	testutil.RequireRust035(t)
 	if !testutil.InLoopbackNamespace(t) {
 		return
