@@ -234,8 +234,9 @@ func FuzzDecodeProtoMessage(f *testing.F) {
 		if tp2 != tp || !reflect.DeepEqual(m, m2) {
 			t.Fatalf("round trip:\n%+v\n%+v", m, m2)
 		}
-		if len(enc) != len(b) || ProtoMessageLen(&m) != len(b) {
-			t.Fatalf("re-encoded %d bytes from %d", len(enc), len(b))
+		// Overlong varints parse, so the canonical encoding may be shorter.
+		if len(enc) > len(b) || ProtoMessageLen(&m) != len(enc) {
+			t.Fatalf("re-encoded %d bytes (ProtoMessageLen %d) from %d", len(enc), ProtoMessageLen(&m), len(b))
 		}
 		if len(m.Nodes) > len(b)/33 || len(m.IHaves) > len(b)/33 {
 			t.Fatalf("%d nodes / %d ihaves from %d bytes", len(m.Nodes), len(m.IHaves), len(b))
