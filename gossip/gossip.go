@@ -54,6 +54,8 @@ type Options struct {
 	// dial reaches 0.101 and 0.35 nodes alike. Each must be ALPN or
 	// ALPN035. Nil means ALPN then ALPN035. With ALPN035 among them,
 	// MaxContentLen leaves room for the topic that 0.35 frames carry.
+	// Serve the same ones: register the Gossip on the Router for each of
+	// ALPNs().
 	Protocols []string
 	// Logger receives warnings (peers dropped) and debug detail; nil
 	// means no logs.
