@@ -82,7 +82,9 @@
 //
 // # Not yet
 //
-// A 0.35 peer is not sent Disconnect{respond} answers (0.35's quit asks
-// for one; 0.101 ignores it too), and a connection we stop using is
-// closed without waiting for the peer to acknowledge our finished stream.
+// A 0.35 connection whose stream both sides finished is closed a moment
+// (250 ms) after our last write, not when the peer acknowledged it, as
+// the endpoint API cannot wait for that. (Disconnect{respond: true} needs
+// no answer: 0.35 never sends it; its quit and evictions send
+// Disconnect{alive: true, respond: false}.)
 package gossip
