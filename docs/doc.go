@@ -54,10 +54,13 @@
 // (interop_rust_test.go; the CLI's join and share in cmd/iroh): 0.35 dials
 // our endpoint (raw-key TLS, its disco pings answered by our socket) and we
 // dial it. 0.35 reads only its own ticket layout: DocTicket.String035
-// writes it; ParseDocTicket reads both. Live sync does not cross: 0.35's
-// gossip is /iroh-gossip/0, ours 0.101's /iroh-gossip/1, so a Rust 0.35
-// peer gets our new entries when it or we sync (on join, on StartSync or
-// SyncWith, by the Engine's resync), not as they are written. The Rust
+// writes it; ParseDocTicket reads both. Live sync crosses too, when the
+// Engine's Gossip is the gossip package registered for both its ALPNs
+// (gossip.ALPN and gossip.ALPN035): it dials offering /iroh-gossip/1 and
+// 0.35's /iroh-gossip/0 in one handshake, 0.35 picks /0, and entries
+// written on either side reach the other as they are written, content
+// included, with no sync (TestRust035LiveSync: a document Rust made and
+// one we made). Nothing depends on the ticket's layout. The Rust
 // iroh 1.0 bindings (npm @number0/iroh 1.1.0) carry no docs, so iroh-docs
 // 0.100 is checked against the spec's vectors only.
 //

@@ -86,7 +86,9 @@ func startNode(t testing.TB, withGossip bool, opts *EngineOptions) *node {
 	}
 	n.router = iroh.NewRouter(ep).Handle(ALPN, n.engine).Handle(blobs.ALPN, blobs.NewProvider(n.blobs, &blobs.ProviderOptions{OnEvent: count}))
 	if n.gossip != nil {
-		n.router.Handle(gossip.ALPN, n.gossip)
+		for _, alpn := range n.gossip.ALPNs() { // /iroh-gossip/1 and 0.35's /0
+			n.router.Handle(alpn, n.gossip)
+		}
 	}
 	if err := n.router.Start(); err != nil {
 		t.Fatal(err)

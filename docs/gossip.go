@@ -11,7 +11,8 @@ import (
 
 // Gossip is what live sync needs of a gossip implementation: joining the
 // topic of a document (its namespace id) with bootstrap peers. FromGossip
-// adapts the gossip package (iroh-gossip's /iroh-gossip/1); with no Gossip
+// adapts the gossip package (iroh-gossip's /iroh-gossip/1 and 0.35's
+// /iroh-gossip/0, so live sync reaches Rust iroh-docs 0.35); with no Gossip
 // the Engine still syncs on join, on incoming syncs and every
 // ResyncInterval.
 type Gossip interface {
@@ -60,7 +61,7 @@ type GossipEvent struct {
 }
 
 // FromGossip adapts a *gossip.Gossip (registered on the Router for
-// gossip.ALPN by the caller) to the Engine's Gossip.
+// gossip.ALPN and gossip.ALPN035 by the caller) to the Engine's Gossip.
 func FromGossip(g *gossip.Gossip) Gossip { return gossipAdapter{g} }
 
 type gossipAdapter struct{ g *gossip.Gossip }

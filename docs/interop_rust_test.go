@@ -248,8 +248,8 @@ func values(prefix string, count int) map[string][]byte {
 // we import it and sync entries and content from Rust; we write into it
 // and Rust syncs from us. (2) We create a document and share a ticket;
 // Rust joins it and gets entries and content; Rust writes into it and we
-// sync from Rust. Live sync over gossip is not part of it: 0.35 speaks
-// /iroh-gossip/0, we speak 0.101's /iroh-gossip/1.
+// sync from Rust. Live sync over gossip is not part of it (no Gossip
+// here): TestRust035LiveSync has it.
 func TestRust035DocsSync(t *testing.T) {
 	testutil.RequireRust035(t)
 	if !testutil.InLoopbackNamespace(t) {
@@ -368,4 +368,160 @@ func TestRust035DocsSync(t *testing.T) {
 	waitInSync(t, g, ns2, len(goVals2)+len(rustVals2))
 	checkGo(t, g, ns2, rustVals2, authors)
 	t.Logf("rust entries -> go doc: %d entries with content in %v", len(rustVals2), time.Since(start).Round(time.Millisecond))
+}
+
+// liveWatch records a Go document's engine events for TestRust035LiveSync.
+type liveWatch struct {
+	sub *Subscription
+}
+
+// waitEvent reads events until ok accepts one; it fails on a sync with
+// the Rust node when noSync is set (the entry must come over gossip).
+func (w liveWatch) waitEvent(ctx context.Context, t *testing.T, what string, noSync bool, ok func(Event) bool) Event {
+	t.Helper()
+	for {
+		select {
+		case ev := <-w.sub.Events():
+			if noSync && ev.Kind == EventSyncFinished {
+				t.Fatalf("%s: a sync with %s ran; want the entry live over gossip", what, ev.Peer.ShortString())
+			}
+			if ok(ev) {
+				return ev
+			}
+		case <-ctx.Done():
+			t.Fatalf("%s: not seen", what)
+		}
+	}
+}
+
+// noSyncSince reads what is queued and fails on any sync.
+func (w liveWatch) noSyncSince(t *testing.T, what string) {
+	t.Helper()
+	for {
+		select {
+		case ev := <-w.sub.Events():
+			if ev.Kind == EventSyncFinished {
+				t.Fatalf("%s: a sync with %s ran; want the entry live over gossip", what, ev.Peer.ShortString())
+			}
+		default:
+			return
+		}
+	}
+}
+
+// liveBothWays checks, once both sides are gossip neighbours on doc ns
+// and their first syncs are over, that an entry written on either side
+// reaches the other live: no sync runs between Go and Rust meanwhile
+// (Go neither starts nor accepts one, and Go has no resync timer), so
+// the entries travel in gossip broadcasts on /iroh-gossip/0.
+func liveBothWays(ctx context.Context, t *testing.T, g *node, w liveWatch, r *testutil.Rust035, rustID key.PublicKey, ns NamespaceID, tag string, authors map[string]string) {
+	t.Helper()
+	b64 := base64.StdEncoding.EncodeToString
+	// Settle: the syncs that neighbour-up starts end before the writes;
+	// their events are drained here.
+	time.Sleep(time.Second)
+	for len(w.sub.Events()) > 0 {
+		<-w.sub.Events()
+	}
+	for i := range 3 {
+		k := fmt.Sprintf("live/%s/rust/%d", tag, i)
+		v := fmt.Appendf(nil, "written on rust, %s %d", tag, i)
+		start := time.Now()
+		if _, err := r.Do(ctx, "set", map[string]any{"doc": ns.String(), "key": b64([]byte(k)), "value": b64(v)}); err != nil {
+			t.Fatal(err)
+		}
+		ev := w.waitEvent(ctx, t, "rust entry "+k, true, func(ev Event) bool {
+			return ev.Kind == EventInsertRemote && string(ev.Entry.Key()) == k
+		})
+		if !ev.ViaGossip || ev.Peer != rustID {
+			t.Fatalf("rust entry %s: via gossip %v from %s, want via gossip from the rust node", k, ev.ViaGossip, ev.Peer.ShortString())
+		}
+		authors[k] = r.Author
+		w.waitEvent(ctx, t, "content of "+k, true, func(ev Event) bool { return ev.Kind == EventContentReady && ev.Hash == blobs.ComputeHash(v) })
+		checkGo(t, g, ns, map[string][]byte{k: v}, authors)
+		t.Logf("rust -> go live: %s in %v", k, time.Since(start).Round(time.Millisecond))
+
+		k = fmt.Sprintf("live/%s/go/%d", tag, i)
+		v = fmt.Appendf(nil, "written on go, %s %d", tag, i)
+		start = time.Now()
+		if _, err := g.engine.SetBytes(ctx, ns, g.author(t), []byte(k), v); err != nil {
+			t.Fatal(err)
+		}
+		authors[k] = g.author(t).String()
+		waitRust035(ctx, t, r, ns.String(), map[string][]byte{k: v}, authors)
+		w.noSyncSince(t, "go entry "+k)
+		t.Logf("go -> rust live: %s in %v", k, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// TestRust035LiveSync: live sync with a real Rust iroh-docs 0.35 node.
+// Our docs engine gossips through the gossip package, which dials
+// /iroh-gossip/1 and /iroh-gossip/0 in one handshake (0.35 picks /0) and
+// serves both; entries written on either side then reach the other as
+// they are written, content included, without a sync. (1) We import a
+// document Rust made (we dial Rust); (2) Rust joins a document we made
+// (Rust dials us on /iroh-gossip/0).
+func TestRust035LiveSync(t *testing.T) {
+	testutil.RequireRust035(t)
+	if !testutil.InLoopbackNamespace(t) {
+		return
+	}
+	r := startRust035(t)
+	g := startNode(t, true, nil)
+	ctx, cancel := context.WithTimeout(t.Context(), 50*time.Second)
+	defer cancel()
+	rustID, err := key.ParsePublicKey(r.NodeID)
+	if err != nil {
+		t.Fatalf("rust node id %q: %v", r.NodeID, err)
+	}
+	authors := map[string]string{}
+	b64 := base64.StdEncoding.EncodeToString
+
+	// (1) Rust's document, imported by us.
+	res, err := r.Do(ctx, "create", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc1 := res["doc"].(string)
+	if _, err := r.Do(ctx, "set", map[string]any{"doc": doc1, "key": b64([]byte("first")), "value": b64([]byte("before the import"))}); err != nil {
+		t.Fatal(err)
+	}
+	authors["first"] = r.Author
+	res, err = r.Do(ctx, "share", map[string]any{"doc": doc1, "mode": "Write"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tk, err := ParseDocTicket(res["ticket"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ns1 := tk.Capability.ID
+	w1 := liveWatch{g.engine.Subscribe(ns1)}
+	defer w1.sub.Close()
+	if _, err := g.engine.Import(ctx, tk); err != nil {
+		t.Fatalf("import rust ticket: %v\nrust stderr:\n%s", err, r.Stderr())
+	}
+	w1.waitEvent(ctx, t, "gossip neighbour up (doc 1)", false, func(ev Event) bool { return ev.Kind == EventNeighborUp && ev.Peer == rustID })
+	waitInSync(t, g, ns1, 1)
+	liveBothWays(ctx, t, g, w1, r, rustID, ns1, "doc1", authors)
+
+	// (2) Our document, joined by Rust from our ticket.
+	ns2, err := g.engine.CreateDoc(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w2 := liveWatch{g.engine.Subscribe(ns2)}
+	defer w2.sub.Close()
+	if _, err := g.engine.SetBytes(ctx, ns2, g.author(t), []byte("first"), []byte("before the join")); err != nil {
+		t.Fatal(err)
+	}
+	tk2, err := g.engine.Share(ctx, ns2, Write)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Do(ctx, "join", map[string]any{"ticket": tk2.String035()}); err != nil {
+		t.Fatalf("%v\nrust stderr:\n%s", err, r.Stderr())
+	}
+	w2.waitEvent(ctx, t, "gossip neighbour up (doc 2)", false, func(ev Event) bool { return ev.Kind == EventNeighborUp && ev.Peer == rustID })
+	liveBothWays(ctx, t, g, w2, r, rustID, ns2, "doc2", map[string]string{})
 }

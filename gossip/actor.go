@@ -58,6 +58,18 @@ func (p *peerState) current() *connState {
 	return p.conns[len(p.conns)-1]
 }
 
+// sender returns the connection to send to p on: the newest that can
+// carry our messages. A 0.35 connection the peer dialed cannot until its
+// stream arrives, nor one whose stream we finished.
+func (p *peerState) sender() *connState {
+	for i := len(p.conns) - 1; i >= 0; i-- {
+		if cs := p.conns[i]; cs.ready && !cs.sendDone {
+			return cs
+		}
+	}
+	return nil
+}
+
 type subscriber struct {
 	ch     chan Event
 	lagged uint64
@@ -320,9 +332,10 @@ func (a *actor) peer(id iroh.EndpointID) *peerState {
 func (a *actor) send(id iroh.EndpointID, m outMsg) {
 	p := a.peer(id)
 	if p.w == nil {
-		if cs := p.current(); cs != nil {
+		if cs := p.sender(); cs != nil {
 			p.w = a.g.startWriter(cs)
 			cs.w = p.w
+			cs.writing = true
 		}
 	}
 	if p.w != nil {
@@ -364,12 +377,20 @@ func (a *actor) dial(p *peerState) {
 	go func() {
 		defer g.wg.Done()
 		ctx, cancel := context.WithTimeout(g.ctx, g.dialTO)
-		conn, err := g.ep.Connect(ctx, addr, ALPN)
-		cancel()
-		ev := connEvent{kind: evDialed, id: addr.ID, err: err}
+		conn, err := g.ep.Connect(ctx, addr, g.protocols[0], g.protocols[1:]...)
+		var cs *connState
 		if err == nil {
-			ev.cs = g.newConn(conn, true)
+			cs = g.newConn(conn, true)
+			if cs.v035 {
+				// 0.35: the dialer opens the connection's one stream.
+				if cs.bi, err = conn.OpenStream(ctx); err != nil {
+					g.closeWith(cs, closeNormal, "open stream failed", "")
+					conn, cs = nil, nil
+				}
+			}
 		}
+		cancel()
+		ev := connEvent{kind: evDialed, id: addr.ID, err: err, cs: cs}
 		select {
 		case g.events <- ev:
 		case <-g.ctx.Done():
@@ -404,12 +425,94 @@ func (a *actor) connEvent(ev connEvent) {
 	case evDown:
 		a.connDown(ev.cs)
 	case evWriterDone:
+		ev.cs.writing = false
 		if ev.err != nil && !ev.cs.down {
 			a.g.closeWith(ev.cs, closeNormal, "write failed", "")
 			a.connDown(ev.cs)
 		}
 		a.writerDone(ev.w)
+		if ev.cs.v035 && ev.cs.peerDone {
+			a.closeFinished(ev.cs)
+		}
+	case evPeerFinished:
+		a.peerFinished(ev.cs)
+	case evStreamReady:
+		defer close(ev.ack)
+		if ev.cs.down {
+			return
+		}
+		ev.cs.ready = true
+		if p := a.peers[ev.cs.remote]; p != nil && slices.Contains(p.conns, ev.cs) {
+			a.switchWriter(p)
+			a.flushPending(p)
+		}
 	}
+}
+
+// switchWriter moves sending to p onto its newest usable connection:
+// the writer on an older one is stopped (for 0.35, finishing our half of
+// its stream), and older 0.35 connections we never wrote on are finished
+// too, as 0.35 does with a connection a newer one replaced.
+func (a *actor) switchWriter(p *peerState) {
+	s := p.sender()
+	if s == nil {
+		return
+	}
+	if p.w != nil && p.w.cs != s {
+		a.stopWriter(p)
+	}
+	for _, cs := range p.conns {
+		if cs != s && cs.v035 && cs.ready && !cs.sendDone && !cs.writing && cs.at.Before(s.at) {
+			cs.sendDone = true
+			a.g.wg.Add(1)
+			go func() {
+				defer a.g.wg.Done()
+				cs.bi.Close()
+			}()
+			if cs.peerDone {
+				a.closeFinished(cs)
+			}
+		}
+	}
+}
+
+// flushPending sends what waited for a connection to p.
+func (a *actor) flushPending(p *peerState) {
+	if p.sender() == nil {
+		return
+	}
+	pend := p.pending
+	p.pending = nil
+	p.topics = make(map[TopicID]bool)
+	for _, m := range pend {
+		a.send(p.id, m)
+	}
+}
+
+// peerFinished: the peer finished its half of a 0.35 connection's stream,
+// which 0.35 does when it no longer sends on the connection (it dropped
+// us, or a newer connection replaced this one). It still reads it, so we
+// may go on sending on it; once our half is finished too, the connection
+// is closed, as Rust does when both halves are done.
+func (a *actor) peerFinished(cs *connState) {
+	if cs.down || cs.peerDone {
+		return
+	}
+	cs.peerDone = true
+	if cs.sendDone && !cs.writing {
+		a.closeFinished(cs)
+	}
+}
+
+// closeFinished closes a 0.35 connection whose stream both sides
+// finished, a moment after our last frames were handed to QUIC.
+func (a *actor) closeFinished(cs *connState) {
+	a.after(shutdownLinger, func() {
+		if !cs.down {
+			a.g.closeWith(cs, closeNormal, "close from disconnect", "")
+			a.connDown(cs)
+		}
+	})
 }
 
 func (a *actor) dialFailed(p *peerState, err error) {
@@ -437,21 +540,28 @@ func (a *actor) connUp(cs *connState) {
 	if len(p.conns) == 0 {
 		a.g.m.Peers.Inc()
 	}
+	if cs.v035 {
+		a.g.m.Connections.WithLabelValues("0.35").Inc()
+	} else {
+		a.g.m.Connections.WithLabelValues("0.101").Inc()
+	}
 	loser := p.current()
-	if loser != nil && cs.at.Sub(loser.at) < raceWindow && cs.dialed != loser.dialed && a.keepOlder(cs) {
+	// 0.35 nodes send on their newest connection, whoever dialed it; so do
+	// we on 0.35 connections.
+	if loser != nil && !cs.v035 && !loser.v035 && cs.at.Sub(loser.at) < raceWindow && cs.dialed != loser.dialed && a.keepOlder(cs) {
 		// Simultaneous dials: the older connection stays current.
 		p.conns = slices.Insert(p.conns, len(p.conns)-1, cs)
 		loser = cs
 	} else {
-		if loser != nil {
-			a.stopWriter(p) // finish its streams
-		}
 		p.conns = append(p.conns, cs)
+		a.switchWriter(p) // finish the older connection's streams
 	}
 	// A connection no topic comes to use (a peer that connects and says
 	// nothing, or only something transient) is closed.
 	a.after(unusedGrace, func() { a.closeIfUnused(cs) })
-	if loser != nil {
+	if loser != nil && !loser.v035 {
+		// A superseded 0.35 connection is closed once both sides
+		// finished its stream: the peer may still send on it.
 		a.after(supersededGrace, func() {
 			if !loser.down && p.current() != loser {
 				a.g.closeWith(loser, closeNormal, "superseded", "superseded")
@@ -461,14 +571,7 @@ func (a *actor) connUp(cs *connState) {
 	if len(p.conns) > maxConnsPerPeer {
 		a.g.closeWith(p.conns[0], closeNormal, "superseded", "superseded")
 	}
-	if len(p.pending) > 0 {
-		pend := p.pending
-		p.pending = nil
-		for _, m := range pend {
-			a.send(p.id, m)
-		}
-	}
-	p.topics = make(map[TopicID]bool)
+	a.flushPending(p)
 }
 
 // keepOlder reports, for a connection racing with an older one dialed
@@ -497,13 +600,12 @@ func (a *actor) connDown(cs *connState) {
 	if i < 0 {
 		return
 	}
-	wasCurrent := i == len(p.conns)-1
 	p.conns = slices.Delete(p.conns, i, i+1)
-	if wasCurrent && p.w != nil && p.w.cs == cs {
+	if p.w != nil && p.w.cs == cs {
 		p.w = nil // its writer exits on the canceled context
 	}
 	if len(p.conns) > 0 {
-		return // the next newest takes over when something is sent
+		return // the next newest usable one takes over when something is sent
 	}
 	a.g.m.Peers.Dec()
 	if !p.dialing && len(p.pending) == 0 {
@@ -541,6 +643,9 @@ func (a *actor) stopWriter(p *peerState) {
 	}
 	close(p.w.q)
 	p.w.cs.w = nil
+	if p.w.cs.v035 {
+		p.w.cs.sendDone = true
+	}
 	if a.flushWait != nil {
 		a.flushWait[p.w] = true
 	}

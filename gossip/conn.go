@@ -2,6 +2,7 @@ package gossip
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"slices"
@@ -39,6 +40,8 @@ const (
 	evDown
 	evDialed
 	evWriterDone
+	evPeerFinished // 0.35: the peer finished its half of the stream
+	evStreamReady  // 0.35: the dialer's stream arrived on an accepted connection
 )
 
 type connEvent struct {
@@ -47,6 +50,7 @@ type connEvent struct {
 	w    *writer
 	id   iroh.EndpointID
 	err  error
+	ack  chan struct{} // evStreamReady: closed once the actor handled it
 }
 
 // connState is one connection to a peer.
@@ -59,10 +63,21 @@ type connState struct {
 	seq    uint64
 	dialed bool      // we dialed it (else the peer did)
 	at     time.Time // when it was established
+	// v035: the connection speaks /iroh-gossip/0: one bidirectional
+	// stream (bi, opened by the dialer) carries every topic. On a
+	// connection we accepted, the reader sets bi when the stream arrives
+	// (the dialer's first write), then tells the actor (evStreamReady).
+	v035 bool
+	bi   *iroh.Stream
 
 	// Owned by the actor.
 	w    *writer // nil: no writer running
 	down bool
+	// ready: the connection can carry our messages (for 0.35, its stream
+	// is there). 0.35 only: sendDone, our half of bi is finished (or
+	// being finished) and takes no more writers; writing, a writer runs
+	// on it; peerDone, the peer finished its half.
+	ready, sendDone, writing, peerDone bool
 
 	closeReason atomic.Pointer[string]
 }
@@ -72,7 +87,9 @@ var connSeq atomic.Uint64
 func (g *Gossip) newConn(conn *iroh.Connection, dialed bool) *connState {
 	ctx, cancel := context.WithCancel(g.ctx)
 	context.AfterFunc(conn.Context(), cancel)
-	return &connState{conn: conn, remote: conn.RemoteID(), ctx: ctx, cancel: cancel, seq: connSeq.Add(1), dialed: dialed, at: time.Now()}
+	v035 := conn.ALPN() == ALPN035
+	return &connState{conn: conn, remote: conn.RemoteID(), ctx: ctx, cancel: cancel, seq: connSeq.Add(1), dialed: dialed, at: time.Now(),
+		v035: v035, ready: dialed || !v035}
 }
 
 // closeWith closes the connection and counts the reason.
@@ -95,6 +112,10 @@ func (g *Gossip) readLoop(cs *connState) {
 		case <-g.ctx.Done():
 		}
 	}()
+	if cs.v035 {
+		g.readLoop035(cs)
+		return
+	}
 	for {
 		s, err := cs.conn.AcceptUniStream(cs.ctx)
 		if err != nil {
@@ -127,6 +148,63 @@ func (g *Gossip) readStream(cs *connState, s *iroh.ReceiveStream) {
 			return
 		}
 		m, err := proto.DecodeMessage(body)
+		if err != nil {
+			g.closeWith(cs, closeMalformed, err.Error(), "malformed")
+			return
+		}
+		g.m.BytesRecv.Add(float64(len(body) + 4))
+		g.m.MessagesRecv.WithLabelValues(m.Type.String()).Inc()
+		select {
+		case g.inbox <- inbound{from: cs.remote, topic: topic, msg: m, size: len(body)}:
+		case <-cs.ctx.Done():
+			return
+		}
+	}
+}
+
+// readLoop035 reads the frames of a 0.35 connection's one stream; on a
+// connection we accepted it first waits for the dialer to open it (which
+// the peer's first write does). When the peer finishes its half, the
+// loop tells the actor and waits for the connection to end, so that it is
+// reported down only then.
+func (g *Gossip) readLoop035(cs *connState) {
+	if !cs.dialed {
+		s, err := cs.conn.AcceptStream(cs.ctx)
+		if err != nil {
+			return
+		}
+		cs.bi = s
+		// The actor learns the connection can carry our messages before
+		// it handles the first message read from it, so that its answer
+		// goes on this connection rather than a new dial.
+		ack := make(chan struct{})
+		select {
+		case g.events <- connEvent{kind: evStreamReady, cs: cs, ack: ack}:
+		case <-cs.ctx.Done():
+			return
+		}
+		select {
+		case <-ack:
+		case <-cs.ctx.Done():
+			return
+		}
+	}
+	defer cs.bi.CancelRead(0)
+	for {
+		body, err := proto.ReadFrame(cs.bi, nil, g.maxMsg) // messages alias body
+		if errors.Is(err, io.EOF) {
+			select {
+			case g.events <- connEvent{kind: evPeerFinished, cs: cs}:
+			case <-cs.ctx.Done():
+			}
+			<-cs.ctx.Done()
+			return
+		}
+		if err != nil {
+			g.readFailed(cs, err, false)
+			return
+		}
+		topic, m, err := proto.DecodeProtoMessage(body)
 		if err != nil {
 			g.closeWith(cs, closeMalformed, err.Error(), "malformed")
 			return
@@ -175,7 +253,12 @@ func (g *Gossip) startWriter(cs *connState) *writer {
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
-		err := g.writeLoop(w)
+		var err error
+		if cs.v035 {
+			err = g.writeLoop035(w)
+		} else {
+			err = g.writeLoop(w)
+		}
 		select {
 		case g.events <- connEvent{kind: evWriterDone, cs: cs, w: w, err: err}:
 		case <-g.ctx.Done():
@@ -283,6 +366,67 @@ func (g *Gossip) writeLoop(w *writer) error {
 				ts.s.Close()
 				delete(streams, t)
 			}
+		}
+	}
+}
+
+// writeLoop035 is writeLoop for a 0.35 connection: every message goes on
+// the connection's one stream, tagged with its topic. When the queue is
+// closed it writes what is left and finishes the stream.
+func (g *Gossip) writeLoop035(w *writer) error {
+	s := w.cs.bi
+	var buf []byte
+	add := func(om outMsg) {
+		start := len(buf)
+		buf = append(buf, 0, 0, 0, 0)
+		buf = proto.AppendProtoMessage(buf, om.topic, &om.msg)
+		n := len(buf) - start - 4
+		if n >= g.maxMsg {
+			buf = buf[:start]
+			g.m.Drops.WithLabelValues("oversize").Inc()
+			return
+		}
+		binary.BigEndian.PutUint32(buf[start:], uint32(n))
+		g.m.MessagesSent.WithLabelValues(om.msg.Type.String()).Inc()
+	}
+	flush := func() error {
+		if len(buf) == 0 {
+			return nil
+		}
+		if _, err := s.Write(buf); err != nil {
+			return err
+		}
+		g.m.BytesSent.Add(float64(len(buf)))
+		buf = buf[:0]
+		return nil
+	}
+	for {
+		var om outMsg
+		var ok bool
+		select {
+		case om, ok = <-w.q:
+		case <-w.cs.ctx.Done():
+			return w.cs.ctx.Err()
+		}
+		closed := !ok
+		for batch := 0; ok; batch++ {
+			add(om)
+			if batch >= 64 {
+				break
+			}
+			select {
+			case om, ok = <-w.q:
+				closed = !ok
+			default:
+				ok = false
+			}
+		}
+		if err := flush(); err != nil {
+			return err
+		}
+		w.progress.Store(time.Now().UnixNano())
+		if closed {
+			return s.Close() // finish our half of the stream
 		}
 	}
 }

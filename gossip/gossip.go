@@ -15,8 +15,13 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// ALPN is the protocol of iroh-gossip 0.101 that Gossip speaks.
+// ALPN is the protocol of iroh-gossip 0.101 (/iroh-gossip/1).
 const ALPN = proto.ALPN
+
+// ALPN035 is the protocol of iroh-gossip 0.35 (/iroh-gossip/0), which
+// Rust iroh 0.35 nodes (and iroh-docs 0.35 live sync) speak. Register
+// the Gossip on the Router for both ALPNs to serve both.
+const ALPN035 = proto.ALPN035
 
 // TopicID names a topic: 32 arbitrary bytes.
 type TopicID = proto.TopicID
@@ -44,6 +49,14 @@ type Options struct {
 	EventBuffer int
 	// DialTimeout bounds one dial; zero means 10s.
 	DialTimeout time.Duration
+	// Protocols are the ALPNs offered when dialing a peer, in order of
+	// preference; the peer picks one it serves in the handshake, so one
+	// dial reaches 0.101 and 0.35 nodes alike. Each must be ALPN or
+	// ALPN035. Nil means ALPN then ALPN035. With ALPN035 among them,
+	// MaxContentLen leaves room for the topic that 0.35 frames carry.
+	// Serve the same ones: register the Gossip on the Router for each of
+	// ALPNs().
+	Protocols []string
 	// Logger receives warnings (peers dropped) and debug detail; nil
 	// means no logs.
 	Logger *slog.Logger
@@ -117,6 +130,7 @@ type Gossip struct {
 	sendQ      int
 	eventBuf   int
 	dialTO     time.Duration
+	protocols  []string // offered when dialing, in order
 
 	ctx    context.Context // canceled by Close
 	cancel context.CancelFunc
@@ -158,6 +172,25 @@ func New(ep *iroh.Endpoint, opts *Options) (*Gossip, error) {
 	if o.SendQueueLen < 0 || o.EventBuffer < 0 || o.DialTimeout < 0 {
 		return nil, errors.New("gossip: negative SendQueueLen, EventBuffer or DialTimeout")
 	}
+	protocols := slices.Clone(o.Protocols)
+	if protocols == nil {
+		protocols = []string{ALPN, ALPN035}
+	}
+	if len(protocols) == 0 {
+		return nil, errors.New("gossip: Protocols is empty")
+	}
+	for i, p := range protocols {
+		if p != ALPN && p != ALPN035 {
+			return nil, fmt.Errorf("gossip: Protocols: unknown ALPN %q (want %q or %q)", p, ALPN, ALPN035)
+		}
+		if slices.Contains(protocols[:i], p) {
+			return nil, fmt.Errorf("gossip: Protocols: %q twice", p)
+		}
+	}
+	maxContent := proto.MaxContentLen(o.MaxMessageSize)
+	if slices.Contains(protocols, ALPN035) {
+		maxContent = proto.MaxContentLen035(o.MaxMessageSize)
+	}
 	log := o.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -168,7 +201,8 @@ func New(ep *iroh.Endpoint, opts *Options) (*Gossip, error) {
 		log:        log.With("component", "gossip"),
 		m:          NewMetrics(o.Registerer),
 		maxMsg:     o.MaxMessageSize,
-		maxContent: proto.MaxContentLen(o.MaxMessageSize),
+		maxContent: maxContent,
+		protocols:  protocols,
 		sendQ:      o.SendQueueLen,
 		eventBuf:   o.EventBuffer,
 		dialTO:     o.DialTimeout,
@@ -230,8 +264,12 @@ func (g *Gossip) Subscribe(ctx context.Context, topic TopicID, bootstrap []iroh.
 	return t, nil
 }
 
-// Accept serves one incoming gossip connection until it ends; the Router
-// calls it.
+// ALPNs returns the protocols to register the Gossip for on a Router: the
+// Protocols of its Options.
+func (g *Gossip) ALPNs() []string { return slices.Clone(g.protocols) }
+
+// Accept serves one incoming gossip connection (of either ALPN) until it
+// ends; the Router calls it.
 func (g *Gossip) Accept(ctx context.Context, conn *iroh.Connection) error {
 	cs := g.newConn(conn, false)
 	select {

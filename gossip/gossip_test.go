@@ -45,7 +45,10 @@ func newNode(t testing.TB, opts *Options) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := iroh.NewRouter(ep).Handle(ALPN, g)
+	r := iroh.NewRouter(ep)
+	for _, alpn := range g.ALPNs() {
+		r.Handle(alpn, g)
+	}
 	if err := r.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -28,6 +28,9 @@ type Metrics struct {
 	ConnClosed *prometheus.CounterVec
 	// Dials counts dial attempts by outcome: "ok", "error".
 	Dials *prometheus.CounterVec
+	// Connections counts connections established (dialed or accepted)
+	// by protocol: "0.101" (/iroh-gossip/1), "0.35" (/iroh-gossip/0).
+	Connections *prometheus.CounterVec
 	// Peers is the number of peers with a connection.
 	Peers prometheus.Gauge
 	// Lagged counts events a slow subscriber missed.
@@ -60,6 +63,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		Dials: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "iroh_gossip_dials_total", Help: "Gossip dial attempts, by outcome.",
 		}, []string{"outcome"}),
+		Connections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "iroh_gossip_connections_total", Help: "Gossip connections established, by protocol version.",
+		}, []string{"protocol"}),
 		Peers: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "iroh_gossip_peers", Help: "Peers with a gossip connection.",
 		}),
@@ -80,6 +86,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	for _, o := range []string{"ok", "error"} {
 		m.Dials.WithLabelValues(o)
 	}
+	for _, p := range []string{"0.101", "0.35"} {
+		m.Connections.WithLabelValues(p)
+	}
 	m.MessagesSent = metrics.Register(reg, m.MessagesSent)
 	m.MessagesRecv = metrics.Register(reg, m.MessagesRecv)
 	m.BytesSent = metrics.Register(reg, m.BytesSent)
@@ -87,6 +96,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m.Drops = metrics.Register(reg, m.Drops)
 	m.ConnClosed = metrics.Register(reg, m.ConnClosed)
 	m.Dials = metrics.Register(reg, m.Dials)
+	m.Connections = metrics.Register(reg, m.Connections)
 	m.Peers = metrics.Register(reg, m.Peers)
 	m.Lagged = metrics.Register(reg, m.Lagged)
 	return m

@@ -47,7 +47,7 @@ iroh docs set --data-dir ./d DOC greeting hello`,
 				"Delete every key starting with PREFIX, as the default author.",
 				"iroh docs del --data-dir ./d DOC greet"),
 			sub("share", "print a doc ticket and serve the document until interrupted", "--data-dir DIR [--read|--write] [--v035] [flags] DOC",
-				"Print a doc ticket (read access unless --write) alone on a line of stderr and serve the document, entries and content, until interrupted. --v035 prints the ticket in iroh-docs 0.35's layout, the only one Rust iroh 0.35 nodes read (their live sync over gossip does not reach us; they sync on join).",
+				"Print a doc ticket (read access unless --write) alone on a line of stderr and serve the document, entries and content, until interrupted. --v035 prints the ticket in iroh-docs 0.35's layout, the only one Rust iroh 0.35 nodes read (live sync with them runs over their gossip protocol, /iroh-gossip/0, which we serve and dial too).",
 				"iroh docs share --data-dir ./d --write DOC"),
 			sub("join", "sync entries and content from a ticket, then exit", "--data-dir DIR [--watch] [flags] TICKET",
 				"Import the document of a doc ticket, sync entries and content with its peers with a progress line, and exit when in sync (--watch stays and prints changes).",
@@ -324,7 +324,7 @@ func startDocsEngine(ctx context.Context, env *cmdEnv, ef *endpointFlags, node *
 		ep.Close(context.Background())
 		return nil, nil, err
 	}
-	router := iroh.NewRouter(ep).Handle(docs.ALPN, eng).Handle(gossip.ALPN, g).
+	router := iroh.NewRouter(ep).Handle(docs.ALPN, eng).Handle(gossip.ALPN, g).Handle(gossip.ALPN035, g).
 		Handle(blobs.ALPN, blobs.NewProvider(node.blobs, &blobs.ProviderOptions{Logger: opts.Logger}))
 	if err := router.Start(); err != nil {
 		eng.Close()

@@ -116,7 +116,7 @@ func runGossip(ctx context.Context, env *cmdEnv, args []string) error {
 		ep.Close(context.Background())
 		return err
 	}
-	router := iroh.NewRouter(ep).Handle(gossip.ALPN, g)
+	router := iroh.NewRouter(ep).Handle(gossip.ALPN, g).Handle(gossip.ALPN035, g)
 	if err := router.Start(); err != nil {
 		g.Close()
 		ep.Close(context.Background())

@@ -40,7 +40,7 @@ func join(ctx context.Context, name string, opts *iroh.Options, topic gossip.Top
 		ep.Close(ctx)
 		return nil, err
 	}
-	router := iroh.NewRouter(ep).Handle(gossip.ALPN, g)
+	router := iroh.NewRouter(ep).Handle(gossip.ALPN, g).Handle(gossip.ALPN035, g)
 	if err := router.Start(); err != nil {
 		g.Close()
 		ep.Close(ctx)

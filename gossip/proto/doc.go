@@ -14,9 +14,11 @@
 //
 // AppendMessage and ParseMessage encode a TopicMessage in postcard, as in
 // spec §2.1; AppendFrame and ReadFrame add the u32 big-endian length
-// prefix of §3; AppendStreamHeader starts a 0.101 uni stream. The tests
-// check every 0.101 frame of shared/spec/vectors/protocols.json and the
-// bodies captured from a Rust 0.35 node.
+// prefix of §3; AppendStreamHeader starts a 0.101 uni stream;
+// AppendProtoMessage and DecodeProtoMessage are the 0.35 frame body
+// (topic, then message). The tests check every 0.101 frame of
+// shared/spec/vectors/protocols.json and the frames captured from a Rust
+// 0.35 node.
 //
 // # Differences from Rust
 //

@@ -130,3 +130,30 @@ func FuzzState(f *testing.F) {
 		}
 	})
 }
+
+// TestCrossedJoinAnswered: we sent Join to b, which had not joined the
+// topic yet and ignored it (as Rust does); b then joins through us. Our
+// answer to b's Join is a Neighbor, so b counts us as its neighbour too.
+func TestCrossedJoinAnswered(t *testing.T) {
+	topic := TopicFromName("crossed")
+	b := peer(1)
+	s := NewState(peer(0), nil, Config{}, rand.New(rand.NewPCG(1, 1)))
+	now := time.Unix(1000, 0)
+	s.Handle(now, JoinCmd{Topic: topic, Peers: []PeerID{b}})
+	outs := s.Handle(now, RecvMessage{From: b, Topic: topic, Msg: Message{Type: MsgJoin}})
+	answered := false
+	for _, o := range outs {
+		if sm, ok := o.(SendMessage); ok && sm.To == b && sm.Msg.Type == MsgNeighbor {
+			answered = true
+		}
+	}
+	if !answered || !slices.Contains(s.Active(topic), b) {
+		t.Fatalf("join from b: answered %v, active %x", answered, s.Active(topic))
+	}
+	// b's Neighbor back ends the exchange.
+	for _, o := range s.Handle(now, RecvMessage{From: b, Topic: topic, Msg: Message{Type: MsgNeighbor, Priority: High}}) {
+		if sm, ok := o.(SendMessage); ok && sm.To == b {
+			t.Fatalf("answered a Neighbor from an active peer with %s", sm.Msg.Type)
+		}
+	}
+}

@@ -192,16 +192,17 @@ func (tp *topic) onMessage(from PeerID, m *Message) {
 
 func (tp *topic) onJoin(p PeerID, data []byte) {
 	tp.recordData(p, data)
-	wasPending := tp.pending[p]
 	delete(tp.pending, p)
 	if tp.isActive(p) {
 		tp.send(p, Message{Type: MsgNeighbor, Priority: High, Data: tp.s.myData})
 		return
 	}
 	tp.addActive(p, High)
-	if !wasPending {
-		tp.send(p, Message{Type: MsgNeighbor, Priority: High, Data: tp.s.myData})
-	}
+	// Always answered, as Rust does, even when our own Join to p is
+	// pending (crossed Joins): p may have ignored ours, having not joined
+	// the topic yet when it arrived, and would then never count us as its
+	// neighbour. A Neighbor from a peer already active ends the exchange.
+	tp.send(p, Message{Type: MsgNeighbor, Priority: High, Data: tp.s.myData})
 	fj := Message{Type: MsgForwardJoin, Peer: PeerInfo{ID: p, Data: tp.peerData[p]}, TTL: tp.cfg().ActiveRandomWalk}
 	for _, q := range tp.active {
 		if q != p {

@@ -575,3 +575,42 @@ func ReadFrame(r io.Reader, buf []byte, max int) ([]byte, error) {
 
 // ALPN is the protocol of iroh-gossip 0.101 (spec §3.3).
 const ALPN = "/iroh-gossip/1"
+
+// ALPN035 is the protocol of iroh-gossip 0.35 (spec §3.2): one
+// bidirectional stream per connection whose frames carry ProtoMessage
+// bodies (topic, then the message).
+const ALPN035 = "/iroh-gossip/0"
+
+// topicLen is the size of the topic that starts every 0.35 frame body.
+const topicLen = 32
+
+// AppendProtoMessage appends the body of a 0.35 frame: the postcard
+// ProtoMessage{topic, message}, i.e. the 32 topic bytes followed by the
+// TopicMessage.
+func AppendProtoMessage(b []byte, t TopicID, m *Message) []byte {
+	return AppendMessage(append(b, t[:]...), m)
+}
+
+// ProtoMessageLen is the encoded length of a 0.35 frame body.
+func ProtoMessageLen(m *Message) int { return topicLen + MessageLen(m) }
+
+// DecodeProtoMessage parses a 0.35 frame body: a topic and exactly one
+// message after it (trailing bytes are an error).
+func DecodeProtoMessage(b []byte) (TopicID, Message, error) {
+	if len(b) < topicLen {
+		return TopicID{}, Message{}, &ParseError{Off: len(b), Msg: fmt.Sprintf("0.35 message of %d bytes truncated in its topic (want at least %d)", len(b), topicLen+1)}
+	}
+	m, err := DecodeMessage(b[topicLen:])
+	if err != nil {
+		var pe *ParseError
+		if errors.As(err, &pe) {
+			pe.Off += topicLen
+		}
+		return TopicID{}, m, err
+	}
+	return TopicID(b[:topicLen]), m, nil
+}
+
+// MaxContentLen035 is MaxContentLen for a swarm that includes 0.35 peers,
+// whose frame bodies also carry the 32-byte topic.
+func MaxContentLen035(maxMessageSize int) int { return MaxContentLen(maxMessageSize - topicLen) }

@@ -128,16 +128,19 @@ func TestVectors035(t *testing.T) {
 	split := func(frame string) Message {
 		t.Helper()
 		body := readOne(t, unhex(t, frame))
-		if TopicID(body[:32]) != topic {
-			t.Fatalf("topic %x", body[:32])
-		}
-		m, err := DecodeMessage(body[32:])
+		tp, m, err := DecodeProtoMessage(body)
 		if err != nil {
 			t.Fatal(err)
 		}
-		enc := AppendMessage(AppendStreamHeader(nil, topic), &m)
+		if tp != topic {
+			t.Fatalf("topic %x", tp)
+		}
+		enc := AppendProtoMessage(nil, topic, &m)
 		if !bytes.Equal(enc, body) {
 			t.Fatalf("re-encoded %x\nwant        %x", enc, body)
+		}
+		if ProtoMessageLen(&m) != len(body) {
+			t.Fatalf("ProtoMessageLen %d, body %d", ProtoMessageLen(&m), len(body))
 		}
 		return m
 	}
@@ -165,11 +168,80 @@ func TestVectors035(t *testing.T) {
 
 func split2(t *testing.T, frame string) Message {
 	body := readOne(t, unhex(t, frame))
-	m, err := DecodeMessage(body[32:])
+	_, m, err := DecodeProtoMessage(body)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
+}
+
+func TestDecodeProtoMessageErrors(t *testing.T) {
+	var topic TopicID
+	good := AppendProtoMessage(nil, topic, &Message{Type: MsgPrune})
+	cases := []struct {
+		name string
+		in   []byte
+		want string
+	}{
+		{"empty", nil, "truncated in its topic"},
+		{"topic only", make([]byte, 32), "layer at offset 32"},
+		{"short topic", make([]byte, 31), "truncated in its topic"},
+		{"bad kind", append(make([]byte, 32), 0, 9), "unknown message kind 9 in layer 0 at offset 33"},
+		{"trailing", append(bytes.Clone(good), 0), "trailing"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, _, err := DecodeProtoMessage(c.in)
+			if err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Fatalf("err = %v, want %q", err, c.want)
+			}
+		})
+	}
+}
+
+// FuzzDecodeProtoMessage: the 0.35 frame body parser never panics, round
+// trips, and allocates in proportion to its input.
+func FuzzDecodeProtoMessage(f *testing.F) {
+	var topic TopicID
+	copy(topic[:], "fuzz")
+	id := NewMessageID([]byte("hi"))
+	for _, m := range []Message{
+		{Type: MsgJoin, Data: []byte{1, 2}},
+		{Type: MsgNeighbor, Priority: High},
+		{Type: MsgDisconnect, Alive: true, Respond: true},
+		{Type: MsgGossip, ID: id, Content: []byte("hi"), Scope: Scope{Round: 3}},
+		{Type: MsgIHave, IHaves: []IHave{{ID: id, Round: 1}}},
+	} {
+		f.Add(AppendProtoMessage(nil, topic, &m))
+	}
+	var v gossipVectors
+	testutil.LoadVectors(f, "protocols.json", &v)
+	for _, h := range []string{v.Gossip.V035.SentJoinFrameHex, v.Gossip.V035.ReplyFrameHex, v.Gossip.V035.SentGossipFrame, v.Gossip.V035.SentDisconnect, v.Gossip.V035.RustJoinerFirst} {
+		if b, err := hex.DecodeString(h); err == nil && len(b) > 4 {
+			f.Add(b[4:])
+		}
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		tp, m, err := DecodeProtoMessage(b)
+		if err != nil {
+			return
+		}
+		enc := AppendProtoMessage(nil, tp, &m)
+		tp2, m2, err := DecodeProtoMessage(enc)
+		if err != nil {
+			t.Fatalf("re-decode of %x: %v", enc, err)
+		}
+		if tp2 != tp || !reflect.DeepEqual(m, m2) {
+			t.Fatalf("round trip:\n%+v\n%+v", m, m2)
+		}
+		// Overlong varints parse, so the canonical encoding may be shorter.
+		if len(enc) > len(b) || ProtoMessageLen(&m) != len(enc) {
+			t.Fatalf("re-encoded %d bytes (ProtoMessageLen %d) from %d", len(enc), ProtoMessageLen(&m), len(b))
+		}
+		if len(m.Nodes) > len(b)/33 || len(m.IHaves) > len(b)/33 {
+			t.Fatalf("%d nodes / %d ihaves from %d bytes", len(m.Nodes), len(m.IHaves), len(b))
+		}
+	})
 }
 
 func TestParseErrors(t *testing.T) {
@@ -230,6 +302,12 @@ func TestMaxContentLen(t *testing.T) {
 		m.Content = make([]byte, n+1)
 		if l := MessageLen(&m); l < max-3 {
 			t.Fatalf("max %d: content %d+1 gives body %d, limit is not tight", max, n, l)
+		}
+	}
+	for _, max := range []int{512, 4096} {
+		m := Message{Type: MsgGossip, Content: make([]byte, MaxContentLen035(max)), Scope: Scope{Round: 0xffff}}
+		if l := ProtoMessageLen(&m); l >= max {
+			t.Fatalf("0.35, max %d: body %d", max, l)
 		}
 	}
 	if IHavesPerMessage(DefaultMaxMessageSize) != 116 {

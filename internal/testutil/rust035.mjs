@@ -22,6 +22,14 @@
 //                                        this node has it -> {entries:[{author,key,hash,len,
 //                                        content|null}]}
 //   events {doc}                         the live events seen on doc so far -> {events}
+//   gossipSubscribe {topic, bootstrap:[{nodeId, addrs}]}
+//                                        join a gossip topic (hex) on /iroh-gossip/0, learning the
+//                                        bootstrap nodes' addresses first
+//   gossipBroadcast {topic, data, neighbors}  broadcast data (to the neighbours only if neighbors)
+//   gossipEvents {topic}                 the topic's events so far -> {events:[{neighborUp:ID} |
+//                                        {neighborDown:ID} | {joined:[ID]} | {received:{content,
+//                                        deliveredFrom}} | {lagged:true} | {error}]}
+//   gossipClose {topic}                  leave the topic
 //
 // Exits when stdin ends (after shutting the node down).
 import { createRequire } from 'node:module'
@@ -92,7 +100,45 @@ async function readAll (recv) {
   return Buffer.concat(chunks)
 }
 
+const topics = new Map() // hex topic -> {sender, events}
+const getTopic = (t) => { const x = topics.get(t); if (!x) throw new Error(`unknown topic ${t}`); return x }
+
 const ops = {
+  async gossipSubscribe ({ topic, bootstrap }) {
+    if (!/^[0-9a-f]{64}$/.test(topic || '')) throw new Error('topic: want 64 hex digits')
+    if (topics.has(topic)) throw new Error(`already subscribed to ${topic}`)
+    const boot = []
+    for (const b of bootstrap || []) {
+      if (b.addrs && b.addrs.length) await node.net.addNodeAddr({ nodeId: b.nodeId, addresses: b.addrs })
+      boot.push(b.nodeId)
+    }
+    const t = { events: [] }
+    topics.set(topic, t)
+    t.sender = await node.gossip.subscribe(Array.from(Buffer.from(topic, 'hex')), boot, (err, ev) => {
+      if (err) { t.events.push({ error: String(err) }); return }
+      if (ev.received) t.events.push({ received: { content: b64(ev.received.content), deliveredFrom: ev.received.deliveredFrom } })
+      else if (ev.neighborUp) t.events.push({ neighborUp: ev.neighborUp })
+      else if (ev.neighborDown) t.events.push({ neighborDown: ev.neighborDown })
+      else if (ev.joined) t.events.push({ joined: ev.joined })
+      else if (ev.lagged) t.events.push({ lagged: true })
+    })
+    return {}
+  },
+  async gossipBroadcast ({ topic, data, neighbors }) {
+    const t = getTopic(topic)
+    if (neighbors) await t.sender.broadcastNeighbors(arr(data))
+    else await t.sender.broadcast(arr(data))
+    return {}
+  },
+  async gossipEvents ({ topic }) {
+    return { events: getTopic(topic).events }
+  },
+  async gossipClose ({ topic }) {
+    const t = getTopic(topic)
+    topics.delete(topic)
+    await t.sender.close()
+    return {}
+  },
   async connect ({ nodeId: peer, addrs: peerAddrs, alpn, data }) {
     const t0 = performance.now()
     const conn = await node.node.endpoint().connect({ nodeId: peer, addresses: peerAddrs }, Buffer.from(alpn))
