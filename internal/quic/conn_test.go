@@ -385,3 +385,48 @@ func TestDatagramQueueBounded(t *testing.T) {
 		t.Fatalf("oldest kept is %d, want 92", d[0])
 	}
 }
+
+// TestWriteRoomFreedBySending: SendBufferSize bounds the data written and
+// not yet sent, so sending (not the peer's ACK) makes room, and the
+// writer is told once, when half the buffer is free.
+func TestWriteRoomFreedBySending(t *testing.T) {
+	const bufSize = 8000
+	p := handshake(t, func(c, s *Config) { c.SendBufferSize = bufSize })
+	for {
+		if _, ok := p.client.PollEvent(); !ok {
+			break
+		}
+	}
+	id, err := p.client.OpenStream(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.client.StreamWrite(id, make([]byte, 3*bufSize)); n != bufSize || err != nil {
+		t.Fatalf("first write took %d (%v), want %d", n, err, bufSize)
+	}
+	if n, _ := p.client.StreamWrite(id, make([]byte, 10)); n != 0 {
+		t.Fatalf("write into a full buffer took %d", n)
+	}
+	// Send without delivering anything: no ACK can come back.
+	before := len(p.inflight)
+	p.send(p.client, true)
+	if len(p.inflight) == before {
+		t.Fatal("nothing sent")
+	}
+	writable := 0
+	for {
+		e, ok := p.client.PollEvent()
+		if !ok {
+			break
+		}
+		if e.Kind == EventStreamWritable && e.Stream == id {
+			writable++
+		}
+	}
+	if writable != 1 {
+		t.Fatalf("%d writable events after sending, want 1", writable)
+	}
+	if n, err := p.client.StreamWrite(id, make([]byte, 3*bufSize)); n != bufSize || err != nil {
+		t.Fatalf("write after sending took %d (%v), want %d", n, err, bufSize)
+	}
+}

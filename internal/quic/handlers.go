@@ -78,14 +78,11 @@ func (c *Conn) onFramesAcked(now time.Time, p *path, recs []frameRecord) {
 			if s == nil {
 				continue
 			}
-			before := s.send.buffered()
 			s.send.onAck(f.off, int(f.n), f.fin)
 			if s.send.done() && s.sendState == sendDataSent {
 				s.sendState = sendDataRecvd
+				ss.changed(s)
 				ss.maybeForget(s)
-			}
-			if s.send.buffered() < before || s.sendState == sendDataRecvd {
-				ss.changed(s.id)
 			}
 		case frCrypto:
 			c.crypto[f.id].send.onAck(f.off, int(f.n), false)

@@ -600,6 +600,7 @@ func (c *Conn) appendStreamFrames(w *frameWriter, s *stream) {
 			if s.sendFlow.blocked {
 				s.flowQueued = true
 			}
+			ss.onSentData(s)
 		}
 	}
 	if s.send.sentTo >= s.sendFlow.limit && s.send.sentTo < s.send.written {
