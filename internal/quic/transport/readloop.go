@@ -39,17 +39,20 @@ func (t *Transport) readLoop() {
 			return
 		}
 		now := timeNow()
+		var segs, bytes int
 		for i := range batch[:n] {
 			d := &batch[i]
 			d.segments(func(b []byte) {
-				t.m.DatagramsRecv.Inc()
-				t.m.BytesRecv.Add(float64(len(b)))
+				segs++
+				bytes += len(b)
 				if c := t.handleDatagram(now, b, d); c != nil && !c.inBatch {
 					c.inBatch = true
 					touched = append(touched, c)
 				}
 			})
 		}
+		t.m.DatagramsRecv.Add(float64(segs))
+		t.m.BytesRecv.Add(float64(bytes))
 		for i, c := range touched {
 			c.mu.Lock()
 			c.inBatch = false
