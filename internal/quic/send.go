@@ -23,6 +23,13 @@ func (c *Conn) Send(now time.Time, buf []byte, maxSegments int) (n, segment int,
 		return 0, 0, to
 	}
 	size := p.mtu
+	if c.probes[recovery.Application] > 0 && p.rec.PTOCount() >= 2 && size > recovery.MinDatagramSize {
+		// Two PTOs in a row and nothing acknowledged: the path may have
+		// stopped carrying large datagrams. Probes of the base size get
+		// through such a black hole, and their ACKs let loss detection
+		// and PMTUD find it (RFC 8899 §4.3 leaves the signal to us).
+		size = recovery.MinDatagramSize
+	}
 	if maxSegments < 1 {
 		maxSegments = 1
 	}
