@@ -430,3 +430,53 @@ func TestWriteRoomFreedBySending(t *testing.T) {
 		t.Fatalf("write after sending took %d (%v), want %d", n, err, bufSize)
 	}
 }
+
+// TestStreamQuantum: with several streams sending, the first keeps its
+// turn for streamQuantum bytes of frames, then the next has its turn,
+// so a batch of packets mostly carries one stream.
+func TestStreamQuantum(t *testing.T) {
+	p := handshake(t, nil)
+	c := p.client
+	var ids [2]StreamID
+	for i := range ids {
+		id, err := c.OpenStream(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+		if n, err := c.StreamWrite(id, make([]byte, 4*streamQuantum)); err != nil || n == 0 {
+			t.Fatalf("write: %d %v", n, err)
+		}
+	}
+	// Build packets' payloads straight from the stream queue and note
+	// whose frames each one carries.
+	buf := make([]byte, 1200)
+	var turns []StreamID // one entry per run of packets of one stream
+	var runBytes []int
+	for range 4 * streamQuantum / 1000 {
+		w := frameWriter{b: buf[:0], limit: len(buf)}
+		c.appendStreams(&w)
+		if len(w.recs) == 0 {
+			break
+		}
+		for _, r := range w.recs {
+			if r.kind != frStream {
+				continue
+			}
+			id := StreamID(r.id)
+			if len(turns) == 0 || turns[len(turns)-1] != id {
+				turns = append(turns, id)
+				runBytes = append(runBytes, 0)
+			}
+			runBytes[len(runBytes)-1] += int(r.n)
+		}
+	}
+	if len(turns) < 4 {
+		t.Fatalf("turns %v: want the streams to alternate", turns)
+	}
+	for i, n := range runBytes[:len(runBytes)-1] {
+		if turns[i] == turns[i+1] || n < streamQuantum-2400 || n > streamQuantum+1200 || n < 20*len(buf) {
+			t.Fatalf("turn %d: stream %d sent %d bytes (want about %d), turns %v", i, turns[i], n, streamQuantum, turns)
+		}
+	}
+}

@@ -65,6 +65,7 @@ type streams struct {
 
 	sendQueue []*stream // round robin of streams with frames to send, from sendHead
 	sendHead  int
+	turnBytes int // frame bytes the first stream of sendQueue wrote in its turn
 
 	// Streams whose state changed for the application (readable,
 	// writable, reset); drained by the connection into events.
@@ -217,6 +218,20 @@ func (ss *streams) popSend() *stream {
 	}
 	s.queued = false
 	return s
+}
+
+// unpopSend puts s, just taken with popSend, back at the head of the
+// send queue.
+func (ss *streams) unpopSend(s *stream) {
+	s.queued = true
+	if ss.sendHead > 0 {
+		ss.sendHead--
+		ss.sendQueue[ss.sendHead] = s
+		return
+	}
+	ss.sendQueue = append(ss.sendQueue, nil)
+	copy(ss.sendQueue[1:], ss.sendQueue)
+	ss.sendQueue[0] = s
 }
 
 // changed records that the application may want to look at s, once
