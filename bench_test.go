@@ -341,7 +341,10 @@ func (m *measured) cpuPerMB() float64 { return float64(m.cpu.Nanoseconds()) / (f
 // BenchmarkThroughput moves IROH_BENCH_BYTES (default 64 MiB) per
 // iteration over one and over four streams, between two iroh endpoints
 // and between two raw QUIC transports on plain UDP sockets, and reports
-// the MB/s of both, their ratio, and CPU time per MB. There is no
+// the MB/s of both, their ratio, CPU time per MB, and the share of the
+// client's packets declared lost (loss shrinks the congestion window, so
+// batches get smaller and each byte costs more). With IROH_BENCH_ONLY it
+// also reports the client's wire bytes per payload byte. There is no
 // SetBytes: ns/op covers both sides' transfers, so the MB/s figures are
 // reported per side instead.
 func BenchmarkThroughput(b *testing.B) {
