@@ -63,6 +63,9 @@ type benchSide struct {
 type benchConn interface {
 	OpenStream(ctx context.Context) (io.ReadWriteCloser, error)
 	Close(code uint64, reason string) error
+	// sent returns the connection's bytes and packets sent and packets
+	// declared lost so far.
+	sent() (bytes, packets, lost uint64)
 }
 
 // irohConn adapts *iroh.Connection to benchConn.
@@ -74,6 +77,11 @@ func (c irohConn) OpenStream(ctx context.Context) (io.ReadWriteCloser, error) {
 
 func (c irohConn) Close(code uint64, reason string) error { return c.c.Close(code, reason) }
 
+func (c irohConn) sent() (bytes, packets, lost uint64) {
+	s := c.c.Stats()
+	return s.BytesSent, s.PacketsSent, s.PacketsLost
+}
+
 // rawConn adapts *transport.Conn to benchConn.
 type rawConn struct{ c *transport.Conn }
 
@@ -82,6 +90,11 @@ func (c rawConn) OpenStream(ctx context.Context) (io.ReadWriteCloser, error) {
 }
 
 func (c rawConn) Close(code uint64, reason string) error { return c.c.Close(code, reason) }
+
+func (c rawConn) sent() (bytes, packets, lost uint64) {
+	s := c.c.Stats()
+	return s.BytesSent, s.PacketsSent, s.PacketsLost
+}
 
 // serveStream reads a stream to its end and answers with one byte; a
 // one-byte stream is echoed (the connect benchmark), and a stream that
@@ -292,10 +305,14 @@ func cpuTime() time.Duration {
 type measured struct {
 	wall, cpu time.Duration
 	bytes     int64
+	// wire, packets and lost are the client's QUIC bytes and packets sent
+	// and packets declared lost.
+	wire, packets, lost uint64
 }
 
-func (m *measured) run(b *testing.B, f func() error, n int64) {
+func (m *measured) run(b *testing.B, c benchConn, f func() error, n int64) {
 	b.Helper()
+	w0, p0, l0 := c.sent()
 	c0, t0 := cpuTime(), time.Now()
 	if err := f(); err != nil {
 		b.Fatal(err)
@@ -303,7 +320,18 @@ func (m *measured) run(b *testing.B, f func() error, n int64) {
 	m.wall += time.Since(t0)
 	m.cpu += cpuTime() - c0
 	m.bytes += n
+	w1, p1, l1 := c.sent()
+	m.wire += w1 - w0
+	m.packets += p1 - p0
+	m.lost += l1 - l0
 }
+
+// lossPct is the percentage of the client's packets declared lost.
+func (m *measured) lossPct() float64 { return 100 * float64(m.lost) / max(1, float64(m.packets)) }
+
+// wireRatio is the client's QUIC bytes sent per payload byte: above 1
+// by the packet overhead, and by retransmissions.
+func (m *measured) wireRatio() float64 { return float64(m.wire) / float64(m.bytes) }
 
 func (m *measured) mbps() float64 { return float64(m.bytes) / 1e6 / m.wall.Seconds() }
 
@@ -313,7 +341,10 @@ func (m *measured) cpuPerMB() float64 { return float64(m.cpu.Nanoseconds()) / (f
 // BenchmarkThroughput moves IROH_BENCH_BYTES (default 64 MiB) per
 // iteration over one and over four streams, between two iroh endpoints
 // and between two raw QUIC transports on plain UDP sockets, and reports
-// the MB/s of both, their ratio, and CPU time per MB. There is no
+// the MB/s of both, their ratio, CPU time per MB, and the share of the
+// client's packets declared lost (loss shrinks the congestion window, so
+// batches get smaller and each byte costs more). With IROH_BENCH_ONLY it
+// also reports the client's wire bytes per payload byte. There is no
 // SetBytes: ns/op covers both sides' transfers, so the MB/s figures are
 // reported per side instead.
 func BenchmarkThroughput(b *testing.B) {
@@ -358,17 +389,21 @@ func BenchmarkThroughput(b *testing.B) {
 					if only == "iroh" && m == &qg || only == "raw" && m == &ir {
 						continue
 					}
-					m.run(b, func() error { return transfer(ctx, s.conn, n, streams, chunk) }, n)
+					m.run(b, s.conn, func() error { return transfer(ctx, s.conn, n, streams, chunk) }, n)
 				}
 			}
 			switch only {
 			case "iroh":
 				b.ReportMetric(ir.mbps(), "iroh-MB/s")
 				b.ReportMetric(ir.cpuPerMB()/1e6, "iroh-cpu-ms/MB")
+				b.ReportMetric(ir.lossPct(), "iroh-lost-%")
+				b.ReportMetric(ir.wireRatio(), "iroh-wire/byte")
 				return
 			case "raw":
 				b.ReportMetric(qg.mbps(), "raw-MB/s")
 				b.ReportMetric(qg.cpuPerMB()/1e6, "raw-cpu-ms/MB")
+				b.ReportMetric(qg.lossPct(), "raw-lost-%")
+				b.ReportMetric(qg.wireRatio(), "raw-wire/byte")
 				return
 			}
 			b.ReportMetric(ir.mbps(), "iroh-MB/s")
@@ -376,6 +411,8 @@ func BenchmarkThroughput(b *testing.B) {
 			b.ReportMetric(ir.mbps()/qg.mbps(), "ratio-vs-raw")
 			b.ReportMetric(ir.cpuPerMB()/1e6, "iroh-cpu-ms/MB")
 			b.ReportMetric(qg.cpuPerMB()/1e6, "raw-cpu-ms/MB")
+			b.ReportMetric(ir.lossPct(), "iroh-lost-%")
+			b.ReportMetric(qg.lossPct(), "raw-lost-%")
 		})
 	}
 }

@@ -96,6 +96,10 @@ type benchQuicResult struct {
 	ReceiverRSSMiB float64 `json:"receiver_rss_mib"`
 	ConnectMs      float64 `json:"connect_ms"`
 	EchoMs         float64 `json:"echo_ms"`
+	// LostPct is the share of the sender's packets declared lost (ours
+	// only: loss makes the congestion window shrink, smaller send batches
+	// and more CPU per byte).
+	LostPct float64 `json:"lost_pct,omitempty"`
 }
 
 // benchQuicReport is the receiver's last line: what it read and what it cost.
@@ -209,6 +213,7 @@ func benchQuicMedian(rs []benchQuicResult) benchQuicResult {
 	m.ReceiverRSSMiB = med(func(r benchQuicResult) float64 { return r.ReceiverRSSMiB })
 	m.ConnectMs = med(func(r benchQuicResult) float64 { return r.ConnectMs })
 	m.EchoMs = med(func(r benchQuicResult) float64 { return r.EchoMs })
+	m.LostPct = med(func(r benchQuicResult) float64 { return r.LostPct })
 	return m
 }
 
@@ -334,6 +339,9 @@ func benchQuicRun(ctx context.Context, env *cmdEnv, exe string, total int64, str
 	cpu1, rss := rusage()
 	if profFile != nil {
 		pprof.StopCPUProfile()
+	}
+	if st := conn.Stats(); st.PacketsSent > 0 {
+		r.LostPct = 100 * float64(st.PacketsLost) / float64(st.PacketsSent)
 	}
 	conn.Close(0, "done")
 	// The receiver ends on the connection's close, or at the latest when

@@ -17,7 +17,7 @@ const (
 	DefaultMaxStreamWindow         = 16 << 20
 	DefaultInitialConnWindow       = 2 * DefaultInitialStreamWindow
 	DefaultMaxConnWindow           = 64 << 20
-	DefaultSendBufferSize          = 4 << 20
+	DefaultSendBufferSize          = 256 << 10
 	DefaultMaxIncomingStreams      = 100
 	DefaultMaxDatagramFrameSize    = 65535
 	DefaultDatagramQueueLen        = 128
@@ -56,8 +56,11 @@ type Config struct {
 	// InitialConnWindow and MaxConnWindow are the same for the whole
 	// connection; zero means 2.5 MB and 64 MiB.
 	InitialConnWindow, MaxConnWindow uint64
-	// SendBufferSize is how much a stream buffers before Write blocks;
-	// zero means 4 MiB.
+	// SendBufferSize is how much written data a stream holds that was
+	// not sent yet before Write blocks; zero means 256 KiB. (Sent data
+	// is held until acknowledged too, bounded by the congestion window
+	// and the peer's flow control.) Small is fast: the bytes are still
+	// in the CPU cache when they are copied into packets.
 	SendBufferSize uint64
 	// MaxIncomingStreams and MaxIncomingUniStreams are how many streams
 	// the peer may have open at once; zero means 100.

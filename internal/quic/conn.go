@@ -278,11 +278,10 @@ func (c *Conn) PollEvent() (Event, bool) {
 // collectStreamEvents turns the stream set's notifications into events.
 func (c *Conn) collectStreamEvents() {
 	ss := c.streams
-	for _, id := range ss.notify {
+	for _, id := range ss.takeNotify() {
 		c.emit(Event{Kind: EventStreamReadable, Stream: id})
 		c.emit(Event{Kind: EventStreamWritable, Stream: id})
 	}
-	ss.notify = ss.notify[:0]
 	for _, id := range ss.opened {
 		c.emit(Event{Kind: EventStreamOpened, Stream: id})
 	}

@@ -385,3 +385,98 @@ func TestDatagramQueueBounded(t *testing.T) {
 		t.Fatalf("oldest kept is %d, want 92", d[0])
 	}
 }
+
+// TestWriteRoomFreedBySending: SendBufferSize bounds the data written and
+// not yet sent, so sending (not the peer's ACK) makes room, and the
+// writer is told once, when half the buffer is free.
+func TestWriteRoomFreedBySending(t *testing.T) {
+	const bufSize = 8000
+	p := handshake(t, func(c, s *Config) { c.SendBufferSize = bufSize })
+	for {
+		if _, ok := p.client.PollEvent(); !ok {
+			break
+		}
+	}
+	id, err := p.client.OpenStream(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, err := p.client.StreamWrite(id, make([]byte, 3*bufSize)); n != bufSize || err != nil {
+		t.Fatalf("first write took %d (%v), want %d", n, err, bufSize)
+	}
+	if n, _ := p.client.StreamWrite(id, make([]byte, 10)); n != 0 {
+		t.Fatalf("write into a full buffer took %d", n)
+	}
+	// Send without delivering anything: no ACK can come back.
+	before := len(p.inflight)
+	p.send(p.client, true)
+	if len(p.inflight) == before {
+		t.Fatal("nothing sent")
+	}
+	writable := 0
+	for {
+		e, ok := p.client.PollEvent()
+		if !ok {
+			break
+		}
+		if e.Kind == EventStreamWritable && e.Stream == id {
+			writable++
+		}
+	}
+	if writable != 1 {
+		t.Fatalf("%d writable events after sending, want 1", writable)
+	}
+	if n, err := p.client.StreamWrite(id, make([]byte, 3*bufSize)); n != bufSize || err != nil {
+		t.Fatalf("write after sending took %d (%v), want %d", n, err, bufSize)
+	}
+}
+
+// TestStreamQuantum: with several streams sending, the first keeps its
+// turn for streamQuantum bytes of frames, then the next has its turn,
+// so a batch of packets mostly carries one stream.
+func TestStreamQuantum(t *testing.T) {
+	p := handshake(t, nil)
+	c := p.client
+	var ids [2]StreamID
+	for i := range ids {
+		id, err := c.OpenStream(false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids[i] = id
+		if n, err := c.StreamWrite(id, make([]byte, 4*streamQuantum)); err != nil || n == 0 {
+			t.Fatalf("write: %d %v", n, err)
+		}
+	}
+	// Build packets' payloads straight from the stream queue and note
+	// whose frames each one carries.
+	buf := make([]byte, 1200)
+	var turns []StreamID // one entry per run of packets of one stream
+	var runBytes []int
+	for range 4 * streamQuantum / 1000 {
+		w := frameWriter{b: buf[:0], limit: len(buf)}
+		c.appendStreams(&w)
+		if len(w.recs) == 0 {
+			break
+		}
+		for _, r := range w.recs {
+			if r.kind != frStream {
+				continue
+			}
+			id := StreamID(r.id)
+			if len(turns) == 0 || turns[len(turns)-1] != id {
+				turns = append(turns, id)
+				runBytes = append(runBytes, 0)
+			}
+			runBytes[len(runBytes)-1] += int(r.n)
+		}
+	}
+	if len(turns) < 4 {
+		t.Fatalf("turns %v: want the streams to alternate", turns)
+	}
+	for i, n := range runBytes[:len(runBytes)-1] {
+		if turns[i] == turns[i+1] || n < streamQuantum-2400 || n > streamQuantum+1200 || n < 20*len(buf) {
+			t.Fatalf("turn %d: stream %d sent %d bytes (want about %d), turns %v", i, turns[i], n, streamQuantum, turns)
+		}
+	}
+}

@@ -26,7 +26,7 @@ func (c *Conn) onAckFrame(now time.Time, p *path, sp recovery.SpaceID, ranges []
 		if sp == recovery.Application {
 			c.keys.onAcked(pk.Number)
 			if p.pmtud != nil && !pk.NotCongestion {
-				p.pmtud.OnAcked(pk.Size)
+				p.pmtud.OnAcked(pk.Number, pk.Size)
 			}
 		}
 		c.onFramesAcked(now, p, c.frames.take(pk.Token))
@@ -43,14 +43,15 @@ func (c *Conn) space(p *path, sp recovery.SpaceID) *packetSpace {
 	return &c.spaces[sp]
 }
 
-// onLostPackets handles packets recovery declared lost.
-// Only 1-RTT packets are larger than the base size (the handshake spaces
-// are gone before the path MTU grows).
+// onLostPackets handles packets recovery declared lost, in packet number
+// order. Only 1-RTT packets are larger than the base size (the handshake
+// spaces are gone before the path MTU grows); small ones go to PMTUD too,
+// as they show that a loss burst was no black hole.
 func (c *Conn) onLostPackets(now time.Time, p *path, lost []recovery.SentPacket) {
 	for i := range lost {
 		pk := &lost[i]
-		if p.pmtud != nil && !pk.NotCongestion && pk.Size > recovery.MinDatagramSize {
-			if p.pmtud.OnLost(now, pk.Size) {
+		if p.pmtud != nil && !pk.NotCongestion {
+			if p.pmtud.OnLost(now, pk.Number, pk.Size) {
 				c.setMTU(p, p.pmtud.Current())
 			}
 		}
@@ -77,14 +78,11 @@ func (c *Conn) onFramesAcked(now time.Time, p *path, recs []frameRecord) {
 			if s == nil {
 				continue
 			}
-			before := s.send.buffered()
 			s.send.onAck(f.off, int(f.n), f.fin)
 			if s.send.done() && s.sendState == sendDataSent {
 				s.sendState = sendDataRecvd
+				ss.changed(s)
 				ss.maybeForget(s)
-			}
-			if s.send.buffered() < before || s.sendState == sendDataRecvd {
-				ss.changed(s.id)
 			}
 		case frCrypto:
 			c.crypto[f.id].send.onAck(f.off, int(f.n), false)

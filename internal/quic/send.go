@@ -23,6 +23,13 @@ func (c *Conn) Send(now time.Time, buf []byte, maxSegments int) (n, segment int,
 		return 0, 0, to
 	}
 	size := p.mtu
+	if c.probes[recovery.Application] > 0 && p.rec.PTOCount() >= 2 && size > recovery.MinDatagramSize {
+		// Two PTOs in a row and nothing acknowledged: the path may have
+		// stopped carrying large datagrams. Probes of the base size get
+		// through such a black hole, and their ACKs let loss detection
+		// and PMTUD find it (RFC 8899 §4.3 leaves the signal to us).
+		size = recovery.MinDatagramSize
+	}
 	if maxSegments < 1 {
 		maxSegments = 1
 	}
@@ -500,19 +507,30 @@ func (c *Conn) maxDatagramPayload() int {
 	return p.mtu - (1 + MaxConnectionIDLen + 4) - aeadTagLen - wire.DatagramOverhead(p.mtu, false)
 }
 
-// appendStreams writes stream frames round robin: each stream with
-// something to send gets the rest of the packet, then goes to the back of
-// the queue if it has more.
+// streamQuantum is how many bytes of frames the first stream of the send
+// queue writes before the next one's turn: about one GSO batch, so the
+// packets of a receive batch mostly carry one stream, and the peer wakes
+// one reader per batch rather than every stream's.
+const streamQuantum = 64 << 10
+
+// appendStreams writes stream frames round robin: the first stream with
+// something to send fills the packet, keeps its place until it has
+// written streamQuantum bytes, then goes to the back of the queue if it
+// has more.
 func (c *Conn) appendStreams(w *frameWriter) {
 	ss := c.streams
 	for n := ss.queuedLen(); n > 0 && w.room() > 16; n-- {
 		s := ss.popSend()
+		before := len(w.b)
 		c.appendStreamFrames(w, s)
-		ss.queueSend(s)
-		if s.queued && w.room() > 16 {
-			// Blocked by flow control with room left: try the others.
-			continue
+		ss.turnBytes += len(w.b) - before
+		if w.room() <= 16 && ss.turnBytes < streamQuantum && s.wantsSend() {
+			ss.unpopSend(s) // the packet is full; s keeps its turn
+			return
 		}
+		ss.turnBytes = 0
+		ss.queueSend(s)
+		// Blocked by flow control with room left: the others go on.
 	}
 }
 
@@ -600,6 +618,7 @@ func (c *Conn) appendStreamFrames(w *frameWriter, s *stream) {
 			if s.sendFlow.blocked {
 				s.flowQueued = true
 			}
+			ss.onSentData(s)
 		}
 	}
 	if s.send.sentTo >= s.sendFlow.limit && s.send.sentTo < s.send.written {

@@ -20,6 +20,10 @@ type sendBuf struct {
 // buffered is how many bytes the buffer holds (written, not acknowledged).
 func (s *sendBuf) buffered() uint64 { return s.written - s.ackedTo }
 
+// unsent is how many bytes were written and never sent (lost data to
+// send again is not counted: it is bounded by what was in flight).
+func (s *sendBuf) unsent() uint64 { return s.written - s.sentTo }
+
 // write appends p. The caller bounds buffered() before writing.
 func (s *sendBuf) write(p []byte) {
 	s.data.write(s.written, p)

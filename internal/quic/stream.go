@@ -40,6 +40,10 @@ type stream struct {
 	queued      bool // in streams.sendQueue
 	flowQueued  bool // MAX_STREAM_DATA or STREAM_DATA_BLOCKED to send
 	connBlocked bool // in Conn.connBlocked
+	// writeBlocked: a write found no room; the application is told when
+	// sending made room (streams.onSentData).
+	writeBlocked bool
+	notified     bool // in streams.notify
 
 	// Receiving half.
 	recv          recvBuf

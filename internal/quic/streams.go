@@ -42,7 +42,7 @@ type streamParams struct {
 	recvWindowBidiRemote uint64 // streams the peer opens
 	recvWindowUni        uint64
 	maxRecvWindow        uint64 // autotuning bound
-	sendBufferSize       uint64 // bytes buffered per stream before Write blocks
+	sendBufferSize       uint64 // bytes written and not yet sent per stream before Write blocks
 	// The peer's.
 	peerBidiLocal  uint64 // initial_max_stream_data_bidi_local: streams it opens
 	peerBidiRemote uint64 // initial_max_stream_data_bidi_remote: streams we open
@@ -65,6 +65,7 @@ type streams struct {
 
 	sendQueue []*stream // round robin of streams with frames to send, from sendHead
 	sendHead  int
+	turnBytes int // frame bytes the first stream of sendQueue wrote in its turn
 
 	// Streams whose state changed for the application (readable,
 	// writable, reset); drained by the connection into events.
@@ -219,8 +220,41 @@ func (ss *streams) popSend() *stream {
 	return s
 }
 
-// changed records that the application may want to look at s.
-func (ss *streams) changed(id StreamID) { ss.notify = append(ss.notify, id) }
+// unpopSend puts s, just taken with popSend, back at the head of the
+// send queue.
+func (ss *streams) unpopSend(s *stream) {
+	s.queued = true
+	if ss.sendHead > 0 {
+		ss.sendHead--
+		ss.sendQueue[ss.sendHead] = s
+		return
+	}
+	ss.sendQueue = append(ss.sendQueue, nil)
+	copy(ss.sendQueue[1:], ss.sendQueue)
+	ss.sendQueue[0] = s
+}
+
+// changed records that the application may want to look at s, once
+// until the notifications are collected.
+func (ss *streams) changed(s *stream) {
+	if !s.notified {
+		s.notified = true
+		ss.notify = append(ss.notify, s.id)
+	}
+}
+
+// takeNotify returns the streams changed since the last call, clearing
+// their marks; the slice is valid until the next change.
+func (ss *streams) takeNotify() []StreamID {
+	ids := ss.notify
+	for _, id := range ids {
+		if s := ss.m[id]; s != nil {
+			s.notified = false
+		}
+	}
+	ss.notify = ss.notify[:0]
+	return ids
+}
 
 // onStreamFrame handles STREAM data. It returns the growth of the
 // stream's highest offset, for connection-level flow control.
@@ -252,7 +286,7 @@ func (ss *streams) onStreamFrame(id StreamID, off uint64, data []byte, fin bool)
 		s.recvState = recvDataRecvd
 	}
 	if s.recv.readable() > 0 || s.recvState == recvDataRecvd {
-		ss.changed(id)
+		ss.changed(s)
 	}
 	return grew, nil
 }
@@ -279,7 +313,7 @@ func (ss *streams) onResetStream(id StreamID, code, finalSize uint64) (uint64, *
 	s.recv.free()
 	s.recvState = recvResetRecvd
 	s.peerResetCode = code
-	ss.changed(id)
+	ss.changed(s)
 	return grew, nil
 }
 
@@ -292,7 +326,7 @@ func (ss *streams) onStopSending(id StreamID, code uint64) *TransportError {
 	}
 	if !s.stopped {
 		s.stopped, s.stopCode = true, code
-		ss.changed(id)
+		ss.changed(s)
 	}
 	ss.resetSend(s, code)
 	return nil
@@ -306,7 +340,6 @@ func (ss *streams) onMaxStreamData(id StreamID, max uint64) *TransportError {
 	}
 	if s.sendFlow.raise(max) {
 		ss.queueSend(s)
-		ss.changed(id)
 	}
 	return nil
 }
@@ -411,14 +444,26 @@ func (ss *streams) write(id StreamID, p []byte) (int, error) {
 	if s.sendState != sendOpen || s.send.fin {
 		return 0, ErrStreamClosed
 	}
-	room := ss.params.sendBufferSize - min(s.send.buffered(), ss.params.sendBufferSize)
+	room := ss.params.sendBufferSize - min(s.send.unsent(), ss.params.sendBufferSize)
 	n := min(uint64(len(p)), room)
+	if n < uint64(len(p)) {
+		s.writeBlocked = true
+	}
 	if n == 0 {
 		return 0, nil
 	}
 	s.send.write(p[:n])
 	ss.queueSend(s)
 	return int(n), nil
+}
+
+// onSentData is called after new data of s went into a packet: a writer
+// that found the buffer full is told once half of it is free again.
+func (ss *streams) onSentData(s *stream) {
+	if s.writeBlocked && s.send.unsent() <= ss.params.sendBufferSize/2 {
+		s.writeBlocked = false
+		ss.changed(s)
+	}
 }
 
 // closeSend writes the FIN.

@@ -13,10 +13,11 @@ const (
 	// DefaultRaiseInterval is how long a completed search rests before
 	// probing for a larger size again (PMTU_RAISE_TIMER).
 	DefaultRaiseInterval = 600 * time.Second
-	// DefaultBlackHoleThreshold: this many losses of packets larger than
-	// the base size, with no such packet acknowledged between them, mean
-	// the path stopped carrying them.
-	DefaultBlackHoleThreshold = 6
+	// DefaultBlackHoleThreshold: this many suspicious loss bursts (see
+	// PMTUD.OnLost), with no packet of the current size acknowledged
+	// between them, mean the path stopped carrying large packets. Four is
+	// quinn's (more than three).
+	DefaultBlackHoleThreshold = 4
 	// pmtudMinStep ends the binary search when the bounds are this close.
 	pmtudMinStep = 16
 )
@@ -56,7 +57,8 @@ type PMTUDOptions struct {
 	Max int
 	// RaiseInterval: zero means DefaultRaiseInterval.
 	RaiseInterval time.Duration
-	// BlackHoleThreshold: zero means DefaultBlackHoleThreshold.
+	// BlackHoleThreshold is how many suspicious loss bursts make a black
+	// hole; zero means DefaultBlackHoleThreshold.
 	BlackHoleThreshold int
 }
 
@@ -83,7 +85,16 @@ type PMTUD struct {
 	attempts      int // losses at probeSize
 	nextSearch    time.Time
 
-	suspect     int // large packets lost since one was acknowledged
+	// Black-hole detection. Losses are grouped into bursts of
+	// consecutive packet numbers: one drop event (a queue overflowing)
+	// loses many packets at once, and it says no more about the path's
+	// MTU than one lost packet does.
+	suspect      int    // suspicious bursts since a packet of the current size was acknowledged
+	ackedLarge   uint64 // 1 + the largest packet number acknowledged at the current size; 0 if none
+	burstEnd     uint64 // 1 + the last lost packet number; 0 if none
+	burstCounted bool   // the burst ending at burstEnd is counted in suspect
+	burstClean   bool   // the burst ending at burstEnd lost a packet of the base size or less
+
 	blackHoles  uint64
 	probesSent  uint64
 	probesLost  uint64
@@ -120,6 +131,7 @@ func (p *PMTUD) restart(at time.Time) {
 	p.current, p.lo = p.o.Base, p.o.Base
 	p.hi = p.o.Max
 	p.probeInFlight, p.attempts, p.suspect = false, 0, 0
+	p.burstCounted = false
 	p.nextSearch = at
 	p.state = PMTUDBase
 	if p.o.Max == p.o.Base {
@@ -221,22 +233,52 @@ func (p *PMTUD) next(now time.Time) {
 	p.probeSize = (p.lo + p.hi + 1) / 2
 }
 
-// OnAcked reports an ordinary packet of size acknowledged.
-func (p *PMTUD) OnAcked(size int) {
-	if size > p.o.Base {
+// OnAcked reports an ordinary packet (number pn, size bytes)
+// acknowledged. A packet of the current size getting through means the
+// path carries it: the suspicion count starts again.
+func (p *PMTUD) OnAcked(pn uint64, size int) {
+	if size > p.o.Base && size >= p.current {
 		p.suspect = 0
+		p.burstCounted = false
+		p.ackedLarge = max(p.ackedLarge, pn+1)
 	}
 }
 
-// OnLost reports an ordinary packet of size declared lost. It returns
-// true when this completes a black hole (BlackHoleThreshold losses of
-// packets above the base size with none acknowledged between): the path
-// stopped carrying them, Current is back at the base, and a new search
+// OnLost reports an ordinary packet (number pn, size bytes) declared
+// lost, in increasing packet number order within one ACK's losses. It
+// returns true when this completes a black hole: BlackHoleThreshold
+// suspicious loss bursts with no packet of the current size acknowledged
+// since the first. Current is then back at the base, and a new search
 // starts a minute later (or after RaiseInterval, if shorter).
-func (p *PMTUD) OnLost(now time.Time, size int) bool {
-	if size <= p.o.Base || p.state == PMTUDDisabled {
+//
+// A burst is a run of lost packets with consecutive numbers. It is
+// suspicious when it lost a packet larger than the base size that was
+// sent after the last packet of the current size the peer acknowledged,
+// and no packet of the base size or less: congestion drops are followed
+// by acknowledged packets as large as the lost ones (that is how packet
+// and time thresholds find them), and a black hole spares small packets.
+// This is quinn's heuristic, without its tracking of every size.
+func (p *PMTUD) OnLost(now time.Time, pn uint64, size int) bool {
+	if p.state == PMTUDDisabled {
 		return false
 	}
+	if p.burstEnd == 0 || pn != p.burstEnd {
+		// pn does not continue the burst: a new one.
+		p.burstCounted, p.burstClean = false, false
+	}
+	p.burstEnd = pn + 1
+	if size <= p.o.Base {
+		if p.burstCounted {
+			p.suspect--
+			p.burstCounted = false
+		}
+		p.burstClean = true
+		return false
+	}
+	if p.burstClean || p.burstCounted || pn < p.ackedLarge {
+		return false
+	}
+	p.burstCounted = true
 	p.suspect++
 	if p.suspect < p.o.BlackHoleThreshold {
 		return false

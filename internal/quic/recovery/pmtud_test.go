@@ -72,22 +72,50 @@ func TestPMTUDRaiseAndBlackHole(t *testing.T) {
 	if p.Current() != 1500 {
 		t.Fatalf("after raise %d (was %d)", p.Current(), got)
 	}
+	pn := uint64(100)
 	// Random losses interleaved with ACKs are no black hole.
 	for range 20 {
-		if p.OnLost(later, 1500) {
+		if p.OnLost(later, pn, 1500) {
 			t.Fatal("black hole from sparse losses")
 		}
-		p.OnAcked(1500)
+		p.OnAcked(pn+1, 1500)
+		pn += 3
 	}
-	// Losses of base-sized packets do not count.
+	// Congestion drops: long bursts, each followed by later packets of
+	// the same size acknowledged (what made them lost), are no black hole.
 	for range 20 {
-		if p.OnLost(later, 1200) {
+		p.OnAcked(pn+50, 1500)
+		for i := range uint64(40) {
+			if p.OnLost(later, pn+i, 1500) {
+				t.Fatal("black hole from congestion bursts")
+			}
+		}
+		pn += 60
+	}
+	// Losses of base-sized packets do not count, nor do bursts that lost
+	// one too.
+	for range 20 {
+		if p.OnLost(later, pn, 1200) || p.OnLost(later, pn+1, 1500) {
 			t.Fatal("black hole from small packets")
 		}
+		pn += 5
 	}
+	// One long burst of large packets with nothing acknowledged is one
+	// suspicious burst, not many.
+	for i := range uint64(50) {
+		if p.OnLost(later, pn+i, 1500) {
+			t.Fatal("black hole from one burst")
+		}
+	}
+	pn += 60
 	var hole bool
-	for range DefaultBlackHoleThreshold {
-		hole = p.OnLost(later, 1500)
+	for i := range DefaultBlackHoleThreshold - 1 {
+		if hole {
+			t.Fatalf("black hole after %d bursts", i+1)
+		}
+		hole = p.OnLost(later, pn, 1500)
+		hole = hole || p.OnLost(later, pn+1, 1500)
+		pn += 10
 	}
 	if !hole || p.Current() != 1200 || p.State() != PMTUDBase || p.Stats().BlackHoles != 1 {
 		t.Fatalf("hole %v current %d state %v", hole, p.Current(), p.State())

@@ -93,7 +93,7 @@ func (s *sender) settle() {
 			continue
 		}
 		if s.pmtud != nil {
-			s.pmtud.OnAcked(p.Size)
+			s.pmtud.OnAcked(p.Number, p.Size)
 		}
 		if !s.acked[p.Token] {
 			s.acked[p.Token] = true
@@ -106,7 +106,7 @@ func (s *sender) settle() {
 			continue
 		}
 		if s.pmtud != nil {
-			s.pmtud.OnLost(p.Time, p.Size)
+			s.pmtud.OnLost(p.Time, p.Number, p.Size)
 		}
 		if !s.acked[p.Token] {
 			s.retx = append(s.retx, uint32(p.Token))

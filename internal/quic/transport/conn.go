@@ -42,8 +42,9 @@ type Conn struct {
 	timerAt       time.Time
 	firedAt       time.Time // the deadline the timer last ran for
 	streams       map[quic.StreamID]*Stream
-	inBatch       bool // owned by the read loop: in its touched list
-	out           [1]Datagram
+	inBatch       bool        // owned by the read loop: in its touched list
+	flushing      bool        // a goroutine is in flushLocked (it may have released mu)
+	out           [1]Datagram // owned by the flushing goroutine
 	handshakeSeen bool
 	doneSeen      bool
 	accepted      bool // server: handed to Accept
@@ -71,25 +72,38 @@ func signal(ch chan struct{}) {
 }
 
 // afterInputLocked runs after the core changed: it sends what the core
-// has to send, wakes waiters and re-arms the timer.
+// has to send, wakes waiters and re-arms the timer. It may release and
+// retake mu while it writes to the socket (see flushLocked).
 func (c *Conn) afterInputLocked() {
-	now := timeNow()
-	c.flushLocked(now)
+	c.flushLocked()
 	c.eventsLocked()
 	c.armTimerLocked()
 }
 
 // flushLocked sends every datagram the core has ready, in GSO batches.
-func (c *Conn) flushLocked(now time.Time) {
+// It builds each batch under mu but writes it with mu released, so
+// stream readers and writers, the timer and the read loop are not held
+// up by the system call. One goroutine flushes at a time, which keeps
+// packets on the wire in packet-number order: a caller that finds a
+// flush under way returns at once, as the flusher builds batches until
+// the core has nothing left, including whatever the caller added.
+func (c *Conn) flushLocked() {
+	if c.flushing {
+		return
+	}
+	c.flushing = true
 	bp := sendBufPool.Get().(*[]byte)
 	buf := *bp
 	for {
-		n, seg, to := c.core.Send(now, buf, 64)
+		n, seg, to := c.core.Send(timeNow(), buf, 64)
 		if n == 0 {
 			break
 		}
 		c.out[0] = Datagram{Buf: buf, N: n, Addr: to, Segment: seg}
-		if err := c.t.sock.WriteBatch(c.out[:]); err != nil {
+		c.mu.Unlock()
+		err := c.t.sock.WriteBatch(c.out[:])
+		c.mu.Lock()
+		if err != nil {
 			c.t.log.Debug("socket write failed", "err", err)
 			break
 		}
@@ -100,6 +114,7 @@ func (c *Conn) flushLocked(now time.Time) {
 		c.t.m.DatagramsSent.Add(float64(segs))
 		c.t.m.BytesSent.Add(float64(n))
 	}
+	c.flushing = false
 	sendBufPool.Put(bp)
 }
 

@@ -55,8 +55,10 @@ func (t *Transport) dial(ctx context.Context, addr netip.AddrPort, remote key.Pu
 		return nil, fmt.Errorf("quic: dial %v: %w", addr, err)
 	}
 	c.core = core
-	c.afterInputLocked()
+	// Before the flush, which releases mu while it writes: the read loop
+	// may complete the handshake (dropping the 0-RTT keys) meanwhile.
 	zeroRTT := early && core.ZeroRTT()
+	c.afterInputLocked()
 	c.mu.Unlock()
 	if zeroRTT {
 		return c, nil

@@ -14,7 +14,11 @@
 // it inline under that connection's lock; the packets a connection then
 // has to send go out from the same goroutine, once per batch, as GSO runs
 // of up to 64 segments. Application calls (Write, Close, ...) take the
-// connection's lock, update the core and send inline too. Timers (loss
+// connection's lock, update the core and send inline too. Each GSO run is
+// built under the lock and written with it released, by one goroutine at
+// a time (a caller that finds a flush under way leaves its packets to
+// it), so packets leave in packet-number order and stream goroutines do
+// not queue behind system calls. Timers (loss
 // detection, acknowledgements, pacing, idle) are one time.Timer per
 // connection. There is no goroutine per packet or per stream, and no
 // per-packet allocation in steady state. Lock order: Conn.mu before

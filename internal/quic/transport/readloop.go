@@ -20,11 +20,15 @@ const readBufSize = 64 << 10
 func (t *Transport) readLoop() {
 	defer t.wg.Done()
 	batch := make([]Datagram, 1)
-	for i := range batch {
-		batch[i].Buf = make([]byte, readBufSize)
+	bufs := make([][]byte, len(batch))
+	for i := range bufs {
+		bufs[i] = make([]byte, readBufSize)
 	}
 	var touched []*Conn
 	for {
+		for i := range batch {
+			batch[i].Buf = bufs[i] // the socket may have lent its own
+		}
 		n, err := t.sock.ReadBatch(batch)
 		if err != nil {
 			select {
@@ -39,17 +43,20 @@ func (t *Transport) readLoop() {
 			return
 		}
 		now := timeNow()
+		var segs, bytes int
 		for i := range batch[:n] {
 			d := &batch[i]
 			d.segments(func(b []byte) {
-				t.m.DatagramsRecv.Inc()
-				t.m.BytesRecv.Add(float64(len(b)))
+				segs++
+				bytes += len(b)
 				if c := t.handleDatagram(now, b, d); c != nil && !c.inBatch {
 					c.inBatch = true
 					touched = append(touched, c)
 				}
 			})
 		}
+		t.m.DatagramsRecv.Add(float64(segs))
+		t.m.BytesRecv.Add(float64(bytes))
 		for i, c := range touched {
 			c.mu.Lock()
 			c.inBatch = false

@@ -218,23 +218,34 @@ func TestZeroRTT(t *testing.T) {
 		t.Fatal("no session ticket stored")
 	}
 	c1.Close(0, "")
-	c2, err := cli.DialEarly(t.Context(), srv.LocalAddr(), sk.Public(), testALPN)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c2.mu.Lock()
-	early := c2.core.ZeroRTT()
-	c2.mu.Unlock()
-	if !early {
-		t.Fatal("no 0-RTT keys on the resumed connection")
-	}
-	echo(c2, "zero rtt request")
-	waitFor(t, c2.HandshakeComplete(), 10*time.Second, "0-RTT connection's handshake completing")
-	if !c2.EarlyDataAccepted() {
-		t.Fatal("server did not accept 0-RTT")
-	}
-	if n := c2.Stats().ZeroRTTPackets; n == 0 {
-		t.Fatal("nothing went in 0-RTT packets")
+	// Whether the request leaves before the server's answer completes the
+	// handshake (dropping the 0-RTT keys) is a race on loopback, lost now
+	// and then under -race: try a few times, each with the ticket the
+	// last connection left.
+	for attempt := 1; ; attempt++ {
+		c2, err := cli.DialEarly(t.Context(), srv.LocalAddr(), sk.Public(), testALPN)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c2.mu.Lock()
+		early := c2.core.ZeroRTT() // false if the handshake already completed
+		c2.mu.Unlock()
+		echo(c2, "zero rtt request")
+		waitFor(t, c2.HandshakeComplete(), 10*time.Second, "0-RTT connection's handshake completing")
+		if !c2.EarlyDataAccepted() {
+			t.Fatal("server did not accept 0-RTT")
+		}
+		if n := c2.Stats().ZeroRTTPackets; early && n > 0 {
+			return
+		}
+		if attempt == 5 {
+			t.Fatalf("nothing went in 0-RTT packets, 5 times (0-RTT keys on the last: %v)", early)
+		}
+		deadline := time.Now().Add(5 * time.Second)
+		for cache.Len() == 0 && time.Now().Before(deadline) {
+			time.Sleep(time.Millisecond)
+		}
+		c2.Close(0, "")
 	}
 }
 
