@@ -16,6 +16,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/iroh-go/iroh"
+	"github.com/iroh-go/iroh/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
@@ -92,7 +93,7 @@ func TestEchoDirect(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 	c.Close(0, "bye")
-	if err := waitFor(t, done, 30*time.Second, "echo server end"); err != nil {
+	if err := testutil.WaitFor(t, done, 30*time.Second, "echo server end"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -371,7 +372,7 @@ func TestZeroRTT(t *testing.T) {
 				if string(got) != "ping" {
 					t.Fatalf("round %d: %q, %v", i, got, err)
 				}
-				waitFor(t, c.HandshakeComplete(), 10*time.Second, fmt.Sprintf("round %d: handshake completion", i))
+				testutil.WaitFor(t, c.HandshakeComplete(), 10*time.Second, fmt.Sprintf("round %d: handshake completion", i))
 				if used := c.Used0RTT(); i == 1 && used != optIn {
 					t.Errorf("second connection used 0-RTT: %v, want %v", used, optIn)
 				} else if i == 0 && used {

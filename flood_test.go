@@ -14,6 +14,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/iroh-go/iroh"
+	"github.com/iroh-go/iroh/internal/testutil"
 )
 
 // TestProbeFloodDoesNotStarveTraffic floods an endpoint's socket with
@@ -103,7 +104,7 @@ func TestProbeFloodDoesNotStarveTraffic(t *testing.T) {
 		t.Fatalf("transfer under flood: %d bytes, %v", len(got), err)
 	}
 	c.Close(0, "")
-	waitFor(t, done, 30*time.Second, "echo server end")
+	testutil.WaitFor(t, done, 30*time.Second, "echo server end")
 	dropped := counterSum(t, reg, "iroh_magicsock_disco_dropped_total")
 	if dropped < 100 {
 		t.Fatalf("only %v of %d flood packets counted as dropped", dropped, sent)

@@ -93,7 +93,7 @@ func echoStream(ctx context.Context, t *testing.T, c *iroh.Connection, msg []byt
 	if err != nil || !bytes.Equal(got, msg) {
 		t.Fatalf("echo: %d of %d bytes back, %v", len(got), len(msg), err)
 	}
-	if err := waitFor(t, werr, 10*time.Second, "echo write ending"); err != nil {
+	if err := testutil.WaitFor(t, werr, 10*time.Second, "echo write ending"); err != nil {
 		t.Fatalf("echo write: %v", err)
 	}
 }
@@ -140,7 +140,7 @@ func TestRustEndpointDialsRust(t *testing.T) {
 		for i := range 4 {
 			wg.Go(func() { echoStream(ctx, t, c, bytes.Repeat([]byte{byte(i)}, 100_000)) })
 		}
-		waitGroup(t, &wg, streamTimeout+10*time.Second, "four concurrent echo streams")
+		testutil.WaitGroup(t, &wg, streamTimeout+10*time.Second, "four concurrent echo streams")
 		p, _ := c.Paths()
 		t.Logf("path %s %s rtt %s; stats %+v", p.Kind, p.Addr, p.RTT, c.Stats())
 	})
@@ -360,7 +360,7 @@ func serveInterop(t *testing.T, ep *iroh.Endpoint) *goInteropHandlers {
 		if err := r.Shutdown(ctx); err != nil {
 			t.Errorf("router shutdown: %v", err)
 		}
-		waitGroup(t, &h.wg, 10*time.Second, "interop handler goroutines ending after router shutdown")
+		testutil.WaitGroup(t, &h.wg, 10*time.Second, "interop handler goroutines ending after router shutdown")
 	})
 	return h
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iroh-go/iroh"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/relay/relaytest"
 )
 
@@ -38,7 +39,7 @@ func TestSecondCloseWaitsForFirst(t *testing.T) {
 		t.Fatalf("second Close returned while the port was still bound: %v", err)
 	}
 	pc.Close()
-	if err := waitFor(t, first, 20*time.Second, "first Close returning"); err != nil {
+	if err := testutil.WaitFor(t, first, 20*time.Second, "first Close returning"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -104,7 +105,7 @@ func TestConnectDoesNotWaitForNetReport(t *testing.T) {
 		t.Errorf("Connect to a direct address took %v", d)
 	}
 	c.Close(0, "")
-	waitFor(t, done, 30*time.Second, "echo server end")
+	testutil.WaitFor(t, done, 30*time.Second, "echo server end")
 }
 
 // TestCloseReachesPeerThroughRelay: an endpoint's Close sends its
@@ -125,7 +126,7 @@ func TestCloseReachesPeerThroughRelay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := waitFor(t, accepted, 30*time.Second, "accept of the relayed connection"); err != nil {
+	if err := testutil.WaitFor(t, accepted, 30*time.Second, "accept of the relayed connection"); err != nil {
 		t.Fatalf("accept: %v", err)
 	}
 	start := time.Now()
@@ -162,7 +163,7 @@ func TestAcceptorRepliesAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close(0, "")
-	waitFor(t, done, 30*time.Second, "echo server end")
+	testutil.WaitFor(t, done, 30*time.Second, "echo server end")
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)

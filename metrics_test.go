@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/iroh-go/iroh"
+	"github.com/iroh-go/iroh/internal/testutil"
 )
 
 // TestEndpointsShareRegisterer binds two endpoints on one Prometheus
@@ -45,7 +46,7 @@ func TestEndpointsShareRegisterer(t *testing.T) {
 		t.Fatalf("echo: %q, %v", got, err)
 	}
 	conn.Close(0, "")
-	if err := waitFor(t, done, 30*time.Second, "echo server end"); err != nil {
+	if err := testutil.WaitFor(t, done, 30*time.Second, "echo server end"); err != nil {
 		t.Fatal(err)
 	}
 	mfs, err := reg.Gather()

@@ -10,6 +10,7 @@ import (
 
 	"github.com/iroh-go/iroh"
 	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/relay/relaytest"
 )
 
@@ -65,7 +66,7 @@ func TestRelayOnly(t *testing.T) {
 		t.Fatalf("path %+v, want relay %s", p, r.URL)
 	}
 	c.Close(0, "")
-	if err := waitFor(t, done, 30*time.Second, "echo server end"); err != nil {
+	if err := testutil.WaitFor(t, done, 30*time.Second, "echo server end"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -130,7 +131,7 @@ func TestRelayThenDirect(t *testing.T) {
 		}
 	}
 	c.Close(0, "")
-	if err := waitFor(t, done, 30*time.Second, "echo server end"); err != nil {
+	if err := testutil.WaitFor(t, done, 30*time.Second, "echo server end"); err != nil {
 		t.Fatal(err)
 	}
 }

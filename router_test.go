@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iroh-go/iroh"
+	"github.com/iroh-go/iroh/internal/testutil"
 )
 
 type blockingHandler struct {
@@ -62,7 +63,7 @@ func TestRouterDispatchAndShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, h.accepted, 10*time.Second, "block/1 handler called")
+	testutil.WaitFor(t, h.accepted, 10*time.Second, "block/1 handler called")
 	c2, err := client.Connect(ctx, ep.Addr(), "echo/1")
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +71,7 @@ func TestRouterDispatchAndShutdown(t *testing.T) {
 	s, _ := c2.OpenStream(ctx)
 	s.Write([]byte("routed"))
 	s.Close()
-	if got := waitFor(t, echoed, 10*time.Second, "echo/1 handler reading the stream"); got != "routed" {
+	if got := testutil.WaitFor(t, echoed, 10*time.Second, "echo/1 handler reading the stream"); got != "routed" {
 		t.Fatalf("echo handler got %q", got)
 	}
 	if _, err := client.Connect(ctx, ep.Addr(), "nobody/1"); err == nil || !strings.Contains(err.Error(), "ALPN") {
@@ -112,7 +113,7 @@ func TestShutdownBounded(t *testing.T) {
 	if _, err := client.Connect(ctx, ep.Addr(), "stuck/1"); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, started, 10*time.Second, "stuck/1 handler called")
+	testutil.WaitFor(t, started, 10*time.Second, "stuck/1 handler called")
 	sctx, scancel := context.WithTimeout(ctx, 300*time.Millisecond)
 	defer scancel()
 	start := time.Now()

@@ -10,6 +10,7 @@ import (
 	"github.com/iroh-go/iroh"
 	"github.com/iroh-go/iroh/blobs"
 	"github.com/iroh-go/iroh/blobs/store/mem"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 )
 
@@ -42,7 +43,7 @@ func TestProviderShutdownWaits(t *testing.T) {
 	a := newSlowAcceptor()
 	served := make(chan error, 1)
 	go func() { served <- p.ServeConn(context.Background(), a) }()
-	waitFor(t, a.entered, 10*time.Second, "ServeConn calling AcceptStream")
+	testutil.WaitFor(t, a.entered, 10*time.Second, "ServeConn calling AcceptStream")
 	sctx, scancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer scancel()
 	if err := p.Shutdown(sctx); err != nil {
@@ -51,7 +52,7 @@ func TestProviderShutdownWaits(t *testing.T) {
 	if !a.returned.Load() {
 		t.Fatal("Shutdown returned while a connection was still being served")
 	}
-	if err := waitFor(t, served, 10*time.Second, "ServeConn returning after Shutdown"); err != nil {
+	if err := testutil.WaitFor(t, served, 10*time.Second, "ServeConn returning after Shutdown"); err != nil {
 		t.Fatalf("ServeConn: %v", err)
 	}
 	if err := p.ServeConn(context.Background(), newSlowAcceptor()); !errors.Is(err, blobs.ErrShutdown) {
@@ -61,7 +62,7 @@ func TestProviderShutdownWaits(t *testing.T) {
 	p2 := blobs.NewProvider(mem.New(), nil)
 	a2 := newSlowAcceptor()
 	go p2.ServeConn(context.Background(), a2)
-	waitFor(t, a2.entered, 10*time.Second, "second ServeConn calling AcceptStream")
+	testutil.WaitFor(t, a2.entered, 10*time.Second, "second ServeConn calling AcceptStream")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Millisecond)
 	defer cancel()
 	if err := p2.Shutdown(ctx); !errors.Is(err, context.DeadlineExceeded) {

@@ -152,13 +152,22 @@ func (g *Gossip) readStream(cs *connState, s *iroh.ReceiveStream) {
 			g.closeWith(cs, closeMalformed, err.Error(), "malformed")
 			return
 		}
-		g.m.BytesRecv.Add(float64(len(body) + 4))
-		g.m.MessagesRecv.WithLabelValues(m.Type.String()).Inc()
-		select {
-		case g.inbox <- inbound{from: cs.remote, topic: topic, msg: m, size: len(body)}:
-		case <-cs.ctx.Done():
+		if !g.deliver(cs, topic, m, len(body)) {
 			return
 		}
+	}
+}
+
+// deliver counts a message read from cs and hands it to the actor; false
+// when the connection ended first.
+func (g *Gossip) deliver(cs *connState, topic TopicID, m proto.Message, size int) bool {
+	g.m.BytesRecv.Add(float64(size + 4))
+	g.m.MessagesRecv.WithLabelValues(m.Type.String()).Inc()
+	select {
+	case g.inbox <- inbound{from: cs.remote, topic: topic, msg: m, size: size}:
+		return true
+	case <-cs.ctx.Done():
+		return false
 	}
 }
 
@@ -209,11 +218,7 @@ func (g *Gossip) readLoop035(cs *connState) {
 			g.closeWith(cs, closeMalformed, err.Error(), "malformed")
 			return
 		}
-		g.m.BytesRecv.Add(float64(len(body) + 4))
-		g.m.MessagesRecv.WithLabelValues(m.Type.String()).Inc()
-		select {
-		case g.inbox <- inbound{from: cs.remote, topic: topic, msg: m, size: len(body)}:
-		case <-cs.ctx.Done():
+		if !g.deliver(cs, topic, m, len(body)) {
 			return
 		}
 	}

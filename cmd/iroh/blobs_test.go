@@ -17,6 +17,7 @@ import (
 	"github.com/iroh-go/iroh/blobs"
 	"github.com/iroh-go/iroh/blobs/store/fs"
 	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/internal/testutil"
 )
 
 // startSend runs `iroh send PATH` in-process and returns the ticket it
@@ -84,7 +85,7 @@ func TestSendReceive(t *testing.T) {
 			if err != nil {
 				t.Fatalf("receive: %v\n%s", err, stderr.String())
 			}
-			if err := waitFor(t, done, 30*time.Second, "send returning after cancel"); err != nil {
+			if err := testutil.WaitFor(t, done, 30*time.Second, "send returning after cancel"); err != nil {
 				t.Fatalf("send: %v", err)
 			}
 			for name, want := range files {
@@ -213,7 +214,7 @@ func TestReceiveResumesFromState(t *testing.T) {
 		t.Fatalf("receive: %v\n%s", err, stderr.String())
 	}
 	stop()
-	waitFor(t, done, 30*time.Second, "send returning after cancel")
+	testutil.WaitFor(t, done, 30*time.Second, "send returning after cancel")
 	for name, want := range files {
 		if got, _ := os.ReadFile(filepath.Join(out, filepath.FromSlash(name))); !bytes.Equal(got, want) {
 			t.Errorf("%s differs", name)

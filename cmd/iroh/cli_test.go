@@ -21,6 +21,7 @@ import (
 
 	"github.com/iroh-go/iroh/blobs"
 	"github.com/iroh-go/iroh/blobs/store/fs"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 )
 
@@ -428,7 +429,7 @@ func TestUnreachableRelay(t *testing.T) {
 func TestConnectByUnknownIDSaysWhatHelps(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second)
 	pkarrURL, _, done := startDNSServer(t, ctx, "--dev", "--http-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--data-dir", t.TempDir())
-	defer func() { cancel(); waitFor(t, done, 30*time.Second, "dns-server returning after cancel") }()
+	defer func() { cancel(); testutil.WaitFor(t, done, 30*time.Second, "dns-server returning after cancel") }()
 	id := key.NewSecretKey().Public().String()
 	r := runBin(t, nil, "pipe", "connect", id, "--offline", "--pkarr-relay", pkarrURL, "--bind4", "127.0.0.1:0", "--bind6", "")
 	if r.code != 1 || strings.Count(r.stderr, "\n") != 1 || !strings.Contains(r.stderr, "pass its ticket") || strings.Count(r.stderr, "addrlookup") > 0 {

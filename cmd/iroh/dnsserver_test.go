@@ -14,6 +14,7 @@ import (
 	"github.com/iroh-go/iroh/addrlookup/dnslookup"
 	"github.com/iroh-go/iroh/addrlookup/pkarrlookup"
 	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 )
 
@@ -69,7 +70,7 @@ func TestDNSServerCommand(t *testing.T) {
 		t.Fatalf("resolve: %v %+v", err, got)
 	}
 	cancel()
-	if err := waitFor(t, done, 30*time.Second, "dns-server returning after cancel"); err != nil {
+	if err := testutil.WaitFor(t, done, 30*time.Second, "dns-server returning after cancel"); err != nil {
 		t.Fatalf("dns-server: %v", err)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "signed-packets-1.db")); err != nil {
@@ -97,7 +98,7 @@ disabled = true
 	defer cancel()
 	_, _, done := startDNSServer(t, ctx, "--config", cfg)
 	cancel()
-	if err := waitFor(t, done, 30*time.Second, "dns-server returning after cancel"); err != nil {
+	if err := testutil.WaitFor(t, done, 30*time.Second, "dns-server returning after cancel"); err != nil {
 		t.Fatal(err)
 	}
 	env := &cmdEnv{stdin: strings.NewReader(""), stdout: io.Discard, stderr: io.Discard, getenv: func(string) string { return "" }}

@@ -73,7 +73,7 @@ func TestDocsRust035(t *testing.T) {
 	ticket, done := startShare(t, shareCtx, "--data-dir", a, "--write", "--v035", ours)
 	defer func() {
 		stopShare()
-		waitFor(t, done, 30*time.Second, "docs share returning after cancel")
+		testutil.WaitFor(t, done, 30*time.Second, "docs share returning after cancel")
 	}()
 	if res, err = r.Do(ctx, "join", map[string]any{"ticket": ticket}); err != nil {
 		t.Fatalf("rust join of %s: %v\nrust stderr:\n%s", ticket, err, r.Stderr())

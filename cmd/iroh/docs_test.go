@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"io"
 	"os"
 	"os/exec"
@@ -95,7 +96,7 @@ func TestDocsCommands(t *testing.T) {
 		t.Fatalf("join stderr: %q", jerr.String())
 	}
 	scancel()
-	if err := waitFor(t, done, 30*time.Second, "docs share returning after cancel"); err != nil {
+	if err := testutil.WaitFor(t, done, 30*time.Second, "docs share returning after cancel"); err != nil {
 		t.Fatalf("share: %v", err)
 	}
 	var insp bytes.Buffer
@@ -211,10 +212,10 @@ func TestDocsJoinWatch(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	wcancel()
-	if err := waitFor(t, wdone, 30*time.Second, "docs join --watch (b) returning after cancel"); err != nil {
+	if err := testutil.WaitFor(t, wdone, 30*time.Second, "docs join --watch (b) returning after cancel"); err != nil {
 		t.Fatalf("watch: %v", err)
 	}
-	waitFor(t, cdone, 30*time.Second, "docs join --watch (c) returning after cancel")
+	testutil.WaitFor(t, cdone, 30*time.Second, "docs join --watch (c) returning after cancel")
 	scancel()
-	waitFor(t, sdone, 30*time.Second, "docs share returning after cancel")
+	testutil.WaitFor(t, sdone, 30*time.Second, "docs share returning after cancel")
 }

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ipfs/go-cid"
+	"github.com/iroh-go/iroh/internal/testutil"
 	mh "github.com/multiformats/go-multihash"
 )
 
@@ -101,7 +102,7 @@ func TestGatewayCommand(t *testing.T) {
 		}
 	}
 	cancel()
-	if err := waitFor(t, done, 30*time.Second, "gateway returning after cancel"); err != nil {
+	if err := testutil.WaitFor(t, done, 30*time.Second, "gateway returning after cancel"); err != nil {
 		t.Fatalf("gateway: %v", err)
 	}
 	if err := run(t.Context(), []string{"gateway", "--allow-provider", "nope", "--offline"}, env); err == nil || !strings.Contains(err.Error(), "allow-provider") {

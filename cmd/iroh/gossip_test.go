@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/iroh-go/iroh/gossip"
+	"github.com/iroh-go/iroh/internal/testutil"
 )
 
 // lineWaiter collects lines written to it and lets a test wait for one.
@@ -113,7 +114,7 @@ func TestGossipChat(t *testing.T) {
 	}
 	cancel()
 	for _, n := range []*chatNode{a, b, c} {
-		if err := waitFor(t, n.done, 30*time.Second, "chat returning after cancel"); err != nil {
+		if err := testutil.WaitFor(t, n.done, 30*time.Second, "chat returning after cancel"); err != nil {
 			t.Fatalf("chat: %v", err)
 		}
 	}

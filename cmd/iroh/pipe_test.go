@@ -23,6 +23,7 @@ import (
 	"github.com/iroh-go/iroh/blobs/bao"
 	"github.com/iroh-go/iroh/dnsserver"
 	"github.com/iroh-go/iroh/endpointaddr"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 	"github.com/iroh-go/iroh/relay/relaytest"
 	"github.com/iroh-go/iroh/ticket"
@@ -106,7 +107,7 @@ func TestPipeListenConnect(t *testing.T) {
 	if d := time.Since(start); d >= pipeCloseLinger {
 		t.Errorf("connect took %v: it lingered for a listener that announced %q", d, pipeFinAfterRead)
 	}
-	if err := waitFor(t, done, 30*time.Second, "pipe listen returning"); err != nil {
+	if err := testutil.WaitFor(t, done, 30*time.Second, "pipe listen returning"); err != nil {
 		t.Fatalf("listen: %v", err)
 	}
 	if !bytes.Equal(atListener.Bytes(), up) {
@@ -181,16 +182,16 @@ func TestPipeTCP(t *testing.T) {
 	}
 	clientsDone := make(chan struct{})
 	go func() { wg.Wait(); close(clientsDone) }()
-	waitFor(t, clientsDone, 40*time.Second, "8 TCP clients echoed through the pipe")
+	testutil.WaitFor(t, clientsDone, 40*time.Second, "8 TCP clients echoed through the pipe")
 	close(errs)
 	for err := range errs {
 		t.Error(err)
 	}
 	lcancel()
-	if err := waitFor(t, cdone, 30*time.Second, "connect-tcp returning after cancel"); err != nil {
+	if err := testutil.WaitFor(t, cdone, 30*time.Second, "connect-tcp returning after cancel"); err != nil {
 		t.Errorf("connect-tcp: %v", err)
 	}
-	if err := waitFor(t, ldone, 30*time.Second, "listen-tcp returning after cancel"); err != nil {
+	if err := testutil.WaitFor(t, ldone, 30*time.Second, "listen-tcp returning after cancel"); err != nil {
 		t.Errorf("listen-tcp: %v", err)
 	}
 }
@@ -339,7 +340,10 @@ func TestPipeDialByIDThroughDNSServer(t *testing.T) {
 	defer cancel()
 	sctx, stopServer := context.WithCancel(ctx)
 	pkarrURL, dnsAddr, srvDone := startDNSServer(t, sctx, "--dev", "--http-addr", "127.0.0.1:0", "--dns-addr", "127.0.0.1:0", "--data-dir", t.TempDir())
-	defer func() { stopServer(); waitFor(t, srvDone, 30*time.Second, "dns-server returning after cancel") }()
+	defer func() {
+		stopServer()
+		testutil.WaitFor(t, srvDone, 30*time.Second, "dns-server returning after cancel")
+	}()
 	var got syncBuffer
 	tk, done := startListener(t, ctx, []string{"pipe", "listen", "--pkarr-relay", pkarrURL, "--publish-ips"}, strings.NewReader(""), &got)
 	a, err := ticket.ParseEndpoint(tk)
@@ -358,7 +362,7 @@ func TestPipeDialByIDThroughDNSServer(t *testing.T) {
 	if err != nil {
 		t.Fatalf("connect by id: %v", err)
 	}
-	if err := waitFor(t, done, 30*time.Second, "pipe listen returning"); err != nil {
+	if err := testutil.WaitFor(t, done, 30*time.Second, "pipe listen returning"); err != nil {
 		t.Fatal(err)
 	}
 	if got.String() != "dialed by id" {
@@ -385,7 +389,7 @@ func TestPipeThroughRelay(t *testing.T) {
 	if err := run(ctx, testFlags(append([]string{"pipe", "connect", tk}, flags...)), testEnv(bytes.NewReader(up), io.Discard, &stderr)); err != nil {
 		t.Fatalf("connect: %v\n%s", err, stderr.String())
 	}
-	if err := waitFor(t, done, 30*time.Second, "pipe listen returning"); err != nil {
+	if err := testutil.WaitFor(t, done, 30*time.Second, "pipe listen returning"); err != nil {
 		t.Fatal(err)
 	}
 	if !bytes.Equal(got.Bytes(), up) {

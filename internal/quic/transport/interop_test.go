@@ -365,7 +365,7 @@ func TestRustZeroRTT(t *testing.T) {
 		t.Fatal(err)
 	}
 	echo(c2, "zero rtt to rust")
-	waitFor(t, c2.HandshakeComplete(), 10*time.Second, "0-RTT connection's handshake completing")
+	testutil.WaitFor(t, c2.HandshakeComplete(), 10*time.Second, "0-RTT connection's handshake completing")
 	st := c2.Stats()
 	t.Logf("0-RTT packets %d, accepted %v", st.ZeroRTTPackets, c2.EarlyDataAccepted())
 	if st.ZeroRTTPackets == 0 || !c2.EarlyDataAccepted() {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/iroh-go/iroh/internal/quic"
 	"github.com/iroh-go/iroh/internal/quic/tls13"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 )
 
@@ -231,7 +232,7 @@ func TestZeroRTT(t *testing.T) {
 		early := c2.core.ZeroRTT() // false if the handshake already completed
 		c2.mu.Unlock()
 		echo(c2, "zero rtt request")
-		waitFor(t, c2.HandshakeComplete(), 10*time.Second, "0-RTT connection's handshake completing")
+		testutil.WaitFor(t, c2.HandshakeComplete(), 10*time.Second, "0-RTT connection's handshake completing")
 		if !c2.EarlyDataAccepted() {
 			t.Fatal("server did not accept 0-RTT")
 		}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/iroh-go/iroh/internal/quic"
 	"github.com/iroh-go/iroh/internal/quic/tls13"
+	"github.com/iroh-go/iroh/internal/testutil"
 	"github.com/iroh-go/iroh/key"
 	"go.uber.org/goleak"
 )
@@ -156,7 +157,7 @@ func TestLargeStream(t *testing.T) {
 		}
 	}
 	s.Close()
-	b := waitFor(t, got, 60*time.Second, "the server reading the whole stream")
+	b := testutil.WaitFor(t, got, 60*time.Second, "the server reading the whole stream")
 	el := time.Since(start)
 	if len(b) != size {
 		t.Fatalf("received %d of %d bytes", len(b), size)
@@ -198,7 +199,7 @@ func TestManyStreams(t *testing.T) {
 			io.ReadAll(s) // the server's FIN: the stream is done both ways
 		}()
 	}
-	waitGroup(t, &wg, 40*time.Second, "300 client streams written and finished")
+	testutil.WaitGroup(t, &wg, 40*time.Second, "300 client streams written and finished")
 	total := 0
 	for range n {
 		select {
