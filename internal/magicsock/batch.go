@@ -39,8 +39,7 @@ type rxBatch struct {
 	// bp backs a single packet from the relay or the pending queue.
 	bp   *[]byte
 	pkts []rxPacket
-	next int  // first packet not yet handed to quic-go
-	lent bool // QUICSocket.ReadBatch lent b.buf to the driver
+	next int // first packet not yet handed to quic-go
 }
 
 // maxGROSegments bounds the packets of one coalesced read (the kernel
@@ -57,7 +56,6 @@ func (b *rxBatch) release() {
 	clear(b.pkts)
 	b.pkts = b.pkts[:0]
 	b.next = 0
-	b.lent = false
 	if b.buf != nil {
 		rxPool.Put(b)
 		return

@@ -22,9 +22,6 @@ type QUICSocket struct {
 
 	// Owned by the reader (under c.rxMu).
 	oob [rxOOBSize]byte
-	// lent are batches whose memory the entries of the last ReadBatch
-	// point at; they are released at the next call.
-	lent []*rxBatch
 }
 
 var _ transport.Socket = (*QUICSocket)(nil)
@@ -80,23 +77,16 @@ func (s *QUICSocket) Close() error { return s.c.Close() }
 
 // ReadBatch fills ds with received QUIC packets, blocking until at least
 // one is there (or the Conn is closed: net.ErrClosed). Each entry gets
-// packets of one sender, up to Buf's capacity: a run of same-size
-// packets (as one GRO read delivered them, the last possibly shorter)
-// becomes one entry with Segment set. A run that lies contiguous in the
-// read's buffer is lent, not copied: Buf points into it until the next
-// ReadBatch call (see transport.Datagram). Addr is the sender's mapped
-// address, ECN its ECN codepoint (0 when unknown). It is called from one
-// goroutine (the driver's read loop) and allocates nothing: with nothing
-// queued it reads the first UDP socket itself.
+// packets of one sender, copied into its Buf up to Buf's capacity: a run
+// of same-size packets (as one GRO read delivered them, the last possibly
+// shorter) becomes one entry with Segment set. Addr is the sender's
+// mapped address, ECN its ECN codepoint (0 when unknown). It is called
+// from one goroutine (the driver's read loop) and allocates nothing:
+// with nothing queued it reads the first UDP socket itself.
 func (s *QUICSocket) ReadBatch(ds []transport.Datagram) (int, error) {
 	c := s.c
 	c.rxMu.Lock()
 	defer c.rxMu.Unlock()
-	for i, b := range s.lent {
-		b.release()
-		s.lent[i] = nil
-	}
-	s.lent = s.lent[:0]
 	n := 0
 	for n < len(ds) {
 		if c.closed.Load() {
@@ -118,17 +108,11 @@ func (s *QUICSocket) ReadBatch(ds []transport.Datagram) (int, error) {
 				continue
 			}
 		}
-		if fillDatagram(&ds[n], b) {
-			b.lent = true
-		}
+		fillDatagram(&ds[n], b)
 		n++
 		if b.next == len(b.pkts) {
 			c.rxCur = nil
-			if b.lent {
-				s.lent = append(s.lent, b)
-			} else {
-				b.release()
-			}
+			b.release()
 		}
 	}
 	return n, nil
@@ -178,34 +162,20 @@ func (s *QUICSocket) readLocked() (*rxBatch, error) {
 // and GSO limit).
 const maxRxSegments = 64
 
-// fillDatagram hands the next run of b's packets to d: packets of the
+// fillDatagram copies the next run of b's packets into d: packets of the
 // first one's sender, ECN and size, the last of the run possibly shorter,
-// as many as fit in d.Buf's capacity. A run lying contiguous in b.buf (a
-// GRO read) is lent: d.Buf points into b.buf and fillDatagram returns
-// true. Otherwise the packets are copied into d.Buf; a first packet
-// larger than the buffer is truncated, as a UDP read would.
-func fillDatagram(d *transport.Datagram, b *rxBatch) (lent bool) {
+// as many as fit in d.Buf's capacity. A first packet larger than the
+// buffer is truncated, as a UDP read would.
+func fillDatagram(d *transport.Datagram, b *rxBatch) {
+	buf := d.Buf[:cap(d.Buf)]
 	first := &b.pkts[b.next]
 	seg := len(first.data)
-	if start, end, count, ok := b.contiguousRun(cap(d.Buf)); ok {
-		b.next += count
-		d.Buf = b.buf[start:end:end]
-		d.N = end - start
-		d.Addr = first.from.AddrPort()
-		d.ECN = first.ecn & 3
-		d.Segment = 0
-		if count > 1 {
-			d.Segment = seg
-		}
-		return true
-	}
-	buf := d.Buf[:cap(d.Buf)]
 	off := copy(buf, first.data)
 	b.next++
 	count := 1
 	for off == count*seg && count < maxRxSegments && b.next < len(b.pkts) {
 		p := &b.pkts[b.next]
-		if !sameRun(p, first, seg) || off+len(p.data) > len(buf) {
+		if p.from != first.from || p.ecn != first.ecn || len(p.data) > seg || len(p.data) == 0 || off+len(p.data) > len(buf) {
 			break
 		}
 		off += copy(buf[off:], p.data)
@@ -220,48 +190,6 @@ func fillDatagram(d *transport.Datagram, b *rxBatch) (lent bool) {
 	if count > 1 {
 		d.Segment = seg
 	}
-	return false
-}
-
-// sameRun reports whether p may follow first in a run of seg-byte
-// packets.
-func sameRun(p, first *rxPacket, seg int) bool {
-	return p.from == first.from && p.ecn == first.ecn && len(p.data) <= seg && len(p.data) > 0
-}
-
-// contiguousRun finds the run fillDatagram would copy starting at b.next,
-// at most max bytes, when its packets lie back to back in b.buf: their
-// bounds in b.buf and their count. ok is false when they do not (a
-// single packet, or a STUN or disco packet taken out of a GRO read).
-func (b *rxBatch) contiguousRun(max int) (start, end, count int, ok bool) {
-	if b.buf == nil {
-		return 0, 0, 0, false
-	}
-	first := &b.pkts[b.next]
-	seg := len(first.data)
-	start = b.offset(first.data)
-	if start < 0 || seg > max {
-		return 0, 0, 0, false
-	}
-	end, count = start+seg, 1
-	for i := b.next + 1; i < len(b.pkts) && count < maxRxSegments && end-start == count*seg; i++ {
-		p := &b.pkts[i]
-		if !sameRun(p, first, seg) || end+len(p.data) > start+max || b.offset(p.data) != end {
-			break
-		}
-		end += len(p.data)
-		count++
-	}
-	return start, end, count, true
-}
-
-// offset is where p (a slice of b.buf) starts in b.buf, or -1.
-func (b *rxBatch) offset(p []byte) int {
-	off := cap(b.buf) - cap(p)
-	if off < 0 || off+len(p) > len(b.buf) || len(p) == 0 || &b.buf[off] != &p[0] {
-		return -1
-	}
-	return off
 }
 
 // WriteBatch sends each entry to the remote behind its mapped address,

@@ -55,10 +55,8 @@ func (t *Transport) dial(ctx context.Context, addr netip.AddrPort, remote key.Pu
 		return nil, fmt.Errorf("quic: dial %v: %w", addr, err)
 	}
 	c.core = core
-	// Before the flush, which releases mu while it writes: the read loop
-	// may complete the handshake (dropping the 0-RTT keys) meanwhile.
-	zeroRTT := early && core.ZeroRTT()
 	c.afterInputLocked()
+	zeroRTT := early && core.ZeroRTT()
 	c.mu.Unlock()
 	if zeroRTT {
 		return c, nil

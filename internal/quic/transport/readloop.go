@@ -20,15 +20,11 @@ const readBufSize = 64 << 10
 func (t *Transport) readLoop() {
 	defer t.wg.Done()
 	batch := make([]Datagram, 1)
-	bufs := make([][]byte, len(batch))
-	for i := range bufs {
-		bufs[i] = make([]byte, readBufSize)
+	for i := range batch {
+		batch[i].Buf = make([]byte, readBufSize)
 	}
 	var touched []*Conn
 	for {
-		for i := range batch {
-			batch[i].Buf = bufs[i] // the socket may have lent its own
-		}
 		n, err := t.sock.ReadBatch(batch)
 		if err != nil {
 			select {

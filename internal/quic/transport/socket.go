@@ -13,10 +13,7 @@ const maxSegments = 64
 // same-size datagrams to or from one address (GSO/GRO).
 type Datagram struct {
 	// Buf holds the bytes: on read, its capacity is filled; N is the
-	// length used. A Socket may instead point Buf at memory of its own
-	// that already holds the bytes (no copy); that memory stays valid
-	// until the next ReadBatch call, and the caller puts its own buffer
-	// back in Buf before that call.
+	// length used.
 	Buf []byte
 	N   int
 	// Addr is the remote address.
